@@ -1,0 +1,58 @@
+/** Canonical chat request and stream events, independent of any wire protocol. */
+
+/** A piece of message content: plain text or an image (inline base64 or a URL). */
+export type ContentPart =
+  { type: 'text'; text: string } | { type: 'image'; mediaType: string; data?: string; url?: string };
+
+/** A tool call the assistant made, with its arguments as a JSON string. */
+export interface ToolCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
+/** One message of a conversation. */
+export type ChatMessage =
+  | { role: 'system'; content: string }
+  | { role: 'user'; content: string | ContentPart[] }
+  | { role: 'assistant'; content: string; toolCalls?: ToolCall[] }
+  | { role: 'tool'; toolCallId: string; content: string };
+
+/** A tool the model may call; `parameters` is a JSON Schema object. */
+export interface ToolDefinition {
+  name: string;
+  description?: string;
+  parameters: Record<string, unknown>;
+}
+
+/** What the caller asks of a model. */
+export interface ChatRequest {
+  messages: ChatMessage[];
+  tools?: ToolDefinition[];
+  maxTokens?: number;
+  temperature?: number;
+}
+
+/** Why a model stopped generating, normalised across protocols. */
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
+
+/** Token usage; `estimated` when the provider did not report it and we counted ourselves. */
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  estimated: boolean;
+}
+
+/**
+ * Events a provider adapter yields for one upstream call. Failures are not events: the adapter
+ * throws a `ProviderError` (see errors.ts). `open` marks the arrival of successful response headers,
+ * so the executor can tell the header timeout from the first-token timeout.
+ */
+export type ProviderEvent =
+  | { type: 'open' }
+  | { type: 'text'; text: string }
+  | { type: 'tool_call'; index: number; id?: string; name?: string; argumentsDelta: string }
+  | { type: 'usage'; inputTokens: number; outputTokens: number }
+  | { type: 'finish'; reason: FinishReason }
+  /** A chunk that could not be parsed; skipped and counted, the answer goes on. */
+  | { type: 'malformed'; detail: string };
