@@ -25,4 +25,25 @@ export {
 } from './classify.js';
 export type { UpstreamFailure } from './classify.js';
 export { redact } from './redact.js';
-export { systemClock, type Clock } from './clock.js';
+export { systemClock, type Clock, type Timer } from './clock.js';
+export { createEngine, type Engine, type EngineDeps } from './executor/engine.js';
+export { CONTINUE_INSTRUCTION, type AnswerInput } from './executor/answer.js';
+export { DEFAULT_ENGINE_OPTIONS, timeoutsFor, type EngineOptions } from './executor/options.js';
+export type { AttemptTimeouts } from './executor/attempt.js';
+export { REASON_WORDS, describeFailure } from './executor/words.js';
+export { chooseBackup, chooseAutomatic, type BackupChoice, type BackupQuery } from './policy/backup.js';
+export { InMemoryHealth, keysOf, keyString } from './health/memory.js';
+export {
+  DEFAULT_BREAKER_POLICY,
+  freshBreaker,
+  onFailure,
+  onSuccess,
+  probeDue,
+  startProbe,
+  endProbeUnused,
+  scopesFor,
+  viewOf,
+  type BreakerPolicy,
+  type BreakerState,
+} from './health/circuit.js';
+export { estimateRequestTokens, estimateTextTokens, usesImages, usesTools } from './tokens.js';

@@ -1,0 +1,408 @@
+/**
+ * One assistant message, with Model Fallback (SPEC §2.1–2.4): the primary (with at most one
+ * quick retry for a blip), then at most one backup, never a chain. Content streams through as it
+ * arrives; a failure before any content is invisible, a failure after content is taken over.
+ */
+import type { Clock } from '../clock.js';
+import type { ProviderError } from '../errors.js';
+import { isFallbackReason, type FailureDetails } from '../errors.js';
+import type { HealthMemory, TargetHealth, TargetRef } from '../health/types.js';
+import { chooseBackup, type BackupChoice } from '../policy/backup.js';
+import { estimateRequestTokens, estimateTextTokens } from '../tokens.js';
+import type { Catalog, ModelConfig } from '../types/catalog.js';
+import type { ChatRequest, Usage } from '../types/chat.js';
+import type { ModelTarget, ProviderClient } from '../types/provider.js';
+import type {
+  AnswerError,
+  AnswerEvent,
+  AnswerResult,
+  AttemptRecord,
+  FallbackRecord,
+  TakeoverMode,
+} from '../types/result.js';
+import { runAttempt, type AttemptOutcome } from './attempt.js';
+import { timeoutsFor, type EngineOptions } from './options.js';
+import { describeFailure } from './words.js';
+
+/** The instruction that asks a backup to continue a cut-off answer (API clients already hold the partial text). */
+export const CONTINUE_INSTRUCTION =
+  'Your previous reply was cut off. Continue it exactly from where it stopped, without repeating anything.';
+
+/** What the executor is built from. */
+export interface ExecutorDeps {
+  client: ProviderClient;
+  health: HealthMemory;
+  clock: Clock;
+  options: EngineOptions;
+}
+
+/** One answer to produce. */
+export interface AnswerInput {
+  catalog: Catalog;
+  /** The Mate's model; the organization default when omitted. */
+  modelId?: string;
+  request: ChatRequest;
+  signal?: AbortSignal;
+  /** After content was shown, a backup that cannot continue a prefill restarts (web chat) or is instructed to continue (API). */
+  takeover: 'restart' | 'instruct';
+}
+
+/** Health calls never fail or block an answer: a broken store counts as "nothing known". */
+async function safe<T>(p: () => Promise<T>, fallback: T): Promise<T> {
+  try {
+    return await p();
+  } catch {
+    return fallback;
+  }
+}
+
+const refOf = (t: ModelTarget): TargetRef => ({ providerId: t.provider.id, modelId: t.model.id });
+
+/** The failure to record when health memory says a target is down and no call is made. */
+function knownDown(h: TargetHealth): FailureDetails {
+  const c = h.provider.state !== 'closed' ? h.provider : h.model;
+  const reason = c.reason ?? 'unreachable';
+  const message = `known to be unavailable${c.lastError ? ` (last error: ${c.lastError})` : ''}`;
+  return { reason, message };
+}
+
+/** How long to wait before the single quick retry, or undefined when the failure is no blip. */
+function quickRetryWait(f: ProviderError, o: EngineOptions): number | undefined {
+  if (f.reason === 'rate_limited') {
+    return f.retryAfterMs !== undefined && f.retryAfterMs <= o.quickRetryMaxMs ? f.retryAfterMs : undefined;
+  }
+  if ((f.status === 500 || f.status === 502) && !f.inStream) return o.quickRetryDelayMs;
+  if (f.reason === 'unreachable' && f.beforeResponse) return o.quickRetryDelayMs;
+  return undefined;
+}
+
+/** The request a backup receives for each takeover mode. */
+function backupRequest(req: ChatRequest, mode: TakeoverMode, partial: string): ChatRequest {
+  if (mode === 'prefill')
+    return { ...req, messages: [...req.messages, { role: 'assistant', content: partial }] };
+  if (mode === 'instruct') {
+    return {
+      ...req,
+      messages: [
+        ...req.messages,
+        { role: 'assistant', content: partial },
+        { role: 'user', content: CONTINUE_INSTRUCTION },
+      ],
+    };
+  }
+  return req;
+}
+
+/** Resolves a model id to its target, or a failure explaining why it cannot be used. */
+function targetOf(catalog: Catalog, model: ModelConfig): ModelTarget | undefined {
+  const provider = catalog.providers.find((p) => p.id === model.providerId);
+  return provider ? { provider, model } : undefined;
+}
+
+/** Health of every model the backup choice may consider. */
+export async function healthOf(
+  health: HealthMemory,
+  catalog: Catalog,
+  except: string,
+): Promise<Map<string, TargetHealth>> {
+  const pairs = await Promise.all(
+    catalog.models
+      .filter((m) => m.enabled && m.id !== except)
+      .map(
+        async (m) =>
+          [
+            m.id,
+            await safe(() => health.check({ providerId: m.providerId, modelId: m.id }), undefined),
+          ] as const,
+      ),
+  );
+  return new Map(pairs.filter((p): p is readonly [string, TargetHealth] => p[1] !== undefined));
+}
+
+/** Produces one answer as a stream of events; ends with `done` or `error`. Never throws. */
+export async function* answer(
+  deps: ExecutorDeps,
+  input: AnswerInput,
+): AsyncGenerator<AnswerEvent, void, undefined> {
+  const { client, health, clock, options } = deps;
+  const { catalog, request, signal } = input;
+  const start = clock.now();
+  const inputTokens = estimateRequestTokens(request);
+  const attempts: AttemptRecord[] = [];
+  const usages: Usage[] = [];
+  let malformed = 0;
+  let firstShownAt: number | undefined;
+  let shown = '';
+  let toolCallsShown = false;
+
+  const modelId = input.modelId ?? catalog.defaultModelId;
+  const primaryModel = catalog.models.find((m) => m.id === modelId);
+  const primary = primaryModel && targetOf(catalog, primaryModel);
+  if (!primaryModel || !primary) {
+    const f: FailureDetails = {
+      reason: 'bad_request',
+      message: `model ${modelId} is not in the organization's list`,
+    };
+    yield errorEvent(f, undefined);
+    return;
+  }
+
+  function result(
+    status: AnswerResult['status'],
+    by: ModelTarget,
+    text: string,
+    extra: Partial<AnswerResult>,
+  ): AnswerResult {
+    const usage: Usage = usages.reduce(
+      (a, u) => ({
+        inputTokens: a.inputTokens + u.inputTokens,
+        outputTokens: a.outputTokens + u.outputTokens,
+        estimated: a.estimated || u.estimated,
+      }),
+      { inputTokens: 0, outputTokens: 0, estimated: false },
+    );
+    const r: AnswerResult = {
+      status,
+      modelId: by.model.id,
+      providerId: by.provider.id,
+      text,
+      toolCalls: [],
+      usage,
+      latencyMs: clock.now() - start,
+      malformedChunks: malformed,
+      attempts,
+      ...extra,
+    };
+    if (firstShownAt !== undefined) r.ttftMs = firstShownAt - start;
+    return r;
+  }
+
+  /** The standard error: names the primary's failure and the backup's, if one was asked; the reason is the primary's. */
+  function errorEvent(
+    primaryFailure: FailureDetails,
+    backup: { target: ModelTarget; failure: FailureDetails } | undefined,
+    extra: Partial<AnswerResult> = {},
+  ): AnswerEvent {
+    const p = primary ?? {
+      model: { id: modelId, label: modelId },
+      provider: { id: '', label: 'unknown provider' },
+    };
+    const parts = [describeFailure(p.model.label, p.provider.label, primaryFailure)];
+    if (backup)
+      parts.push(
+        `Backup ${describeFailure(backup.target.model.label, backup.target.provider.label, backup.failure)}`,
+      );
+    const error: AnswerError = {
+      reason: primaryFailure.reason,
+      message: parts.join('. '),
+      primary: { ...primaryFailure, modelId: p.model.id, providerId: p.provider.id },
+    };
+    if (backup)
+      error.backup = {
+        ...backup.failure,
+        modelId: backup.target.model.id,
+        providerId: backup.target.provider.id,
+      };
+    const res: AnswerResult = primary
+      ? result('failed', backup?.target ?? primary, shown, { error, ...extra })
+      : {
+          status: 'failed',
+          modelId,
+          providerId: '',
+          text: '',
+          toolCalls: [],
+          usage: { inputTokens: 0, outputTokens: 0, estimated: true },
+          latencyMs: clock.now() - start,
+          malformedChunks: 0,
+          attempts,
+          error,
+        };
+    return { type: 'error', error, result: res };
+  }
+
+  /** Runs one attempt, passing its content on and keeping the books. */
+  async function* run(
+    target: ModelTarget,
+    req: ChatRequest,
+    role: AttemptRecord['role'],
+    probe: boolean,
+    lead?: AnswerEvent,
+  ): AsyncGenerator<AnswerEvent, AttemptOutcome, undefined> {
+    const startedAt = clock.now();
+    const t = timeoutsFor(target.model, inputTokens, options);
+    const ref = refOf(target);
+    const it = runAttempt(
+      client,
+      clock,
+      target,
+      req,
+      t,
+      signal,
+      (ttft) => void safe(() => health.recordSuccess(ref, ttft), undefined),
+    );
+    let outcome: AttemptOutcome | undefined;
+    try {
+      while (true) {
+        const r = await it.next();
+        if (r.done) {
+          outcome = r.value;
+          break;
+        }
+        if (lead) {
+          yield lead;
+          // A restart replaces what was shown: from here on the member sees the backup's text alone.
+          if (lead.type === 'fallback' && lead.record.mode === 'restart') {
+            shown = '';
+            toolCallsShown = false;
+          }
+          lead = undefined;
+        }
+        firstShownAt ??= clock.now();
+        if (r.value.type === 'text') shown += r.value.text;
+        else toolCallsShown = true;
+        yield r.value;
+      }
+    } finally {
+      // The consumer stopped reading (return() at a yield): end the attempt, which aborts upstream.
+      if (!outcome) {
+        await it.return(undefined as never);
+        if (probe) void safe(() => health.releaseProbe(ref), undefined);
+      }
+    }
+    malformed += outcome.malformed;
+    if (lead && outcome.status === 'ok') yield lead;
+    if (outcome.contentSent || outcome.status === 'ok') {
+      const u = outcome.usage;
+      usages.push(
+        u
+          ? { ...u, estimated: false }
+          : {
+              inputTokens: estimateRequestTokens(req),
+              outputTokens: estimateTextTokens(outcome.text),
+              estimated: true,
+            },
+      );
+    }
+    const rec: AttemptRecord = {
+      modelId: target.model.id,
+      providerId: target.provider.id,
+      role,
+      startedAt,
+      durationMs: outcome.durationMs,
+      outcome: outcome.status,
+    };
+    if (outcome.failure) rec.failure = outcome.failure.toDetails();
+    if (outcome.contentSent) rec.contentSent = true;
+    if (probe) rec.probe = true;
+    attempts.push(rec);
+    if (outcome.status === 'ok' && !outcome.contentSent)
+      void safe(() => health.recordSuccess(ref, outcome.durationMs), undefined);
+    if (outcome.status === 'failed' && outcome.failure)
+      void safe(() => health.recordFailure(ref, outcome.failure!.toDetails()), undefined);
+    if (outcome.status === 'cancelled' && probe) void safe(() => health.releaseProbe(ref), undefined);
+    return outcome;
+  }
+
+  function* finishOk(
+    by: ModelTarget,
+    o: AttemptOutcome,
+    text: string,
+    fallback?: FallbackRecord,
+  ): Generator<AnswerEvent> {
+    const res = result('complete', by, text, {
+      toolCalls: o.toolCalls.filter(Boolean),
+      ...(o.finish && { finishReason: o.finish }),
+      ...(fallback && { fallback }),
+    });
+    yield { type: 'usage', usage: res.usage };
+    yield { type: 'done', result: res };
+  }
+
+  const cancelled = (by: ModelTarget, fallback?: FallbackRecord): AnswerEvent => ({
+    type: 'done',
+    result: result('cancelled', by, shown, fallback ? { fallback } : {}),
+  });
+
+  // 1. The primary, unless health memory knows it is down (then straight to the backup, no wait).
+  let primaryFailure: FailureDetails;
+  let skippedByHealth = false;
+  const ref = refOf(primary);
+  const h = await safe(() => health.check(ref), undefined);
+  let probe = false;
+  if (h && !h.available) {
+    if (h.probeDue && (await safe(() => health.tryAcquireProbe(ref), false))) probe = true;
+    else skippedByHealth = true;
+  }
+  if (skippedByHealth && h) {
+    primaryFailure = knownDown(h);
+  } else {
+    let o = yield* run(primary, request, 'primary', probe);
+    if (o.status === 'ok') return yield* finishOk(primary, o, o.text);
+    if (o.status === 'cancelled') return void (yield cancelled(primary));
+    let failure = o.failure as ProviderError;
+    const wait = !probe && !o.contentSent ? quickRetryWait(failure, options) : undefined;
+    if (wait !== undefined && (await safe(() => health.check(ref), undefined))?.available !== false) {
+      try {
+        await clock.sleep(wait, signal);
+      } catch {
+        return void (yield cancelled(primary));
+      }
+      o = yield* run(primary, request, 'retry', false);
+      if (o.status === 'ok') return yield* finishOk(primary, o, o.text);
+      if (o.status === 'cancelled') return void (yield cancelled(primary));
+      failure = o.failure as ProviderError;
+    }
+    primaryFailure = failure.toDetails();
+    if (!isFallbackReason(failure.reason)) return void (yield errorEvent(primaryFailure, undefined));
+  }
+
+  // 2. One backup, never a chain.
+  const fallbackReason = primaryFailure.reason;
+  if (!isFallbackReason(fallbackReason)) return void (yield errorEvent(primaryFailure, undefined));
+  const choice: BackupChoice = chooseBackup({
+    catalog,
+    primary: primary.model,
+    request,
+    failure: primaryFailure,
+    health: await healthOf(health, catalog, primary.model.id),
+  });
+  const backup = choice.model && targetOf(catalog, choice.model);
+  if (!backup) return void (yield errorEvent(primaryFailure, undefined));
+  const contentSent = shown.length > 0 || toolCallsShown;
+  let mode: TakeoverMode = 'invisible';
+  if (contentSent) {
+    // A half-streamed tool call cannot be continued; the chat can still restart the answer.
+    if (toolCallsShown && input.takeover === 'instruct')
+      return void (yield errorEvent(primaryFailure, undefined));
+    mode = !toolCallsShown && backup.model.capabilities.includes('prefill') ? 'prefill' : input.takeover;
+  }
+  const bref = refOf(backup);
+  const bh = await safe(() => health.check(bref), undefined);
+  let backupProbe = false;
+  if (bh && !bh.available) {
+    if (bh.probeDue && (await safe(() => health.tryAcquireProbe(bref), false))) backupProbe = true;
+    else return void (yield errorEvent(primaryFailure, { target: backup, failure: knownDown(bh) }));
+  }
+  const record: FallbackRecord = {
+    originalModelId: primary.model.id,
+    originalProviderId: primary.provider.id,
+    reason: fallbackReason,
+    backupModelId: backup.model.id,
+    backupProviderId: backup.provider.id,
+    mode,
+    primaryFailure,
+    skippedByHealth,
+    explanation: choice.explanation,
+  };
+  // Announced with the backup's first content: a backup that fails before it changes nothing shown.
+  const partial = shown;
+  const lead: AnswerEvent = { type: 'fallback', record };
+  const req = backupRequest(request, mode, partial);
+  const b = yield* run(backup, req, 'backup', backupProbe, lead);
+  if (b.status === 'ok') return yield* finishOk(backup, b, shown, record);
+  if (b.status === 'cancelled') return void (yield cancelled(backup, b.contentSent ? record : undefined));
+  const backupFailure = (b.failure as ProviderError).toDetails();
+  // After a takeover the member is owed the real cause: the primary's failure, not the backup's rejection.
+  const extra = b.contentSent ? { fallback: record } : {};
+  yield errorEvent(primaryFailure, { target: backup, failure: backupFailure }, extra);
+}

@@ -1,0 +1,48 @@
+/** Token estimates for when a provider reports no usage, and for context-window checks. */
+import type { ChatMessage, ChatRequest } from './types/chat.js';
+
+/** Rough cost of one image in tokens (providers charge a few hundred to ~1.5k). */
+const IMAGE_TOKENS = 1000;
+
+/** Estimated tokens of a text: about four characters a token for English, at least one a word. */
+export function estimateTextTokens(text: string): number {
+  if (text.length === 0) return 0;
+  return Math.max(Math.ceil(text.length / 4), text.split(/\s+/).filter(Boolean).length);
+}
+
+function messageTokens(m: ChatMessage): number {
+  const overhead = 4; // role and separators
+  if (typeof m.content !== 'string') {
+    return (
+      overhead +
+      m.content.reduce((n, p) => n + (p.type === 'text' ? estimateTextTokens(p.text) : IMAGE_TOKENS), 0)
+    );
+  }
+  const calls = m.role === 'assistant' ? (m.toolCalls ?? []) : [];
+  return (
+    overhead +
+    estimateTextTokens(m.content) +
+    calls.reduce((n, c) => n + estimateTextTokens(c.name + c.arguments), 0)
+  );
+}
+
+/** Estimated input tokens of a whole request (messages and tool definitions). */
+export function estimateRequestTokens(req: ChatRequest): number {
+  const tools = (req.tools ?? []).reduce((n, t) => n + estimateTextTokens(JSON.stringify(t)), 0);
+  return req.messages.reduce((n, m) => n + messageTokens(m), 0) + tools;
+}
+
+/** True when the conversation uses images. */
+export function usesImages(req: ChatRequest): boolean {
+  return req.messages.some(
+    (m) => m.role === 'user' && typeof m.content !== 'string' && m.content.some((p) => p.type === 'image'),
+  );
+}
+
+/** True when the conversation offers or uses tools. */
+export function usesTools(req: ChatRequest): boolean {
+  return (
+    (req.tools?.length ?? 0) > 0 ||
+    req.messages.some((m) => m.role === 'tool' || (m.role === 'assistant' && (m.toolCalls?.length ?? 0) > 0))
+  );
+}

@@ -1,0 +1,422 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createEngine } from '../src/executor/engine.js';
+import { CONTINUE_INSTRUCTION, type AnswerInput } from '../src/executor/answer.js';
+import { InMemoryHealth } from '../src/health/memory.js';
+import type { AnswerEvent, AnswerResult } from '../src/types/result.js';
+import { FakeClient, ask, catalog, fails, healthy, model, type Step } from './fakes.js';
+
+async function collect(events: AsyncIterable<AnswerEvent>) {
+  const all: AnswerEvent[] = [];
+  for await (const e of events) all.push(e);
+  const last = all.at(-1);
+  assert.ok(last && (last.type === 'done' || last.type === 'error'), 'an answer ends with done or error');
+  const text = all.filter((e) => e.type === 'text').map((e) => (e.type === 'text' ? e.text : ''));
+  return { all, last, result: last.result as AnswerResult, text: text.join('') };
+}
+
+function setup(scripts: ConstructorParameters<typeof FakeClient>[0], opts: { health?: InMemoryHealth } = {}) {
+  const client = new FakeClient(scripts);
+  const health = opts.health ?? new InMemoryHealth();
+  const engine = createEngine({ client, health, options: { quickRetryDelayMs: 10 } });
+  const run = (input: Partial<AnswerInput> = {}) =>
+    collect(engine.answer({ catalog: catalog(), request: ask(), takeover: 'restart', ...input }));
+  return { client, health, engine, run };
+}
+
+describe('executor: the primary answers', () => {
+  it('streams the primary with no fallback record and reported usage', async () => {
+    const { run, client } = setup({ a1: healthy('Hello there friend.') });
+    const { last, result, text, all } = await run();
+    assert.equal(last.type, 'done');
+    assert.equal(text, 'Hello there friend.');
+    assert.equal(result.status, 'complete');
+    assert.equal(result.modelId, 'a1');
+    assert.equal(result.providerId, 'a');
+    assert.equal(result.fallback, undefined);
+    assert.deepEqual(result.usage, { inputTokens: 10, outputTokens: 3, estimated: false });
+    assert.ok(result.ttftMs !== undefined && result.ttftMs >= 0);
+    assert.equal(all.filter((e) => e.type === 'fallback').length, 0);
+    assert.equal(client.calls.length, 1);
+  });
+
+  it('estimates usage and marks it when the provider reports none', async () => {
+    const { run } = setup({ a1: healthy('one two three four', false) });
+    const { result } = await run();
+    assert.equal(result.usage.estimated, true);
+    assert.ok(result.usage.outputTokens >= 4);
+    assert.ok(result.usage.inputTokens > 0);
+  });
+
+  it('skips malformed chunks, counts them and keeps the answer', async () => {
+    const steps: Step[] = healthy('a b c');
+    steps.splice(2, 0, { type: 'malformed', detail: 'bad json' }, { type: 'malformed', detail: 'bad json' });
+    const { run, client } = setup({ a1: steps });
+    const { result, text } = await run();
+    assert.equal(text, 'a b c');
+    assert.equal(result.malformedChunks, 2);
+    assert.equal(client.calls.length, 1);
+  });
+});
+
+describe('executor: failure before content is invisible', () => {
+  for (const reason of [
+    'overloaded',
+    'provider_error',
+    'unreachable',
+    'timeout',
+    'provider_misconfigured',
+  ] as const) {
+    it(`falls back on ${reason} with the record of SPEC §2.6`, async () => {
+      const { run, client } = setup({
+        a1: fails(reason, { status: reason === 'overloaded' ? 529 : undefined }),
+        b1: healthy('From b1.'),
+      });
+      const { result, text, all } = await run();
+      assert.equal(text, 'From b1.');
+      assert.equal(result.status, 'complete');
+      assert.equal(result.modelId, 'b1');
+      assert.equal(result.fallback?.originalModelId, 'a1');
+      assert.equal(result.fallback?.originalProviderId, 'a');
+      assert.equal(result.fallback?.backupModelId, 'b1');
+      assert.equal(result.fallback?.reason, reason);
+      assert.equal(result.fallback?.mode, 'invisible');
+      const fb = all.findIndex((e) => e.type === 'fallback');
+      const firstText = all.findIndex((e) => e.type === 'text');
+      assert.ok(fb >= 0 && fb < firstText, 'the fallback event comes before the backup content');
+      assert.equal(client.callsTo('a1').length, 1, 'no quick retry for this failure');
+    });
+  }
+
+  it('does not fall back on a bad request or a content-policy refusal', async () => {
+    for (const reason of ['bad_request', 'content_filtered'] as const) {
+      const { run, client } = setup({ a1: fails(reason, { status: 400 }), b1: healthy('never') });
+      const { last, result } = await run();
+      assert.equal(last.type, 'error');
+      assert.equal(result.error?.reason, reason);
+      assert.equal(client.callsTo('b1').length, 0);
+    }
+  });
+});
+
+describe('executor: one quick retry for a blip (SPEC §2.3)', () => {
+  it('retries a single 500 once and answers from the primary', async () => {
+    const { run, client } = setup({
+      a1: (n) => (n === 1 ? fails('provider_error', { status: 500 }) : healthy('Second time.')),
+    });
+    const { result, text } = await run();
+    assert.equal(text, 'Second time.');
+    assert.equal(result.modelId, 'a1');
+    assert.equal(result.fallback, undefined);
+    assert.deepEqual(
+      result.attempts.map((a) => a.role),
+      ['primary', 'retry'],
+    );
+    assert.equal(client.callsTo('a1').length, 2);
+  });
+
+  it('retries a connection reset before any response', async () => {
+    const { run, client } = setup({
+      a1: (n) => (n === 1 ? fails('unreachable', { beforeResponse: true }) : healthy('ok')),
+    });
+    const { result } = await run();
+    assert.equal(result.modelId, 'a1');
+    assert.equal(client.callsTo('a1').length, 2);
+  });
+
+  it('honours a 429 Retry-After of at most 3 s exactly, then retries', async () => {
+    const { run, client } = setup({
+      a1: (n) => (n === 1 ? fails('rate_limited', { status: 429, retryAfterMs: 250 }) : healthy('ok')),
+    });
+    const { result } = await run();
+    assert.equal(result.modelId, 'a1');
+    const [first, second] = client.callsTo('a1');
+    assert.ok(first && second);
+    assert.ok(second.at - first.at >= 250, `waited ${second.at - first.at} ms`);
+  });
+
+  it('never retries 503, 529, a 429 without or with a long Retry-After, or a timeout', async () => {
+    const cases: Step[][] = [
+      fails('provider_error', { status: 503 }),
+      fails('overloaded', { status: 529 }),
+      fails('rate_limited', { status: 429 }),
+      fails('rate_limited', { status: 429, retryAfterMs: 5000 }),
+      [{ type: 'hang' }],
+    ];
+    for (const steps of cases) {
+      const { run, client } = setup({ a1: steps, b1: healthy('backup') });
+      const { result } = await run();
+      assert.equal(result.modelId, 'b1');
+      assert.equal(client.callsTo('a1').length, 1);
+    }
+  });
+
+  it('goes to the backup when the retry fails too, with one backup attempt', async () => {
+    const { run, client } = setup({ a1: fails('provider_error', { status: 502 }), b1: healthy('backup') });
+    const { result } = await run();
+    assert.equal(result.modelId, 'b1');
+    assert.equal(client.callsTo('a1').length, 2);
+    assert.equal(client.callsTo('b1').length, 1);
+  });
+});
+
+describe('executor: single backup, never a chain', () => {
+  it('names both failures, no secret, when the backup fails too', async () => {
+    const { run, client } = setup({
+      a1: fails('overloaded', { status: 529 }),
+      b1: fails('unreachable', { message: 'ECONNREFUSED' }),
+    });
+    const { last, result } = await run();
+    assert.equal(last.type, 'error');
+    assert.equal(result.status, 'failed');
+    assert.equal(result.error?.reason, 'overloaded');
+    assert.equal(result.error?.primary.modelId, 'a1');
+    assert.equal(result.error?.backup?.modelId, 'b1');
+    assert.match(result.error?.message ?? '', /Model a1 \(Provider A\) was overloaded/);
+    assert.match(result.error?.message ?? '', /Model b1 \(Provider B\) could not be reached/);
+    assert.doesNotMatch(result.error?.message ?? '', /sk-secret/);
+    assert.equal(client.calls.length, 2, 'no third model is tried');
+  });
+
+  it('None: a failure shows the standard error and no backup is asked', async () => {
+    const { run, client } = setup({ a1: fails('overloaded', { status: 529 }) });
+    const { last, result } = await run({ catalog: catalog({ fallback: { mode: 'none' } }) });
+    assert.equal(last.type, 'error');
+    assert.equal(result.error?.backup, undefined);
+    assert.equal(client.calls.length, 1);
+  });
+
+  it('Specific: always that model, even across tiers and providers', async () => {
+    const { run } = setup({ a1: fails('overloaded'), c1: healthy('from c1') });
+    const { result } = await run({ catalog: catalog({ fallback: { mode: 'specific', modelId: 'c1' } }) });
+    assert.equal(result.modelId, 'c1');
+    assert.match(result.fallback?.explanation ?? '', /Specific/);
+  });
+
+  it('Specific equal to the Mate’s own model: no distinct backup, standard error', async () => {
+    const { run, client } = setup({ b1: fails('overloaded') });
+    const { last } = await run({
+      modelId: 'b1',
+      catalog: catalog({ fallback: { mode: 'specific', modelId: 'b1' } }),
+    });
+    assert.equal(last.type, 'error');
+    assert.equal(client.calls.length, 1);
+  });
+
+  it('context too long goes only to a larger window', async () => {
+    const cat = catalog({
+      models: [
+        model('a1', 'a', 3, { contextWindow: 8000 }),
+        model('b1', 'b', 3, { contextWindow: 8000 }),
+        model('b2', 'b', 2, { contextWindow: 128000 }),
+      ],
+    });
+    const { run, client } = setup({ a1: fails('context_too_long', { status: 400 }), b2: healthy('big') });
+    const { result } = await run({ catalog: cat });
+    assert.equal(result.modelId, 'b2');
+    assert.equal(result.fallback?.reason, 'context_too_long');
+    assert.equal(client.callsTo('b1').length, 0);
+  });
+});
+
+describe('executor: takeover after content (SPEC §2.4)', () => {
+  const cut: Step[] = [
+    { type: 'open' },
+    { type: 'text', text: 'The answer ' },
+    { type: 'text', text: 'is ' },
+  ];
+
+  it('prefill: a backup that continues a prefilled answer completes the same text', async () => {
+    const cat = catalog({
+      models: [model('a1', 'a', 3), model('b1', 'b', 3, { capabilities: ['prefill'] })],
+    });
+    const { run, client } = setup({ a1: cut, b1: healthy('forty-two.') });
+    const { result, text } = await run({ catalog: cat });
+    assert.equal(result.status, 'complete');
+    assert.equal(result.text, 'The answer is forty-two.');
+    assert.equal(text, 'The answer is forty-two.');
+    assert.equal(result.fallback?.mode, 'prefill');
+    assert.equal(result.fallback?.reason, 'interrupted');
+    const sent = client.callsTo('b1')[0]?.request.messages.at(-1);
+    assert.deepEqual(sent, { role: 'assistant', content: 'The answer is ' });
+  });
+
+  it('restart: the chat replaces the partial text with the backup’s whole answer', async () => {
+    const { run } = setup({ a1: cut, b1: healthy('A whole new answer.') });
+    const { result, all } = await run({ takeover: 'restart' });
+    assert.equal(result.text, 'A whole new answer.');
+    assert.equal(result.fallback?.mode, 'restart');
+    const fb = all.findIndex((e) => e.type === 'fallback');
+    assert.ok(fb > 0 && all.slice(0, fb).some((e) => e.type === 'text'));
+  });
+
+  it('instruct: an API client gets the continuation, asked for by instruction', async () => {
+    const { run, client } = setup({ a1: cut, b1: healthy('forty-two.') });
+    const { result } = await run({ takeover: 'instruct' });
+    assert.equal(result.text, 'The answer is forty-two.');
+    assert.equal(result.fallback?.mode, 'instruct');
+    const msgs = client.callsTo('b1')[0]?.request.messages ?? [];
+    assert.deepEqual(msgs.slice(-2), [
+      { role: 'assistant', content: 'The answer is ' },
+      { role: 'user', content: CONTINUE_INSTRUCTION },
+    ]);
+  });
+
+  it('a stream that ends without terminator or finish is interrupted, never a success', async () => {
+    const { run } = setup({
+      a1: cut,
+      b1: fails('bad_request', { status: 400, message: 'prefill not supported' }),
+    });
+    const { last, result } = await run({ takeover: 'instruct' });
+    assert.equal(last.type, 'error');
+    assert.equal(result.status, 'failed');
+    assert.equal(result.error?.reason, 'interrupted', 'the primary’s failure, not the backup’s rejection');
+    assert.equal(result.text, 'The answer is ', 'the partial text is kept');
+  });
+
+  it('a finish reason without the end marker is complete', async () => {
+    const { run, client } = setup({
+      a1: [{ type: 'open' }, { type: 'text', text: 'Done.' }, { type: 'finish', reason: 'stop' }],
+    });
+    const { result } = await run();
+    assert.equal(result.status, 'complete');
+    assert.equal(client.calls.length, 1);
+  });
+
+  it('a stall mid-answer is taken over (interrupted), and the primary’s socket is aborted', async () => {
+    const { run, client } = setup({ a1: [...cut, { type: 'hang' }], b1: healthy('x') });
+    const { result } = await run();
+    assert.equal(result.fallback?.reason, 'interrupted');
+    assert.equal(result.fallback?.primaryFailure.timeout, 'stall');
+    assert.equal(client.callsTo('a1')[0]?.aborted, true);
+  });
+});
+
+describe('executor: timeouts', () => {
+  it('connect timeout when no headers arrive; first-token timeout when headers but no content', async () => {
+    for (const [steps, kind] of [
+      [[{ type: 'hang' }], 'connect'],
+      [[{ type: 'open' }, { type: 'hang' }], 'first_token'],
+    ] as [Step[], string][]) {
+      const { run } = setup({ a1: steps, b1: healthy('b') });
+      const t0 = Date.now();
+      const { result } = await run();
+      assert.equal(result.fallback?.reason, 'timeout');
+      assert.equal(result.fallback?.primaryFailure.timeout, kind);
+      assert.ok(Date.now() - t0 < 2000);
+    }
+  });
+
+  it('a slow reader downstream is not a stall', async () => {
+    const { engine } = setup({ a1: healthy('one two three four five') });
+    let text = '';
+    for await (const e of engine.answer({ catalog: catalog(), request: ask(), takeover: 'restart' })) {
+      if (e.type === 'text') {
+        text += e.text;
+        await new Promise((r) => setTimeout(r, 150)); // 5 × 150 ms > the 300 ms stall timeout
+      }
+      if (e.type === 'done') assert.equal(e.result.fallback, undefined);
+    }
+    assert.equal(text, 'one two three four five');
+  });
+});
+
+describe('executor: cancellation', () => {
+  it('Stop aborts the upstream call at once and ends with a cancelled result', async () => {
+    const { engine, client } = setup({
+      a1: [{ type: 'open' }, { type: 'text', text: 'partial ' }, { type: 'hang' }],
+    });
+    const ctl = new AbortController();
+    const events: AnswerEvent[] = [];
+    for await (const e of engine.answer({
+      catalog: catalog(),
+      request: ask(),
+      signal: ctl.signal,
+      takeover: 'restart',
+    })) {
+      events.push(e);
+      if (e.type === 'text') ctl.abort();
+    }
+    const last = events.at(-1);
+    assert.equal(last?.type, 'done');
+    assert.equal(last?.type === 'done' && last.result.status, 'cancelled');
+    assert.equal(client.calls.length, 1, 'no fallback after a Stop');
+    assert.equal(client.callsTo('a1')[0]?.aborted, true);
+  });
+
+  it('a consumer that stops reading cancels the upstream call', async () => {
+    const { engine, client } = setup({
+      a1: [{ type: 'open' }, { type: 'text', text: 'x ' }, { type: 'hang' }],
+    });
+    for await (const e of engine.answer({ catalog: catalog(), request: ask(), takeover: 'restart' })) {
+      if (e.type === 'text') break;
+    }
+    assert.equal(client.callsTo('a1')[0]?.aborted, true);
+  });
+});
+
+describe('executor: health memory', () => {
+  it('after the breaker opens, requests go straight to the backup without touching the primary', async () => {
+    const health = new InMemoryHealth();
+    const { run, client } = setup({ a1: fails('overloaded', { status: 529 }), b1: healthy('b') }, { health });
+    for (let i = 0; i < 3; i++) await run();
+    assert.equal(client.callsTo('a1').length, 3);
+    const { result } = await run();
+    assert.equal(client.callsTo('a1').length, 3, 'the open breaker spares the primary');
+    assert.equal(result.modelId, 'b1');
+    assert.equal(result.fallback?.skippedByHealth, true);
+    assert.equal(result.fallback?.originalProviderId, 'a', 'the record still names the unavailable provider');
+    assert.equal(result.fallback?.reason, 'overloaded');
+  });
+
+  it('a Retry-After longer than 3 s opens the breaker at once', async () => {
+    const health = new InMemoryHealth();
+    const { run, client } = setup(
+      { a1: fails('rate_limited', { status: 429, retryAfterMs: 20_000 }), b1: healthy('b') },
+      { health },
+    );
+    await run();
+    await run();
+    assert.equal(client.callsTo('a1').length, 1);
+  });
+
+  it('after the cooldown one request probes; success closes the breaker', async () => {
+    const health = new InMemoryHealth({ policy: { baseCooldownMs: 100 } });
+    let down = true;
+    const { run, client } = setup(
+      { a1: () => (down ? fails('overloaded', { status: 529 }) : healthy('back')), b1: healthy('b') },
+      { health },
+    );
+    for (let i = 0; i < 3; i++) await run();
+    down = false;
+    await new Promise((r) => setTimeout(r, 120));
+    const probe = await run();
+    assert.equal(probe.result.modelId, 'a1');
+    assert.equal(probe.result.attempts[0]?.probe, true);
+    const after = await run();
+    assert.equal(after.result.modelId, 'a1');
+    assert.equal(client.callsTo('a1').length, 5);
+  });
+
+  it('only one probe at a time: concurrent requests during the probe go to the backup', async () => {
+    const health = new InMemoryHealth({ policy: { baseCooldownMs: 50 } });
+    let calls = 0;
+    const { engine, client } = setup(
+      {
+        a1: () =>
+          ++calls <= 3
+            ? fails('overloaded', { status: 529 })
+            : [{ type: 'wait', ms: 200 }, ...healthy('probe ok')],
+        b1: healthy('b'),
+      },
+      { health },
+    );
+    const go = () => collect(engine.answer({ catalog: catalog(), request: ask(), takeover: 'restart' }));
+    for (let i = 0; i < 3; i++) await go();
+    await new Promise((r) => setTimeout(r, 60));
+    const results = await Promise.all([go(), go(), go(), go()]);
+    assert.equal(client.callsTo('a1').length, 4, 'exactly one probe');
+    assert.equal(results.filter((r) => r.result.modelId === 'a1').length, 1);
+    assert.equal(results.filter((r) => r.result.modelId === 'b1').length, 3);
+  });
+});
