@@ -1,0 +1,14 @@
+/** Shared HTTP plumbing: the keep-alive agent, the request helper and the bounded error reader. */
+export { agentOptions, createProviderAgent, defaultDispatcher } from './agent.js';
+export { failureFromJson, failureFromResponse, headerValue } from './errors.js';
+export {
+  ERROR_BODY_LIMIT,
+  cancellation,
+  errorFromResponse,
+  readBounded,
+  release,
+  send,
+  toProviderError,
+  type HttpCall,
+  type HttpResponse,
+} from './request.js';

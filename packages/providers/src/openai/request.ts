@@ -1,0 +1,110 @@
+/** Canonical request → OpenAI Chat Completions (also Azure OpenAI and OpenAI-compatible servers). */
+import type { ChatMessage, ChatRequest, ContentPart, ModelTarget, ProviderConfig } from '@understudy/engine';
+import type { HttpCall } from '../http/index.js';
+import type { JsonObject } from '../json.js';
+import { trimBase, withHeaders } from '../protocol.js';
+
+/** Azure's API version when the provider does not name one. */
+export const DEFAULT_AZURE_API_VERSION = '2024-10-21';
+
+/** The endpoint URL: `/chat/completions`, or Azure's per-deployment path with `api-version`. */
+export function openaiUrl(
+  provider: ProviderConfig,
+  upstreamModel: string,
+  path = 'chat/completions',
+): string {
+  const base = trimBase(provider.baseUrl);
+  if (provider.type !== 'azure-openai') return `${base}/${path}`;
+  const version = encodeURIComponent(provider.apiVersion ?? DEFAULT_AZURE_API_VERSION);
+  return `${base}/openai/deployments/${encodeURIComponent(upstreamModel)}/${path}?api-version=${version}`;
+}
+
+/** Auth headers: Azure's `api-key`, else a Bearer token; none without a key (Ollama, LM Studio). */
+export function openaiAuth(provider: ProviderConfig): Record<string, string> {
+  if (!provider.apiKey) return {};
+  return provider.type === 'azure-openai'
+    ? { 'api-key': provider.apiKey }
+    : { authorization: `Bearer ${provider.apiKey}` };
+}
+
+function part(p: ContentPart): JsonObject {
+  if (p.type === 'text') return { type: 'text', text: p.text };
+  const url = p.data !== undefined ? `data:${p.mediaType};base64,${p.data}` : (p.url ?? '');
+  return { type: 'image_url', image_url: { url } };
+}
+
+function message(m: ChatMessage): JsonObject {
+  switch (m.role) {
+    case 'system':
+      return { role: 'system', content: m.content };
+    case 'user':
+      return { role: 'user', content: typeof m.content === 'string' ? m.content : m.content.map(part) };
+    case 'assistant': {
+      const calls = m.toolCalls ?? [];
+      if (calls.length === 0) return { role: 'assistant', content: m.content };
+      return {
+        role: 'assistant',
+        // OpenAI wants null rather than "" beside tool calls.
+        content: m.content === '' ? null : m.content,
+        tool_calls: calls.map((c) => ({
+          id: c.id,
+          type: 'function',
+          function: { name: c.name, arguments: c.arguments },
+        })),
+      };
+    }
+    case 'tool':
+      return { role: 'tool', tool_call_id: m.toolCallId, content: m.content };
+  }
+}
+
+/** Builds the streaming Chat Completions request. A final assistant message is sent as-is (prefill). */
+export function buildOpenAIRequest(target: ModelTarget, request: ChatRequest): HttpCall {
+  const { provider, model } = target;
+  const body: JsonObject = {
+    model: model.upstreamModel,
+    messages: request.messages.map(message),
+    stream: true,
+    // Usage arrives in a last chunk only when asked; compatible servers that do not know the
+    // option ignore it.
+    stream_options: { include_usage: true },
+  };
+  if (request.maxTokens !== undefined) {
+    // OpenAI itself deprecated max_tokens (reasoning models reject it); others only know max_tokens.
+    body[provider.type === 'openai' ? 'max_completion_tokens' : 'max_tokens'] = request.maxTokens;
+  }
+  if (request.temperature !== undefined) body.temperature = request.temperature;
+  if (request.tools && request.tools.length > 0) {
+    body.tools = request.tools.map((t) => ({
+      type: 'function',
+      function: {
+        name: t.name,
+        ...(t.description !== undefined && { description: t.description }),
+        parameters: t.parameters,
+      },
+    }));
+  }
+  return {
+    url: openaiUrl(provider, model.upstreamModel),
+    headers: withHeaders(provider, {
+      'content-type': 'application/json',
+      accept: 'text/event-stream',
+      ...openaiAuth(provider),
+    }),
+    body,
+  };
+}
+
+/** The model list request used to test a provider without naming a model. */
+export function openaiProbe(provider: ProviderConfig): HttpCall {
+  const base = trimBase(provider.baseUrl);
+  const url =
+    provider.type === 'azure-openai'
+      ? `${base}/openai/models?api-version=${encodeURIComponent(provider.apiVersion ?? DEFAULT_AZURE_API_VERSION)}`
+      : `${base}/models`;
+  return {
+    method: 'GET',
+    url,
+    headers: withHeaders(provider, { accept: 'application/json', ...openaiAuth(provider) }),
+  };
+}
