@@ -1,0 +1,105 @@
+/** Fallback activity: one row per fallback (chat or API), with counts per provider per day for admins. */
+import type { AnswerResult } from '@understudy/engine';
+import type { Kysely } from 'kysely';
+import { newId, nowIso, type Database } from '../storage/index.js';
+
+/** Records the fallback of a finished answer, if it had one. */
+export async function recordFallback(
+  db: Kysely<Database>,
+  e: {
+    orgId: string;
+    surface: 'chat' | 'api';
+    mateId?: string | null;
+    messageId?: string | null;
+    result: AnswerResult;
+  },
+): Promise<void> {
+  const f = e.result.fallback;
+  if (!f) return;
+  const at = nowIso();
+  await db
+    .insertInto('fallback_events')
+    .values({
+      id: newId(),
+      org_id: e.orgId,
+      at,
+      day: at.slice(0, 10),
+      surface: e.surface,
+      mate_id: e.mateId ?? null,
+      message_id: e.messageId ?? null,
+      original_model_id: f.originalModelId,
+      original_provider_id: f.originalProviderId,
+      reason: f.reason,
+      backup_model_id: f.backupModelId,
+      backup_provider_id: f.backupProviderId,
+      latency_ms: Math.round(e.result.latencyMs),
+      outcome:
+        e.result.status === 'complete'
+          ? 'complete'
+          : e.result.status === 'cancelled'
+            ? 'cancelled'
+            : 'failed',
+    })
+    .execute();
+}
+
+/** Events (newest first) and counts per original provider per day, over the last `days` days. */
+export async function fallbackActivity(
+  db: Kysely<Database>,
+  orgId: string,
+  opts: { days: number; limit: number },
+) {
+  const since = new Date(Date.now() - opts.days * 86_400_000).toISOString().slice(0, 10);
+  const events = await db
+    .selectFrom('fallback_events')
+    .leftJoin('mates', 'mates.id', 'fallback_events.mate_id')
+    .select([
+      'fallback_events.id',
+      'fallback_events.at',
+      'fallback_events.surface',
+      'fallback_events.mate_id',
+      'mates.name as mate_name',
+      'fallback_events.original_model_id',
+      'fallback_events.original_provider_id',
+      'fallback_events.reason',
+      'fallback_events.backup_model_id',
+      'fallback_events.backup_provider_id',
+      'fallback_events.latency_ms',
+      'fallback_events.outcome',
+    ])
+    .where('fallback_events.org_id', '=', orgId)
+    .where('fallback_events.day', '>=', since)
+    .orderBy('fallback_events.id', 'desc')
+    .limit(opts.limit)
+    .execute();
+  const counts = await db
+    .selectFrom('fallback_events')
+    .select(['day', 'original_provider_id', 'reason', (eb) => eb.fn.countAll<number | string>().as('n')])
+    .where('org_id', '=', orgId)
+    .where('day', '>=', since)
+    .groupBy(['day', 'original_provider_id', 'reason'])
+    .orderBy('day', 'desc')
+    .orderBy('original_provider_id')
+    .execute();
+  return {
+    events: events.map((r) => ({
+      id: r.id,
+      at: r.at,
+      surface: r.surface,
+      mate: r.mate_id ? { id: r.mate_id, name: r.mate_name } : null,
+      originalModel: r.original_model_id,
+      originalProvider: r.original_provider_id,
+      reason: r.reason,
+      backupModel: r.backup_model_id,
+      backupProvider: r.backup_provider_id,
+      latencyMs: r.latency_ms,
+      outcome: r.outcome,
+    })),
+    countsByDay: counts.map((c) => ({
+      day: c.day,
+      provider: c.original_provider_id,
+      reason: c.reason,
+      count: Number(c.n),
+    })),
+  };
+}

@@ -1,0 +1,295 @@
+/** Members, invitations and API keys of an organization (Owners and Admins). */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { writeAudit } from '../audit/index.js';
+import { MANAGERS, userOf } from '../auth/index.js';
+import type { AppContext } from '../context.js';
+import { conflict, forbidden, IdParams, notFound, parse } from '../http/index.js';
+import { emailTaken, normalizeEmail } from '../organizations/index.js';
+import { randomToken, tokenHash } from '../security/index.js';
+import { newId, nowIso } from '../storage/index.js';
+
+const RoleSchema = z.enum(['owner', 'admin', 'member']);
+const RoleBody = z.strictObject({ role: RoleSchema });
+const InviteBody = z.strictObject({
+  email: z.string().trim().email('must be an email address').max(254),
+  role: RoleSchema,
+});
+const KeyBody = z.strictObject({ name: z.string().trim().min(1, 'must not be empty').max(100) });
+const INVITE_DAYS = 7;
+
+/** Registers member, invitation and API key routes. */
+export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const { db } = ctx;
+  const actorOf = (u: ReturnType<typeof userOf>) => ({ id: u.userId, label: u.email });
+
+  const ownerCount = async (orgId: string) =>
+    (
+      await db
+        .selectFrom('users')
+        .select('id')
+        .where('org_id', '=', orgId)
+        .where('role', '=', 'owner')
+        .execute()
+    ).length;
+
+  app.get('/api/admin/members', { config: { access: MANAGERS } }, async (request) => {
+    const u = userOf(request);
+    const rows = await db
+      .selectFrom('users')
+      .select(['id', 'email', 'name', 'role', 'created_at'])
+      .where('org_id', '=', u.orgId)
+      .orderBy('id')
+      .execute();
+    return {
+      members: rows.map((r) => ({
+        id: r.id,
+        email: r.email,
+        name: r.name,
+        role: r.role,
+        createdAt: r.created_at,
+      })),
+    };
+  });
+
+  app.patch('/api/admin/members/:id', { config: { access: MANAGERS } }, async (request) => {
+    const u = userOf(request);
+    const { id } = parse(IdParams, request.params, 'params');
+    const { role } = parse(RoleBody, request.body);
+    const target = await db
+      .selectFrom('users')
+      .select(['id', 'role', 'email'])
+      .where('id', '=', id)
+      .where('org_id', '=', u.orgId)
+      .executeTakeFirst();
+    if (!target) throw notFound('member');
+    if (u.role !== 'owner' && (target.role === 'owner' || role === 'owner'))
+      throw forbidden('only an Owner can grant or change the Owner role');
+    if (target.role === 'owner' && role !== 'owner' && (await ownerCount(u.orgId)) <= 1) {
+      throw conflict('the organization must keep at least one Owner');
+    }
+    if (target.role === role) return { id, role };
+    await db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('users')
+        .set({ role })
+        .where('id', '=', id)
+        .where('org_id', '=', u.orgId)
+        .execute();
+      await writeAudit(trx, {
+        orgId: u.orgId,
+        actor: actorOf(u),
+        action: 'member.role',
+        targetType: 'member',
+        targetId: id,
+        old: { email: target.email, role: target.role },
+        new: { email: target.email, role },
+      });
+    });
+    return { id, role };
+  });
+
+  app.delete('/api/admin/members/:id', { config: { access: MANAGERS } }, async (request, reply) => {
+    const u = userOf(request);
+    const { id } = parse(IdParams, request.params, 'params');
+    const target = await db
+      .selectFrom('users')
+      .select(['id', 'role', 'email'])
+      .where('id', '=', id)
+      .where('org_id', '=', u.orgId)
+      .executeTakeFirst();
+    if (!target) throw notFound('member');
+    if (target.role === 'owner' && u.role !== 'owner') throw forbidden('only an Owner can remove an Owner');
+    if (target.role === 'owner' && (await ownerCount(u.orgId)) <= 1)
+      throw conflict('the organization must keep at least one Owner');
+    await db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('sessions').where('user_id', '=', id).execute();
+      // The account is removed; its conversations stay with the organization (user_id kept for the record).
+      await trx.deleteFrom('users').where('id', '=', id).where('org_id', '=', u.orgId).execute();
+      await writeAudit(trx, {
+        orgId: u.orgId,
+        actor: actorOf(u),
+        action: 'member.remove',
+        targetType: 'member',
+        targetId: id,
+        old: { email: target.email, role: target.role },
+      });
+    });
+    reply.code(204);
+  });
+
+  app.get('/api/admin/invitations', { config: { access: MANAGERS } }, async (request) => {
+    const u = userOf(request);
+    const rows = await db
+      .selectFrom('invitations')
+      .select(['id', 'email', 'role', 'created_at', 'expires_at'])
+      .where('org_id', '=', u.orgId)
+      .where('accepted_at', 'is', null)
+      .orderBy('id')
+      .execute();
+    return {
+      invitations: rows.map((r) => ({
+        id: r.id,
+        email: r.email,
+        role: r.role,
+        createdAt: r.created_at,
+        expiresAt: r.expires_at,
+      })),
+    };
+  });
+
+  app.post('/api/admin/invitations', { config: { access: MANAGERS } }, async (request, reply) => {
+    const u = userOf(request);
+    const body = parse(InviteBody, request.body);
+    if (body.role === 'owner' && u.role !== 'owner') throw forbidden('only an Owner can invite an Owner');
+    if (await emailTaken(db, body.email)) throw conflict('that email already has an account');
+    const token = randomToken('inv_', 24);
+    const id = newId();
+    const expiresAt = new Date(Date.now() + INVITE_DAYS * 86_400_000).toISOString();
+    const email = normalizeEmail(body.email);
+    await db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('invitations')
+        .values({
+          id,
+          org_id: u.orgId,
+          email,
+          role: body.role,
+          token_hash: tokenHash(token),
+          created_by: u.userId,
+          created_at: nowIso(),
+          expires_at: expiresAt,
+          accepted_at: null,
+        })
+        .execute();
+      await writeAudit(trx, {
+        orgId: u.orgId,
+        actor: actorOf(u),
+        action: 'invitation.create',
+        targetType: 'invitation',
+        targetId: id,
+        new: { email, role: body.role },
+      });
+    });
+    const base = ctx.config.publicUrl ?? `${request.protocol}://${request.headers.host ?? 'localhost'}`;
+    reply.code(201);
+    return {
+      id,
+      email,
+      role: body.role,
+      expiresAt,
+      token,
+      acceptUrl: `${base.replace(/\/$/, '')}/invite/${token}`,
+    };
+  });
+
+  app.delete('/api/admin/invitations/:id', { config: { access: MANAGERS } }, async (request, reply) => {
+    const u = userOf(request);
+    const { id } = parse(IdParams, request.params, 'params');
+    const inv = await db
+      .selectFrom('invitations')
+      .select(['email', 'role'])
+      .where('id', '=', id)
+      .where('org_id', '=', u.orgId)
+      .where('accepted_at', 'is', null)
+      .executeTakeFirst();
+    if (!inv) throw notFound('invitation');
+    await db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('invitations').where('id', '=', id).where('org_id', '=', u.orgId).execute();
+      await writeAudit(trx, {
+        orgId: u.orgId,
+        actor: actorOf(u),
+        action: 'invitation.revoke',
+        targetType: 'invitation',
+        targetId: id,
+        old: inv,
+      });
+    });
+    reply.code(204);
+  });
+
+  app.get('/api/admin/api-keys', { config: { access: MANAGERS } }, async (request) => {
+    const u = userOf(request);
+    const rows = await db
+      .selectFrom('api_keys')
+      .selectAll()
+      .where('org_id', '=', u.orgId)
+      .where('revoked_at', 'is', null)
+      .orderBy('id')
+      .execute();
+    return {
+      apiKeys: rows.map((r) => ({
+        id: r.id,
+        name: r.name,
+        prefix: r.prefix,
+        createdAt: r.created_at,
+        lastUsedAt: r.last_used_at,
+      })),
+    };
+  });
+
+  app.post('/api/admin/api-keys', { config: { access: MANAGERS } }, async (request, reply) => {
+    const u = userOf(request);
+    const { name } = parse(KeyBody, request.body);
+    const key = randomToken('us-', 32);
+    const id = newId();
+    const prefix = key.slice(0, 10);
+    await db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('api_keys')
+        .values({
+          id,
+          org_id: u.orgId,
+          name,
+          prefix,
+          key_hash: tokenHash(key),
+          created_by: u.userId,
+          created_at: nowIso(),
+          last_used_at: null,
+          revoked_at: null,
+        })
+        .execute();
+      await writeAudit(trx, {
+        orgId: u.orgId,
+        actor: actorOf(u),
+        action: 'api_key.create',
+        targetType: 'api_key',
+        targetId: id,
+        new: { name, prefix },
+      });
+    });
+    reply.code(201);
+    // The only time the key is shown: it is stored as a hash.
+    return { id, name, prefix, key };
+  });
+
+  app.delete('/api/admin/api-keys/:id', { config: { access: MANAGERS } }, async (request, reply) => {
+    const u = userOf(request);
+    const { id } = parse(IdParams, request.params, 'params');
+    const row = await db
+      .selectFrom('api_keys')
+      .select(['name', 'prefix'])
+      .where('id', '=', id)
+      .where('org_id', '=', u.orgId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    if (!row) throw notFound('API key');
+    await db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('api_keys')
+        .set({ revoked_at: nowIso() })
+        .where('id', '=', id)
+        .where('org_id', '=', u.orgId)
+        .execute();
+      await writeAudit(trx, {
+        orgId: u.orgId,
+        actor: actorOf(u),
+        action: 'api_key.revoke',
+        targetType: 'api_key',
+        targetId: id,
+        old: row,
+      });
+    });
+    reply.code(204);
+  });
+}

@@ -1,0 +1,251 @@
+/** Providers: add, edit, test the connection, rotate the key (keys are write-only), remove. */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { writeAudit } from '../audit/index.js';
+import { MANAGERS, userOf } from '../auth/index.js';
+import { DEFAULT_BASE_URLS } from '../catalog/index.js';
+import type { AppContext } from '../context.js';
+import { badRequest, conflict, HttpError, notFound, parse } from '../http/index.js';
+import { checkProviderUrl } from '../security/index.js';
+import { newId, nowIso, type ProvidersTable } from '../storage/index.js';
+
+/** Provider and model ids: short, URL- and log-safe. */
+export const Slug = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(
+    /^[a-z0-9][a-z0-9._-]*$/,
+    'use lowercase letters, digits, ".", "_" or "-", starting with a letter or digit',
+  );
+
+const ProviderType = z.enum(['openai', 'azure-openai', 'anthropic', 'google', 'openai-compatible']);
+const Headers = z.record(
+  z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'header names are letters, digits and "-"'),
+  z.string().max(1000),
+);
+
+const CreateBody = z.strictObject({
+  id: Slug,
+  type: ProviderType,
+  label: z.string().trim().min(1).max(100),
+  baseUrl: z.string().max(500).optional(),
+  apiKey: z.string().min(1).max(1000).optional(),
+  apiVersion: z.string().max(50).optional(),
+  headers: Headers.optional(),
+});
+const PatchBody = z.strictObject({
+  label: z.string().trim().min(1).max(100).optional(),
+  baseUrl: z.string().max(500).optional(),
+  apiVersion: z.string().max(50).nullable().optional(),
+  headers: Headers.nullable().optional(),
+});
+const KeyBody = z.strictObject({ apiKey: z.string().min(1).max(1000).nullable() });
+const TestBody = z.strictObject({ model: Slug.optional() }).optional();
+const ProviderParams = z.strictObject({ id: Slug });
+
+/** A provider as the admin API shows it: never its key, only whether one is set. */
+export function providerView(r: ProvidersTable) {
+  return {
+    id: r.slug,
+    type: r.type,
+    label: r.label,
+    baseUrl: r.source === 'demo' ? `(built-in simulator)${r.base_url}` : r.base_url,
+    hasKey: r.api_key_enc !== null,
+    apiVersion: r.api_version,
+    /** Header names only: values may be credentials. */
+    headerNames: r.headers_json ? Object.keys(JSON.parse(r.headers_json) as object) : [],
+    source: r.source,
+    builtin: r.source === 'demo',
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/** Registers provider routes. */
+export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const { db } = ctx;
+  const find = async (orgId: string, slug: string) => {
+    const row = await db
+      .selectFrom('providers')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('slug', '=', slug)
+      .executeTakeFirst();
+    if (!row) throw notFound(`provider "${slug}"`);
+    return row;
+  };
+  const checkUrl = async (url: string, allowPrivate: boolean) => {
+    const v = await checkProviderUrl(url, {
+      allowPrivate: allowPrivate || ctx.config.allowPrivateProviderUrls,
+    });
+    if (!v.ok) throw badRequest(v.message, 'unsafe_url');
+    return v.url.toString().replace(/\/$/, '');
+  };
+
+  app.get('/api/admin/providers', { config: { access: MANAGERS } }, async (request) => {
+    const u = userOf(request);
+    const rows = await db
+      .selectFrom('providers')
+      .selectAll()
+      .where('org_id', '=', u.orgId)
+      .orderBy('id')
+      .execute();
+    return { providers: rows.map(providerView) };
+  });
+
+  app.post('/api/admin/providers', { config: { access: MANAGERS } }, async (request, reply) => {
+    const u = userOf(request);
+    const body = parse(CreateBody, request.body);
+    const rawUrl = body.baseUrl ?? DEFAULT_BASE_URLS[body.type];
+    if (!rawUrl) throw badRequest(`baseUrl is required for type ${body.type}`);
+    const baseUrl = await checkUrl(rawUrl, false);
+    const exists = await db
+      .selectFrom('providers')
+      .select('id')
+      .where('org_id', '=', u.orgId)
+      .where('slug', '=', body.id)
+      .executeTakeFirst();
+    if (exists) throw conflict(`a provider with id "${body.id}" already exists`);
+    const now = nowIso();
+    const row: ProvidersTable = {
+      id: newId(),
+      org_id: u.orgId,
+      slug: body.id,
+      type: body.type,
+      label: body.label,
+      base_url: baseUrl,
+      api_key_enc: body.apiKey ? ctx.box.seal(body.apiKey) : null,
+      api_version: body.apiVersion ?? null,
+      headers_json: body.headers ? JSON.stringify(body.headers) : null,
+      source: 'admin',
+      allow_private: 0,
+      created_at: now,
+      updated_at: now,
+    };
+    await db.transaction().execute(async (trx) => {
+      await trx.insertInto('providers').values(row).execute();
+      const { hasKey, id, type, label, baseUrl: url, headerNames } = providerView(row);
+      await writeAudit(trx, {
+        orgId: u.orgId,
+        actor: { id: u.userId, label: u.email },
+        action: 'provider.create',
+        targetType: 'provider',
+        targetId: id,
+        new: { id, type, label, baseUrl: url, hasKey, headerNames },
+      });
+    });
+    ctx.catalogs.invalidate(u.orgId);
+    reply.code(201);
+    return providerView(row);
+  });
+
+  app.patch('/api/admin/providers/:id', { config: { access: MANAGERS } }, async (request) => {
+    const u = userOf(request);
+    const { id } = parse(ProviderParams, request.params, 'params');
+    const body = parse(PatchBody, request.body);
+    const row = await find(u.orgId, id);
+    if (row.source === 'demo' && body.baseUrl !== undefined)
+      throw badRequest('the built-in simulator providers keep their URL');
+    const set: Partial<ProvidersTable> = { updated_at: nowIso() };
+    if (body.label !== undefined) set.label = body.label;
+    if (body.baseUrl !== undefined) set.base_url = await checkUrl(body.baseUrl, row.allow_private === 1);
+    if (body.apiVersion !== undefined) set.api_version = body.apiVersion;
+    if (body.headers !== undefined) set.headers_json = body.headers ? JSON.stringify(body.headers) : null;
+    const next = { ...row, ...set };
+    await db.transaction().execute(async (trx) => {
+      await trx.updateTable('providers').set(set).where('id', '=', row.id).execute();
+      const pick = (v: ReturnType<typeof providerView>) => ({
+        label: v.label,
+        baseUrl: v.baseUrl,
+        apiVersion: v.apiVersion,
+        headerNames: v.headerNames,
+      });
+      await writeAudit(trx, {
+        orgId: u.orgId,
+        actor: { id: u.userId, label: u.email },
+        action: 'provider.update',
+        targetType: 'provider',
+        targetId: id,
+        old: pick(providerView(row)),
+        new: pick(providerView(next)),
+      });
+    });
+    ctx.catalogs.invalidate(u.orgId);
+    if (body.baseUrl !== undefined) await ctx.healthFor(u.orgId).reset({ scope: 'provider', id });
+    return providerView(next);
+  });
+
+  app.put('/api/admin/providers/:id/key', { config: { access: MANAGERS } }, async (request) => {
+    const u = userOf(request);
+    const { id } = parse(ProviderParams, request.params, 'params');
+    const { apiKey } = parse(KeyBody, request.body);
+    const row = await find(u.orgId, id);
+    const sealed = apiKey ? ctx.box.seal(apiKey) : null;
+    await db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('providers')
+        .set({ api_key_enc: sealed, updated_at: nowIso() })
+        .where('id', '=', row.id)
+        .execute();
+      // The audit says that the key changed, never what it is.
+      await writeAudit(trx, {
+        orgId: u.orgId,
+        actor: { id: u.userId, label: u.email },
+        action: 'provider.rotate_key',
+        targetType: 'provider',
+        targetId: id,
+        old: { hasKey: row.api_key_enc !== null },
+        new: { hasKey: sealed !== null },
+      });
+    });
+    ctx.catalogs.invalidate(u.orgId);
+    // A new key may fix a provider flagged as misconfigured: forget what health memory knew.
+    await ctx.healthFor(u.orgId).reset({ scope: 'provider', id });
+    return providerView({ ...row, api_key_enc: sealed });
+  });
+
+  app.post('/api/admin/providers/:id/test', { config: { access: MANAGERS } }, async (request) => {
+    const u = userOf(request);
+    const { id } = parse(ProviderParams, request.params, 'params');
+    const body = parse(TestBody, request.body ?? undefined, 'body') ?? {};
+    await find(u.orgId, id);
+    const catalog = await ctx.catalogs.get(u.orgId);
+    const provider = catalog.providers.find((p) => p.id === id);
+    if (!provider)
+      throw new HttpError(409, 'conflict', `provider "${id}" is not active (the built-in simulator is off)`);
+    const model = body.model
+      ? catalog.allModels.find((m) => m.id === body.model && m.providerId === id)
+      : catalog.allModels.find((m) => m.providerId === id && m.enabled);
+    if (body.model && !model) throw notFound(`model "${body.model}" of provider "${id}"`);
+    const signal = AbortSignal.timeout(15_000);
+    const result = await ctx.testConnection(provider, model, signal);
+    return { provider: id, model: model?.id ?? null, ...result };
+  });
+
+  app.delete('/api/admin/providers/:id', { config: { access: MANAGERS } }, async (request, reply) => {
+    const u = userOf(request);
+    const { id } = parse(ProviderParams, request.params, 'params');
+    const row = await find(u.orgId, id);
+    const models = await db
+      .selectFrom('models')
+      .select('slug')
+      .where('org_id', '=', u.orgId)
+      .where('provider_slug', '=', id)
+      .execute();
+    if (models.length > 0) throw conflict(`remove its models first: ${models.map((m) => m.slug).join(', ')}`);
+    await db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('providers').where('id', '=', row.id).execute();
+      await writeAudit(trx, {
+        orgId: u.orgId,
+        actor: { id: u.userId, label: u.email },
+        action: 'provider.delete',
+        targetType: 'provider',
+        targetId: id,
+        old: { type: row.type, label: row.label },
+      });
+    });
+    ctx.catalogs.invalidate(u.orgId);
+    reply.code(204);
+  });
+}

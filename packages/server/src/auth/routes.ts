@@ -1,0 +1,182 @@
+/** Sign-in, sign-out, first-run setup, optional sign-up, and accepting invitations. */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { AppContext } from '../context.js';
+import { badRequest, conflict, HttpError, notFound, parse, unauthorized } from '../http/index.js';
+import {
+  countOrganizations,
+  createOrganization,
+  emailTaken,
+  insertUser,
+  normalizeEmail,
+} from '../organizations/index.js';
+import { DUMMY_HASH, hashPassword, tokenHash, verifyPassword } from '../security/index.js';
+import { nowIso } from '../storage/index.js';
+import { ANY_MEMBER, PUBLIC } from './principal.js';
+import { endSession, startSession } from './sessions.js';
+import { userOf } from './guard.js';
+
+const Email = z.string().trim().email('must be an email address').max(254);
+const Password = z.string().min(10, 'must be at least 10 characters').max(200);
+const Name = z.string().trim().min(1, 'must not be empty').max(100);
+
+const SetupBody = z.strictObject({
+  token: z.string().min(1),
+  organization: Name,
+  name: Name,
+  email: Email,
+  password: Password,
+});
+const SignupBody = z.strictObject({ organization: Name, name: Name, email: Email, password: Password });
+const LoginBody = z.strictObject({ email: z.string().trim().max(254), password: z.string().max(200) });
+const AcceptBody = z.strictObject({ token: z.string().min(1).max(200), name: Name, password: Password });
+
+/** The signed-in view of a user and their organization. */
+async function sessionView(ctx: AppContext, userId: string, csrfToken: string) {
+  const row = await ctx.db
+    .selectFrom('users')
+    .innerJoin('organizations', 'organizations.id', 'users.org_id')
+    .select([
+      'users.id',
+      'users.email',
+      'users.name',
+      'users.role',
+      'organizations.id as org_id',
+      'organizations.name as org_name',
+    ])
+    .where('users.id', '=', userId)
+    .executeTakeFirstOrThrow();
+  return {
+    user: { id: row.id, email: row.email, name: row.name, role: row.role },
+    organization: { id: row.org_id, name: row.org_name },
+    csrfToken,
+  };
+}
+
+/** Registers the authentication routes. */
+export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void {
+  app.get('/api/setup', { config: { access: PUBLIC } }, async () => ({
+    needed: (await countOrganizations(ctx.db)) === 0,
+    signupAllowed: ctx.config.allowSignup,
+  }));
+
+  app.post('/api/setup', { config: { access: PUBLIC } }, async (request, reply) => {
+    const body = parse(SetupBody, request.body);
+    if (!ctx.setupToken || (await countOrganizations(ctx.db)) > 0)
+      throw conflict('setup is already done; sign in instead');
+    if (body.token !== ctx.setupToken)
+      throw new HttpError(403, 'forbidden', 'wrong setup token (it is printed in the server log)');
+    if (await emailTaken(ctx.db, body.email)) throw conflict('that email already has an account');
+    const { orgId, userId } = await createOrganization(ctx.db, {
+      name: body.organization,
+      owner: { email: body.email, name: body.name, passwordHash: await hashPassword(body.password) },
+    });
+    ctx.setupToken = undefined;
+    await ctx.provision(orgId);
+    const csrf = await startSession(ctx.db, reply, request, { id: userId, orgId }, ctx.config.publicUrl);
+    reply.code(201);
+    return sessionView(ctx, userId, csrf);
+  });
+
+  app.post('/api/signup', { config: { access: PUBLIC } }, async (request, reply) => {
+    if (!ctx.config.allowSignup)
+      throw new HttpError(403, 'forbidden', 'sign-up is disabled on this server (UNDERSTUDY_ALLOW_SIGNUP)');
+    const body = parse(SignupBody, request.body);
+    if (await emailTaken(ctx.db, body.email)) throw conflict('that email already has an account');
+    const { orgId, userId } = await createOrganization(ctx.db, {
+      name: body.organization,
+      owner: { email: body.email, name: body.name, passwordHash: await hashPassword(body.password) },
+    });
+    await ctx.provision(orgId);
+    const csrf = await startSession(ctx.db, reply, request, { id: userId, orgId }, ctx.config.publicUrl);
+    reply.code(201);
+    return sessionView(ctx, userId, csrf);
+  });
+
+  app.post('/api/auth/login', { config: { access: PUBLIC } }, async (request, reply) => {
+    const body = parse(LoginBody, request.body);
+    const user = await ctx.db
+      .selectFrom('users')
+      .select(['id', 'org_id', 'password_hash'])
+      .where('email', '=', normalizeEmail(body.email))
+      .executeTakeFirst();
+    // Verify against a dummy hash for unknown emails, so response time does not reveal accounts.
+    const ok = await verifyPassword(body.password, user?.password_hash ?? DUMMY_HASH);
+    if (!user || !ok) throw unauthorized('wrong email or password');
+    const csrf = await startSession(
+      ctx.db,
+      reply,
+      request,
+      { id: user.id, orgId: user.org_id },
+      ctx.config.publicUrl,
+    );
+    return sessionView(ctx, user.id, csrf);
+  });
+
+  app.post('/api/auth/logout', { config: { access: ANY_MEMBER } }, async (request, reply) => {
+    const u = userOf(request);
+    await endSession(ctx.db, reply, request, u.sessionHash, ctx.config.publicUrl);
+    reply.code(204);
+  });
+
+  app.get('/api/auth/session', { config: { access: ANY_MEMBER } }, async (request) => {
+    const u = userOf(request);
+    return sessionView(ctx, u.userId, u.csrfToken);
+  });
+
+  app.get('/api/invitations/:token', { config: { access: PUBLIC } }, async (request) => {
+    const { token } = parse(z.strictObject({ token: z.string().min(1).max(200) }), request.params, 'params');
+    const inv = await ctx.db
+      .selectFrom('invitations')
+      .innerJoin('organizations', 'organizations.id', 'invitations.org_id')
+      .select([
+        'invitations.email',
+        'invitations.role',
+        'invitations.expires_at',
+        'invitations.accepted_at',
+        'organizations.name',
+      ])
+      .where('token_hash', '=', tokenHash(token))
+      .executeTakeFirst();
+    if (!inv || inv.accepted_at || inv.expires_at < nowIso()) throw notFound('invitation');
+    return { email: inv.email, role: inv.role, organization: inv.name };
+  });
+
+  app.post('/api/invitations/accept', { config: { access: PUBLIC } }, async (request, reply) => {
+    const body = parse(AcceptBody, request.body);
+    const hash = tokenHash(body.token);
+    const passwordHash = await hashPassword(body.password);
+    const created = await ctx.db.transaction().execute(async (trx) => {
+      const inv = await trx
+        .selectFrom('invitations')
+        .selectAll()
+        .where('token_hash', '=', hash)
+        .executeTakeFirst();
+      if (!inv || inv.accepted_at || inv.expires_at < nowIso()) throw notFound('invitation');
+      if (await emailTaken(trx, inv.email)) throw conflict('that email already has an account');
+      const userId = await insertUser(trx, inv.org_id, {
+        email: inv.email,
+        name: body.name,
+        passwordHash,
+        role: inv.role,
+      });
+      const upd = await trx
+        .updateTable('invitations')
+        .set({ accepted_at: nowIso() })
+        .where('id', '=', inv.id)
+        .where('accepted_at', 'is', null)
+        .executeTakeFirst();
+      if (Number(upd.numUpdatedRows) !== 1) throw badRequest('invitation already used');
+      return { userId, orgId: inv.org_id };
+    });
+    const csrf = await startSession(
+      ctx.db,
+      reply,
+      request,
+      { id: created.userId, orgId: created.orgId },
+      ctx.config.publicUrl,
+    );
+    reply.code(201);
+    return sessionView(ctx, created.userId, csrf);
+  });
+}

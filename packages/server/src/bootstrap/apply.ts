@@ -1,0 +1,355 @@
+/**
+ * Idempotent provisioning, run at every start and when an organization is created: providers and
+ * models from the environment, the bootstrap file and the built-in demo; the settings, first admin
+ * and API keys of the bootstrap file. Running it twice changes nothing the second time.
+ */
+import type { FallbackSetting, ModelConfig } from '@understudy/engine';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { checkSettings, upsertModel } from '../admin/index.js';
+import { writeAudit, type Actor } from '../audit/index.js';
+import { DEFAULT_BASE_URLS, modelFromRow } from '../catalog/index.js';
+import type { ServerConfig } from '../config.js';
+import { DEMO_MODELS, DEMO_PROVIDERS, type Demo } from '../demo/index.js';
+import { createOrganization, emailTaken, insertUser } from '../organizations/index.js';
+import { checkProviderUrl, hashPassword, tokenHash, type SecretBox } from '../security/index.js';
+import { newId, nowIso, type Database } from '../storage/index.js';
+import type { BootstrapFile } from './config-file.js';
+import { envCatalog, modelFromFacts, type ProviderSpec } from './sources.js';
+
+const BOOTSTRAP: Actor = { id: null, label: 'bootstrap' };
+
+/** What provisioning needs. */
+export interface ProvisionDeps {
+  db: Kysely<Database>;
+  box: SecretBox;
+  config: ServerConfig;
+  file: BootstrapFile | undefined;
+  demo: Demo | undefined;
+  log: Logger;
+}
+
+async function upsertProvider(
+  deps: ProvisionDeps,
+  orgId: string,
+  p: ProviderSpec,
+): Promise<'created' | 'updated' | 'unchanged'> {
+  const { db, box } = deps;
+  const existing = await db
+    .selectFrom('providers')
+    .selectAll()
+    .where('org_id', '=', orgId)
+    .where('slug', '=', p.slug)
+    .executeTakeFirst();
+  const values = {
+    type: p.type,
+    label: p.label,
+    base_url: p.baseUrl,
+    api_version: p.apiVersion ?? null,
+    headers_json: p.headers ? JSON.stringify(p.headers) : null,
+    source: p.source,
+    allow_private: p.allowPrivate ? 1 : 0,
+  };
+  const now = nowIso();
+  if (!existing) {
+    await db
+      .insertInto('providers')
+      .values({
+        id: newId(),
+        org_id: orgId,
+        slug: p.slug,
+        ...values,
+        api_key_enc: p.apiKey ? box.seal(p.apiKey) : null,
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+    return 'created';
+  }
+  const sameKey =
+    (existing.api_key_enc ? box.open(existing.api_key_enc) : undefined) === (p.apiKey || undefined);
+  const same =
+    sameKey && (Object.keys(values) as (keyof typeof values)[]).every((k) => existing[k] === values[k]);
+  if (same) return 'unchanged';
+  await db
+    .updateTable('providers')
+    .set({
+      ...values,
+      ...(!sameKey && { api_key_enc: p.apiKey ? box.seal(p.apiKey) : null }),
+      updated_at: now,
+    })
+    .where('id', '=', existing.id)
+    .execute();
+  return 'updated';
+}
+
+/** Checks an operator-declared URL: metadata/link-local always refused; offline names accepted. */
+async function checkOperatorUrl(deps: ProvisionDeps, p: ProviderSpec): Promise<void> {
+  const v = await checkProviderUrl(p.baseUrl, {
+    allowPrivate: p.allowPrivate || deps.config.allowPrivateProviderUrls,
+    allowUnresolved: true,
+  });
+  if (!v.ok) throw new Error(`provider ${p.slug}: ${v.message}`);
+}
+
+/** Checks every provider URL of the bootstrap file before anything starts (a refusal stops the start). */
+export async function checkBootstrapUrls(file: BootstrapFile, config: ServerConfig): Promise<void> {
+  for (const p of file.providers) {
+    const url = p.baseUrl ?? DEFAULT_BASE_URLS[p.type];
+    if (!url) throw new Error(`UNDERSTUDY_CONFIG: provider ${p.id} needs a baseUrl for type ${p.type}`);
+    const v = await checkProviderUrl(url, {
+      allowPrivate: (p.allowPrivate ?? false) || config.allowPrivateProviderUrls,
+      allowUnresolved: true,
+    });
+    if (!v.ok) throw new Error(`UNDERSTUDY_CONFIG: provider ${p.id}: ${v.message}`);
+  }
+}
+
+/** Ensures the demo providers and models in an organization (when the simulator runs). */
+async function provisionDemo(deps: ProvisionDeps, orgId: string): Promise<string[]> {
+  const demo = deps.demo;
+  if (!demo) return [];
+  const changed: string[] = [];
+  for (const p of DEMO_PROVIDERS) {
+    const r = await upsertProvider(deps, orgId, {
+      slug: p.slug,
+      type: p.type,
+      label: p.label,
+      baseUrl: p.path(demo.simName(orgId, p.slug)),
+      apiKey: 'simulator-key',
+      source: 'demo',
+      allowPrivate: true,
+    });
+    if (r !== 'unchanged') changed.push(`provider ${p.slug} ${r}`);
+  }
+  for (const m of DEMO_MODELS) {
+    const exists = await deps.db
+      .selectFrom('models')
+      .select('id')
+      .where('org_id', '=', orgId)
+      .where('slug', '=', m.id)
+      .executeTakeFirst();
+    if (!exists) {
+      await upsertModel(deps.db, orgId, m, 'demo');
+      changed.push(`model ${m.id} created`);
+    }
+  }
+  return changed;
+}
+
+/** Provisions one organization; `primary` also gets the environment's and the file's providers and settings. */
+export async function provisionOrganization(
+  deps: ProvisionDeps,
+  orgId: string,
+  primary: boolean,
+): Promise<void> {
+  const { db, file } = deps;
+  const changes: string[] = [];
+  let firstModel: string | undefined;
+  if (primary) {
+    const env = envCatalog(deps.config);
+    const fileProviders: ProviderSpec[] = (file?.providers ?? []).map((p) => {
+      const baseUrl = p.baseUrl ?? DEFAULT_BASE_URLS[p.type];
+      if (!baseUrl) throw new Error(`UNDERSTUDY_CONFIG: provider ${p.id} needs a baseUrl for type ${p.type}`);
+      const spec: ProviderSpec = {
+        slug: p.id,
+        type: p.type,
+        label: p.label ?? p.id,
+        baseUrl: baseUrl.replace(/\/$/, ''),
+        source: 'config',
+        allowPrivate: p.allowPrivate ?? false,
+      };
+      if (p.apiKey) spec.apiKey = p.apiKey;
+      if (p.apiVersion) spec.apiVersion = p.apiVersion;
+      if (p.headers) spec.headers = p.headers;
+      return spec;
+    });
+    for (const p of [...env.providers, ...fileProviders]) {
+      await checkOperatorUrl(deps, p);
+      const r = await upsertProvider(deps, orgId, p);
+      if (r !== 'unchanged') changes.push(`provider ${p.slug} ${r}`);
+    }
+    // Environment models are added once; admins may edit them afterwards.
+    for (const m of env.models) {
+      const exists = await db
+        .selectFrom('models')
+        .select('id')
+        .where('org_id', '=', orgId)
+        .where('slug', '=', m.id)
+        .executeTakeFirst();
+      if (!exists) {
+        await upsertModel(db, orgId, m, 'env');
+        changes.push(`model ${m.id} created`);
+      }
+      firstModel ??= m.id;
+    }
+    const providerSlugs = new Set(
+      (await db.selectFrom('providers').select('slug').where('org_id', '=', orgId).execute()).map(
+        (r) => r.slug,
+      ),
+    );
+    // File models are the operator's declaration: applied (config wins) at every start.
+    for (const fm of file?.models ?? []) {
+      if (!providerSlugs.has(fm.provider))
+        throw new Error(
+          `UNDERSTUDY_CONFIG: model ${fm.id} names provider "${fm.provider}", which is not declared`,
+        );
+      const over: Partial<ModelConfig> = {};
+      for (const k of [
+        'label',
+        'tier',
+        'contextWindow',
+        'maxOutputTokens',
+        'capabilities',
+        'tags',
+        'timeouts',
+        'enabled',
+      ] as const) {
+        if (fm[k] !== undefined) Object.assign(over, { [k]: fm[k] });
+      }
+      const m = modelFromFacts(fm.id, fm.provider, fm.upstream ?? fm.id, over);
+      if (!m)
+        throw new Error(
+          `UNDERSTUDY_CONFIG: model ${fm.id}: give a tier ("${fm.upstream ?? fm.id}" is not in the built-in catalog)`,
+        );
+      const r = await upsertModel(db, orgId, m, 'config');
+      if (r !== 'unchanged') changes.push(`model ${m.id} ${r}`);
+      firstModel ??= m.id;
+    }
+  }
+  changes.push(...(await provisionDemo(deps, orgId)));
+  firstModel ??= deps.demo ? DEMO_MODELS[0]?.id : undefined;
+
+  const org = await db
+    .selectFrom('organizations')
+    .selectAll()
+    .where('id', '=', orgId)
+    .executeTakeFirstOrThrow();
+  const before = {
+    defaultModelId: org.default_model_id,
+    fallback: settingOf(org.fallback_mode, org.fallback_model_id),
+  };
+  const after = { ...before };
+  const fo = primary ? file?.organization : undefined;
+  if (fo?.defaultModel) after.defaultModelId = fo.defaultModel;
+  else if (!after.defaultModelId && firstModel) after.defaultModelId = firstModel;
+  if (fo?.fallback) {
+    const f = fo.fallback;
+    after.fallback =
+      typeof f === 'string'
+        ? { mode: f }
+        : f.mode === 'specific'
+          ? { mode: 'specific', modelId: f.model }
+          : { mode: f.mode };
+  }
+  const changedSettings =
+    after.defaultModelId !== before.defaultModelId ||
+    JSON.stringify(after.fallback) !== JSON.stringify(before.fallback);
+  if (changedSettings) {
+    const rows = await db.selectFrom('models').selectAll().where('org_id', '=', orgId).execute();
+    const problem = checkSettings(before, after, rows.map(modelFromRow));
+    if (problem) throw new Error(`UNDERSTUDY_CONFIG organization settings: ${problem}`);
+    await db
+      .updateTable('organizations')
+      .set({
+        default_model_id: after.defaultModelId,
+        fallback_mode: after.fallback.mode,
+        fallback_model_id: after.fallback.mode === 'specific' ? after.fallback.modelId : null,
+        updated_at: nowIso(),
+      })
+      .where('id', '=', orgId)
+      .execute();
+    await writeAudit(db, {
+      orgId,
+      actor: BOOTSTRAP,
+      action: 'settings.update',
+      targetType: 'settings',
+      targetId: orgId,
+      old: { defaultModel: before.defaultModelId, fallback: before.fallback },
+      new: { defaultModel: after.defaultModelId, fallback: after.fallback },
+    });
+  }
+  if (primary && fo && fo.name !== org.name) {
+    await db
+      .updateTable('organizations')
+      .set({ name: fo.name, updated_at: nowIso() })
+      .where('id', '=', orgId)
+      .execute();
+    changes.push(`organization renamed to ${fo.name}`);
+  }
+  if (primary && file) {
+    if (file.admin && !(await emailTaken(db, file.admin.email))) {
+      await insertUser(db, orgId, {
+        email: file.admin.email,
+        name: file.admin.name ?? file.admin.email,
+        passwordHash: await hashPassword(file.admin.password),
+        role: 'owner',
+      });
+      changes.push(`admin ${file.admin.email} created`);
+    }
+    for (const k of file.apiKeys) {
+      const hash = tokenHash(k.key);
+      const exists = await db
+        .selectFrom('api_keys')
+        .select('id')
+        .where('key_hash', '=', hash)
+        .executeTakeFirst();
+      if (!exists) {
+        await db
+          .insertInto('api_keys')
+          .values({
+            id: newId(),
+            org_id: orgId,
+            name: k.name,
+            prefix: k.key.slice(0, 10),
+            key_hash: hash,
+            created_by: null,
+            created_at: nowIso(),
+            last_used_at: null,
+            revoked_at: null,
+          })
+          .execute();
+        changes.push(`API key ${k.name} created`);
+      }
+    }
+  }
+  if (changes.length > 0) {
+    await writeAudit(db, {
+      orgId,
+      actor: BOOTSTRAP,
+      action: 'bootstrap.apply',
+      targetType: 'organization',
+      targetId: orgId,
+      new: { changes },
+    });
+    deps.log.info({ orgId, changes }, 'provisioned organization');
+  }
+}
+
+function settingOf(mode: string, model: string | null): FallbackSetting {
+  if (mode === 'specific' && model) return { mode: 'specific', modelId: model };
+  return mode === 'none' ? { mode: 'none' } : { mode: 'automatic' };
+}
+
+/**
+ * At start: creates the organization from the bootstrap file when there is none and the file names
+ * an admin, then provisions every organization. Returns the primary organization's id, if any.
+ */
+export async function bootstrapAtStart(deps: ProvisionDeps): Promise<string | undefined> {
+  const { db, file } = deps;
+  let orgs = await db.selectFrom('organizations').select(['id', 'name']).orderBy('id').execute();
+  if (orgs.length === 0 && file?.admin) {
+    await createOrganization(db, {
+      name: file.organization?.name ?? 'My organization',
+      owner: {
+        email: file.admin.email,
+        name: file.admin.name ?? file.admin.email,
+        passwordHash: await hashPassword(file.admin.password),
+      },
+    });
+    orgs = await db.selectFrom('organizations').select(['id', 'name']).orderBy('id').execute();
+  }
+  const primary = (file?.organization && orgs.find((o) => o.name === file.organization?.name)) ?? orgs[0];
+  for (const o of orgs) await provisionOrganization(deps, o.id, o.id === primary?.id);
+  return primary?.id;
+}

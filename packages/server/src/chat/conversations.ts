@@ -1,0 +1,393 @@
+/**
+ * Conversations and messages. Sending stores the member's message and an in-progress assistant
+ * message before any provider is called, then streams the answer over SSE (text, fallback, usage,
+ * done | error). Stop cancels upstream; Retry re-runs a failed, interrupted or stopped answer; a
+ * client can reattach to an answer in flight.
+ */
+import type { ChatMessage, ChatRequest } from '@understudy/engine';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { ANY_MEMBER, userOf } from '../auth/index.js';
+import type { AppContext } from '../context.js';
+import { conflict, HttpError, IdParams, notFound, parse } from '../http/index.js';
+import { newId, nowIso, type ConversationsTable, type MessagesTable } from '../storage/index.js';
+import { messageView } from './messages.js';
+import type { Run } from './runs.js';
+import { openSse } from './sse.js';
+
+const CreateBody = z.strictObject({
+  mateId: z.string().min(1).max(100),
+  title: z.string().trim().max(200).optional(),
+});
+const PatchBody = z.strictObject({ title: z.string().trim().min(1).max(200) });
+const SendBody = z.strictObject({ content: z.string().trim().min(1, 'must not be empty').max(200_000) });
+const MessageParams = z.strictObject({
+  id: z.string().min(1).max(100),
+  messageId: z.string().min(1).max(100),
+});
+
+function conversationView(r: ConversationsTable) {
+  return { id: r.id, mateId: r.mate_id, title: r.title, createdAt: r.created_at, updatedAt: r.updated_at };
+}
+
+/** Streams a run to the client: replays what happened so far, then follows it live until it ends. */
+function streamRun(reply: FastifyReply, run: Run, first?: { event: string; data: unknown }): void {
+  const sse = openSse(reply);
+  if (first) sse.send(first.event, first.data);
+  let ended = false;
+  const forward = (e: (typeof run.events)[number]) => {
+    if (ended) return;
+    const { type, ...data } = e;
+    sse.send(type, data);
+    if (type === 'done' || type === 'error') {
+      ended = true;
+      sse.end();
+    }
+  };
+  for (const e of run.events) forward(e);
+  if (ended) return;
+  const unsubscribe = run.subscribe(forward);
+  // The browser went away: stop sending, but the answer goes on and is saved.
+  sse.onClose(unsubscribe);
+}
+
+/** Registers conversation routes. */
+export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const { db } = ctx;
+
+  /** A conversation of the caller (members see only their own; others' ids answer 404). */
+  const findConversation = async (orgId: string, userId: string, id: string) => {
+    const row = await db
+      .selectFrom('conversations')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('user_id', '=', userId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!row) throw notFound('conversation');
+    return row;
+  };
+
+  /** The request for answering `upTo` (exclusive seq): the Mate's instructions, then the history. */
+  const buildRequest = async (conv: ConversationsTable, upToSeq: number): Promise<ChatRequest> => {
+    const mate = await db
+      .selectFrom('mates')
+      .select('instructions')
+      .where('id', '=', conv.mate_id)
+      .executeTakeFirst();
+    const rows = await db
+      .selectFrom('messages')
+      .selectAll()
+      .where('conversation_id', '=', conv.id)
+      .where('seq', '<', upToSeq)
+      .orderBy('seq')
+      .execute();
+    const messages: ChatMessage[] = [];
+    if (mate?.instructions.trim()) messages.push({ role: 'system', content: mate.instructions });
+    for (const r of rows) {
+      if (r.role === 'user') messages.push({ role: 'user', content: r.content });
+      // Failed answers with nothing to show are not part of the history the model sees.
+      else if (r.content.length > 0) messages.push({ role: 'assistant', content: r.content });
+    }
+    return { messages };
+  };
+
+  /** The model this conversation's Mate answers with, or a clear 409 when it cannot answer. */
+  const resolveModel = async (orgId: string, mateId: string) => {
+    const mate = await db
+      .selectFrom('mates')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('id', '=', mateId)
+      .executeTakeFirst();
+    if (!mate) throw notFound('Mate');
+    const catalog = await ctx.catalogs.get(orgId);
+    const modelId = mate.model_id ?? catalog.defaultModelId;
+    if (!modelId)
+      throw new HttpError(
+        409,
+        'not_configured',
+        'no Default Model is set; an Owner or Admin must choose one in Models Management → Settings',
+      );
+    if (!catalog.models.some((m) => m.id === modelId)) {
+      throw new HttpError(
+        409,
+        'model_unavailable',
+        `the model "${modelId}" of this Mate is disabled or missing; an Owner or Admin must fix it`,
+      );
+    }
+    return { catalog, modelId, mate };
+  };
+
+  app.get('/api/conversations', { config: { access: ANY_MEMBER } }, async (request) => {
+    const u = userOf(request);
+    const rows = await db
+      .selectFrom('conversations')
+      .selectAll()
+      .where('org_id', '=', u.orgId)
+      .where('user_id', '=', u.userId)
+      .orderBy('updated_at', 'desc')
+      .limit(500)
+      .execute();
+    return { conversations: rows.map(conversationView) };
+  });
+
+  app.post('/api/conversations', { config: { access: ANY_MEMBER } }, async (request, reply) => {
+    const u = userOf(request);
+    const body = parse(CreateBody, request.body);
+    const mate = await db
+      .selectFrom('mates')
+      .select(['id', 'name'])
+      .where('org_id', '=', u.orgId)
+      .where('id', '=', body.mateId)
+      .executeTakeFirst();
+    if (!mate) throw notFound('Mate');
+    const now = nowIso();
+    const row: ConversationsTable = {
+      id: newId(),
+      org_id: u.orgId,
+      user_id: u.userId,
+      mate_id: mate.id,
+      title: body.title || `Chat with ${mate.name}`,
+      created_at: now,
+      updated_at: now,
+    };
+    await db.insertInto('conversations').values(row).execute();
+    reply.code(201);
+    return conversationView(row);
+  });
+
+  app.get('/api/conversations/:id', { config: { access: ANY_MEMBER } }, async (request) => {
+    const u = userOf(request);
+    const { id } = parse(IdParams, request.params, 'params');
+    const conv = await findConversation(u.orgId, u.userId, id);
+    const rows = await db
+      .selectFrom('messages')
+      .selectAll()
+      .where('conversation_id', '=', id)
+      .orderBy('seq')
+      .execute();
+    const mate = await db
+      .selectFrom('mates')
+      .select(['id', 'name'])
+      .where('id', '=', conv.mate_id)
+      .executeTakeFirst();
+    return { ...conversationView(conv), mate: mate ?? null, messages: rows.map(messageView) };
+  });
+
+  app.patch('/api/conversations/:id', { config: { access: ANY_MEMBER } }, async (request) => {
+    const u = userOf(request);
+    const { id } = parse(IdParams, request.params, 'params');
+    const { title } = parse(PatchBody, request.body);
+    const conv = await findConversation(u.orgId, u.userId, id);
+    await db.updateTable('conversations').set({ title }).where('id', '=', conv.id).execute();
+    return conversationView({ ...conv, title });
+  });
+
+  app.delete('/api/conversations/:id', { config: { access: ANY_MEMBER } }, async (request, reply) => {
+    const u = userOf(request);
+    const { id } = parse(IdParams, request.params, 'params');
+    const conv = await findConversation(u.orgId, u.userId, id);
+    const running = await db
+      .selectFrom('messages')
+      .select('id')
+      .where('conversation_id', '=', id)
+      .where('status', '=', 'in_progress')
+      .execute();
+    for (const m of running) ctx.answers.stop(m.id);
+    await Promise.all(running.map((m) => ctx.answers.get(m.id)?.finished));
+    await db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('messages').where('conversation_id', '=', conv.id).execute();
+      await trx.deleteFrom('conversations').where('id', '=', conv.id).execute();
+    });
+    reply.code(204);
+  });
+
+  app.post('/api/conversations/:id/messages', { config: { access: ANY_MEMBER } }, async (request, reply) => {
+    const u = userOf(request);
+    const { id } = parse(IdParams, request.params, 'params');
+    const { content } = parse(SendBody, request.body);
+    const conv = await findConversation(u.orgId, u.userId, id);
+    const { catalog, modelId } = await resolveModel(u.orgId, conv.mate_id);
+    const now = nowIso();
+    const userMsg = newId();
+    const asstMsg = newId();
+    // Stored before any provider is called: the member's message is never lost.
+    const seq = await db.transaction().execute(async (trx) => {
+      // PostgreSQL: lock the conversation so two sends cannot both pass the check (SQLite serialises writers).
+      if (ctx.storage.kind === 'postgres') {
+        await trx.selectFrom('conversations').select('id').where('id', '=', id).forUpdate().execute();
+      }
+      const busy = await trx
+        .selectFrom('messages')
+        .select('id')
+        .where('conversation_id', '=', id)
+        .where('status', '=', 'in_progress')
+        .executeTakeFirst();
+      if (busy)
+        throw conflict('an answer is still being written in this conversation; wait or stop it first');
+      const last = await trx
+        .selectFrom('messages')
+        .select('seq')
+        .where('conversation_id', '=', id)
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      const s = (last?.seq ?? 0) + 1;
+      const base = {
+        org_id: u.orgId,
+        conversation_id: id,
+        model_id: null,
+        provider_id: null,
+        input_tokens: null,
+        output_tokens: null,
+        usage_estimated: 0,
+        latency_ms: null,
+        ttft_ms: null,
+        fallback_json: null,
+        error_json: null,
+        created_at: now,
+        updated_at: now,
+      };
+      const rows: MessagesTable[] = [
+        { ...base, id: userMsg, seq: s, role: 'user', content, status: 'complete' },
+        { ...base, id: asstMsg, seq: s + 1, role: 'assistant', content: '', status: 'in_progress' },
+      ];
+      await trx.insertInto('messages').values(rows).execute();
+      await trx.updateTable('conversations').set({ updated_at: now }).where('id', '=', id).execute();
+      return s + 1;
+    });
+    const chatRequest = await buildRequest(conv, seq);
+    const run = ctx.answers.start({
+      orgId: u.orgId,
+      conversationId: id,
+      messageId: asstMsg,
+      mateId: conv.mate_id,
+      catalog,
+      modelId,
+      request: chatRequest,
+    });
+    streamRun(reply, run, {
+      event: 'start',
+      data: { userMessageId: userMsg, assistantMessageId: asstMsg, model: modelId },
+    });
+  });
+
+  app.get(
+    '/api/conversations/:id/messages/:messageId/events',
+    { config: { access: ANY_MEMBER } },
+    async (request, reply) => {
+      const u = userOf(request);
+      const { id, messageId } = parse(MessageParams, request.params, 'params');
+      await findConversation(u.orgId, u.userId, id);
+      const row = await db
+        .selectFrom('messages')
+        .selectAll()
+        .where('conversation_id', '=', id)
+        .where('id', '=', messageId)
+        .executeTakeFirst();
+      if (!row) throw notFound('message');
+      const run = ctx.answers.get(messageId);
+      if (run)
+        return streamRun(reply, run, {
+          event: 'start',
+          data: { assistantMessageId: messageId, resumed: true },
+        });
+      // Already finished (or left by another instance): one final event with the stored message.
+      const sse = openSse(reply);
+      const message = messageView(row);
+      if (row.status === 'complete') sse.send('done', { message });
+      else
+        sse.send('error', {
+          error: message.error ?? { reason: row.status, message: `the answer is ${row.status}` },
+          message,
+        });
+      sse.end();
+    },
+  );
+
+  app.post(
+    '/api/conversations/:id/messages/:messageId/stop',
+    { config: { access: ANY_MEMBER } },
+    async (request) => {
+      const u = userOf(request);
+      const { id, messageId } = parse(MessageParams, request.params, 'params');
+      await findConversation(u.orgId, u.userId, id);
+      const run = ctx.answers.get(messageId);
+      if (!run || run.conversationId !== id)
+        throw conflict('that answer is not being written (nothing to stop)');
+      ctx.answers.stop(messageId);
+      await run.finished;
+      const row = await db
+        .selectFrom('messages')
+        .selectAll()
+        .where('id', '=', messageId)
+        .executeTakeFirstOrThrow();
+      return messageView(row);
+    },
+  );
+
+  app.post(
+    '/api/conversations/:id/messages/:messageId/retry',
+    { config: { access: ANY_MEMBER } },
+    async (request, reply) => {
+      const u = userOf(request);
+      const { id, messageId } = parse(MessageParams, request.params, 'params');
+      const conv = await findConversation(u.orgId, u.userId, id);
+      const row = await db
+        .selectFrom('messages')
+        .selectAll()
+        .where('conversation_id', '=', id)
+        .where('id', '=', messageId)
+        .executeTakeFirst();
+      if (!row || row.role !== 'assistant') throw notFound('assistant message');
+      if (!['failed', 'interrupted', 'cancelled'].includes(row.status))
+        throw conflict(
+          `only a failed, interrupted or stopped answer can be retried (this one is ${row.status})`,
+        );
+      const last = await db
+        .selectFrom('messages')
+        .select('id')
+        .where('conversation_id', '=', id)
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      if (last?.id !== messageId) throw conflict('only the last answer of a conversation can be retried');
+      const { catalog, modelId } = await resolveModel(u.orgId, conv.mate_id);
+      const upd = await db
+        .updateTable('messages')
+        .set({
+          content: '',
+          status: 'in_progress',
+          model_id: null,
+          provider_id: null,
+          input_tokens: null,
+          output_tokens: null,
+          usage_estimated: 0,
+          latency_ms: null,
+          ttft_ms: null,
+          fallback_json: null,
+          error_json: null,
+          updated_at: nowIso(),
+        })
+        .where('id', '=', messageId)
+        .where('status', '=', row.status)
+        .executeTakeFirst();
+      if (Number(upd.numUpdatedRows) !== 1) throw conflict('that answer is already being retried');
+      const chatRequest = await buildRequest(conv, row.seq);
+      const run = ctx.answers.start({
+        orgId: u.orgId,
+        conversationId: id,
+        messageId,
+        mateId: conv.mate_id,
+        catalog,
+        modelId,
+        request: chatRequest,
+      });
+      streamRun(reply, run, {
+        event: 'start',
+        data: { assistantMessageId: messageId, model: modelId, retry: true },
+      });
+    },
+  );
+}

@@ -1,0 +1,179 @@
+/** Mates (Native): name, instructions, model or the organization default. Managers edit; everyone reads. */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { writeAudit } from '../audit/index.js';
+import { ANY_MEMBER, MANAGERS, userOf } from '../auth/index.js';
+import type { AppContext } from '../context.js';
+import { badRequest, IdParams, notFound, parse } from '../http/index.js';
+import { newId, nowIso, type MatesTable } from '../storage/index.js';
+
+const ModelRef = z
+  .string()
+  .min(1)
+  .max(64)
+  .nullable()
+  .describe('a model id of the available list, or null for the organization default');
+const CreateBody = z.strictObject({
+  name: z.string().trim().min(1, 'must not be empty').max(100),
+  instructions: z.string().max(20_000).default(''),
+  model: ModelRef.default(null),
+});
+const PatchBody = z.strictObject({
+  name: z.string().trim().min(1, 'must not be empty').max(100).optional(),
+  instructions: z.string().max(20_000).optional(),
+  model: ModelRef.optional(),
+});
+
+/** A Mate as the API shows it. */
+export function mateView(r: MatesTable) {
+  return {
+    id: r.id,
+    name: r.name,
+    instructions: r.instructions,
+    model: r.model_id,
+    kind: 'native' as const,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/** Registers Mate routes. */
+export function registerMateRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const { db } = ctx;
+  const checkModel = async (orgId: string, model: string | null) => {
+    if (model === null) return;
+    const catalog = await ctx.catalogs.get(orgId);
+    const m = catalog.allModels.find((x) => x.id === model);
+    if (!m)
+      throw badRequest(
+        `model: "${model}" is not in the available list (use null for the organization default)`,
+      );
+    if (!m.enabled) throw badRequest(`model: "${model}" is disabled`);
+  };
+  const find = async (orgId: string, id: string) => {
+    const row = await db
+      .selectFrom('mates')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!row) throw notFound('Mate');
+    return row;
+  };
+
+  app.get('/api/mates', { config: { access: ANY_MEMBER } }, async (request) => {
+    const u = userOf(request);
+    const rows = await db
+      .selectFrom('mates')
+      .selectAll()
+      .where('org_id', '=', u.orgId)
+      .orderBy('id')
+      .execute();
+    return { mates: rows.map(mateView) };
+  });
+
+  app.get('/api/mates/:id', { config: { access: ANY_MEMBER } }, async (request) => {
+    const u = userOf(request);
+    const { id } = parse(IdParams, request.params, 'params');
+    return mateView(await find(u.orgId, id));
+  });
+
+  app.post('/api/mates', { config: { access: MANAGERS } }, async (request, reply) => {
+    const u = userOf(request);
+    const body = parse(CreateBody, request.body);
+    await checkModel(u.orgId, body.model);
+    const now = nowIso();
+    const row: MatesTable = {
+      id: newId(),
+      org_id: u.orgId,
+      name: body.name,
+      instructions: body.instructions,
+      model_id: body.model,
+      created_by: u.userId,
+      created_at: now,
+      updated_at: now,
+    };
+    await db.transaction().execute(async (trx) => {
+      await trx.insertInto('mates').values(row).execute();
+      await writeAudit(trx, {
+        orgId: u.orgId,
+        actor: { id: u.userId, label: u.email },
+        action: 'mate.create',
+        targetType: 'mate',
+        targetId: row.id,
+        new: { name: row.name, model: row.model_id },
+      });
+    });
+    reply.code(201);
+    return mateView(row);
+  });
+
+  app.patch('/api/mates/:id', { config: { access: MANAGERS } }, async (request) => {
+    const u = userOf(request);
+    const { id } = parse(IdParams, request.params, 'params');
+    const body = parse(PatchBody, request.body);
+    const row = await find(u.orgId, id);
+    if (body.model !== undefined) await checkModel(u.orgId, body.model);
+    const next: MatesTable = {
+      ...row,
+      name: body.name ?? row.name,
+      instructions: body.instructions ?? row.instructions,
+      model_id: body.model === undefined ? row.model_id : body.model,
+      updated_at: nowIso(),
+    };
+    await db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('mates')
+        .set({
+          name: next.name,
+          instructions: next.instructions,
+          model_id: next.model_id,
+          updated_at: next.updated_at,
+        })
+        .where('id', '=', id)
+        .where('org_id', '=', u.orgId)
+        .execute();
+      await writeAudit(trx, {
+        orgId: u.orgId,
+        actor: { id: u.userId, label: u.email },
+        action: 'mate.update',
+        targetType: 'mate',
+        targetId: id,
+        old: { name: row.name, model: row.model_id },
+        new: { name: next.name, model: next.model_id },
+      });
+    });
+    return mateView(next);
+  });
+
+  app.delete('/api/mates/:id', { config: { access: MANAGERS } }, async (request, reply) => {
+    const u = userOf(request);
+    const { id } = parse(IdParams, request.params, 'params');
+    const row = await find(u.orgId, id);
+    await db.transaction().execute(async (trx) => {
+      await trx
+        .deleteFrom('messages')
+        .where(
+          'conversation_id',
+          'in',
+          trx
+            .selectFrom('conversations')
+            .select('id')
+            .where('mate_id', '=', id)
+            .where('org_id', '=', u.orgId),
+        )
+        .execute();
+      await trx.deleteFrom('conversations').where('mate_id', '=', id).where('org_id', '=', u.orgId).execute();
+      await trx.deleteFrom('mates').where('id', '=', id).where('org_id', '=', u.orgId).execute();
+      await writeAudit(trx, {
+        orgId: u.orgId,
+        actor: { id: u.userId, label: u.email },
+        action: 'mate.delete',
+        targetType: 'mate',
+        targetId: id,
+        old: { name: row.name, model: row.model_id },
+      });
+    });
+    reply.code(204);
+  });
+}

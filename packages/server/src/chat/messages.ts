@@ -1,0 +1,93 @@
+/** Messages as stored and as the API shows them. */
+import type { AnswerError, AnswerResult, FallbackRecord } from '@understudy/engine';
+import type { MessageStatus, MessagesTable } from '../storage/index.js';
+
+/** The fallback part of a message as shown (the amber icon's tooltip reads it). */
+export function fallbackPublic(f: FallbackRecord) {
+  return {
+    originalModel: f.originalModelId,
+    originalProvider: f.originalProviderId,
+    reason: f.reason,
+    backupModel: f.backupModelId,
+    backupProvider: f.backupProviderId,
+    mode: f.mode,
+    skippedByHealth: f.skippedByHealth,
+    explanation: f.explanation,
+    primaryFailure: f.primaryFailure.message,
+  };
+}
+
+/** An answer error as shown (both failures, already free of secrets). */
+export function errorPublic(e: AnswerError) {
+  return {
+    reason: e.reason,
+    message: e.message,
+    primary: {
+      model: e.primary.modelId,
+      provider: e.primary.providerId,
+      reason: e.primary.reason,
+      message: e.primary.message,
+    },
+    backup: e.backup
+      ? {
+          model: e.backup.modelId,
+          provider: e.backup.providerId,
+          reason: e.backup.reason,
+          message: e.backup.message,
+        }
+      : null,
+  };
+}
+
+/** A message row as the API shows it. */
+export function messageView(r: MessagesTable) {
+  return {
+    id: r.id,
+    conversationId: r.conversation_id,
+    role: r.role,
+    content: r.content,
+    status: r.status,
+    model: r.model_id,
+    provider: r.provider_id,
+    usage:
+      r.input_tokens === null
+        ? null
+        : {
+            inputTokens: r.input_tokens,
+            outputTokens: r.output_tokens ?? 0,
+            estimated: r.usage_estimated === 1,
+          },
+    latencyMs: r.latency_ms,
+    ttftMs: r.ttft_ms,
+    fallback: r.fallback_json ? (JSON.parse(r.fallback_json) as ReturnType<typeof fallbackPublic>) : null,
+    error: r.error_json ? (JSON.parse(r.error_json) as ReturnType<typeof errorPublic>) : null,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/** The stored status of a finished answer; `abortedBy` says who cancelled it, if it was cancelled. */
+export function statusOf(result: AnswerResult, abortedBy: 'stop' | 'shutdown' | undefined): MessageStatus {
+  if (result.status === 'complete') return 'complete';
+  if (result.status === 'cancelled') return abortedBy === 'shutdown' ? 'interrupted' : 'cancelled';
+  // A partial answer kept after a mid-stream failure with no backup (SPEC §2.4): interrupted, retryable.
+  if (result.text.length > 0 && result.error?.reason === 'interrupted') return 'interrupted';
+  return 'failed';
+}
+
+/** The columns a finished answer writes. */
+export function resultColumns(result: AnswerResult, status: MessageStatus): Partial<MessagesTable> {
+  return {
+    content: result.text,
+    status,
+    model_id: result.modelId,
+    provider_id: result.providerId,
+    input_tokens: result.usage.inputTokens,
+    output_tokens: result.usage.outputTokens,
+    usage_estimated: result.usage.estimated ? 1 : 0,
+    latency_ms: Math.round(result.latencyMs),
+    ttft_ms: result.ttftMs === undefined ? null : Math.round(result.ttftMs),
+    fallback_json: result.fallback ? JSON.stringify(fallbackPublic(result.fallback)) : null,
+    error_json: result.error && status !== 'complete' ? JSON.stringify(errorPublic(result.error)) : null,
+  };
+}

@@ -1,0 +1,262 @@
+/**
+ * Answers in flight for the web chat. An answer runs detached from the HTTP request that started
+ * it: a browser that disconnects only unsubscribes, the answer finishes and is saved (SPEC §2.4).
+ * Stop aborts the engine's signal, which cancels the upstream request. Partial text is flushed to
+ * the database every second, so a crash loses at most a second and leaves an interrupted message.
+ */
+import type { AnswerResult, ChatRequest, Engine, Usage } from '@understudy/engine';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { recordFallback } from '../activity/index.js';
+import type { OrgCatalog } from '../catalog/index.js';
+import type { Metrics } from '../metrics/index.js';
+import { nowIso, type Database } from '../storage/index.js';
+import type { errorPublic } from './messages.js';
+import { fallbackPublic, messageView, resultColumns, statusOf } from './messages.js';
+
+/** What a chat client receives over SSE. */
+export type RunEvent =
+  | { type: 'text'; text: string }
+  | { type: 'fallback'; fallback: ReturnType<typeof fallbackPublic>; discardText: boolean }
+  | { type: 'usage'; usage: Usage }
+  | { type: 'done'; message: ReturnType<typeof messageView> }
+  | {
+      type: 'error';
+      error: ReturnType<typeof errorPublic> | { reason: string; message: string };
+      message: ReturnType<typeof messageView>;
+    };
+
+/** One answer in flight. */
+export interface Run {
+  orgId: string;
+  conversationId: string;
+  messageId: string;
+  /** Every event so far, for a client that (re)attaches. */
+  readonly events: readonly RunEvent[];
+  /** Resolves once the message is saved in its final state. */
+  finished: Promise<void>;
+  subscribe(listener: (e: RunEvent) => void): () => void;
+}
+
+/** What starting an answer needs. */
+export interface RunInput {
+  orgId: string;
+  conversationId: string;
+  messageId: string;
+  mateId: string;
+  catalog: OrgCatalog;
+  modelId: string;
+  request: ChatRequest;
+}
+
+const FLUSH_MS = 1000;
+
+/** The registry of answers in flight. */
+export class AnswerRuns {
+  private readonly runs = new Map<
+    string,
+    { run: Run; abort: AbortController; abortedBy?: 'stop' | 'shutdown' }
+  >();
+
+  constructor(
+    private readonly deps: {
+      db: Kysely<Database>;
+      metrics: Metrics;
+      log: Logger;
+      engineFor(orgId: string): Engine;
+    },
+  ) {}
+
+  /** Answers in flight. */
+  get size(): number {
+    return this.runs.size;
+  }
+
+  /** The run answering this message, if any. */
+  get(messageId: string): Run | undefined {
+    return this.runs.get(messageId)?.run;
+  }
+
+  /** The member pressed Stop: cancels upstream at once. False when nothing is running. */
+  stop(messageId: string): boolean {
+    const entry = this.runs.get(messageId);
+    if (!entry) return false;
+    entry.abortedBy ??= 'stop';
+    entry.abort.abort(new Error('stopped by the member'));
+    return true;
+  }
+
+  /** Starts answering in the background. */
+  start(input: RunInput): Run {
+    const abort = new AbortController();
+    const events: RunEvent[] = [];
+    const listeners = new Set<(e: RunEvent) => void>();
+    const emit = (e: RunEvent) => {
+      events.push(e);
+      for (const l of listeners) {
+        try {
+          l(e);
+        } catch {
+          // A broken subscriber (closed socket) must not stop the answer.
+        }
+      }
+    };
+    const entry: { run: Run; abort: AbortController; abortedBy?: 'stop' | 'shutdown' } = {
+      abort,
+      run: {
+        orgId: input.orgId,
+        conversationId: input.conversationId,
+        messageId: input.messageId,
+        events,
+        finished: Promise.resolve(),
+        subscribe(l) {
+          listeners.add(l);
+          return () => listeners.delete(l);
+        },
+      },
+    };
+    this.runs.set(input.messageId, entry);
+    entry.run.finished = this.execute(input, entry, emit).finally(() => {
+      this.runs.delete(input.messageId);
+      listeners.clear();
+    });
+    return entry.run;
+  }
+
+  private async execute(
+    input: RunInput,
+    entry: { abort: AbortController; abortedBy?: 'stop' | 'shutdown' },
+    emit: (e: RunEvent) => void,
+  ): Promise<void> {
+    const { db, log } = this.deps;
+    let text = '';
+    let flushed = '';
+    let result: AnswerResult | undefined;
+    const flush = async () => {
+      if (text === flushed) return;
+      const snapshot = text;
+      await db
+        .updateTable('messages')
+        .set({ content: snapshot, updated_at: nowIso() })
+        .where('id', '=', input.messageId)
+        .where('status', '=', 'in_progress')
+        .execute();
+      flushed = snapshot;
+    };
+    const timer = setInterval(
+      () => void flush().catch((err: unknown) => log.warn({ err }, 'flushing partial answer failed')),
+      FLUSH_MS,
+    );
+    try {
+      const stream = this.deps.engineFor(input.orgId).answer({
+        catalog: input.catalog,
+        modelId: input.modelId,
+        request: input.request,
+        signal: entry.abort.signal,
+        takeover: 'restart',
+      });
+      for await (const ev of stream) {
+        if (ev.type === 'text') {
+          text += ev.text;
+          emit({ type: 'text', text: ev.text });
+        } else if (ev.type === 'fallback') {
+          const discardText = ev.record.mode === 'restart';
+          if (discardText) text = '';
+          emit({ type: 'fallback', fallback: fallbackPublic(ev.record), discardText });
+        } else if (ev.type === 'usage') {
+          emit({ type: 'usage', usage: ev.usage });
+        } else if (ev.type === 'done' || ev.type === 'error') {
+          result = ev.result;
+        }
+      }
+    } catch (err) {
+      // The engine promises not to throw; if it does, the message still ends in a final state.
+      log.error({ err }, 'engine failed unexpectedly');
+    } finally {
+      clearInterval(timer);
+    }
+    const status = result
+      ? statusOf(result, entry.abortedBy)
+      : entry.abortedBy === 'stop'
+        ? 'cancelled'
+        : 'failed';
+    const columns = result
+      ? resultColumns(result, status)
+      : {
+          content: text,
+          status,
+          error_json: JSON.stringify({ reason: 'internal', message: 'the answer failed unexpectedly' }),
+        };
+    const now = nowIso();
+    await db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('messages')
+        .set({ ...columns, updated_at: now })
+        .where('id', '=', input.messageId)
+        .execute();
+      await trx
+        .updateTable('conversations')
+        .set({ updated_at: now })
+        .where('id', '=', input.conversationId)
+        .execute();
+    });
+    if (result) {
+      this.deps.metrics.answer('chat', result);
+      await recordFallback(db, {
+        orgId: input.orgId,
+        surface: 'chat',
+        mateId: input.mateId,
+        messageId: input.messageId,
+        result,
+      }).catch((err: unknown) => log.warn({ err }, 'recording fallback activity failed'));
+    }
+    const row = await db
+      .selectFrom('messages')
+      .selectAll()
+      .where('id', '=', input.messageId)
+      .executeTakeFirstOrThrow();
+    const message = messageView(row);
+    if (status === 'complete') emit({ type: 'done', message });
+    else
+      emit({
+        type: 'error',
+        error: message.error ?? { reason: status, message: `the answer was ${status}` },
+        message,
+      });
+  }
+
+  /**
+   * Graceful shutdown: lets answers in flight finish for up to `graceMs`, then cancels the rest,
+   * which are saved as interrupted (retryable).
+   */
+  async shutdown(graceMs: number): Promise<void> {
+    const all = () => Promise.allSettled([...this.runs.values()].map((e) => e.run.finished));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
+    for (const e of this.runs.values()) {
+      e.abortedBy = 'shutdown';
+      e.abort.abort(new Error('server shutting down'));
+    }
+    await Promise.race([all(), new Promise((r) => setTimeout(r, 5000).unref())]);
+  }
+}
+
+/** Marks answers left in progress by a crash as interrupted (run at start). Returns how many. */
+export async function recoverInterrupted(db: Kysely<Database>): Promise<number> {
+  const r = await db
+    .updateTable('messages')
+    .set({
+      status: 'interrupted',
+      error_json: JSON.stringify({
+        reason: 'interrupted',
+        message: 'the server stopped while this answer was being written; retry it',
+        primary: null,
+        backup: null,
+      }),
+      updated_at: nowIso(),
+    })
+    .where('status', '=', 'in_progress')
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows);
+}

@@ -1,0 +1,79 @@
+/** Server configuration, read once from the environment (tests build it directly). */
+import { resolve } from 'node:path';
+
+/** Everything the server reads from its environment. */
+export interface ServerConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl?: string;
+  /** UNDERSTUDY_SECRET: encryption key material for provider keys; else a generated file in dataDir. */
+  secret?: string;
+  /** UNDERSTUDY_CONFIG: bootstrap file (YAML or JSON). */
+  configFile?: string;
+  allowPrivateProviderUrls: boolean;
+  /** Built-in simulator providers: `auto` runs them when no real provider is configured. */
+  demo: 'auto' | 'on' | 'off';
+  /** UNDERSTUDY_ALLOW_SIGNUP: anyone may create a new organization (multi-tenant hosting). */
+  allowSignup: boolean;
+  /** Public base URL, used in printed links and to decide on Secure cookies. */
+  publicUrl?: string;
+  logLevel: string;
+  bodyLimitBytes: number;
+  shutdownGraceMs: number;
+  /** Keys and URLs of real providers from the environment. */
+  envProviders: {
+    openaiApiKey?: string;
+    openaiBaseUrl?: string;
+    anthropicApiKey?: string;
+    geminiApiKey?: string;
+    ollamaBaseUrl?: string;
+    ollamaModels?: string[];
+  };
+  /** Folder of the built web UI, served when it exists. */
+  webDist: string;
+  /** The environment the bootstrap file's `${VAR}` references are resolved from. */
+  env: NodeJS.ProcessEnv;
+  /** Pause between the demo simulator's streamed chunks (UNDERSTUDY_DEMO_CHUNK_DELAY_MS). */
+  demoChunkDelayMs: number;
+}
+
+const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v.trim());
+const nonEmpty = (v: string | undefined) => (v && v.trim() !== '' ? v.trim() : undefined);
+
+/** Reads the configuration from environment variables. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ServerConfig {
+  const port = Number(env.PORT ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`PORT must be a port number, got "${env.PORT}"`);
+  const demo = (nonEmpty(env.UNDERSTUDY_DEMO) ?? 'auto').toLowerCase();
+  return {
+    port,
+    host: nonEmpty(env.HOST) ?? '0.0.0.0',
+    dataDir: resolve(cwd, nonEmpty(env.UNDERSTUDY_DATA_DIR) ?? 'data'),
+    databaseUrl: nonEmpty(env.DATABASE_URL),
+    secret: nonEmpty(env.UNDERSTUDY_SECRET),
+    configFile: nonEmpty(env.UNDERSTUDY_CONFIG) && resolve(cwd, env.UNDERSTUDY_CONFIG as string),
+    allowPrivateProviderUrls: truthy(env.UNDERSTUDY_ALLOW_PRIVATE_PROVIDER_URLS),
+    demo: truthy(demo) ? 'on' : /^(0|false|no|off)$/.test(demo) ? 'off' : 'auto',
+    allowSignup: truthy(env.UNDERSTUDY_ALLOW_SIGNUP),
+    publicUrl: nonEmpty(env.UNDERSTUDY_PUBLIC_URL),
+    logLevel: nonEmpty(env.LOG_LEVEL) ?? 'info',
+    bodyLimitBytes: Number(env.UNDERSTUDY_BODY_LIMIT_BYTES ?? 4 * 1024 * 1024),
+    shutdownGraceMs: Number(env.UNDERSTUDY_SHUTDOWN_GRACE_MS ?? 20_000),
+    envProviders: {
+      openaiApiKey: nonEmpty(env.OPENAI_API_KEY),
+      openaiBaseUrl: nonEmpty(env.OPENAI_BASE_URL),
+      anthropicApiKey: nonEmpty(env.ANTHROPIC_API_KEY),
+      geminiApiKey: nonEmpty(env.GEMINI_API_KEY),
+      ollamaBaseUrl: nonEmpty(env.OLLAMA_BASE_URL),
+      ollamaModels: nonEmpty(env.OLLAMA_MODELS)
+        ?.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    },
+    env,
+    demoChunkDelayMs: Number(env.UNDERSTUDY_DEMO_CHUNK_DELAY_MS ?? 40),
+    webDist: resolve(cwd, nonEmpty(env.UNDERSTUDY_WEB_DIST) ?? 'packages/web/dist'),
+  };
+}

@@ -1,0 +1,59 @@
+/** What every route module is given: the services of one running server. */
+import type { Engine, HealthMemory, ModelConfig, ProviderConfig } from '@understudy/engine';
+import type { ConnectionTestResult } from '@understudy/providers';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { CatalogService } from './catalog/index.js';
+import type { AnswerRuns } from './chat/index.js';
+import type { ServerConfig } from './config.js';
+import type { Metrics } from './metrics/index.js';
+import type { SecretBox } from './security/index.js';
+import type { Database, Storage } from './storage/index.js';
+
+/** The built-in simulator as the admin API drives it. */
+export interface DemoControl {
+  /** Base URL of the in-process simulator. */
+  url: string;
+  /** The simulator's provider name for an organization's demo provider (its `/p/<name>` path). */
+  simName(orgId: string, slug: string): string;
+  /** Puts a simulated provider into an outage, or ends it (`fault` undefined). */
+  setOutage(simName: string, fault: DemoFault | undefined): Promise<void>;
+  /** The current outage of a simulated provider, if any. */
+  outage(simName: string): DemoFault | undefined;
+}
+
+/** The outages the demo switch offers. */
+export const DEMO_FAULTS = ['unavailable', 'overloaded', 'rate_limit', 'no_response', 'cut_after'] as const;
+/** One demo outage kind. */
+export type DemoFault = (typeof DEMO_FAULTS)[number];
+
+/** Tests a provider connection (the adapters' testConnection). */
+export type ConnectionTester = (
+  provider: ProviderConfig,
+  model?: ModelConfig,
+  signal?: AbortSignal,
+) => Promise<ConnectionTestResult>;
+
+/** The services of one server. */
+export interface AppContext {
+  config: ServerConfig;
+  storage: Storage;
+  db: Kysely<Database>;
+  box: SecretBox;
+  log: Logger;
+  metrics: Metrics;
+  catalogs: CatalogService;
+  /** Deployment-wide health memory (use `healthFor` for an organization's view). */
+  health: HealthMemory;
+  healthFor(orgId: string): HealthMemory;
+  /** The engine for an organization (bound to its health view). */
+  engineFor(orgId: string): Engine;
+  testConnection: ConnectionTester;
+  demo: DemoControl | undefined;
+  /** Answers in flight (web chat), for stop, reattach and graceful shutdown. */
+  answers: AnswerRuns;
+  /** Adds the environment's and the demo's providers to a new organization. */
+  provision(orgId: string): Promise<void>;
+  /** One-time token for first-run setup; undefined once an organization exists. */
+  setupToken: string | undefined;
+}

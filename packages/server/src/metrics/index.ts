@@ -1,0 +1,84 @@
+/** Prometheus metrics: requests, answers, fallbacks, latency and time-to-first-token, circuit states. */
+import type { AnswerResult, HealthMemory } from '@understudy/engine';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The metrics of one server (its own registry, so several servers can share a process in tests). */
+export interface Metrics {
+  registry: Registry;
+  httpRequests: Counter<'method' | 'route' | 'status'>;
+  /** Records a finished answer. */
+  answer(surface: 'chat' | 'api', result: AnswerResult): void;
+}
+
+/** Creates the registry; `health` feeds the circuit-state gauge at scrape time. */
+export function createMetrics(health: HealthMemory): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'understudy_process_' });
+  const httpRequests = new Counter({
+    name: 'understudy_http_requests_total',
+    help: 'HTTP requests by method, route pattern and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
+  const answers = new Counter({
+    name: 'understudy_answers_total',
+    help: 'Assistant answers by surface, final model, provider and status',
+    labelNames: ['surface', 'model', 'provider', 'status'] as const,
+    registers: [registry],
+  });
+  const fallbacks = new Counter({
+    name: 'understudy_fallbacks_total',
+    help: 'Fallbacks by reason, original provider and backup provider',
+    labelNames: ['reason', 'original_provider', 'backup_provider', 'mode'] as const,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'understudy_answer_latency_seconds',
+    help: 'Time from request to the end of the answer',
+    labelNames: ['model', 'provider'] as const,
+    buckets: [0.25, 0.5, 1, 2, 5, 10, 20, 40, 80, 160],
+    registers: [registry],
+  });
+  const ttft = new Histogram({
+    name: 'understudy_time_to_first_token_seconds',
+    help: 'Time from request to the first content shown',
+    labelNames: ['model', 'provider'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 60],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'understudy_circuit_state',
+    help: 'Circuit breaker state per provider/model (0 closed, 1 half-open, 2 open)',
+    labelNames: ['scope', 'id'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const v of await health.snapshot()) {
+        this.set(
+          { scope: v.key.scope, id: v.key.id },
+          v.state === 'open' ? 2 : v.state === 'half_open' ? 1 : 0,
+        );
+      }
+    },
+  });
+  return {
+    registry,
+    httpRequests,
+    answer(surface, r) {
+      answers.inc({ surface, model: r.modelId, provider: r.providerId, status: r.status });
+      if (r.fallback) {
+        fallbacks.inc({
+          reason: r.fallback.reason,
+          original_provider: r.fallback.originalProviderId,
+          backup_provider: r.fallback.backupProviderId,
+          mode: r.fallback.mode,
+        });
+      }
+      if (r.status === 'complete') {
+        latency.observe({ model: r.modelId, provider: r.providerId }, r.latencyMs / 1000);
+        if (r.ttftMs !== undefined)
+          ttft.observe({ model: r.modelId, provider: r.providerId }, r.ttftMs / 1000);
+      }
+    },
+  };
+}

@@ -1,0 +1,156 @@
+/** The OpenAI chat completions request: validated at the edge and translated to the engine's request. */
+import type { ChatMessage, ChatRequest, ContentPart, ToolDefinition } from '@understudy/engine';
+import { z } from 'zod';
+
+const TextPart = z.object({ type: z.literal('text'), text: z.string() });
+const ImagePart = z.object({
+  type: z.literal('image_url'),
+  image_url: z.object({ url: z.string().min(1), detail: z.string().optional() }),
+});
+const Part = z.discriminatedUnion('type', [TextPart, ImagePart]);
+const ToolCallSchema = z.object({
+  id: z.string(),
+  type: z.literal('function'),
+  function: z.object({ name: z.string(), arguments: z.string() }),
+});
+const Message = z.discriminatedUnion('role', [
+  z.object({
+    role: z.literal('system'),
+    content: z.union([z.string(), z.array(TextPart)]),
+    name: z.string().optional(),
+  }),
+  z.object({
+    role: z.literal('developer'),
+    content: z.union([z.string(), z.array(TextPart)]),
+    name: z.string().optional(),
+  }),
+  z.object({
+    role: z.literal('user'),
+    content: z.union([z.string(), z.array(Part)]),
+    name: z.string().optional(),
+  }),
+  z.object({
+    role: z.literal('assistant'),
+    content: z
+      .union([z.string(), z.array(TextPart)])
+      .nullable()
+      .optional(),
+    tool_calls: z.array(ToolCallSchema).optional(),
+    name: z.string().optional(),
+    refusal: z.string().nullable().optional(),
+  }),
+  z.object({
+    role: z.literal('tool'),
+    content: z.union([z.string(), z.array(TextPart)]),
+    tool_call_id: z.string(),
+  }),
+]);
+
+/**
+ * The body of `POST /v1/chat/completions`. Every standard OpenAI parameter is accepted; sampling
+ * knobs the engine does not forward (top_p, penalties, seed, stop, user …) are accepted and ignored
+ * so unmodified clients work. Anything else is an unknown field and refused with a 400.
+ */
+export const CompletionBody = z.strictObject({
+  model: z.string().min(1).max(200),
+  messages: z.array(Message).min(1, 'at least one message is required').max(10_000),
+  stream: z.boolean().nullable().optional(),
+  stream_options: z.object({ include_usage: z.boolean().optional() }).nullable().optional(),
+  max_tokens: z.number().int().min(1).nullable().optional(),
+  max_completion_tokens: z.number().int().min(1).nullable().optional(),
+  temperature: z.number().min(0).max(2).nullable().optional(),
+  n: z.literal(1, 'only n=1 is supported').nullable().optional(),
+  tools: z
+    .array(
+      z.object({
+        type: z.literal('function'),
+        function: z.object({
+          name: z.string().min(1),
+          description: z.string().optional(),
+          parameters: z.record(z.string(), z.unknown()).optional(),
+          strict: z.boolean().nullable().optional(),
+        }),
+      }),
+    )
+    .optional(),
+  tool_choice: z.unknown().optional(),
+  parallel_tool_calls: z.boolean().optional(),
+  response_format: z.unknown().optional(),
+  top_p: z.number().nullable().optional(),
+  presence_penalty: z.number().nullable().optional(),
+  frequency_penalty: z.number().nullable().optional(),
+  logit_bias: z.record(z.string(), z.number()).nullable().optional(),
+  logprobs: z.boolean().nullable().optional(),
+  top_logprobs: z.number().nullable().optional(),
+  stop: z
+    .union([z.string(), z.array(z.string())])
+    .nullable()
+    .optional(),
+  seed: z.number().int().nullable().optional(),
+  user: z.string().optional(),
+  metadata: z.record(z.string(), z.string()).nullable().optional(),
+  store: z.boolean().nullable().optional(),
+  service_tier: z.string().nullable().optional(),
+  reasoning_effort: z.string().nullable().optional(),
+});
+
+/** A validated request body. */
+export type CompletionBody = z.infer<typeof CompletionBody>;
+
+const text = (c: string | { text: string }[] | null | undefined) =>
+  typeof c === 'string' ? c : (c ?? []).map((p) => p.text).join('');
+
+/** Translates an image URL part: data URLs become inline base64, others stay URLs. */
+function imagePart(url: string): ContentPart {
+  const m = /^data:([^;,]+);base64,(.*)$/s.exec(url);
+  if (m?.[1] && m[2] !== undefined) return { type: 'image', mediaType: m[1], data: m[2] };
+  return { type: 'image', mediaType: 'image/*', url };
+}
+
+/** The engine's request for an OpenAI body. */
+export function toChatRequest(body: CompletionBody): ChatRequest {
+  const messages: ChatMessage[] = body.messages.map((m): ChatMessage => {
+    switch (m.role) {
+      case 'system':
+      case 'developer':
+        return { role: 'system', content: text(m.content) };
+      case 'user':
+        return {
+          role: 'user',
+          content:
+            typeof m.content === 'string'
+              ? m.content
+              : m.content.map((p): ContentPart =>
+                  p.type === 'text' ? { type: 'text', text: p.text } : imagePart(p.image_url.url),
+                ),
+        };
+      case 'assistant': {
+        const out: ChatMessage = { role: 'assistant', content: text(m.content) };
+        if (m.tool_calls?.length)
+          out.toolCalls = m.tool_calls.map((t) => ({
+            id: t.id,
+            name: t.function.name,
+            arguments: t.function.arguments,
+          }));
+        return out;
+      }
+      case 'tool':
+        return { role: 'tool', toolCallId: m.tool_call_id, content: text(m.content) };
+    }
+  });
+  const req: ChatRequest = { messages };
+  const max = body.max_completion_tokens ?? body.max_tokens;
+  if (max != null) req.maxTokens = max;
+  if (body.temperature != null) req.temperature = body.temperature;
+  if (body.tools?.length) {
+    req.tools = body.tools.map((t): ToolDefinition => {
+      const d: ToolDefinition = {
+        name: t.function.name,
+        parameters: t.function.parameters ?? { type: 'object', properties: {} },
+      };
+      if (t.function.description) d.description = t.function.description;
+      return d;
+    });
+  }
+  return req;
+}

@@ -1,0 +1,87 @@
+/** Organizations: creation with their first Owner, and the settings row. */
+import type { Kysely } from 'kysely';
+import { writeAudit, SYSTEM_ACTOR } from '../audit/index.js';
+import { newId, nowIso, type Database, type Role } from '../storage/index.js';
+
+/** A user to create, with an already hashed password. */
+export interface NewUser {
+  email: string;
+  name: string;
+  passwordHash: string;
+  role: Role;
+}
+
+/** Normalises an email for storage and lookup. */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+/** True when some user already has this email (emails are unique across the deployment). */
+export async function emailTaken(db: Kysely<Database>, email: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('users')
+    .select('id')
+    .where('email', '=', normalizeEmail(email))
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Inserts a user into an organization; returns its id. */
+export async function insertUser(db: Kysely<Database>, orgId: string, u: NewUser): Promise<string> {
+  const id = newId();
+  await db
+    .insertInto('users')
+    .values({
+      id,
+      org_id: orgId,
+      email: normalizeEmail(u.email),
+      name: u.name,
+      password_hash: u.passwordHash,
+      role: u.role,
+      created_at: nowIso(),
+    })
+    .execute();
+  return id;
+}
+
+/** Creates an organization (fallback Automatic, SPEC §1) with its first Owner, in one transaction. */
+export async function createOrganization(
+  db: Kysely<Database>,
+  input: { name: string; owner: Omit<NewUser, 'role'> },
+): Promise<{ orgId: string; userId: string }> {
+  return db.transaction().execute(async (trx) => {
+    const orgId = newId();
+    const now = nowIso();
+    await trx
+      .insertInto('organizations')
+      .values({
+        id: orgId,
+        name: input.name,
+        default_model_id: null,
+        fallback_mode: 'automatic',
+        fallback_model_id: null,
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+    const userId = await insertUser(trx, orgId, { ...input.owner, role: 'owner' });
+    await writeAudit(trx, {
+      orgId,
+      actor: SYSTEM_ACTOR,
+      action: 'organization.create',
+      targetType: 'organization',
+      targetId: orgId,
+      new: { name: input.name, owner: normalizeEmail(input.owner.email) },
+    });
+    return { orgId, userId };
+  });
+}
+
+/** How many organizations exist (0 means first-run setup is pending). */
+export async function countOrganizations(db: Kysely<Database>): Promise<number> {
+  const r = await db
+    .selectFrom('organizations')
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .executeTakeFirst();
+  return Number(r?.n ?? 0);
+}

@@ -1,0 +1,5 @@
+/** Security primitives: password hashing, secret encryption, tokens, SSRF checks. */
+export { hashPassword, verifyPassword, DUMMY_HASH } from './passwords.js';
+export { createSecretBox, loadSecretKey, type SecretBox } from './secret-box.js';
+export { randomToken, tokenHash } from './tokens.js';
+export { checkProviderUrl, classifyAddress, type UrlVerdict } from './ssrf.js';

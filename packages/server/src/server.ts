@@ -1,0 +1,263 @@
+/**
+ * The composition root: opens storage, loads the secret key, starts the demo simulator when
+ * needed, provisions organizations, wires the engine and every route module, and shuts down
+ * gracefully. `startServer` is what `main()` and the tests call.
+ */
+import { createEngine, InMemoryHealth, type Engine } from '@understudy/engine';
+import { createProviderClient, testConnection } from '@understudy/providers';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import { registerAdminRoutes } from './admin/index.js';
+import { installGuard, PUBLIC, registerAuthRoutes } from './auth/index.js';
+import {
+  bootstrapAtStart,
+  checkBootstrapUrls,
+  hasRealProviders,
+  provisionOrganization,
+  readBootstrapFile,
+  type ProvisionDeps,
+} from './bootstrap/index.js';
+import { createCatalogService, scopeHealth } from './catalog/index.js';
+import { AnswerRuns, recoverInterrupted, registerChatRoutes } from './chat/index.js';
+import type { ServerConfig } from './config.js';
+import type { AppContext } from './context.js';
+import { startDemo, type Demo } from './demo/index.js';
+import { HttpError } from './http/index.js';
+import { createMetrics } from './metrics/index.js';
+import { registerOpenAIRoutes } from './openai-api/index.js';
+import { countOrganizations } from './organizations/index.js';
+import { createSecretBox, loadSecretKey, randomToken } from './security/index.js';
+import { openStorage, storageConfig } from './storage/index.js';
+import { webHandler } from './web.js';
+
+/** A running server. */
+export interface RunningServer {
+  app: FastifyInstance;
+  ctx: AppContext;
+  /** e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  demo: Demo | undefined;
+  /** Graceful stop: answers in flight finish (or are saved as interrupted), then everything closes. */
+  close(): Promise<void>;
+}
+
+/** Options beyond the environment (tests). */
+export interface StartOptions {
+  logger?: Logger;
+  /** Engine tunables (tests shorten timeouts). */
+  engineOptions?: Parameters<typeof createEngine>[0]['options'];
+}
+
+/** Paths whose values must never reach a log. */
+const REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-csrf-token"]',
+  'res.headers["set-cookie"]',
+  '*.password',
+  '*.apiKey',
+  '*.key',
+  '*.token',
+  '*.csrfToken',
+];
+
+/** The process logger: JSON lines, secrets redacted. */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      redact: { paths: REDACT, censor: '[redacted]' },
+      // Request logs carry method, a URL with tokens removed and the peer; never headers or bodies.
+      serializers: {
+        req: (req: { method?: string; url?: string; ip?: string }) => ({
+          method: req.method,
+          url: safeUrl(req.url ?? ''),
+          remoteAddress: req.ip,
+        }),
+        res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+        err: pino.stdSerializers.err,
+      },
+    },
+    destination ?? pino.destination(1),
+  );
+}
+
+/** A URL with invitation tokens and token-like query values removed. */
+export function safeUrl(url: string): string {
+  return url
+    .replace(/\/api\/invitations\/(?!accept)[^/?]+/, '/api/invitations/[redacted]')
+    .replace(/([?&](token|key)=)[^&]*/gi, '$1[redacted]');
+}
+
+/** Starts a server from a configuration. */
+export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
+  const log = opts.logger ?? createLogger(config.logLevel);
+  const file = config.configFile ? readBootstrapFile(config.configFile, config.env) : undefined;
+  if (file) await checkBootstrapUrls(file, config);
+  const storage = await openStorage(storageConfig(config.dataDir, config.databaseUrl));
+  const recovered = await recoverInterrupted(storage.db);
+  if (recovered > 0)
+    log.warn({ recovered }, 'answers left in progress by a previous stop were marked interrupted');
+  const box = createSecretBox(loadSecretKey(config.secret, config.dataDir));
+  const runDemo = config.demo === 'on' || (config.demo === 'auto' && !hasRealProviders(config, file));
+  const demo = runDemo ? await startDemo({ chunkDelayMs: config.demoChunkDelayMs }) : undefined;
+
+  const health = new InMemoryHealth();
+  const client = createProviderClient();
+  const engines = new Map<string, Engine>();
+  const metrics = createMetrics(health);
+  const catalogs = createCatalogService({ db: storage.db, box, demoBaseUrl: () => demo?.url });
+  const provisionDeps: ProvisionDeps = { db: storage.db, box, config, file, demo, log };
+
+  const ctx: AppContext = {
+    config,
+    storage,
+    db: storage.db,
+    box,
+    log,
+    metrics,
+    catalogs,
+    health,
+    healthFor: (orgId) => scopeHealth(health, orgId),
+    engineFor(orgId) {
+      let e = engines.get(orgId);
+      if (!e) {
+        e = createEngine({
+          client,
+          health: scopeHealth(health, orgId),
+          ...(opts.engineOptions && { options: opts.engineOptions }),
+        });
+        engines.set(orgId, e);
+      }
+      return e;
+    },
+    testConnection: (provider, model, signal) => testConnection(provider, model, signal),
+    demo,
+    answers: undefined as unknown as AnswerRuns,
+    async provision(orgId) {
+      const first = await storage.db
+        .selectFrom('organizations')
+        .select('id')
+        .orderBy('id')
+        .limit(1)
+        .executeTakeFirst();
+      await provisionOrganization(provisionDeps, orgId, first?.id === orgId);
+      catalogs.invalidate(orgId);
+    },
+    setupToken: undefined,
+  };
+  ctx.answers = new AnswerRuns({ db: storage.db, metrics, log, engineFor: (id) => ctx.engineFor(id) });
+
+  await bootstrapAtStart(provisionDeps);
+  if ((await countOrganizations(storage.db)) === 0) ctx.setupToken = randomToken('', 18);
+
+  const app: FastifyInstance = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
+  });
+  let shuttingDown = false;
+  app.setReplySerializer((payload) => JSON.stringify(payload));
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.httpRequests.inc({
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      status: String(reply.statusCode),
+    });
+  });
+
+  app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {
+    if (err instanceof HttpError)
+      return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      let message = err.message;
+      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+        message = `the body is larger than the ${config.bodyLimitBytes} bytes allowed`;
+      else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+        message = 'send JSON with content-type: application/json';
+      else if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') message = 'the body is empty; send a JSON object';
+      else if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY')
+        message = `the body is not valid JSON: ${err.message}`;
+      return reply.code(status).send({ error: { code: err.code ?? 'bad_request', message } });
+    }
+    request.log.error({ err }, 'request failed');
+    return reply
+      .code(500)
+      .send({ error: { code: 'internal', message: 'internal error; the server log has details' } });
+  });
+
+  installGuard(app, storage.db);
+  registerAuthRoutes(app, ctx);
+  registerAdminRoutes(app, ctx);
+  registerChatRoutes(app, ctx);
+  registerOpenAIRoutes(app, ctx);
+
+  app.get('/healthz', { config: { access: PUBLIC } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { config: { access: PUBLIC } }, async (_request, reply) => {
+    if (shuttingDown) return reply.code(503).send({ status: 'shutting_down' });
+    try {
+      await storage.ping();
+      return { status: 'ready', database: storage.kind, demo: demo !== undefined };
+    } catch {
+      return reply.code(503).send({ status: 'database_unavailable' });
+    }
+  });
+  app.get('/metrics', { config: { access: PUBLIC } }, async (request, reply) => {
+    // Optional bearer token for scrapes (UNDERSTUDY_METRICS_TOKEN); open when unset.
+    const want = config.env.UNDERSTUDY_METRICS_TOKEN;
+    if (want && request.headers.authorization !== `Bearer ${want}`) {
+      return reply.code(401).send({
+        error: {
+          code: 'unauthorized',
+          message: 'metrics need Authorization: Bearer <UNDERSTUDY_METRICS_TOKEN>',
+        },
+      });
+    }
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  const web = webHandler(config.webDist, () => ctx.setupToken !== undefined);
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    if (path.startsWith('/api/') || path.startsWith('/v1/') || path === '/api' || path === '/v1') {
+      return reply
+        .code(404)
+        .send({ error: { code: 'not_found', message: `no route ${request.method} ${path}` } });
+    }
+    return web(request, reply);
+  });
+
+  await app.listen({ port: config.port, host: config.host });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
+  if (ctx.setupToken) {
+    log.warn(
+      `First run: create your organization and Owner at ${config.publicUrl ?? url}/setup?token=${ctx.setupToken} (or POST /api/setup with this token)`,
+    );
+  }
+  if (demo)
+    log.info(
+      { simulator: demo.url },
+      'built-in simulator providers are running (Simulator A and B); switch outages at PUT /api/admin/demo/providers/:id/outage',
+    );
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      shuttingDown = true;
+      const appClosed = app.close();
+      await ctx.answers.shutdown(config.shutdownGraceMs);
+      // Whatever still holds a connection (an API stream) is cut after the grace period.
+      const force = setTimeout(() => app.server.closeAllConnections(), 1000);
+      await appClosed;
+      clearTimeout(force);
+      await demo?.close();
+      await storage.close();
+    })());
+  return { app, ctx, url, demo, close };
+}

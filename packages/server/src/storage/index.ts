@@ -1,0 +1,5 @@
+/** Storage: the migrated database (SQLite or PostgreSQL) and its table types. */
+export { openStorage, storageConfig, type Storage, type StorageConfig } from './database.js';
+export type * from './schema.js';
+export { newId, nowIso } from './ids.js';
+export { migrations } from './migrations.js';

@@ -1,0 +1,214 @@
+/**
+ * Schema migrations, written once with Kysely's schema builder so the same code creates the same
+ * tables on SQLite and PostgreSQL. Append new migrations; never edit an applied one.
+ */
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+/* Migrations run against an untyped database: the schema is what they create. */
+type AnyDb = Kysely<unknown>;
+
+const m001: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('organizations')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('default_model_id', 'text')
+      .addColumn('fallback_mode', 'text', (c) => c.notNull().defaultTo('automatic'))
+      .addColumn('fallback_model_id', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('users')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organizations.id'))
+      .addColumn('email', 'text', (c) => c.notNull().unique())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('password_hash', 'text', (c) => c.notNull())
+      .addColumn('role', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('users_org').on('users').column('org_id').execute();
+
+    await db.schema
+      .createTable('sessions')
+      .addColumn('id_hash', 'text', (c) => c.primaryKey())
+      .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('org_id', 'text', (c) => c.notNull())
+      .addColumn('csrf_token', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('expires_at', 'text', (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('invitations')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organizations.id'))
+      .addColumn('email', 'text', (c) => c.notNull())
+      .addColumn('role', 'text', (c) => c.notNull())
+      .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('expires_at', 'text', (c) => c.notNull())
+      .addColumn('accepted_at', 'text')
+      .execute();
+
+    await db.schema
+      .createTable('api_keys')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organizations.id'))
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('prefix', 'text', (c) => c.notNull())
+      .addColumn('key_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('created_by', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('last_used_at', 'text')
+      .addColumn('revoked_at', 'text')
+      .execute();
+
+    await db.schema
+      .createTable('providers')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organizations.id'))
+      .addColumn('slug', 'text', (c) => c.notNull())
+      .addColumn('type', 'text', (c) => c.notNull())
+      .addColumn('label', 'text', (c) => c.notNull())
+      .addColumn('base_url', 'text', (c) => c.notNull())
+      .addColumn('api_key_enc', 'text')
+      .addColumn('api_version', 'text')
+      .addColumn('headers_json', 'text')
+      .addColumn('source', 'text', (c) => c.notNull())
+      .addColumn('allow_private', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addUniqueConstraint('providers_org_slug', ['org_id', 'slug'])
+      .execute();
+
+    await db.schema
+      .createTable('models')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organizations.id'))
+      .addColumn('slug', 'text', (c) => c.notNull())
+      .addColumn('provider_slug', 'text', (c) => c.notNull())
+      .addColumn('upstream_model', 'text', (c) => c.notNull())
+      .addColumn('label', 'text', (c) => c.notNull())
+      .addColumn('tier', 'integer', (c) => c.notNull())
+      .addColumn('context_window', 'integer')
+      .addColumn('max_output_tokens', 'integer')
+      .addColumn('capabilities_json', 'text', (c) => c.notNull())
+      .addColumn('tags_json', 'text', (c) => c.notNull())
+      .addColumn('timeouts_json', 'text')
+      .addColumn('enabled', 'integer', (c) => c.notNull())
+      .addColumn('position', 'integer', (c) => c.notNull())
+      .addColumn('source', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addUniqueConstraint('models_org_slug', ['org_id', 'slug'])
+      .execute();
+
+    await db.schema
+      .createTable('mates')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organizations.id'))
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('instructions', 'text', (c) => c.notNull())
+      .addColumn('model_id', 'text')
+      .addColumn('created_by', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('mates_org').on('mates').column('org_id').execute();
+
+    await db.schema
+      .createTable('conversations')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organizations.id'))
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('mate_id', 'text', (c) => c.notNull())
+      .addColumn('title', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex('conversations_user')
+      .on('conversations')
+      .columns(['org_id', 'user_id'])
+      .execute();
+
+    await db.schema
+      .createTable('messages')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('org_id', 'text', (c) => c.notNull())
+      .addColumn('conversation_id', 'text', (c) =>
+        c.notNull().references('conversations.id').onDelete('cascade'),
+      )
+      .addColumn('seq', 'integer', (c) => c.notNull())
+      .addColumn('role', 'text', (c) => c.notNull())
+      .addColumn('content', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('model_id', 'text')
+      .addColumn('provider_id', 'text')
+      .addColumn('input_tokens', 'integer')
+      .addColumn('output_tokens', 'integer')
+      .addColumn('usage_estimated', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('latency_ms', 'integer')
+      .addColumn('ttft_ms', 'integer')
+      .addColumn('fallback_json', 'text')
+      .addColumn('error_json', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addUniqueConstraint('messages_conversation_seq', ['conversation_id', 'seq'])
+      .execute();
+    await db.schema.createIndex('messages_status').on('messages').column('status').execute();
+
+    await db.schema
+      .createTable('fallback_events')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('org_id', 'text', (c) => c.notNull())
+      .addColumn('at', 'text', (c) => c.notNull())
+      .addColumn('day', 'text', (c) => c.notNull())
+      .addColumn('surface', 'text', (c) => c.notNull())
+      .addColumn('mate_id', 'text')
+      .addColumn('message_id', 'text')
+      .addColumn('original_model_id', 'text', (c) => c.notNull())
+      .addColumn('original_provider_id', 'text', (c) => c.notNull())
+      .addColumn('reason', 'text', (c) => c.notNull())
+      .addColumn('backup_model_id', 'text', (c) => c.notNull())
+      .addColumn('backup_provider_id', 'text', (c) => c.notNull())
+      .addColumn('latency_ms', 'integer')
+      .addColumn('outcome', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex('fallback_events_org_day')
+      .on('fallback_events')
+      .columns(['org_id', 'day'])
+      .execute();
+
+    await db.schema
+      .createTable('audit_log')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('org_id', 'text', (c) => c.notNull())
+      .addColumn('at', 'text', (c) => c.notNull())
+      .addColumn('actor_id', 'text')
+      .addColumn('actor_label', 'text', (c) => c.notNull())
+      .addColumn('action', 'text', (c) => c.notNull())
+      .addColumn('target_type', 'text', (c) => c.notNull())
+      .addColumn('target_id', 'text')
+      .addColumn('old_json', 'text')
+      .addColumn('new_json', 'text')
+      .execute();
+    await db.schema.createIndex('audit_log_org').on('audit_log').columns(['org_id', 'id']).execute();
+  },
+};
+
+/** Every migration, by name; names sort in application order. */
+export const migrations: Record<string, Migration> = {
+  '001_initial': m001,
+};
+
+/** Kysely's provider for the in-code migrations above. */
+export const migrationProvider: MigrationProvider = {
+  getMigrations: () => Promise.resolve(migrations),
+};

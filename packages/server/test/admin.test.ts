@@ -1,0 +1,314 @@
+/**
+ * The admin API on SQLite and PostgreSQL: providers (SSRF, write-only keys encrypted at rest,
+ * rotation, connection test), models (list, facts, enable, order), settings with the SPEC §2.2
+ * rules, members and invitations, API keys stored hashed, the audit log, provider status and the
+ * demo outage switch.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  addMember,
+  Client,
+  forEachBackend,
+  PASSWORD,
+  setupOwner,
+  startTestServer,
+  tempDir,
+} from './helpers.js';
+
+interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+test('admin API', async (t) => {
+  await forEachBackend(t, async (t, backend) => {
+    const tmp = tempDir();
+    const server = await startTestServer({
+      backend,
+      dataDir: tmp.dir,
+      env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '0' },
+    });
+    const db = server.ctx.db;
+    try {
+      const owner = await setupOwner(server);
+      const admin = await addMember(server, owner, 'admin@example.com', 'admin');
+
+      await t.test(
+        'providers: SSRF guard, write-only encrypted keys, rotation, test connection',
+        async () => {
+          for (const baseUrl of [
+            'http://169.254.169.254/v1',
+            'http://metadata.google.internal/v1',
+            'http://127.0.0.1:11434/v1',
+            'http://[::1]:8000/v1',
+            'http://10.0.0.5/v1',
+            'file:///etc/passwd',
+            'http://user:pw@example.com/v1',
+          ]) {
+            const r = await admin.post<ErrorBody>('/api/admin/providers', {
+              id: 'bad',
+              type: 'openai-compatible',
+              label: 'Bad',
+              baseUrl,
+              apiKey: 'sk-test-1234567890',
+            });
+            assert.equal(r.status, 400, baseUrl);
+            assert.ok(r.body.error.message.length > 10);
+          }
+          assert.equal(
+            await db.selectFrom('providers').select('id').where('slug', '=', 'bad').executeTakeFirst(),
+            undefined,
+          );
+
+          const secret = 'sk-live-SECRET-abcdef0123456789';
+          const created = await admin.post('/api/admin/providers', {
+            id: 'acme-ai',
+            type: 'openai-compatible',
+            label: 'Acme AI',
+            baseUrl: 'http://93.184.215.14/v1',
+            apiKey: secret,
+          });
+          assert.equal(created.status, 201, JSON.stringify(created.body));
+          assert.equal(created.body.hasKey, true);
+          const list = await admin.get('/api/admin/providers');
+          assert.doesNotMatch(JSON.stringify(list.body), /SECRET/);
+          const row = await db
+            .selectFrom('providers')
+            .selectAll()
+            .where('slug', '=', 'acme-ai')
+            .executeTakeFirstOrThrow();
+          assert.ok(row.api_key_enc && !row.api_key_enc.includes('SECRET'));
+          assert.equal(server.ctx.box.open(row.api_key_enc), secret);
+
+          const rotated = await admin.put('/api/admin/providers/acme-ai/key', {
+            apiKey: 'sk-live-NEWKEY-abcdef0123456789',
+          });
+          assert.equal(rotated.status, 200);
+          const row2 = await db
+            .selectFrom('providers')
+            .selectAll()
+            .where('slug', '=', 'acme-ai')
+            .executeTakeFirstOrThrow();
+          assert.equal(server.ctx.box.open(row2.api_key_enc!), 'sk-live-NEWKEY-abcdef0123456789');
+          const audit = await owner.get<{
+            entries: { action: string; old: unknown; new: unknown; actor: { label: string } }[];
+          }>('/api/admin/audit');
+          assert.doesNotMatch(JSON.stringify(audit.body), /SECRET|NEWKEY/);
+          const rot = audit.body.entries.find((e) => e.action === 'provider.rotate_key');
+          assert.deepEqual(
+            [rot?.old, rot?.new, rot?.actor.label],
+            [{ hasKey: true }, { hasKey: true }, 'admin@example.com'],
+          );
+
+          const ok = await admin.post('/api/admin/providers/sim-b/test', {});
+          assert.equal(ok.status, 200);
+          assert.equal(ok.body.ok, true);
+          await owner.put('/api/admin/demo/providers/sim-b/outage', { fault: 'overloaded' });
+          const down = await admin.post<{ ok: boolean; error: { reason: string } }>(
+            '/api/admin/providers/sim-b/test',
+            { model: 'sim-b-small' },
+          );
+          assert.equal(down.body.ok, false);
+          assert.equal(down.body.error.reason, 'overloaded');
+          const status = await admin.get<{ providers: { id: string; demoOutage: string | null }[] }>(
+            '/api/admin/provider-status',
+          );
+          assert.equal(status.body.providers.find((p) => p.id === 'sim-b')?.demoOutage, 'overloaded');
+          await owner.put('/api/admin/demo/providers/sim-b/outage', { fault: 'none' });
+          const demo = await admin.get<{ providers: { id: string; outage: string | null; label: string }[] }>(
+            '/api/admin/demo',
+          );
+          assert.deepEqual(
+            demo.body.providers.map((p) => [p.id, p.outage]),
+            [
+              ['sim-a', null],
+              ['sim-b', null],
+            ],
+          );
+          assert.match(demo.body.providers[0]!.label, /Simulator A/);
+
+          assert.equal((await admin.del('/api/admin/providers/sim-a')).status, 409);
+          assert.equal((await admin.del('/api/admin/providers/acme-ai')).status, 204);
+        },
+      );
+
+      await t.test('models: add from the built-in catalog, edit facts, disable, order', async () => {
+        const add = await admin.post('/api/admin/models', {
+          id: 'gpt-4o',
+          provider: 'sim-a',
+          upstreamModel: 'gpt-4o',
+        });
+        assert.equal(add.status, 201, JSON.stringify(add.body));
+        assert.equal(add.body.tier, 4);
+        assert.equal(add.body.contextWindow, 128000);
+        assert.deepEqual(add.body.capabilities, ['vision', 'tools', 'json']);
+        const unknown = await admin.post<ErrorBody>('/api/admin/models', {
+          id: 'mystery',
+          provider: 'sim-a',
+          upstreamModel: 'mystery-1',
+        });
+        assert.equal(unknown.status, 400);
+        assert.match(unknown.body.error.message, /tier/);
+        const edited = await admin.patch('/api/admin/models/gpt-4o', {
+          tags: ['eu-hosted'],
+          timeouts: { firstTokenMs: 20000 },
+          enabled: false,
+        });
+        assert.equal(edited.status, 200);
+        assert.deepEqual(edited.body.tags, ['eu-hosted']);
+        assert.equal(
+          (await owner.get<{ models: { id: string }[] }>('/api/models')).body.models.some(
+            (m) => m.id === 'gpt-4o',
+          ),
+          false,
+        );
+        const all = (await admin.get<{ models: { id: string }[] }>('/api/admin/models')).body.models.map(
+          (m) => m.id,
+        );
+        const reversed = [...all].reverse();
+        assert.equal((await admin.put('/api/admin/models/order', { ids: reversed })).status, 200);
+        assert.deepEqual(
+          (await admin.get<{ models: { id: string }[] }>('/api/admin/models')).body.models.map((m) => m.id),
+          reversed,
+        );
+        assert.equal((await admin.put('/api/admin/models/order', { ids: reversed.slice(1) })).status, 400);
+        assert.equal((await admin.del('/api/admin/models/gpt-4o')).status, 204);
+      });
+
+      await t.test('settings follow the SPEC §2.2 rules, with clear messages', async () => {
+        const s = await admin.get<{
+          defaultModel: string;
+          fallback: { mode: string };
+          fallbackChoices: { value: string }[];
+        }>('/api/admin/settings');
+        assert.equal(s.body.defaultModel, 'sim-a-large');
+        assert.deepEqual(s.body.fallback, { mode: 'automatic' });
+        const values = s.body.fallbackChoices.map((c) => c.value);
+        assert.deepEqual(values.slice(0, 2), ['automatic', 'none']);
+        assert.ok(!values.includes('sim-a-large'), 'the Default Model is not offered as backup');
+
+        const loop = await admin.put<ErrorBody>('/api/admin/settings', {
+          fallback: { mode: 'specific', model: 'sim-a-large' },
+        });
+        assert.equal(loop.status, 400);
+        assert.match(loop.body.error.message, /cannot be the Default Model/);
+        assert.equal(
+          (await admin.put('/api/admin/settings', { fallback: { mode: 'specific', model: 'sim-b-medium' } }))
+            .status,
+          200,
+        );
+        const swap = await admin.put<ErrorBody>('/api/admin/settings', { defaultModel: 'sim-b-medium' });
+        assert.equal(swap.status, 400);
+        assert.match(swap.body.error.message, /is the Specific Fallback Model/);
+        assert.equal((await admin.put('/api/admin/settings', { defaultModel: 'nope' })).status, 400);
+        const disableDefault = await admin.patch<ErrorBody>('/api/admin/models/sim-a-large', {
+          enabled: false,
+        });
+        assert.equal(disableDefault.status, 409);
+        assert.match(disableDefault.body.error.message, /Default Model/);
+        assert.equal((await admin.patch('/api/admin/models/sim-b-medium', { enabled: false })).status, 409);
+        const preview = await admin.get<{ backup: string; explanation: string }>(
+          '/api/admin/settings/backup-preview?model=sim-a-large',
+        );
+        assert.equal(preview.body.backup, 'sim-b-medium');
+        assert.ok(preview.body.explanation.length > 0);
+        assert.equal(
+          (await admin.put('/api/admin/settings', { fallback: { mode: 'automatic' } })).status,
+          200,
+        );
+        const auto = await admin.get<{ backup: string }>(
+          '/api/admin/settings/backup-preview?model=sim-a-large',
+        );
+        assert.equal(auto.body.backup, 'sim-b-large');
+
+        const audit = await owner.get<{
+          entries: { action: string; old: { fallback: unknown }; new: { fallback: unknown } }[];
+        }>('/api/admin/audit');
+        const changes = audit.body.entries.filter((e) => e.action === 'settings.update');
+        assert.ok(changes.length >= 2);
+        assert.deepEqual(changes[0]!.old.fallback, { mode: 'specific', model: 'sim-b-medium' });
+        assert.deepEqual(changes[0]!.new.fallback, { mode: 'automatic' });
+      });
+
+      await t.test('members, invitations and API keys', async () => {
+        const inv = await admin.post<{ token: string; acceptUrl: string }>('/api/admin/invitations', {
+          email: 'New@Example.com',
+          role: 'member',
+        });
+        assert.equal(inv.status, 201);
+        assert.ok(inv.body.acceptUrl.includes(inv.body.token));
+        assert.equal(
+          (await new Client(server.url).get(`/api/invitations/${inv.body.token}`)).body.email,
+          'new@example.com',
+        );
+        const joined = new Client(server.url);
+        assert.equal(
+          (
+            await joined.post('/api/invitations/accept', {
+              token: inv.body.token,
+              name: 'New',
+              password: PASSWORD,
+            })
+          ).status,
+          201,
+        );
+        assert.equal(
+          (
+            await new Client(server.url).post('/api/invitations/accept', {
+              token: inv.body.token,
+              name: 'Again',
+              password: PASSWORD,
+            })
+          ).status,
+          404,
+        );
+        const login = new Client(server.url);
+        assert.equal(
+          (await login.post('/api/auth/login', { email: 'new@example.com', password: 'wrong password!' }))
+            .status,
+          401,
+        );
+        assert.equal(
+          (await login.post('/api/auth/login', { email: 'new@example.com', password: PASSWORD })).status,
+          200,
+        );
+        assert.equal((await login.get('/api/admin/members')).status, 403);
+        assert.equal(
+          (await admin.post('/api/admin/invitations', { email: 'boss@example.com', role: 'owner' })).status,
+          403,
+        );
+
+        const key = await admin.post<{ id: string; key: string; prefix: string }>('/api/admin/api-keys', {
+          name: 'ci',
+        });
+        assert.equal(key.status, 201);
+        assert.match(key.body.key, /^us-/);
+        const listed = await admin.get('/api/admin/api-keys');
+        assert.ok(!JSON.stringify(listed.body).includes(key.body.key), 'shown once');
+        const row = await db
+          .selectFrom('api_keys')
+          .selectAll()
+          .where('id', '=', key.body.id)
+          .executeTakeFirstOrThrow();
+        assert.notEqual(row.key_hash, key.body.key);
+        assert.ok(!row.key_hash.includes(key.body.key.slice(10)));
+
+        const members = await owner.get<{ members: { id: string; email: string; role: string }[] }>(
+          '/api/admin/members',
+        );
+        const newbie = members.body.members.find((m) => m.email === 'new@example.com')!;
+        assert.equal((await owner.patch(`/api/admin/members/${newbie.id}`, { role: 'admin' })).status, 200);
+        assert.equal((await admin.del(`/api/admin/members/${newbie.id}`)).status, 204);
+        assert.equal((await login.get('/api/auth/session')).status, 401);
+        const actions = (
+          await owner.get<{ entries: { action: string }[] }>('/api/admin/audit')
+        ).body.entries.map((e) => e.action);
+        for (const a of ['member.role', 'member.remove', 'invitation.create', 'api_key.create'])
+          assert.ok(actions.includes(a), a);
+      });
+    } finally {
+      await server.close();
+      tmp.remove();
+    }
+  });
+});

@@ -1,0 +1,208 @@
+/**
+ * Bad input never yields a 500 or a crash, always a clear 4xx, and nothing is stored half-way.
+ * On SQLite and PostgreSQL.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { forEachBackend, rawPost, setupOwner, startTestServer, tempDir } from './helpers.js';
+
+interface ErrorBody {
+  error: { code?: string; message: string };
+}
+
+test('bad input', async (t) => {
+  await forEachBackend(t, async (t, backend) => {
+    const tmp = tempDir();
+    const server = await startTestServer({
+      backend,
+      dataDir: tmp.dir,
+      env: { UNDERSTUDY_BODY_LIMIT_BYTES: '65536', UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '0' },
+    });
+    try {
+      const owner = await setupOwner(server);
+      const key = (await owner.post<{ key: string }>('/api/admin/api-keys', { name: 'k' })).body.key;
+      const mate = (await owner.post<{ id: string }>('/api/mates', { name: 'Ada' })).body.id;
+      const conv = (await owner.post<{ id: string }>('/api/conversations', { mateId: mate })).body.id;
+      const countRows = async () => {
+        const tables = [
+          'providers',
+          'models',
+          'mates',
+          'conversations',
+          'messages',
+          'api_keys',
+          'users',
+          'invitations',
+        ] as const;
+        const out: Record<string, number> = {};
+        for (const tname of tables)
+          out[tname] = (await server.ctx.db.selectFrom(tname).select('id').execute()).length;
+        return out;
+      };
+      const before = await countRows();
+      const settingsBefore = await owner.get('/api/admin/settings');
+
+      const cases: [string, string, string | undefined, Record<string, string>, number, RegExp][] = [
+        ['POST', '/api/mates', '{"name": "x",', {}, 400, /JSON/],
+        [
+          'POST',
+          '/api/mates',
+          'name=x',
+          { 'content-type': 'application/x-www-form-urlencoded' },
+          415,
+          /JSON/,
+        ],
+        [
+          'POST',
+          '/api/mates',
+          JSON.stringify({ name: 'x', colour: 'red' }),
+          {},
+          400,
+          /unknown field.*colour/,
+        ],
+        ['POST', '/api/mates', JSON.stringify({ name: '' }), {}, 400, /name/],
+        [
+          'POST',
+          '/api/mates',
+          JSON.stringify({ name: 'x', model: 'no-such-model' }),
+          {},
+          400,
+          /not in the available list/,
+        ],
+        ['POST', '/api/mates', JSON.stringify([1, 2]), {}, 400, /object/],
+        ['POST', '/api/mates', 'null', {}, 400, /body/],
+        ['POST', '/api/mates', JSON.stringify({ name: 'x'.repeat(70_000) }), {}, 413, /larger than/],
+        [
+          'POST',
+          '/api/admin/providers',
+          JSON.stringify({ id: 'Bad Id!', type: 'openai', label: 'x' }),
+          {},
+          400,
+          /id/,
+        ],
+        [
+          'POST',
+          '/api/admin/providers',
+          JSON.stringify({ id: 'x', type: 'nope', label: 'x' }),
+          {},
+          400,
+          /type/,
+        ],
+        [
+          'POST',
+          '/api/admin/providers',
+          JSON.stringify({ id: 'x', type: 'openai-compatible', label: 'x' }),
+          {},
+          400,
+          /baseUrl/,
+        ],
+        ['PUT', '/api/admin/settings', JSON.stringify({}), {}, 400, /defaultModel and\/or fallback/],
+        [
+          'PUT',
+          '/api/admin/settings',
+          JSON.stringify({ fallback: { mode: 'sometimes' } }),
+          {},
+          400,
+          /fallback/,
+        ],
+        ['PUT', '/api/admin/settings', JSON.stringify({ fallback: { mode: 'specific' } }), {}, 400, /model/],
+        [
+          'PUT',
+          '/api/admin/settings',
+          JSON.stringify({
+            defaultModel: 'sim-b-large',
+            fallback: { mode: 'specific', model: 'sim-b-large' },
+          }),
+          {},
+          400,
+          /Default Model/,
+        ],
+        ['PATCH', '/api/admin/models/sim-a-small', JSON.stringify({ tier: 'high' }), {}, 400, /tier/],
+        [
+          'PATCH',
+          '/api/admin/models/sim-a-small',
+          JSON.stringify({ capabilities: ['telepathy'] }),
+          {},
+          400,
+          /capabilities/,
+        ],
+        ['PATCH', '/api/admin/models/nope', JSON.stringify({ tier: 1 }), {}, 404, /not found/],
+        ['GET', '/api/mates/does-not-exist', undefined, {}, 404, /not found/],
+        ['GET', `/api/conversations/${'x'.repeat(300)}`, undefined, {}, 400, /id/],
+        ['POST', `/api/conversations/${conv}/messages`, JSON.stringify({ content: '' }), {}, 400, /content/],
+        [
+          'POST',
+          `/api/conversations/${conv}/messages`,
+          JSON.stringify({ content: 'hi', extra: true }),
+          {},
+          400,
+          /extra/,
+        ],
+        [
+          'POST',
+          '/api/conversations/nope/messages',
+          JSON.stringify({ content: 'hi' }),
+          {},
+          404,
+          /conversation/,
+        ],
+        ['POST', `/api/conversations/${conv}/messages/nope/retry`, '{}', {}, 404, /message/],
+        ['GET', '/api/admin/audit?limit=abc', undefined, {}, 400, /limit/],
+        ['GET', '/api/admin/audit?colour=red', undefined, {}, 400, /colour/],
+        [
+          'PUT',
+          '/api/admin/demo/providers/sim-a/outage',
+          JSON.stringify({ fault: 'meteor' }),
+          {},
+          400,
+          /fault/,
+        ],
+        ['GET', '/api/nothing-here', undefined, {}, 404, /no route/],
+        ['POST', '/api/auth/login', JSON.stringify({ email: 'a' }), {}, 400, /password/],
+      ];
+      const failures: string[] = [];
+      for (const [method, path, body, headers, status, message] of cases) {
+        const r = await owner.req<ErrorBody>(method, path, body, headers);
+        const msg = r.body?.error?.message ?? '';
+        if (r.status !== status || !message.test(msg))
+          failures.push(`${method} ${path.slice(0, 60)}: ${r.status} ${msg.slice(0, 200)}`);
+      }
+      assert.deepEqual(failures, []);
+
+      // The OpenAI-compatible API answers bad input in OpenAI's shape.
+      const v1 = (body: string) =>
+        fetch(`${server.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body,
+        });
+      for (const [body, status] of [
+        ['{"model":', 400],
+        [JSON.stringify({ model: 'default' }), 400],
+        [JSON.stringify({ model: 'default', messages: [{ role: 'wizard', content: 'x' }] }), 400],
+        [JSON.stringify({ model: 'default', messages: [{ role: 'user', content: 'x' }], n: 3 }), 400],
+        [
+          JSON.stringify({ model: 'default', messages: [{ role: 'user', content: 'x' }], temperature: 9 }),
+          400,
+        ],
+        [JSON.stringify({ model: 'ghost', messages: [{ role: 'user', content: 'x' }] }), 404],
+      ] as const) {
+        const r = await v1(body);
+        const j = (await r.json()) as { error: { message: string; type: string } };
+        assert.equal(r.status, status, body);
+        assert.ok(j.error.message && j.error.type, body);
+      }
+
+      // Nothing was stored half-way, settings unchanged, and the server still answers.
+      assert.deepEqual(await countRows(), before);
+      assert.deepEqual((await owner.get('/api/admin/settings')).body, settingsBefore.body);
+      const res = await rawPost(owner, `/api/conversations/${conv}/messages`, { content: 'still alive?' });
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+      assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+    } finally {
+      await server.close();
+      tmp.remove();
+    }
+  });
+});

@@ -1,0 +1,293 @@
+/**
+ * Web chat over SSE against the in-process simulator, on SQLite and PostgreSQL: the message is
+ * stored before any provider is called, fallback is streamed and recorded, Stop cancels upstream,
+ * a disconnected browser does not stop the answer, Retry re-runs a failed answer.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  addMember,
+  forEachBackend,
+  rawPost,
+  readSse,
+  setupOwner,
+  startTestServer,
+  tempDir,
+  waitFor,
+  type Client,
+} from './helpers.js';
+
+interface Msg {
+  id: string;
+  role: string;
+  content: string;
+  status: string;
+  model: string | null;
+  provider: string | null;
+  usage: { inputTokens: number; outputTokens: number; estimated: boolean } | null;
+  latencyMs: number | null;
+  fallback: {
+    originalModel: string;
+    originalProvider: string;
+    reason: string;
+    backupModel: string;
+    backupProvider: string;
+    mode: string;
+  } | null;
+  error: { reason: string; message: string; primary: unknown; backup: unknown } | null;
+}
+
+const messagesOf = async (c: Client, conv: string) =>
+  (await c.get<{ messages: Msg[] }>(`/api/conversations/${conv}`)).body.messages;
+
+test('web chat', async (t) => {
+  await forEachBackend(t, async (t, backend) => {
+    const tmp = tempDir();
+    const server = await startTestServer({
+      backend,
+      dataDir: tmp.dir,
+      env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '5' },
+    });
+    const sim = server.demo!.simulator;
+    try {
+      const owner = await setupOwner(server);
+      const member = await addMember(server, owner, 'm@example.com', 'member');
+      const orgId = (await owner.get<{ organization: { id: string } }>('/api/auth/session')).body.organization
+        .id;
+      const simA = server.demo!.simName(orgId, 'sim-a');
+      const mate = (
+        await owner.post<{ id: string }>('/api/mates', { name: 'Ada', instructions: 'Be brief.' })
+      ).body.id;
+      const newConv = async () =>
+        (await member.post<{ id: string }>('/api/conversations', { mateId: mate })).body.id;
+
+      await t.test(
+        'answers over SSE and stores the message with model, provider, usage, latency',
+        async () => {
+          const conv = await newConv();
+          const res = await rawPost(member, `/api/conversations/${conv}/messages`, {
+            content: 'Hello there',
+          });
+          assert.equal(res.status, 200);
+          assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
+          const events = await readSse(res);
+          assert.equal(events[0]?.event, 'start');
+          const text = events
+            .filter((e) => e.event === 'text')
+            .map((e) => e.data.text)
+            .join('');
+          assert.ok(text.length > 0);
+          assert.ok(events.some((e) => e.event === 'usage'));
+          const done = events.at(-1)!;
+          assert.equal(done.event, 'done');
+          const msgs = await messagesOf(member, conv);
+          assert.equal(msgs.length, 2);
+          assert.deepEqual([msgs[0]!.role, msgs[0]!.content], ['user', 'Hello there']);
+          const a = msgs[1]!;
+          assert.equal(a.status, 'complete');
+          assert.equal(a.content, text);
+          assert.equal(a.model, 'sim-a-large');
+          assert.equal(a.provider, 'sim-a');
+          assert.ok(a.usage && a.usage.outputTokens > 0 && a.usage.inputTokens > 0);
+          assert.ok(typeof a.latencyMs === 'number');
+          assert.equal(a.fallback, null);
+          // The conversation history and the Mate's instructions reach the model.
+          const res2 = await rawPost(member, `/api/conversations/${conv}/messages`, { content: 'And again' });
+          assert.equal((await readSse(res2)).at(-1)?.event, 'done');
+          assert.equal((await messagesOf(member, conv)).length, 4);
+        },
+      );
+
+      await t.test('falls back when the primary provider is down, streams and records it', async () => {
+        await owner.put('/api/admin/demo/providers/sim-a/outage', { fault: 'overloaded' });
+        try {
+          const conv = await newConv();
+          const events = await readSse(
+            await rawPost(member, `/api/conversations/${conv}/messages`, { content: 'Hi' }),
+          );
+          const fb = events.find((e) => e.event === 'fallback');
+          assert.ok(fb, JSON.stringify(events.map((e) => e.event)));
+          const f = fb.data.fallback as Msg['fallback'];
+          assert.equal(f?.originalModel, 'sim-a-large');
+          assert.equal(f?.originalProvider, 'sim-a');
+          assert.equal(f?.backupProvider, 'sim-b');
+          assert.equal(f?.reason, 'overloaded');
+          assert.equal(events.at(-1)?.event, 'done');
+          const a = (await messagesOf(member, conv))[1]!;
+          assert.equal(a.status, 'complete');
+          assert.equal(a.provider, 'sim-b');
+          assert.equal(a.fallback?.originalProvider, 'sim-a');
+          assert.equal(a.fallback?.backupModel, a.model);
+          const activity = await owner.get<{
+            events: { originalProvider: string; mate: { name: string } }[];
+            countsByDay: { provider: string; count: number }[];
+          }>('/api/admin/fallback-activity');
+          assert.ok(
+            activity.body.events.some((e) => e.originalProvider === 'sim-a' && e.mate.name === 'Ada'),
+          );
+          assert.ok(activity.body.countsByDay.some((c) => c.provider === 'sim-a' && c.count >= 1));
+        } finally {
+          await owner.put('/api/admin/demo/providers/sim-a/outage', { fault: 'none' });
+          await server.ctx.health.reset({ scope: 'provider', id: `${orgId}/sim-a` });
+          await server.ctx.health.reset({ scope: 'model', id: `${orgId}/sim-a-large` });
+        }
+      });
+
+      await t.test('a cut mid-answer is taken over; restart mode discards the partial text', async () => {
+        sim.setFault({ id: 'cut', provider: simA, fault: 'cut_after', after: 5, times: 1 });
+        try {
+          const conv = await newConv();
+          const events = await readSse(
+            await rawPost(member, `/api/conversations/${conv}/messages`, { content: 'Tell me more' }),
+          );
+          const idx = events.findIndex((e) => e.event === 'fallback');
+          assert.ok(idx > 0, JSON.stringify(events.map((e) => e.event)));
+          const fb = events[idx]!.data;
+          assert.equal((fb.fallback as { reason: string }).reason, 'interrupted');
+          const after = events
+            .slice(idx + 1)
+            .filter((e) => e.event === 'text')
+            .map((e) => e.data.text)
+            .join('');
+          const a = (await messagesOf(member, conv))[1]!;
+          assert.equal(a.status, 'complete');
+          if (fb.discardText) assert.equal(a.content, after);
+          else assert.ok(a.content.endsWith(after));
+          assert.ok(a.fallback);
+        } finally {
+          sim.removeFault('cut');
+          await server.ctx.health.reset({ scope: 'provider', id: `${orgId}/sim-a` });
+          await server.ctx.health.reset({ scope: 'model', id: `${orgId}/sim-a-large` });
+        }
+      });
+
+      await t.test(
+        'the member message is stored before any provider is called; Stop cancels upstream',
+        async () => {
+          sim.clearAttempts();
+          sim.setFault({ id: 'slow', provider: simA, fault: 'stall_after', after: 3 });
+          try {
+            const conv = await newConv();
+            const res = await rawPost(member, `/api/conversations/${conv}/messages`, {
+              content: 'Long answer please',
+            });
+            const head = await readSse(res, { until: (e) => e.event === 'text' });
+            const assistantId = head[0]!.data.assistantMessageId as string;
+            const during = await messagesOf(member, conv);
+            assert.equal(during[0]!.content, 'Long answer please');
+            assert.equal(during[1]!.status, 'in_progress');
+            const stopped = await member.post<Msg>(`/api/conversations/${conv}/messages/${assistantId}/stop`);
+            assert.equal(stopped.status, 200);
+            assert.equal(stopped.body.status, 'cancelled');
+            await waitFor(
+              'upstream cancelled',
+              async () => (sim.attempts({ provider: simA }).some((a) => a.clientAborted) ? true : undefined),
+              5000,
+            );
+            // Nothing else was asked: Stop is not a reason to fall back.
+            assert.equal(sim.attempts().filter((a) => a.provider !== simA).length, 0);
+            assert.equal(
+              (await member.post(`/api/conversations/${conv}/messages/${assistantId}/stop`)).status,
+              409,
+            );
+          } finally {
+            sim.removeFault('slow');
+          }
+        },
+      );
+
+      await t.test(
+        'a browser that disconnects does not stop the answer; it is saved and shown on return',
+        async () => {
+          sim.clearAttempts();
+          const conv = await newConv();
+          const ac = new AbortController();
+          const res = await rawPost(
+            member,
+            `/api/conversations/${conv}/messages`,
+            { content: 'Go on without me' },
+            ac.signal,
+          );
+          const head = await readSse(res, { until: (e) => e.event === 'text' });
+          const assistantId = head[0]!.data.assistantMessageId as string;
+          ac.abort();
+          const final = await waitFor('answer saved', async () => {
+            const a = (await messagesOf(member, conv)).find((m) => m.id === assistantId);
+            return a && a.status !== 'in_progress' ? a : undefined;
+          });
+          assert.equal(final.status, 'complete');
+          assert.ok(final.content.length > 0);
+          assert.ok(sim.attempts({ provider: simA }).every((a) => !a.clientAborted));
+          // Reattaching after the end replays the final state.
+          const again = await fetch(
+            `${server.url}/api/conversations/${conv}/messages/${assistantId}/events`,
+            { headers: { cookie: member.cookie! } },
+          );
+          const ev = await readSse(again);
+          assert.equal(ev.at(-1)?.event, 'done');
+        },
+      );
+
+      await t.test('with fallback None a failure shows the standard error; Retry re-runs it', async () => {
+        assert.equal((await owner.put('/api/admin/settings', { fallback: { mode: 'none' } })).status, 200);
+        await owner.put('/api/admin/demo/providers/sim-a/outage', { fault: 'unavailable' });
+        try {
+          const conv = await newConv();
+          const events = await readSse(
+            await rawPost(member, `/api/conversations/${conv}/messages`, { content: 'Hi' }),
+          );
+          const err = events.at(-1)!;
+          assert.equal(err.event, 'error');
+          assert.ok(!events.some((e) => e.event === 'fallback'));
+          const a = (await messagesOf(member, conv))[1]!;
+          assert.equal(a.status, 'failed');
+          assert.ok(a.error?.message);
+          assert.doesNotMatch(JSON.stringify(a.error), /simulator-key/);
+          await owner.put('/api/admin/demo/providers/sim-a/outage', { fault: 'none' });
+          await server.ctx.health.reset({ scope: 'provider', id: `${orgId}/sim-a` });
+          await server.ctx.health.reset({ scope: 'model', id: `${orgId}/sim-a-large` });
+          const retry = await readSse(
+            await rawPost(member, `/api/conversations/${conv}/messages/${a.id}/retry`, {}),
+          );
+          assert.equal(retry.at(-1)?.event, 'done');
+          const b = (await messagesOf(member, conv))[1]!;
+          assert.equal(b.id, a.id);
+          assert.equal(b.status, 'complete');
+          assert.equal(b.error, null);
+          // A complete answer cannot be retried.
+          assert.equal((await member.post(`/api/conversations/${conv}/messages/${a.id}/retry`)).status, 409);
+        } finally {
+          await owner.put('/api/admin/demo/providers/sim-a/outage', { fault: 'none' });
+          await owner.put('/api/admin/settings', { fallback: { mode: 'automatic' } });
+        }
+      });
+
+      await t.test('two sends at once: one answers, the other is told to wait', async () => {
+        const conv = await newConv();
+        const [a, b] = await Promise.all([
+          rawPost(member, `/api/conversations/${conv}/messages`, { content: 'one' }),
+          rawPost(member, `/api/conversations/${conv}/messages`, { content: 'two' }),
+        ]);
+        assert.deepEqual([a.status, b.status].sort(), [200, 409]);
+        const ok = a.status === 200 ? a : b;
+        await (a.status === 200 ? b : a).body?.cancel();
+        assert.equal((await readSse(ok)).at(-1)?.event, 'done');
+        assert.equal((await messagesOf(member, conv)).length, 2);
+      });
+
+      await t.test('members see only their own conversations', async () => {
+        const conv = await newConv();
+        assert.equal((await owner.get(`/api/conversations/${conv}`)).status, 404);
+        assert.equal(
+          (await rawPost(owner, `/api/conversations/${conv}/messages`, { content: 'x' })).status,
+          404,
+        );
+        const list = await owner.get<{ conversations: { id: string }[] }>('/api/conversations');
+        assert.ok(!list.body.conversations.some((c) => c.id === conv));
+      });
+    } finally {
+      await server.close();
+      tmp.remove();
+    }
+  });
+});

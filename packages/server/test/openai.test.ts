@@ -1,0 +1,231 @@
+/**
+ * The OpenAI-compatible API with the official `openai` npm client, unmodified, streaming and not,
+ * including through a fallback; errors in OpenAI's shape. On SQLite and PostgreSQL.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import OpenAI from 'openai';
+import { forEachBackend, setupOwner, startTestServer, tempDir } from './helpers.js';
+
+test('OpenAI-compatible API', async (t) => {
+  await forEachBackend(t, async (t, backend) => {
+    const tmp = tempDir();
+    const server = await startTestServer({
+      backend,
+      dataDir: tmp.dir,
+      env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '2' },
+    });
+    const sim = server.demo!.simulator;
+    try {
+      const owner = await setupOwner(server);
+      const orgId = (await owner.get<{ organization: { id: string } }>('/api/auth/session')).body.organization
+        .id;
+      const simA = server.demo!.simName(orgId, 'sim-a');
+      const key = (await owner.post<{ key: string }>('/api/admin/api-keys', { name: 'tests' })).body.key;
+      const client = new OpenAI({ apiKey: key, baseURL: `${server.url}/v1`, maxRetries: 0, timeout: 20_000 });
+      const resetHealth = async () => {
+        for (const [scope, id] of [
+          ['provider', 'sim-a'],
+          ['model', 'sim-a-large'],
+        ] as const)
+          await server.ctx.health.reset({ scope, id: `${orgId}/${id}` });
+      };
+
+      await t.test('GET /v1/models lists the enabled models', async () => {
+        const list = await client.models.list();
+        const ids = list.data.map((m) => m.id);
+        assert.ok(ids.includes('sim-a-large') && ids.includes('sim-b-small'));
+      });
+
+      await t.test('non-streaming completion names the model that answered and reports usage', async () => {
+        const { data, response } = await client.chat.completions
+          .create({ model: 'default', messages: [{ role: 'user', content: 'Hello' }] })
+          .withResponse();
+        assert.equal(data.model, 'sim-a-large');
+        assert.equal(data.object, 'chat.completion');
+        assert.ok((data.choices[0]?.message.content ?? '').length > 0);
+        assert.equal(data.choices[0]?.finish_reason, 'stop');
+        assert.ok(data.usage && data.usage.prompt_tokens > 0 && data.usage.completion_tokens > 0);
+        assert.equal(response.headers.get('x-understudy-model'), 'sim-a-large');
+        assert.equal(response.headers.get('x-understudy-provider'), 'sim-a');
+        assert.equal(response.headers.get('x-understudy-fallback-from'), null);
+      });
+
+      await t.test('streaming completion reports usage even without include_usage', async () => {
+        const { data: stream, response } = await client.chat.completions
+          .create({ model: 'sim-b-medium', messages: [{ role: 'user', content: 'Hello' }], stream: true })
+          .withResponse();
+        assert.equal(response.headers.get('x-understudy-model'), 'sim-b-medium');
+        let text = '';
+        let usage: OpenAI.CompletionUsage | undefined | null;
+        let finish: string | null | undefined;
+        for await (const chunk of stream) {
+          assert.equal(chunk.model, 'sim-b-medium');
+          text += chunk.choices[0]?.delta.content ?? '';
+          finish = chunk.choices[0]?.finish_reason ?? finish;
+          if (chunk.usage) usage = chunk.usage;
+        }
+        assert.ok(text.length > 0);
+        assert.equal(finish, 'stop');
+        assert.ok(usage && usage.completion_tokens > 0);
+      });
+
+      await t.test('a fallback before content: model is the backup, headers say what happened', async () => {
+        sim.setFault({ id: 'down', provider: simA, fault: 'overloaded' });
+        try {
+          const { data, response } = await client.chat.completions
+            .create({ model: 'sim-a-large', messages: [{ role: 'user', content: 'Hello' }] })
+            .withResponse();
+          assert.notEqual(data.model, 'sim-a-large');
+          assert.equal(response.headers.get('x-understudy-model'), data.model);
+          assert.equal(response.headers.get('x-understudy-provider'), 'sim-b');
+          assert.equal(response.headers.get('x-understudy-fallback-from'), 'sim-a-large');
+          assert.equal(response.headers.get('x-understudy-fallback-provider'), 'sim-a');
+          assert.equal(response.headers.get('x-understudy-fallback-reason'), 'overloaded');
+
+          const { data: stream, response: r2 } = await client.chat.completions
+            .create({ model: 'sim-a-large', messages: [{ role: 'user', content: 'Hello' }], stream: true })
+            .withResponse();
+          assert.equal(r2.headers.get('x-understudy-fallback-from'), 'sim-a-large');
+          let text = '';
+          const models = new Set<string>();
+          for await (const chunk of stream) {
+            models.add(chunk.model);
+            text += chunk.choices[0]?.delta.content ?? '';
+          }
+          assert.ok(text.length > 0);
+          assert.deepEqual([...models], [r2.headers.get('x-understudy-model')]);
+        } finally {
+          sim.removeFault('down');
+          await resetHealth();
+        }
+      });
+
+      await t.test(
+        'a fallback after streaming began is announced in the stream and completes the answer',
+        async () => {
+          sim.setFault({ id: 'cut', provider: simA, fault: 'cut_after', after: 4, times: 1 });
+          try {
+            const stream = await client.chat.completions.create({
+              model: 'sim-a-large',
+              messages: [{ role: 'user', content: 'Hello' }],
+              stream: true,
+            });
+            const models: string[] = [];
+            let announced: Record<string, unknown> | undefined;
+            let text = '';
+            let finish: string | null | undefined;
+            for await (const chunk of stream) {
+              models.push(chunk.model);
+              const ext = (chunk as unknown as { understudy?: { fallback?: Record<string, unknown> } })
+                .understudy;
+              if (ext?.fallback) announced = ext.fallback;
+              text += chunk.choices[0]?.delta.content ?? '';
+              finish = chunk.choices[0]?.finish_reason ?? finish;
+            }
+            assert.equal(models[0], 'sim-a-large');
+            assert.ok(announced, 'fallback announced in-band');
+            assert.equal(announced.reason, 'interrupted');
+            assert.notEqual(models.at(-1), 'sim-a-large');
+            assert.equal(finish, 'stop');
+            assert.ok(text.split(' ').length > 4);
+          } finally {
+            sim.removeFault('cut');
+            await resetHealth();
+          }
+        },
+      );
+
+      await t.test("errors use OpenAI's shape with a meaningful status", async () => {
+        await assert.rejects(
+          client.chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }),
+          (e: unknown) => {
+            assert.ok(e instanceof OpenAI.NotFoundError);
+            assert.equal(e.code, 'model_not_found');
+            return true;
+          },
+        );
+        const bad = new OpenAI({ apiKey: 'us-wrong', baseURL: `${server.url}/v1`, maxRetries: 0 });
+        await assert.rejects(bad.models.list(), (e: unknown) => e instanceof OpenAI.AuthenticationError);
+        await assert.rejects(
+          client.chat.completions.create({
+            model: 'default',
+            messages: [{ role: 'user', content: 'x' }],
+            bogus: 1,
+          } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming),
+          (e: unknown) => e instanceof OpenAI.BadRequestError && /bogus/.test(e.message),
+        );
+        // Both primary and backup down (Specific backup on the same provider): a real status before content.
+        await owner.put('/api/admin/settings', { fallback: { mode: 'specific', model: 'sim-a-medium' } });
+        sim.setFault({ id: 'down', provider: simA, fault: 'unavailable' });
+        try {
+          await assert.rejects(
+            client.chat.completions.create({
+              model: 'sim-a-large',
+              messages: [{ role: 'user', content: 'x' }],
+            }),
+            (e: unknown) => {
+              assert.ok(e instanceof OpenAI.APIError);
+              assert.ok(e.status === 502 || e.status === 503, String(e.status));
+              // The standard error names both failures, and no key.
+              assert.match(e.message, /Sim A Large/);
+              assert.match(e.message, /Sim A Medium/);
+              assert.doesNotMatch(e.message, /simulator-key/);
+              return true;
+            },
+          );
+          await assert.rejects(
+            (async () => {
+              const s = await client.chat.completions.create({
+                model: 'sim-a-large',
+                messages: [{ role: 'user', content: 'x' }],
+                stream: true,
+              });
+              for await (const _ of s) void _;
+            })(),
+            (e: unknown) => e instanceof OpenAI.APIError && (e.status === 502 || e.status === 503),
+          );
+        } finally {
+          sim.removeFault('down');
+          await resetHealth();
+          await owner.put('/api/admin/settings', { fallback: { mode: 'automatic' } });
+        }
+      });
+
+      await t.test('a failure after content arrives in-band', async () => {
+        await owner.put('/api/admin/settings', { fallback: { mode: 'none' } });
+        sim.setFault({ id: 'cut', provider: simA, fault: 'cut_after', after: 3, times: 1 });
+        try {
+          let text = '';
+          await assert.rejects(
+            (async () => {
+              const s = await client.chat.completions.create({
+                model: 'sim-a-large',
+                messages: [{ role: 'user', content: 'x' }],
+                stream: true,
+              });
+              for await (const c of s) text += c.choices[0]?.delta.content ?? '';
+            })(),
+            (e: unknown) => e instanceof OpenAI.APIError,
+          );
+          assert.ok(text.length > 0);
+        } finally {
+          sim.removeFault('cut');
+          await resetHealth();
+          await owner.put('/api/admin/settings', { fallback: { mode: 'automatic' } });
+        }
+      });
+
+      await t.test('a revoked key stops working', async () => {
+        const k = await owner.post<{ id: string; key: string }>('/api/admin/api-keys', { name: 'temp' });
+        const c2 = new OpenAI({ apiKey: k.body.key, baseURL: `${server.url}/v1`, maxRetries: 0 });
+        assert.ok((await c2.models.list()).data.length > 0);
+        assert.equal((await owner.del(`/api/admin/api-keys/${k.body.id}`)).status, 204);
+        await assert.rejects(c2.models.list(), (e: unknown) => e instanceof OpenAI.AuthenticationError);
+      });
+    } finally {
+      await server.close();
+      tmp.remove();
+    }
+  });
+});

@@ -1,0 +1,107 @@
+/** Storage on SQLite and PostgreSQL: the same migrations, applied once, and the same constraints. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { migrations, newId, nowIso, openStorage, storageConfig } from '../src/storage/index.js';
+import { forEachBackend, tempDir } from './helpers.js';
+
+test('storage', async (t) => {
+  await forEachBackend(t, async (_t, backend) => {
+    const tmp = tempDir();
+    const cfg = storageConfig(tmp.dir, backend.databaseUrl);
+    assert.equal(cfg.kind, backend.name);
+    let s = await openStorage(cfg);
+    try {
+      await s.close();
+      // Opening again applies nothing twice.
+      s = await openStorage(cfg);
+      const applied = await s.db
+        .selectFrom('kysely_migration' as never)
+        .select('name' as never)
+        .execute();
+      assert.deepEqual(
+        applied.map((r) => (r as { name: string }).name),
+        Object.keys(migrations),
+      );
+      await s.ping();
+
+      const now = nowIso();
+      const org = newId();
+      await s.db
+        .insertInto('organizations')
+        .values({
+          id: org,
+          name: 'A',
+          default_model_id: null,
+          fallback_mode: 'automatic',
+          fallback_model_id: null,
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
+      const user = {
+        id: newId(),
+        org_id: org,
+        email: 'a@example.com',
+        name: 'A',
+        password_hash: 'x',
+        role: 'owner' as const,
+        created_at: now,
+      };
+      await s.db.insertInto('users').values(user).execute();
+      await assert.rejects(
+        s.db
+          .insertInto('users')
+          .values({ ...user, id: newId() })
+          .execute(),
+        'emails are unique',
+      );
+      await assert.rejects(
+        s.db
+          .insertInto('users')
+          .values({ ...user, id: newId(), email: 'b@example.com', org_id: 'missing' })
+          .execute(),
+        'foreign keys hold',
+      );
+      const model = {
+        id: newId(),
+        org_id: org,
+        slug: 'm',
+        provider_slug: 'p',
+        upstream_model: 'm',
+        label: 'M',
+        tier: 1,
+        context_window: null,
+        max_output_tokens: null,
+        capabilities_json: '[]',
+        tags_json: '[]',
+        timeouts_json: null,
+        enabled: 1,
+        position: 0,
+        source: 'admin' as const,
+        created_at: now,
+        updated_at: now,
+      };
+      await s.db.insertInto('models').values(model).execute();
+      await assert.rejects(
+        s.db
+          .insertInto('models')
+          .values({ ...model, id: newId() })
+          .execute(),
+        'model ids are unique per organization',
+      );
+      const back = await s.db
+        .selectFrom('models')
+        .selectAll()
+        .where('org_id', '=', org)
+        .executeTakeFirstOrThrow();
+      assert.equal(back.enabled, 1);
+      assert.equal(back.tier, 1);
+      // Ids sort by creation.
+      const ids = Array.from({ length: 50 }, () => newId());
+      assert.deepEqual([...ids].sort(), ids);
+    } finally {
+      await s.close();
+      tmp.remove();
+    }
+  });
+});
