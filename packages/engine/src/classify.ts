@@ -57,7 +57,13 @@ export function reasonFor(f: UpstreamFailure): FailureReason {
   if (s === 429 || /rate_limit|RESOURCE_EXHAUSTED/i.test(words)) return 'rate_limited';
   if (s === 529 || OVERLOAD_RE.test(words) || (s === 503 && OVERLOAD_RE.test(all))) return 'overloaded';
   if (s === 401 || s === 402 || s === 403 || s === 404) return 'provider_misconfigured';
-  if (/authentication|permission|UNAUTHENTICATED|PERMISSION_DENIED|not_found|NOT_FOUND/i.test(words)) {
+  // Google answers a bad or expired key with 400 INVALID_ARGUMENT; the detail says API_KEY_INVALID.
+  if (/API_KEY_INVALID|API_KEY_EXPIRED|API key not valid/i.test(all)) return 'provider_misconfigured';
+  if (
+    /authentication|permission|billing_error|UNAUTHENTICATED|PERMISSION_DENIED|not_found|NOT_FOUND/i.test(
+      words,
+    )
+  ) {
     return 'provider_misconfigured';
   }
   if (CONTEXT_RE.test(all) && (s === undefined || s === 400 || s === 413 || s === 422)) {

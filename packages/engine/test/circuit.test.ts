@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  DEFAULT_BREAKER_POLICY as P,
+  freshBreaker,
+  onFailure,
+  onSuccess,
+  probeDue,
+  scopesFor,
+  startProbe,
+  endProbeUnused,
+} from '../src/health/circuit.js';
+import { InMemoryHealth } from '../src/health/memory.js';
+import type { FailureDetails } from '../src/errors.js';
+
+const down: FailureDetails = { reason: 'provider_error', message: 'HTTP 500', status: 500 };
+
+describe('circuit breaker rules (SPEC §2.5)', () => {
+  it('opens after 3 failures in a row, not before', () => {
+    let s = freshBreaker(0);
+    s = onFailure(s, down, 1, P);
+    s = onFailure(s, down, 2, P);
+    assert.equal(s.state, 'closed');
+    s = onFailure(s, down, 3, P);
+    assert.equal(s.state, 'open');
+    assert.equal(s.retryAt, 3 + P.baseCooldownMs);
+  });
+
+  it('opens when half of at least 5 outcomes in 30 s failed', () => {
+    let s = freshBreaker(0);
+    s = onFailure(s, down, 1, P);
+    s = onSuccess(s, 100, 2, P);
+    s = onFailure(s, down, 3, P);
+    s = onSuccess(s, 100, 4, P);
+    assert.equal(s.state, 'closed');
+    s = onFailure(s, down, 5, P); // 3 of 5 failed, never 3 in a row
+    assert.equal(s.state, 'open');
+  });
+
+  it('forgets outcomes older than the window', () => {
+    let s = freshBreaker(0);
+    s = onFailure(s, down, 0, P);
+    s = onSuccess(s, 100, 1, P);
+    s = onFailure(s, down, 2, P);
+    s = onSuccess(s, 100, 3, P);
+    s = onFailure(s, down, 40_000, P); // the first four are out of the window
+    assert.equal(s.state, 'closed');
+  });
+
+  it('opens at once, for that long, on a Retry-After longer than the quick-retry limit', () => {
+    const s = onFailure(
+      freshBreaker(0),
+      { reason: 'rate_limited', message: '429', status: 429, retryAfterMs: 45_000 },
+      10,
+      P,
+    );
+    assert.equal(s.state, 'open');
+    assert.equal(s.retryAt, 10 + 45_000);
+    const short = onFailure(
+      freshBreaker(0),
+      { reason: 'rate_limited', message: '429', status: 429, retryAfterMs: 2_000 },
+      10,
+      P,
+    );
+    assert.equal(short.state, 'closed');
+  });
+
+  it('cooldown doubles while probes fail, capped at 2 minutes; success closes and resets', () => {
+    let s = freshBreaker(0);
+    for (let i = 0; i < 3; i++) s = onFailure(s, down, i, P);
+    const cooldowns: number[] = [s.cooldownMs ?? 0];
+    let now = 0;
+    for (let i = 0; i < 6; i++) {
+      now = s.retryAt ?? 0;
+      assert.equal(probeDue(s, now - 1), false);
+      assert.equal(probeDue(s, now), true);
+      s = startProbe(s, now, P);
+      assert.equal(s.state, 'half_open');
+      assert.equal(probeDue(s, now + 1), false, 'one probe at a time');
+      s = onFailure(s, down, now + 5, P);
+      cooldowns.push(s.cooldownMs ?? 0);
+    }
+    assert.deepEqual(cooldowns, [10_000, 20_000, 40_000, 80_000, 120_000, 120_000, 120_000]);
+    s = startProbe(s, s.retryAt ?? 0, P);
+    s = onSuccess(s, 200, (s.probeUntil ?? 0) - P.probeLeaseMs + 10, P);
+    assert.equal(s.state, 'closed');
+    assert.equal(s.consecutiveFailures, 0);
+    assert.equal(s.cooldownMs, undefined);
+  });
+
+  it('a probe slot given back unused lets the next caller probe at once; a lost prober times out', () => {
+    let s = freshBreaker(0);
+    for (let i = 0; i < 3; i++) s = onFailure(s, down, i, P);
+    const t = s.retryAt ?? 0;
+    s = startProbe(s, t, P);
+    assert.equal(probeDue(endProbeUnused(s, t + 1), t + 1), true);
+    assert.equal(probeDue(s, t + P.probeLeaseMs), true, 'the lease ran out');
+  });
+
+  it('failures count against the provider when it is down as a whole, else the model', () => {
+    assert.deepEqual(scopesFor({ reason: 'unreachable', message: '' }), ['provider', 'model']);
+    assert.deepEqual(scopesFor({ reason: 'overloaded', message: '' }), ['provider', 'model']);
+    assert.deepEqual(scopesFor({ reason: 'rate_limited', message: '' }), ['model']);
+    assert.deepEqual(scopesFor({ reason: 'timeout', message: '', timeout: 'first_token' }), ['model']);
+    assert.deepEqual(scopesFor({ reason: 'timeout', message: '', timeout: 'connect' }), [
+      'provider',
+      'model',
+    ]);
+    assert.deepEqual(scopesFor({ reason: 'provider_misconfigured', message: '', status: 404 }), ['model']);
+    assert.deepEqual(scopesFor({ reason: 'provider_misconfigured', message: '', status: 401 }), [
+      'provider',
+      'model',
+    ]);
+    assert.deepEqual(scopesFor({ reason: 'context_too_long', message: '' }), []);
+  });
+});
+
+describe('InMemoryHealth', () => {
+  it('a provider-wide failure makes every model of that provider unavailable', async () => {
+    const h = new InMemoryHealth();
+    for (let i = 0; i < 3; i++)
+      await h.recordFailure(
+        { providerId: 'p', modelId: 'm1' },
+        { reason: 'unreachable', message: 'refused' },
+      );
+    const other = await h.check({ providerId: 'p', modelId: 'm2' });
+    assert.equal(other.available, false);
+    assert.equal(other.provider.reason, 'unreachable');
+    assert.equal((await h.check({ providerId: 'q', modelId: 'm3' })).available, true);
+  });
+
+  it('only one caller gets the probe; reset forgets a breaker', async () => {
+    const h = new InMemoryHealth({ policy: { baseCooldownMs: 0 } });
+    const t = { providerId: 'p', modelId: 'm' };
+    for (let i = 0; i < 3; i++) await h.recordFailure(t, { reason: 'overloaded', message: '529' });
+    const claims = await Promise.all([h.tryAcquireProbe(t), h.tryAcquireProbe(t), h.tryAcquireProbe(t)]);
+    assert.deepEqual(claims.filter(Boolean).length, 1);
+    await h.reset({ scope: 'provider', id: 'p' });
+    await h.reset({ scope: 'model', id: 'm' });
+    assert.equal((await h.check(t)).available, true);
+  });
+});
