@@ -69,7 +69,8 @@ export function reasonFor(f: UpstreamFailure): FailureReason {
   if (CONTEXT_RE.test(all) && (s === undefined || s === 400 || s === 413 || s === 422)) {
     return 'context_too_long';
   }
-  if (s === 408 || /DEADLINE_EXCEEDED/i.test(words)) return 'timeout';
+  // Gemini sends its 504 as DEADLINE_EXCEEDED: a gateway timeout is a server error (SPEC §2.1), not ours.
+  if (s === 408 || (s === undefined && /DEADLINE_EXCEEDED/i.test(words))) return 'timeout';
   if (s !== undefined && s >= 500) return 'provider_error';
   if (/content_filter|content_policy|SAFETY|PROHIBITED_CONTENT/i.test(words)) return 'content_filtered';
   if (s !== undefined && s >= 400) return FILTER_RE.test(all) ? 'content_filtered' : 'bad_request';

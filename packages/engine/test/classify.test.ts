@@ -32,6 +32,7 @@ describe('classification: the SPEC §2.1 table', () => {
     ['502', { status: 502 }, 'provider_error'],
     ['503', { status: 503 }, 'provider_error'],
     ['504', { status: 504 }, 'provider_error'],
+    ['Gemini 504 DEADLINE_EXCEEDED', { status: 504, type: 'DEADLINE_EXCEEDED' }, 'provider_error'],
     ['server-error event', { type: 'api_error', inStream: true }, 'provider_error'],
     ['error event with no type', { inStream: true, message: 'boom' }, 'provider_error'],
     ['401', { status: 401 }, 'provider_misconfigured'],

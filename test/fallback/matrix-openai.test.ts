@@ -1,0 +1,7 @@
+/** SPEC §2.1 matrix with the primary on the openai protocol (streaming and non-streaming). */
+import { PROTOCOLS } from './harness.js';
+import { defineMatrix } from './matrix.js';
+
+const p = PROTOCOLS.find((x) => x.name === 'openai');
+if (!p) throw new Error('unknown protocol');
+defineMatrix(p);
