@@ -36,10 +36,36 @@ export interface ServerConfig {
   env: NodeJS.ProcessEnv;
   /** Pause between the demo simulator's streamed chunks (UNDERSTUDY_DEMO_CHUNK_DELAY_MS). */
   demoChunkDelayMs: number;
+  /** REDIS_URL: shared health memory and settings changes between instances. */
+  redisUrl?: string;
+  /** UNDERSTUDY_REDIS_PREFIX: prefix of Redis keys and channels (default `understudy:`). */
+  redisPrefix: string;
+  /** UNDERSTUDY_REDIS_TIMEOUT_MS: bound of every Redis call (default 100). */
+  redisTimeoutMs: number;
+  /** DATABASE_POOL_MAX: PostgreSQL connections per instance (default 10). */
+  databasePoolMax: number;
+  /** UNDERSTUDY_INSTANCE_ID: this instance's name (default host-pid-random). */
+  instanceId?: string;
+  /** UNDERSTUDY_CIRCUIT_COOLDOWN_MS: first cooldown of an open circuit before a probe (default 10000). */
+  circuitCooldownMs?: number;
+  /**
+   * UNDERSTUDY_HEARTBEAT_MS: how often an instance beats in the shared database (default 5000); an
+   * instance silent for 6 beats is gone and its answers in progress are marked interrupted.
+   */
+  heartbeatMs: number;
 }
 
 const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v.trim());
 const nonEmpty = (v: string | undefined) => (v && v.trim() !== '' ? v.trim() : undefined);
+
+/** A positive integer from the environment, or undefined when unset. */
+function positive(v: string | undefined, name: string): number | undefined {
+  const t = nonEmpty(v);
+  if (t === undefined) return undefined;
+  const n = Number(t);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${v}"`);
+  return n;
+}
 
 /** Reads the configuration from environment variables. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ServerConfig {
@@ -75,5 +101,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     env,
     demoChunkDelayMs: Number(env.UNDERSTUDY_DEMO_CHUNK_DELAY_MS ?? 40),
     webDist: resolve(cwd, nonEmpty(env.UNDERSTUDY_WEB_DIST) ?? 'packages/web/dist'),
+    redisUrl: nonEmpty(env.REDIS_URL),
+    redisPrefix: nonEmpty(env.UNDERSTUDY_REDIS_PREFIX) ?? 'understudy:',
+    redisTimeoutMs: positive(env.UNDERSTUDY_REDIS_TIMEOUT_MS, 'UNDERSTUDY_REDIS_TIMEOUT_MS') ?? 100,
+    databasePoolMax: positive(env.DATABASE_POOL_MAX, 'DATABASE_POOL_MAX') ?? 10,
+    instanceId: nonEmpty(env.UNDERSTUDY_INSTANCE_ID),
+    circuitCooldownMs: positive(env.UNDERSTUDY_CIRCUIT_COOLDOWN_MS, 'UNDERSTUDY_CIRCUIT_COOLDOWN_MS'),
+    heartbeatMs: positive(env.UNDERSTUDY_HEARTBEAT_MS, 'UNDERSTUDY_HEARTBEAT_MS') ?? 5000,
   };
 }

@@ -4,6 +4,7 @@ import type { ConnectionTestResult } from '@understudy/providers';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { CatalogService } from './catalog/index.js';
+import type { Cluster } from './cluster/index.js';
 import type { AnswerRuns } from './chat/index.js';
 import type { ServerConfig } from './config.js';
 import type { Metrics } from './metrics/index.js';
@@ -56,4 +57,8 @@ export interface AppContext {
   provision(orgId: string): Promise<void>;
   /** One-time token for first-run setup; undefined once an organization exists. */
   setupToken: string | undefined;
+  /** This instance's id (recorded on the answers it writes). */
+  instanceId: string;
+  /** Shared health memory and settings changes between instances (local-only without Redis). */
+  cluster: Cluster;
 }

@@ -3,7 +3,7 @@
  * needed, provisions organizations, wires the engine and every route module, and shuts down
  * gracefully. `startServer` is what `main()` and the tests call.
  */
-import { createEngine, InMemoryHealth, type Engine } from '@understudy/engine';
+import { createEngine, type Engine } from '@understudy/engine';
 import { createProviderClient, testConnection } from '@understudy/providers';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import pino, { type DestinationStream, type Logger } from 'pino';
@@ -18,7 +18,8 @@ import {
   type ProvisionDeps,
 } from './bootstrap/index.js';
 import { createCatalogService, scopeHealth } from './catalog/index.js';
-import { AnswerRuns, recoverInterrupted, registerChatRoutes } from './chat/index.js';
+import { AnswerRuns, registerChatRoutes } from './chat/index.js';
+import { newInstanceId, registerInstance, startCluster } from './cluster/index.js';
 import type { ServerConfig } from './config.js';
 import type { AppContext } from './context.js';
 import { startDemo, type Demo } from './demo/index.js';
@@ -94,19 +95,42 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const log = opts.logger ?? createLogger(config.logLevel);
   const file = config.configFile ? readBootstrapFile(config.configFile, config.env) : undefined;
   if (file) await checkBootstrapUrls(file, config);
-  const storage = await openStorage(storageConfig(config.dataDir, config.databaseUrl));
-  const recovered = await recoverInterrupted(storage.db);
-  if (recovered > 0)
-    log.warn({ recovered }, 'answers left in progress by a previous stop were marked interrupted');
+  const storage = await openStorage(storageConfig(config.dataDir, config.databaseUrl), {
+    poolMax: config.databasePoolMax,
+  });
+  const shared = storage.kind === 'postgres';
+  const instanceId = config.instanceId ?? newInstanceId();
+  // Only answers no live instance is writing are reclaimed (all of them on SQLite: one instance).
+  const { registry, reclaimed } = await registerInstance(storage.db, {
+    id: instanceId,
+    shared,
+    log,
+    timings: { heartbeatMs: config.heartbeatMs, staleMs: 6 * config.heartbeatMs },
+  });
+  if (reclaimed > 0)
+    log.warn({ recovered: reclaimed }, 'answers left in progress by a previous stop were marked interrupted');
+  if (shared && !config.secret)
+    log.warn(
+      "DATABASE_URL is PostgreSQL but UNDERSTUDY_SECRET is not set: provider keys are encrypted with this machine's data/secret.key, which other instances cannot read; set the same UNDERSTUDY_SECRET on every instance",
+    );
   const box = createSecretBox(loadSecretKey(config.secret, config.dataDir));
   const runDemo = config.demo === 'on' || (config.demo === 'auto' && !hasRealProviders(config, file));
   const demo = runDemo ? await startDemo({ chunkDelayMs: config.demoChunkDelayMs }) : undefined;
 
-  const health = new InMemoryHealth();
   const client = createProviderClient();
   const engines = new Map<string, Engine>();
-  const metrics = createMetrics(health);
-  const catalogs = createCatalogService({ db: storage.db, box, demoBaseUrl: () => demo?.url });
+  const localCatalogs = createCatalogService({
+    db: storage.db,
+    box,
+    demoBaseUrl: () => demo?.url,
+    // Several instances: a missed change message is corrected within this time at worst.
+    ...(shared && { maxAgeMs: config.redisUrl ? 30_000 : 5_000 }),
+  });
+  const cluster = await startCluster({ config, instanceId, log, catalogs: localCatalogs });
+  const health = cluster.health;
+  const metrics = createMetrics(health, cluster);
+  // Every change an admin makes reaches every instance's cache (through Redis when configured).
+  const catalogs = { ...localCatalogs, invalidate: (orgId: string) => cluster.orgChanged(orgId) };
   const provisionDeps: ProvisionDeps = { db: storage.db, box, config, file, demo, log };
 
   const ctx: AppContext = {
@@ -145,10 +169,14 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       catalogs.invalidate(orgId);
     },
     setupToken: undefined,
+    instanceId,
+    cluster,
   };
   ctx.answers = new AnswerRuns({ db: storage.db, metrics, log, engineFor: (id) => ctx.engineFor(id) });
+  cluster.onStop((messageId) => ctx.answers.stop(messageId));
 
-  await bootstrapAtStart(provisionDeps);
+  // Several instances starting at once: one applies the bootstrap file at a time.
+  await storage.exclusive(() => bootstrapAtStart(provisionDeps));
   if ((await countOrganizations(storage.db)) === 0) ctx.setupToken = randomToken('', 18);
 
   const app: FastifyInstance = Fastify({
@@ -200,7 +228,14 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     if (shuttingDown) return reply.code(503).send({ status: 'shutting_down' });
     try {
       await storage.ping();
-      return { status: 'ready', database: storage.kind, demo: demo !== undefined };
+      // A degraded Redis does not make the instance unready: it serves from its own memory.
+      return {
+        status: 'ready',
+        database: storage.kind,
+        demo: demo !== undefined,
+        instance: instanceId,
+        ...(await cluster.verify()),
+      };
     } catch {
       return reply.code(503).send({ status: 'database_unavailable' });
     }
@@ -256,6 +291,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       const force = setTimeout(() => app.server.closeAllConnections(), 1000);
       await appClosed;
       clearTimeout(force);
+      await registry.stop();
+      await cluster.close();
       await demo?.close();
       await storage.close();
     })());

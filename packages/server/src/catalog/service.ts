@@ -28,6 +28,8 @@ export interface OrgCatalog extends Catalog {
 export interface CatalogService {
   get(orgId: string): Promise<OrgCatalog>;
   invalidate(orgId: string): void;
+  /** Drops every cached catalog (e.g. after missing cluster messages while Redis was down). */
+  invalidateAll(): void;
 }
 
 /** A stored model row as the engine's ModelConfig. */
@@ -54,8 +56,14 @@ export function createCatalogService(deps: {
   box: SecretBox;
   /** Base URL of the in-process simulator, or undefined when it is not running. */
   demoBaseUrl: () => string | undefined;
+  /**
+   * Rebuild a cached catalog older than this (several instances: a safety net should a change
+   * message be missed). Undefined: cached until invalidated.
+   */
+  maxAgeMs?: number;
 }): CatalogService {
   const cache = new Map<string, Promise<OrgCatalog>>();
+  const builtAt = new Map<string, number>();
 
   const provider = (r: ProvidersTable): ProviderConfig | undefined => {
     let baseUrl = r.base_url;
@@ -108,9 +116,12 @@ export function createCatalogService(deps: {
   return {
     get(orgId) {
       let p = cache.get(orgId);
+      if (p && deps.maxAgeMs !== undefined && Date.now() - (builtAt.get(orgId) ?? 0) > deps.maxAgeMs)
+        p = undefined;
       if (!p) {
         p = build(orgId);
         cache.set(orgId, p);
+        builtAt.set(orgId, Date.now());
         // A failed build must not stay cached.
         p.catch(() => cache.delete(orgId));
       }
@@ -118,6 +129,9 @@ export function createCatalogService(deps: {
     },
     invalidate(orgId) {
       cache.delete(orgId);
+    },
+    invalidateAll() {
+      cache.clear();
     },
   };
 }

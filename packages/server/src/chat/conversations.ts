@@ -51,9 +51,51 @@ function streamRun(reply: FastifyReply, run: Run, first?: { event: string; data:
   sse.onClose(unsubscribe);
 }
 
+/** How often an answer written by another instance is read back, and for how long at most. */
+const FOLLOW_POLL_MS = 250;
+const FOLLOW_MAX_MS = 15 * 60_000;
+
 /** Registers conversation routes. */
 export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext): void {
   const { db } = ctx;
+
+  /**
+   * Streams an answer another instance is writing: its text as it is saved (every second), then the
+   * final message. The client sees the same events as from the writing instance.
+   */
+  const followRemote = (reply: FastifyReply, first: MessagesTable): void => {
+    const sse = openSse(reply);
+    sse.send('start', { assistantMessageId: first.id, resumed: true });
+    let closed = false;
+    sse.onClose(() => (closed = true));
+    let sent = '';
+    void (async () => {
+      const until = Date.now() + FOLLOW_MAX_MS;
+      let row: MessagesTable | undefined = first;
+      while (!closed && row && Date.now() < until) {
+        if (row.content.startsWith(sent) && row.content.length > sent.length) {
+          sse.send('text', { text: row.content.slice(sent.length) });
+          sent = row.content;
+        }
+        if (row.status !== 'in_progress') {
+          const message = messageView(row);
+          if (row.status === 'complete') sse.send('done', { message });
+          else
+            sse.send('error', {
+              error: message.error ?? { reason: row.status, message: `the answer is ${row.status}` },
+              message,
+            });
+          break;
+        }
+        await new Promise((r) => setTimeout(r, FOLLOW_POLL_MS));
+        row = await db.selectFrom('messages').selectAll().where('id', '=', first.id).executeTakeFirst();
+      }
+      sse.end();
+    })().catch((err: unknown) => {
+      ctx.log.warn({ err }, 'following an answer failed');
+      sse.end();
+    });
+  };
 
   /** A conversation of the caller (members see only their own; others' ids answer 404). */
   const findConversation = async (orgId: string, userId: string, id: string) => {
@@ -251,7 +293,15 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
       };
       const rows: MessagesTable[] = [
         { ...base, id: userMsg, seq: s, role: 'user', content, status: 'complete' },
-        { ...base, id: asstMsg, seq: s + 1, role: 'assistant', content: '', status: 'in_progress' },
+        {
+          ...base,
+          id: asstMsg,
+          seq: s + 1,
+          role: 'assistant',
+          content: '',
+          status: 'in_progress',
+          owner_instance: ctx.instanceId,
+        },
       ];
       await trx.insertInto('messages').values(rows).execute();
       await trx.updateTable('conversations').set({ updated_at: now }).where('id', '=', id).execute();
@@ -293,7 +343,9 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
           event: 'start',
           data: { assistantMessageId: messageId, resumed: true },
         });
-      // Already finished (or left by another instance): one final event with the stored message.
+      // Written by another instance (several behind a load balancer): follow it in the database.
+      if (row.status === 'in_progress') return followRemote(reply, row);
+      // Already finished: one final event with the stored message.
       const sse = openSse(reply);
       const message = messageView(row);
       if (row.status === 'complete') sse.send('done', { message });
@@ -314,10 +366,30 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
       const { id, messageId } = parse(MessageParams, request.params, 'params');
       await findConversation(u.orgId, u.userId, id);
       const run = ctx.answers.get(messageId);
-      if (!run || run.conversationId !== id)
-        throw conflict('that answer is not being written (nothing to stop)');
-      ctx.answers.stop(messageId);
-      await run.finished;
+      if (run && run.conversationId === id) {
+        ctx.answers.stop(messageId);
+        await run.finished;
+      } else {
+        // Maybe another instance is writing it: ask it (through Redis) and wait for the saved state.
+        const row = await db
+          .selectFrom('messages')
+          .select('status')
+          .where('conversation_id', '=', id)
+          .where('id', '=', messageId)
+          .executeTakeFirst();
+        if (row?.status !== 'in_progress' || !(await ctx.cluster.requestStop(messageId)))
+          throw conflict('that answer is not being written (nothing to stop)');
+        const until = Date.now() + 10_000;
+        while (Date.now() < until) {
+          const cur = await db
+            .selectFrom('messages')
+            .select('status')
+            .where('id', '=', messageId)
+            .executeTakeFirst();
+          if (cur?.status !== 'in_progress') break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
       const row = await db
         .selectFrom('messages')
         .selectAll()
@@ -368,6 +440,7 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
           ttft_ms: null,
           fallback_json: null,
           error_json: null,
+          owner_instance: ctx.instanceId,
           updated_at: nowIso(),
         })
         .where('id', '=', messageId)

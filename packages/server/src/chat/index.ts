@@ -10,5 +10,5 @@ export function registerChatRoutes(app: FastifyInstance, ctx: AppContext): void 
   registerConversationRoutes(app, ctx);
 }
 
-export { AnswerRuns, recoverInterrupted, type Run, type RunEvent } from './runs.js';
+export { AnswerRuns, type Run, type RunEvent } from './runs.js';
 export { openSse } from './sse.js';

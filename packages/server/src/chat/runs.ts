@@ -241,22 +241,3 @@ export class AnswerRuns {
     await Promise.race([all(), new Promise((r) => setTimeout(r, 5000).unref())]);
   }
 }
-
-/** Marks answers left in progress by a crash as interrupted (run at start). Returns how many. */
-export async function recoverInterrupted(db: Kysely<Database>): Promise<number> {
-  const r = await db
-    .updateTable('messages')
-    .set({
-      status: 'interrupted',
-      error_json: JSON.stringify({
-        reason: 'interrupted',
-        message: 'the server stopped while this answer was being written; retry it',
-        primary: null,
-        backup: null,
-      }),
-      updated_at: nowIso(),
-    })
-    .where('status', '=', 'in_progress')
-    .executeTakeFirst();
-  return Number(r.numUpdatedRows);
-}

@@ -10,8 +10,13 @@ export interface Metrics {
   answer(surface: 'chat' | 'api', result: AnswerResult): void;
 }
 
+/** The cluster link as metrics see it. */
+interface ClusterInfo {
+  info(): { redis: 'off' | 'ok' | 'degraded'; downs?: number; localFallbacks?: number };
+}
+
 /** Creates the registry; `health` feeds the circuit-state gauge at scrape time. */
-export function createMetrics(health: HealthMemory): Metrics {
+export function createMetrics(health: HealthMemory, cluster?: ClusterInfo): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'understudy_process_' });
   const httpRequests = new Counter({
@@ -61,6 +66,25 @@ export function createMetrics(health: HealthMemory): Metrics {
       }
     },
   });
+  if (cluster) {
+    new Gauge({
+      name: 'understudy_redis_up',
+      help: 'Shared health memory through Redis: 1 shared, 0 degraded to local memory (absent without REDIS_URL)',
+      registers: [registry],
+      collect() {
+        const i = cluster.info();
+        if (i.redis !== 'off') this.set(i.redis === 'ok' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'understudy_redis_local_fallbacks',
+      help: 'Health memory calls answered from local memory because Redis was slow or down (since start)',
+      registers: [registry],
+      collect() {
+        this.set(cluster.info().localFallbacks ?? 0);
+      },
+    });
+  }
   return {
     registry,
     httpRequests,

@@ -19,8 +19,17 @@ export interface Storage {
   kind: StorageConfig['kind'];
   /** Runs a trivial query; used by /readyz. */
   ping(): Promise<void>;
+  /**
+   * Runs `fn` while holding the deployment-wide startup lock (a PostgreSQL session advisory lock;
+   * SQLite has a single instance). Migrations and the bootstrap file run under it, so several
+   * instances starting at once neither race on DDL nor create the same organization twice.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
+
+/** The advisory lock key of startup work (any constant; "UNDS"). */
+const STARTUP_LOCK = 0x554e4453;
 
 /** The storage config for a data folder and optional DATABASE_URL. */
 export function storageConfig(dataDir: string, databaseUrl?: string): StorageConfig {
@@ -29,8 +38,9 @@ export function storageConfig(dataDir: string, databaseUrl?: string): StorageCon
 }
 
 /** Opens and migrates the database. */
-export async function openStorage(config: StorageConfig): Promise<Storage> {
+export async function openStorage(config: StorageConfig, opts: { poolMax?: number } = {}): Promise<Storage> {
   let db: Kysely<Database>;
+  let exclusive: Storage['exclusive'] = (fn) => fn();
   if (config.kind === 'sqlite') {
     mkdirSync(join(config.file, '..'), { recursive: true });
     const sqlite = new SQLite(config.file);
@@ -40,13 +50,28 @@ export async function openStorage(config: StorageConfig): Promise<Storage> {
     sqlite.pragma('busy_timeout = 5000');
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   } else {
-    const pool = new pg.Pool({ connectionString: config.url, max: 10 });
+    const pool = new pg.Pool({ connectionString: config.url, max: opts.poolMax ?? 10 });
     // An idle client's network error must not crash the process; the next query reconnects.
     pool.on('error', () => undefined);
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    exclusive = async (fn) => {
+      // A session lock on a connection of its own: the work itself uses the pool.
+      const lock = new pg.Client({ connectionString: config.url });
+      lock.on('error', () => undefined);
+      await lock.connect();
+      try {
+        await lock.query('SELECT pg_advisory_lock($1)', [STARTUP_LOCK]);
+        return await fn();
+      } finally {
+        await lock.query('SELECT pg_advisory_unlock($1)', [STARTUP_LOCK]).catch(() => undefined);
+        await lock.end().catch(() => undefined);
+      }
+    };
   }
   const migrator = new Migrator({ db, provider: migrationProvider });
-  const { error } = await migrator.migrateToLatest();
+  const { error } = await exclusive(() => migrator.migrateToLatest()).catch((err: unknown) => ({
+    error: err,
+  }));
   if (error) {
     await db.destroy();
     throw error instanceof Error ? error : new Error(String(error));
@@ -57,6 +82,7 @@ export async function openStorage(config: StorageConfig): Promise<Storage> {
     ping: async () => {
       await db.selectFrom('organizations').select('id').limit(1).execute();
     },
+    exclusive,
     close: () => db.destroy(),
   };
 }

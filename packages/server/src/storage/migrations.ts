@@ -203,9 +203,27 @@ const m001: Migration = {
   },
 };
 
+/**
+ * Several instances on one database (issue 5): each registers itself and beats a heartbeat, and an
+ * answer in progress records the instance writing it, so crash recovery reclaims only the answers
+ * of instances that stopped beating, never those another live instance is still writing.
+ */
+const m002: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('instances')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('started_at', 'text', (c) => c.notNull())
+      .addColumn('heartbeat_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.alterTable('messages').addColumn('owner_instance', 'text').execute();
+  },
+};
+
 /** Every migration, by name; names sort in application order. */
 export const migrations: Record<string, Migration> = {
   '001_initial': m001,
+  '002_instances': m002,
 };
 
 /** Kysely's provider for the in-code migrations above. */

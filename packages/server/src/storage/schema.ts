@@ -145,6 +145,15 @@ export interface MessagesTable {
   error_json: string | null;
   created_at: string;
   updated_at: string;
+  /** The instance writing an answer in progress (null for member messages and older rows). */
+  owner_instance?: string | null;
+}
+
+/** A running server instance and its heartbeat (several instances share PostgreSQL). */
+export interface InstancesTable {
+  id: string;
+  started_at: string;
+  heartbeat_at: string;
 }
 
 export interface FallbackEventsTable {
@@ -192,4 +201,5 @@ export interface Database {
   messages: MessagesTable;
   fallback_events: FallbackEventsTable;
   audit_log: AuditLogTable;
+  instances: InstancesTable;
 }
