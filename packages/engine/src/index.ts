@@ -40,6 +40,7 @@ export {
   onSuccess,
   probeDue,
   startProbe,
+  claimProbe,
   endProbeUnused,
   scopesFor,
   viewOf,

@@ -155,6 +155,20 @@ export function startProbe(s: BreakerState, now: number, p: BreakerPolicy): Brea
   return { ...s, state: 'half_open', probeUntil: now + p.probeLeaseMs, updatedAt: now };
 }
 
+/**
+ * Claims the probe of a target: every open breaker of it, or none. Returns each breaker's next
+ * state (undefined where nothing changes), or undefined when no probe may start now.
+ */
+export function claimProbe(
+  states: readonly BreakerState[],
+  now: number,
+  p: BreakerPolicy,
+): (BreakerState | undefined)[] | undefined {
+  if (states.every((s) => s.state === 'closed')) return undefined;
+  if (!states.every((s) => s.state === 'closed' || probeDue(s, now))) return undefined;
+  return states.map((s) => (s.state === 'closed' ? undefined : startProbe(s, now, p)));
+}
+
 /** Returns the probe slot unused, so the next caller may probe at once. */
 export function endProbeUnused(s: BreakerState, now: number): BreakerState {
   if (s.state !== 'half_open') return s;

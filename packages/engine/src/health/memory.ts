@@ -2,6 +2,7 @@
 import { systemClock, type Clock } from '../clock.js';
 import type { FailureDetails } from '../errors.js';
 import {
+  claimProbe,
   DEFAULT_BREAKER_POLICY,
   endProbeUnused,
   freshBreaker,
@@ -9,7 +10,6 @@ import {
   onSuccess,
   probeDue,
   scopesFor,
-  startProbe,
   viewOf,
   type BreakerPolicy,
   type BreakerState,
@@ -70,14 +70,16 @@ export class InMemoryHealth implements HealthMemory {
 
   /** Synchronous probe claim: all the target's open breakers, or none. */
   acquireProbeNow(target: TargetRef): boolean {
-    const now = this.clock.now();
     const keys = keysOf(target);
-    const states = keys.map((k) => this.get(k));
-    if (states.every((s) => s.state === 'closed')) return false;
-    if (!states.every((s) => s.state === 'closed' || probeDue(s, now))) return false;
+    const next = claimProbe(
+      keys.map((k) => this.get(k)),
+      this.clock.now(),
+      this.policy,
+    );
+    if (!next) return false;
     keys.forEach((k, i) => {
-      const s = states[i];
-      if (s && s.state !== 'closed') this.put(k, startProbe(s, now, this.policy));
+      const s = next[i];
+      if (s) this.put(k, s);
     });
     return true;
   }

@@ -17,6 +17,7 @@
  */
 import {
   DEFAULT_BREAKER_POLICY,
+  claimProbe,
   endProbeUnused,
   freshBreaker,
   InMemoryHealth,
@@ -24,9 +25,7 @@ import {
   keyString,
   onFailure,
   onSuccess,
-  probeDue,
   scopesFor,
-  startProbe,
   systemClock,
   type BreakerPolicy,
   type BreakerState,
@@ -309,12 +308,8 @@ export class RedisHealth implements HealthMemory {
     // The mirror says no probe is due (another instance's claim was pushed): no round-trip needed.
     if (!this.mirror.checkNow(target).probeDue) return false;
     return this.transition(keysOf(target), (states, now) => {
-      if (states.every((s) => s.state === 'closed')) return { next: [], result: false };
-      if (!states.every((s) => s.state === 'closed' || probeDue(s, now))) return { next: [], result: false };
-      return {
-        next: states.map((s) => (s.state === 'closed' ? undefined : startProbe(s, now, this.policy))),
-        result: true,
-      };
+      const next = claimProbe(states, now, this.policy);
+      return next ? { next, result: true } : { next: [], result: false };
     });
   }
 
