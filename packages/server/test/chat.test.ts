@@ -29,6 +29,8 @@ interface Msg {
   fallback: {
     originalModel: string;
     originalProvider: string;
+    originalProviderLabel: string;
+    backupModelLabel: string;
     reason: string;
     backupModel: string;
     backupProvider: string;
@@ -110,6 +112,11 @@ test('web chat', async (t) => {
           const f = fb.data.fallback as Msg['fallback'];
           assert.equal(f?.originalModel, 'sim-a-large');
           assert.equal(f?.originalProvider, 'sim-a');
+          assert.equal(
+            f?.originalProviderLabel,
+            'Simulator A (OpenAI protocol)',
+            'the tooltip names the provider',
+          );
           assert.equal(f?.backupProvider, 'sim-b');
           assert.equal(f?.reason, 'overloaded');
           assert.equal(events.at(-1)?.event, 'done');
@@ -117,6 +124,8 @@ test('web chat', async (t) => {
           assert.equal(a.status, 'complete');
           assert.equal(a.provider, 'sim-b');
           assert.equal(a.fallback?.originalProvider, 'sim-a');
+          assert.equal(a.fallback?.originalProviderLabel, 'Simulator A (OpenAI protocol)');
+          assert.match(a.fallback?.backupModelLabel ?? '', /Sim B/);
           assert.equal(a.fallback?.backupModel, a.model);
           const activity = await owner.get<{
             events: { originalProvider: string; mate: { name: string } }[];

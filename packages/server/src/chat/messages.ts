@@ -1,15 +1,22 @@
 /** Messages as stored and as the API shows them. */
-import type { AnswerError, AnswerResult, FallbackRecord } from '@understudy/engine';
+import type { AnswerError, AnswerResult, Catalog, FallbackRecord } from '@understudy/engine';
 import type { MessageStatus, MessagesTable } from '../storage/index.js';
 
 /** The fallback part of a message as shown (the amber icon's tooltip reads it). */
-export function fallbackPublic(f: FallbackRecord) {
+export function fallbackPublic(f: FallbackRecord, catalog?: Catalog) {
+  // Labels go with the ids: members may not read the provider list, and the tooltip names them.
+  const model = (id: string) => catalog?.models.find((m) => m.id === id)?.label ?? id;
+  const provider = (id: string) => catalog?.providers.find((p) => p.id === id)?.label ?? id;
   return {
     originalModel: f.originalModelId,
+    originalModelLabel: model(f.originalModelId),
     originalProvider: f.originalProviderId,
+    originalProviderLabel: provider(f.originalProviderId),
     reason: f.reason,
     backupModel: f.backupModelId,
+    backupModelLabel: model(f.backupModelId),
     backupProvider: f.backupProviderId,
+    backupProviderLabel: provider(f.backupProviderId),
     mode: f.mode,
     skippedByHealth: f.skippedByHealth,
     explanation: f.explanation,
@@ -76,7 +83,11 @@ export function statusOf(result: AnswerResult, abortedBy: 'stop' | 'shutdown' | 
 }
 
 /** The columns a finished answer writes. */
-export function resultColumns(result: AnswerResult, status: MessageStatus): Partial<MessagesTable> {
+export function resultColumns(
+  result: AnswerResult,
+  status: MessageStatus,
+  catalog?: Catalog,
+): Partial<MessagesTable> {
   return {
     content: result.text,
     status,
@@ -87,7 +98,7 @@ export function resultColumns(result: AnswerResult, status: MessageStatus): Part
     usage_estimated: result.usage.estimated ? 1 : 0,
     latency_ms: Math.round(result.latencyMs),
     ttft_ms: result.ttftMs === undefined ? null : Math.round(result.ttftMs),
-    fallback_json: result.fallback ? JSON.stringify(fallbackPublic(result.fallback)) : null,
+    fallback_json: result.fallback ? JSON.stringify(fallbackPublic(result.fallback, catalog)) : null,
     error_json: result.error && status !== 'complete' ? JSON.stringify(errorPublic(result.error)) : null,
   };
 }

@@ -162,7 +162,7 @@ export class AnswerRuns {
         } else if (ev.type === 'fallback') {
           const discardText = ev.record.mode === 'restart';
           if (discardText) text = '';
-          emit({ type: 'fallback', fallback: fallbackPublic(ev.record), discardText });
+          emit({ type: 'fallback', fallback: fallbackPublic(ev.record, input.catalog), discardText });
         } else if (ev.type === 'usage') {
           emit({ type: 'usage', usage: ev.usage });
         } else if (ev.type === 'done' || ev.type === 'error') {
@@ -181,7 +181,7 @@ export class AnswerRuns {
         ? 'cancelled'
         : 'failed';
     const columns = result
-      ? resultColumns(result, status)
+      ? resultColumns(result, status, input.catalog)
       : {
           content: text,
           status,

@@ -1,0 +1,99 @@
+/**
+ * The app shell: finds out whether first-run setup is needed and who is signed in, then routes
+ * between the auth pages, the chat and Organization Settings (Owners and Admins only).
+ */
+import { useCallback, useEffect, useState } from 'react';
+import { onSignedOut, setCsrfToken } from './api/client.js';
+import { auth } from './api/endpoints.js';
+import type { Session } from './api/types.js';
+import { InvitePage } from './auth/InvitePage.js';
+import { LoginPage } from './auth/LoginPage.js';
+import { SetupPage } from './auth/SetupPage.js';
+import { ChatPage } from './chat/ChatPage.js';
+import { SettingsPage } from './settings/SettingsPage.js';
+import { TopBar } from './ui/TopBar.js';
+import { navigate, usePath } from './ui/router.js';
+
+type Boot =
+  { state: 'loading' } | { state: 'setup' } | { state: 'signedOut' } | { state: 'in'; session: Session };
+
+/**
+ * Whether this browser signed in before. The session cookie is HttpOnly, so without this hint the
+ * app could only find out by asking and getting a 401, which browsers log as a console error.
+ */
+const HINT = 'understudy.signedIn';
+const hint = {
+  get: () => localStorage.getItem(HINT) === '1',
+  set: (on: boolean) => (on ? localStorage.setItem(HINT, '1') : localStorage.removeItem(HINT)),
+};
+
+export function isManager(s: Session): boolean {
+  return s.user.role === 'owner' || s.user.role === 'admin';
+}
+
+export function App() {
+  const path = usePath();
+  const [boot, setBoot] = useState<Boot>({ state: 'loading' });
+
+  const signedIn = useCallback((session: Session) => {
+    setCsrfToken(session.csrfToken);
+    hint.set(true);
+    setBoot({ state: 'in', session });
+  }, []);
+
+  useEffect(() => {
+    let live = true;
+    (async () => {
+      const setup = await auth.setupState();
+      if (setup.needed) return live && setBoot({ state: 'setup' });
+      if (!hint.get()) return live && setBoot({ state: 'signedOut' });
+      try {
+        const session = await auth.session();
+        if (live) signedIn(session);
+      } catch {
+        hint.set(false);
+        if (live) setBoot({ state: 'signedOut' });
+      }
+    })().catch(() => live && setBoot({ state: 'signedOut' }));
+    return () => {
+      live = false;
+    };
+  }, [signedIn]);
+
+  useEffect(
+    () =>
+      onSignedOut(() => {
+        hint.set(false);
+        setBoot({ state: 'signedOut' });
+      }),
+    [],
+  );
+
+  const signOut = async () => {
+    await auth.logout().catch(() => undefined);
+    setCsrfToken('');
+    hint.set(false);
+    setBoot({ state: 'signedOut' });
+    navigate('/', true);
+  };
+
+  if (path.startsWith('/invite/') && boot.state !== 'in') {
+    return <InvitePage token={decodeURIComponent(path.slice('/invite/'.length))} onSignedIn={signedIn} />;
+  }
+  if (boot.state === 'loading') return <p className="loading">Loading…</p>;
+  if (boot.state === 'setup') return <SetupPage onSignedIn={signedIn} />;
+  if (boot.state === 'signedOut') return <LoginPage onSignedIn={signedIn} />;
+
+  const { session } = boot;
+  const inSettings = path.startsWith('/settings');
+  return (
+    <div className="app">
+      <TopBar session={session} manager={isManager(session)} onSignOut={signOut} />
+      {inSettings && isManager(session) ? (
+        <SettingsPage path={path} session={session} />
+      ) : (
+        <ChatPage path={path} />
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,124 @@
+/**
+ * The typed HTTP client of the web app. The session lives in an HttpOnly cookie; every
+ * state-changing request also carries the session's CSRF token in `x-csrf-token` (the server
+ * refuses it otherwise), and the browser sends a same-origin `Origin` by itself.
+ */
+import type { AnswerEvent } from './types.js';
+
+/** A refused request: the server's `{ error: { code, message } }`, with the HTTP status. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+let csrfToken = '';
+
+/** Remembers the CSRF token of the current session (from sign-in or GET /api/auth/session). */
+export function setCsrfToken(token: string): void {
+  csrfToken = token;
+}
+
+/** Listeners told when the session is gone (401), so the app can show the sign-in page. */
+const signedOutListeners = new Set<() => void>();
+export function onSignedOut(fn: () => void): () => void {
+  signedOutListeners.add(fn);
+  return () => signedOutListeners.delete(fn);
+}
+
+function headersFor(method: string, hasBody: boolean): Record<string, string> {
+  const h: Record<string, string> = { accept: 'application/json' };
+  if (hasBody) h['content-type'] = 'application/json';
+  if (method !== 'GET' && csrfToken) h['x-csrf-token'] = csrfToken;
+  return h;
+}
+
+async function errorOf(res: Response): Promise<ApiError> {
+  let code = 'http_error';
+  let message = `the server answered ${res.status}`;
+  try {
+    const body = (await res.json()) as { error?: { code?: string; message?: string } };
+    if (body.error?.message) message = body.error.message;
+    if (body.error?.code) code = body.error.code;
+  } catch {
+    // Not JSON (a proxy's page): the status line is all we have.
+  }
+  return new ApiError(res.status, code, message);
+}
+
+/** Sends a request; resolves with the parsed JSON (undefined for 204) or rejects with ApiError. */
+export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(path, {
+    method,
+    headers: headersFor(method, body !== undefined),
+    credentials: 'same-origin',
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+  if (!res.ok) {
+    const err = await errorOf(res);
+    if (res.status === 401 && !path.startsWith('/api/auth/')) for (const fn of signedOutListeners) fn();
+    throw err;
+  }
+  if (res.status === 204) return undefined as T;
+  return (await res.json()) as T;
+}
+
+export const get = <T>(path: string) => request<T>('GET', path);
+export const post = <T>(path: string, body?: unknown) => request<T>('POST', path, body ?? {});
+export const put = <T>(path: string, body: unknown) => request<T>('PUT', path, body);
+export const patch = <T>(path: string, body: unknown) => request<T>('PATCH', path, body);
+export const del = (path: string) => request<undefined>('DELETE', path);
+
+/**
+ * Opens an answer's event stream (POST to send or retry, GET to reattach) and calls `onEvent` for
+ * each server-sent event until the stream ends. fetch is used rather than EventSource because
+ * sending is a POST, and because EventSource reconnects on its own after the answer has ended.
+ */
+export async function streamAnswer(
+  method: 'GET' | 'POST',
+  path: string,
+  body: unknown,
+  onEvent: (e: AnswerEvent) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  const res = await fetch(path, {
+    method,
+    headers: { ...headersFor(method, method === 'POST'), accept: 'text/event-stream' },
+    credentials: 'same-origin',
+    ...(method === 'POST' && { body: JSON.stringify(body ?? {}) }),
+    ...(signal && { signal }),
+  });
+  if (!res.ok || !res.body) throw await errorOf(res);
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += value;
+    let cut: number;
+    while ((cut = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      const parsed = parseBlock(block);
+      if (parsed) onEvent(parsed);
+    }
+  }
+}
+
+/** One SSE block (`event:` and `data:` lines) as an AnswerEvent; comments (heartbeats) give null. */
+export function parseBlock(block: string): AnswerEvent | null {
+  let event = 'message';
+  const data: string[] = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith('event:')) event = line.slice(6).trim();
+    else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+  }
+  if (data.length === 0) return null;
+  const payload = JSON.parse(data.join('\n')) as Record<string, unknown>;
+  return { type: event, ...payload } as AnswerEvent;
+}

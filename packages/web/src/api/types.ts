@@ -1,0 +1,241 @@
+/**
+ * The shapes of the Understudy server's API, as the web app reads them. They mirror the server's
+ * views (packages/server/src/**) by hand: the web depends on the HTTP API only, never on server code.
+ */
+
+export type Role = 'owner' | 'admin' | 'member';
+
+export interface Session {
+  user: { id: string; email: string; name: string; role: Role };
+  organization: { id: string; name: string };
+  csrfToken: string;
+}
+
+export interface SetupState {
+  needed: boolean;
+  signupAllowed: boolean;
+}
+
+export interface Mate {
+  id: string;
+  name: string;
+  instructions: string;
+  /** A model id, or null for the organization's Default Model. */
+  model: string | null;
+  kind: 'native';
+}
+
+export interface Conversation {
+  id: string;
+  mateId: string;
+  title: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface FallbackInfo {
+  originalModel: string;
+  originalModelLabel?: string;
+  originalProvider: string;
+  /** The provider's label ("Simulator A (OpenAI protocol)"); older messages have only the id. */
+  originalProviderLabel?: string;
+  backupModelLabel?: string;
+  reason: string;
+  backupModel: string;
+  backupProvider: string;
+  mode: 'before_content' | 'continue' | 'restart' | string;
+  skippedByHealth: boolean;
+  explanation?: string;
+  primaryFailure: string;
+}
+
+export interface FailureSide {
+  model: string;
+  provider: string;
+  reason: string;
+  message: string;
+}
+
+export interface AnswerErrorInfo {
+  reason: string;
+  message: string;
+  primary?: FailureSide | null;
+  backup?: FailureSide | null;
+}
+
+export type MessageStatus = 'complete' | 'in_progress' | 'failed' | 'interrupted' | 'cancelled';
+
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  estimated: boolean;
+}
+
+export interface Message {
+  id: string;
+  conversationId: string;
+  role: 'user' | 'assistant';
+  content: string;
+  status: MessageStatus;
+  model: string | null;
+  provider: string | null;
+  usage: Usage | null;
+  latencyMs: number | null;
+  fallback: FallbackInfo | null;
+  error: AnswerErrorInfo | null;
+  createdAt: string;
+}
+
+export interface ConversationDetail extends Conversation {
+  mate: { id: string; name: string } | null;
+  messages: Message[];
+}
+
+/** One server-sent event of an answer. */
+export type AnswerEvent =
+  | { type: 'start'; userMessageId?: string; assistantMessageId: string; model?: string }
+  | { type: 'text'; text: string }
+  | { type: 'fallback'; fallback: FallbackInfo; discardText: boolean }
+  | { type: 'usage'; usage: Usage }
+  | { type: 'done'; message: Message }
+  | { type: 'error'; error: AnswerErrorInfo; message: Message };
+
+export interface ModelSummary {
+  id: string;
+  label: string;
+  tier: number;
+  capabilities: string[];
+}
+
+export interface ModelsForMembers {
+  defaultModel: string | null;
+  models: ModelSummary[];
+}
+
+export interface ModelTimeouts {
+  connectMs?: number;
+  firstTokenMs?: number;
+  stallMs?: number;
+}
+
+export interface AdminModel {
+  id: string;
+  provider: string;
+  upstreamModel: string;
+  label: string;
+  tier: number;
+  contextWindow: number | null;
+  maxOutputTokens: number | null;
+  capabilities: string[];
+  tags: string[];
+  timeouts: ModelTimeouts | null;
+  enabled: boolean;
+}
+
+export type ProviderType = 'openai' | 'azure-openai' | 'anthropic' | 'google' | 'openai-compatible';
+
+export interface Provider {
+  id: string;
+  type: ProviderType;
+  label: string;
+  baseUrl: string;
+  hasKey: boolean;
+  builtin: boolean;
+  source: string;
+}
+
+export interface ConnectionTest {
+  provider: string;
+  model: string | null;
+  ok: boolean;
+  latencyMs?: number;
+  error?: { reason: string; message: string };
+}
+
+export type FallbackSetting = { mode: 'automatic' } | { mode: 'none' } | { mode: 'specific'; model: string };
+
+export interface OrgSettings {
+  defaultModel: string | null;
+  fallback: FallbackSetting;
+  fallbackChoices: { value: string; label: string }[];
+}
+
+export interface Member {
+  id: string;
+  email: string;
+  name: string;
+  role: Role;
+  createdAt: string;
+}
+
+export interface Invitation {
+  id: string;
+  email: string;
+  role: Role;
+  expiresAt: string;
+  /** Present only in the answer to creating it. */
+  acceptUrl?: string;
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  prefix: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+export interface AuditEntry {
+  id: string;
+  at: string;
+  actor: { id: string | null; label: string };
+  action: string;
+  targetType: string;
+  targetId: string | null;
+  old: unknown;
+  new: unknown;
+}
+
+export interface FallbackEvent {
+  id: string;
+  at: string;
+  surface: string;
+  mate: { id: string; name: string | null } | null;
+  originalModel: string;
+  originalProvider: string;
+  reason: string;
+  backupModel: string | null;
+  backupProvider: string | null;
+  latencyMs: number | null;
+  outcome: string;
+}
+
+export interface FallbackActivity {
+  events: FallbackEvent[];
+  countsByDay: { day: string; provider: string; reason: string; count: number }[];
+}
+
+export interface Health {
+  state: 'closed' | 'open' | 'half_open' | string;
+  reason: string | null;
+  lastError: string | null;
+  retryAt: string | null;
+  consecutiveFailures: number;
+  latencyMs: number | null;
+  misconfigured: boolean;
+}
+
+export interface ProviderStatus {
+  id: string;
+  label: string;
+  type: string;
+  health: Health;
+  demoOutage: string | null;
+  models: { id: string; label: string; enabled: boolean; health: Health; available: boolean }[];
+}
+
+export interface DemoState {
+  enabled: boolean;
+  faults: string[];
+  providers: { id: string; label: string; outage: string | null }[];
+}

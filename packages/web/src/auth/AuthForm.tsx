@@ -1,0 +1,83 @@
+import type { FormEvent, ReactNode } from 'react';
+import { useState } from 'react';
+import { ErrorText } from '../ui/ErrorText.js';
+
+/** The frame of the sign-in, setup and invitation forms: title, fields, submit, error. */
+export function AuthForm({
+  title,
+  intro,
+  submit,
+  onSubmit,
+  children,
+}: {
+  title: string;
+  intro?: ReactNode;
+  submit: string;
+  onSubmit: (form: FormData) => Promise<void>;
+  children: ReactNode;
+}) {
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const handle = async (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      await onSubmit(new FormData(e.currentTarget));
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main className="auth">
+      <form className="card auth-card" onSubmit={handle}>
+        <h1>{title}</h1>
+        {intro}
+        {children}
+        <ErrorText message={error} />
+        <button type="submit" className="primary" disabled={busy}>
+          {submit}
+        </button>
+      </form>
+    </main>
+  );
+}
+
+/** A labelled input. */
+export function Field({
+  label,
+  name,
+  type = 'text',
+  autoComplete,
+  defaultValue,
+  minLength,
+}: {
+  label: string;
+  name: string;
+  type?: string;
+  autoComplete?: string;
+  defaultValue?: string;
+  minLength?: number;
+}) {
+  return (
+    <label className="field">
+      <span>{label}</span>
+      <input
+        name={name}
+        type={type}
+        required
+        autoComplete={autoComplete}
+        defaultValue={defaultValue}
+        minLength={minLength}
+      />
+    </label>
+  );
+}
+
+/** A FormData value as a string. */
+export function val(form: FormData, name: string): string {
+  const v = form.get(name);
+  return typeof v === 'string' ? v : '';
+}

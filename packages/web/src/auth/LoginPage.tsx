@@ -1,0 +1,16 @@
+import { auth } from '../api/endpoints.js';
+import type { Session } from '../api/types.js';
+import { AuthForm, Field, val } from './AuthForm.js';
+
+export function LoginPage({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
+  return (
+    <AuthForm
+      title="Sign in to Understudy"
+      submit="Sign in"
+      onSubmit={async (f) => onSignedIn(await auth.login(val(f, 'email'), val(f, 'password')))}
+    >
+      <Field label="Email" name="email" type="email" autoComplete="username" />
+      <Field label="Password" name="password" type="password" autoComplete="current-password" />
+    </AuthForm>
+  );
+}

@@ -1,0 +1,49 @@
+/**
+ * The amber icon beside the token counter of an answer that came from a backup model. Hovering or
+ * focusing it shows a tooltip naming the backup model and the original provider that was
+ * unavailable, and why. It is a button so the keyboard can reach it; Escape hides the tooltip.
+ */
+import { useId, useState } from 'react';
+import type { FallbackInfo } from '../api/types.js';
+import { reasonWords } from './reasons.js';
+
+export function fallbackSentence(f: FallbackInfo, label: (modelId: string) => string): string {
+  const provider = f.originalProviderLabel ?? f.originalProvider;
+  const why = f.skippedByHealth
+    ? `${label(f.originalModel)} was skipped because provider ${provider} is known to be unavailable`
+    : `${label(f.originalModel)} ${reasonWords(f.reason)}`;
+  return `Answered by the backup model ${label(f.backupModel)}. The original provider ${provider} was unavailable: ${why}.`;
+}
+
+export function FallbackIcon({ fallback, label }: { fallback: FallbackInfo; label: (id: string) => string }) {
+  const [open, setOpen] = useState(false);
+  const id = useId();
+  return (
+    <span className="fallback" onMouseEnter={() => setOpen(true)} onMouseLeave={() => setOpen(false)}>
+      <button
+        type="button"
+        className="fallback-icon"
+        aria-label="Answered by backup model"
+        aria-describedby={id}
+        onFocus={() => setOpen(true)}
+        onBlur={() => setOpen(false)}
+        onKeyDown={(e) => e.key === 'Escape' && setOpen(false)}
+      >
+        <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true" focusable="false">
+          <path
+            d="M8 1.2 15.2 14H.8z"
+            fill="#f59e0b"
+            stroke="#b45309"
+            strokeWidth="1"
+            strokeLinejoin="round"
+          />
+          <rect x="7.2" y="5.3" width="1.6" height="4.8" rx=".8" fill="#3b2300" />
+          <circle cx="8" cy="12" r=".95" fill="#3b2300" />
+        </svg>
+      </button>
+      <span role="tooltip" id={id} className="tooltip" hidden={!open}>
+        {fallbackSentence(fallback, label)}
+      </span>
+    </span>
+  );
+}

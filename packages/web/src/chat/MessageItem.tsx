@@ -1,0 +1,86 @@
+/**
+ * One message. An assistant message has a header with the Mate's name, the model that answered,
+ * the token counter and, after a fallback, the amber icon; failed, interrupted and stopped answers
+ * show the standard error message with Retry.
+ */
+import type { Message } from '../api/types.js';
+import { FallbackIcon } from './FallbackIcon.js';
+import { MarkdownText } from './Markdown.js';
+import { reasonWords } from './reasons.js';
+
+function tokenCounter(m: Message): string | null {
+  if (!m.usage) return null;
+  const total = m.usage.inputTokens + m.usage.outputTokens;
+  return `${m.usage.estimated ? '~' : ''}${total.toLocaleString('en')} tokens`;
+}
+
+/** The standard error message: what failed, in plain words, without any key or secret. */
+function failureText(m: Message, label: (id: string) => string): string {
+  const e = m.error;
+  if (!e?.primary) return e?.message ?? 'The answer could not be generated.';
+  const p = `${label(e.primary.model)} (${e.primary.provider}) ${reasonWords(e.primary.reason)}`;
+  const b = e.backup
+    ? `; the backup ${label(e.backup.model)} (${e.backup.provider}) ${reasonWords(e.backup.reason)}`
+    : '';
+  return `${p}${b}.`;
+}
+
+export function MessageItem({
+  message: m,
+  mateName,
+  label,
+  canRetry,
+  onRetry,
+}: {
+  message: Message;
+  mateName: string;
+  label: (modelId: string) => string;
+  canRetry: boolean;
+  onRetry: () => void;
+}) {
+  if (m.role === 'user') {
+    return (
+      <li className="msg msg-user">
+        <div className="msg-body">{m.content}</div>
+      </li>
+    );
+  }
+  const tokens = tokenCounter(m);
+  const writing = m.status === 'in_progress';
+  return (
+    <li className="msg msg-assistant" data-status={m.status} aria-busy={writing}>
+      <div className="msg-header">
+        <span className="mate-name">{mateName}</span>
+        {m.model && <span className="model-name">{label(m.model)}</span>}
+        {tokens && (
+          <span
+            className="tokens"
+            title={m.usage ? `${m.usage.inputTokens} in, ${m.usage.outputTokens} out` : undefined}
+          >
+            {tokens}
+          </span>
+        )}
+        {m.fallback && <FallbackIcon fallback={m.fallback} label={label} />}
+        {writing && <span className="writing">writing…</span>}
+      </div>
+      {m.content && <MarkdownText text={m.content} />}
+      {m.status === 'failed' && (
+        <div className="answer-error" role="alert">
+          <strong>Something went wrong and {mateName} could not answer.</strong>{' '}
+          <span>{failureText(m, label)}</span> Please retry.
+        </div>
+      )}
+      {m.status === 'interrupted' && (
+        <div className="answer-error" role="alert">
+          <strong>The answer was interrupted.</strong> <span>{failureText(m, label)}</span>
+        </div>
+      )}
+      {m.status === 'cancelled' && <div className="answer-note">Stopped.</div>}
+      {canRetry && (m.status === 'failed' || m.status === 'interrupted' || m.status === 'cancelled') && (
+        <button type="button" className="retry" onClick={onRetry}>
+          Retry
+        </button>
+      )}
+    </li>
+  );
+}

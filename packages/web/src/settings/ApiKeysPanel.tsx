@@ -1,0 +1,93 @@
+/** API keys for the OpenAI-compatible API: create (the key is shown once), revoke. */
+import type { FormEvent } from 'react';
+import { useState } from 'react';
+import { admin } from '../api/endpoints.js';
+import { ErrorText } from '../ui/ErrorText.js';
+import { useAsync } from '../ui/useAsync.js';
+
+export function ApiKeysPanel() {
+  const keys = useAsync(admin.apiKeys);
+  const [error, setError] = useState<string>();
+  const [created, setCreated] = useState<{ name: string; key: string }>();
+
+  const create = async (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const form = e.currentTarget;
+    const name = String(new FormData(form).get('name') ?? '').trim();
+    setError(undefined);
+    try {
+      const k = await admin.createApiKey(name);
+      setCreated({ name: k.name, key: k.key });
+      form.reset();
+      keys.reload();
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    }
+  };
+  const revoke = async (id: string) => {
+    setError(undefined);
+    try {
+      await admin.revokeApiKey(id);
+      keys.reload();
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    }
+  };
+
+  return (
+    <section aria-labelledby="keys-title">
+      <h1 id="keys-title">API keys</h1>
+      <p className="muted">
+        For the OpenAI-compatible API at <code>/v1</code>: <code>Authorization: Bearer &lt;key&gt;</code>.
+      </p>
+      <ErrorText message={error ?? keys.error} />
+      <form className="card add-form row" onSubmit={(e) => void create(e)}>
+        <label className="field grow">
+          <span>Name of the new key</span>
+          <input name="name" required maxLength={100} />
+        </label>
+        <button type="submit" className="primary">
+          Create key
+        </button>
+      </form>
+      {created && (
+        <div className="card notice" role="status">
+          <p>
+            Key <strong>{created.name}</strong> created. Copy it now: it is shown only once.
+          </p>
+          <code className="secret">{created.key}</code>
+        </div>
+      )}
+      <table className="table">
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Key starts with</th>
+            <th scope="col">Created</th>
+            <th scope="col">Last used</th>
+            <th scope="col">
+              <span className="visually-hidden">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {keys.data?.map((k) => (
+            <tr key={k.id}>
+              <td>{k.name}</td>
+              <td>
+                <code>{k.prefix}…</code>
+              </td>
+              <td>{new Date(k.createdAt).toLocaleString()}</td>
+              <td>{k.lastUsedAt ? new Date(k.lastUsedAt).toLocaleString() : 'never'}</td>
+              <td>
+                <button type="button" className="danger small" onClick={() => void revoke(k.id)}>
+                  Revoke
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}

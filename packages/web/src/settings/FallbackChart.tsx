@@ -1,0 +1,78 @@
+/**
+ * Fallbacks per provider per day, as stacked bars (one colour per original provider) over the last
+ * days. Hand-drawn SVG: a dozen bars do not need a chart library. The numbers are also in the
+ * accessible label and in each bar's <title>.
+ */
+import type { FallbackActivity } from '../api/types.js';
+
+const COLOURS = ['#d97706', '#2563eb', '#059669', '#db2777', '#7c3aed', '#0891b2'];
+
+export function FallbackChart({ counts, days }: { counts: FallbackActivity['countsByDay']; days: number }) {
+  const dayList: string[] = [];
+  for (let i = days - 1; i >= 0; i--)
+    dayList.push(new Date(Date.now() - i * 86_400_000).toISOString().slice(0, 10));
+  const providers = [...new Set(counts.map((c) => c.provider))].sort();
+  const per = (day: string, provider: string) =>
+    counts.filter((c) => c.day === day && c.provider === provider).reduce((n, c) => n + c.count, 0);
+  const totals = dayList.map((d) => providers.reduce((n, p) => n + per(d, p), 0));
+  const max = Math.max(1, ...totals);
+  const W = 640;
+  const H = 180;
+  const pad = 24;
+  const bw = (W - pad * 2) / dayList.length;
+  const summary =
+    providers.length === 0
+      ? `No fallbacks in the last ${days} days.`
+      : `Fallbacks per provider in the last ${days} days: ${providers
+          .map((p) => `${p} ${dayList.reduce((n, d) => n + per(d, p), 0)}`)
+          .join(', ')}.`;
+  return (
+    <figure className="chart">
+      <svg viewBox={`0 0 ${W} ${H + 30}`} role="img" aria-label={summary} preserveAspectRatio="xMidYMid meet">
+        <line x1={pad} y1={H} x2={W - pad} y2={H} stroke="#94a3b8" />
+        <text x={4} y={14} fontSize="11" fill="#475569">
+          {max}
+        </text>
+        {dayList.map((d, i) => {
+          let y = H;
+          return (
+            <g key={d}>
+              {providers.map((p, j) => {
+                const n = per(d, p);
+                if (n === 0) return null;
+                const h = (n / max) * (H - 20);
+                y -= h;
+                return (
+                  <rect
+                    key={p}
+                    x={pad + i * bw + 3}
+                    y={y}
+                    width={bw - 6}
+                    height={h}
+                    fill={COLOURS[j % COLOURS.length]}
+                  >
+                    <title>{`${d}: ${p} ${n}`}</title>
+                  </rect>
+                );
+              })}
+              {(i % 2 === 0 || dayList.length <= 7) && (
+                <text x={pad + i * bw + bw / 2} y={H + 16} fontSize="10" textAnchor="middle" fill="#475569">
+                  {d.slice(5)}
+                </text>
+              )}
+            </g>
+          );
+        })}
+      </svg>
+      <figcaption className="legend">
+        {providers.length === 0 && <span className="muted">No fallbacks in this period.</span>}
+        {providers.map((p, j) => (
+          <span key={p} className="legend-item">
+            <span className="swatch" style={{ background: COLOURS[j % COLOURS.length] }} aria-hidden="true" />{' '}
+            {p}
+          </span>
+        ))}
+      </figcaption>
+    </figure>
+  );
+}

@@ -1,0 +1,158 @@
+/** Models Management → Models: the available list (enable, disable, reorder, edit facts). */
+import { useState } from 'react';
+import { admin } from '../api/endpoints.js';
+import type { AdminModel } from '../api/types.js';
+import { ErrorText } from '../ui/ErrorText.js';
+import { useAsync } from '../ui/useAsync.js';
+import { ModelFactsForm } from './ModelFactsForm.js';
+
+export function ModelsTab() {
+  const { data: models, error: loadError, setData } = useAsync(admin.models);
+  const [error, setError] = useState<string>();
+  const [editing, setEditing] = useState<string>();
+
+  const run = async (fn: () => Promise<void>) => {
+    setError(undefined);
+    try {
+      await fn();
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  };
+  const replace = (m: AdminModel) => setData((ms) => ms?.map((x) => (x.id === m.id ? m : x)));
+  const move = (i: number, by: -1 | 1) =>
+    run(async () => {
+      if (!models) return;
+      const next = [...models];
+      const [m] = next.splice(i, 1);
+      if (!m) return;
+      next.splice(i + by, 0, m);
+      await admin.orderModels(next.map((x) => x.id));
+      setData(next);
+    });
+
+  if (!models) return <ErrorText message={loadError} />;
+  return (
+    <section aria-labelledby="models-title">
+      <h2 id="models-title" className="visually-hidden">
+        Models
+      </h2>
+      <p className="muted">
+        The available list, in your order (Automatic fallback uses it to break ties). Disabled models are
+        never used.
+      </p>
+      <ErrorText message={error} />
+      <table className="table">
+        <thead>
+          <tr>
+            <th scope="col">Model</th>
+            <th scope="col">Provider</th>
+            <th scope="col">Tier</th>
+            <th scope="col">Context</th>
+            <th scope="col">Enabled</th>
+            <th scope="col">
+              <span className="visually-hidden">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {models.map((m, i) => (
+            <ModelRow
+              key={m.id}
+              m={m}
+              first={i === 0}
+              last={i === models.length - 1}
+              editing={editing === m.id}
+              onToggle={() => {
+                // The switch moves at once; a refusal puts it back and run() shows why.
+                replace({ ...m, enabled: !m.enabled });
+                void run(async () => {
+                  try {
+                    replace(await admin.updateModel(m.id, { enabled: !m.enabled }));
+                  } catch (e) {
+                    replace(m);
+                    throw e;
+                  }
+                });
+              }}
+              onMove={(by) => move(i, by)}
+              onEdit={() => setEditing(editing === m.id ? undefined : m.id)}
+              onSave={(facts) =>
+                run(async () => {
+                  replace(await admin.updateModel(m.id, facts));
+                  setEditing(undefined);
+                })
+              }
+            />
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+function ModelRow(p: {
+  m: AdminModel;
+  first: boolean;
+  last: boolean;
+  editing: boolean;
+  onToggle: () => void;
+  onMove: (by: -1 | 1) => void;
+  onEdit: () => void;
+  onSave: (facts: Parameters<typeof admin.updateModel>[1]) => void;
+}) {
+  const { m } = p;
+  return (
+    <>
+      <tr className={m.enabled ? '' : 'disabled-row'}>
+        <td>
+          <strong>{m.label}</strong>
+          <div className="muted small">
+            {m.id}
+            {m.capabilities.length > 0 && ` · ${m.capabilities.join(', ')}`}
+            {m.tags.length > 0 && ` · ${m.tags.join(', ')}`}
+          </div>
+        </td>
+        <td>{m.provider}</td>
+        <td>{m.tier}</td>
+        <td>{m.contextWindow?.toLocaleString('en') ?? '—'}</td>
+        <td>
+          <label className="switch">
+            <input type="checkbox" checked={m.enabled} onChange={p.onToggle} />
+            <span className="visually-hidden">Enabled: {m.label}</span>
+          </label>
+        </td>
+        <td className="actions">
+          <button
+            type="button"
+            className="icon-button"
+            aria-label={`Move ${m.label} up`}
+            disabled={p.first}
+            onClick={() => p.onMove(-1)}
+          >
+            ↑
+          </button>
+          <button
+            type="button"
+            className="icon-button"
+            aria-label={`Move ${m.label} down`}
+            disabled={p.last}
+            onClick={() => p.onMove(1)}
+          >
+            ↓
+          </button>
+          <button type="button" className="small" aria-expanded={p.editing} onClick={p.onEdit}>
+            Edit
+          </button>
+        </td>
+      </tr>
+      {p.editing && (
+        <tr>
+          <td colSpan={6}>
+            <ModelFactsForm model={m} onSave={p.onSave} onCancel={p.onEdit} />
+          </td>
+        </tr>
+      )}
+    </>
+  );
+}

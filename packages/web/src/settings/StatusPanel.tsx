@@ -1,0 +1,124 @@
+/**
+ * Provider status: each provider's and model's health, refreshed every two seconds, and for the
+ * built-in simulator a switch that puts a simulated provider into an outage, so anyone can watch
+ * fallback happen.
+ */
+import { useCallback, useEffect, useState } from 'react';
+import { admin } from '../api/endpoints.js';
+import type { Health, ProviderStatus } from '../api/types.js';
+import { reasonWords } from '../chat/reasons.js';
+import { ErrorText } from '../ui/ErrorText.js';
+import { usePolling } from './usePolling.js';
+
+function HealthBadge({ h, available = true }: { h: Health; available?: boolean }) {
+  const [cls, text] =
+    h.state === 'open'
+      ? ['bad', `Unavailable${h.reason ? `: ${reasonWords(h.reason)}` : ''}`]
+      : h.state === 'half_open'
+        ? ['warn', 'Recovering (probing)']
+        : !available
+          ? ['bad', 'Unavailable']
+          : h.consecutiveFailures > 0
+            ? ['warn', `Healthy, ${h.consecutiveFailures} recent failure(s)`]
+            : ['good', 'Healthy'];
+  return <span className={`badge ${cls}`}>{text}</span>;
+}
+
+function OutageSwitch({
+  p,
+  faults,
+  onChange,
+}: {
+  p: ProviderStatus;
+  faults: string[];
+  onChange: () => void;
+}) {
+  const [kind, setKind] = useState(p.demoOutage ?? 'overloaded');
+  const [error, setError] = useState<string>();
+  // The switch moves at once; the live status catches up on its next refresh.
+  const [pending, setPending] = useState<boolean>();
+  const actual = p.demoOutage !== null;
+  useEffect(() => {
+    if (pending === actual) setPending(undefined);
+  }, [pending, actual]);
+  const on = pending ?? actual;
+  const set = async (fault: string) => {
+    setError(undefined);
+    setPending(fault !== 'none');
+    try {
+      await admin.setOutage(p.id, fault);
+      onChange();
+    } catch (e) {
+      setPending(undefined);
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  };
+  return (
+    <div className="outage row">
+      <label className="switch-label">
+        <input type="checkbox" role="switch" checked={on} onChange={() => void set(on ? 'none' : kind)} />
+        Simulate an outage of {p.label}
+      </label>
+      <label className="field inline">
+        <span>Kind</span>
+        <select
+          value={kind}
+          onChange={(e) => {
+            setKind(e.target.value);
+            if (on) void set(e.target.value);
+          }}
+        >
+          {faults.map((f) => (
+            <option key={f} value={f}>
+              {f.replace(/_/g, ' ')}
+            </option>
+          ))}
+        </select>
+      </label>
+      <ErrorText message={error} />
+    </div>
+  );
+}
+
+export function StatusPanel() {
+  const load = useCallback(() => Promise.all([admin.providerStatus(), admin.demo()]), []);
+  const { data, error, refresh } = usePolling(load, 2000);
+  const [providers, demo] = data ?? [[], undefined];
+  return (
+    <section aria-labelledby="status-title">
+      <h1 id="status-title">Provider status</h1>
+      <p className="muted">Live health of each provider and model (updated every 2 seconds).</p>
+      <ErrorText message={error} />
+      <ul className="provider-list">
+        {providers.map((p) => (
+          <li key={p.id} className="card provider" data-provider={p.id}>
+            <div className="provider-head">
+              <strong>{p.label}</strong> <HealthBadge h={p.health} />
+              {p.demoOutage && (
+                <span className="badge bad">Simulated outage: {p.demoOutage.replace(/_/g, ' ')}</span>
+              )}
+            </div>
+            {p.health.lastError && <div className="muted small">Last error: {p.health.lastError}</div>}
+            <ul className="plain-list">
+              {p.models.map((m) => (
+                <li key={m.id} className="model-health">
+                  <span>
+                    {m.label}
+                    {!m.enabled && <span className="muted small"> (disabled)</span>}
+                  </span>
+                  <HealthBadge h={m.health} available={m.available} />
+                  {m.health.latencyMs !== null && (
+                    <span className="muted small">{Math.round(m.health.latencyMs)} ms</span>
+                  )}
+                </li>
+              ))}
+            </ul>
+            {demo?.enabled && demo.providers.some((d) => d.id === p.id) && (
+              <OutageSwitch p={p} faults={demo.faults} onChange={refresh} />
+            )}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}

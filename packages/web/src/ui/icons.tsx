@@ -1,0 +1,29 @@
+/** Small inline icons (no icon font: a minimal Linux box may have no emoji glyphs). Decorative only. */
+const common = {
+  viewBox: '0 0 16 16',
+  width: 14,
+  height: 14,
+  fill: 'none',
+  stroke: 'currentColor',
+  strokeWidth: 1.5,
+  strokeLinecap: 'round' as const,
+  strokeLinejoin: 'round' as const,
+  'aria-hidden': true,
+  focusable: false,
+};
+
+export function PencilIcon() {
+  return (
+    <svg {...common}>
+      <path d="M11 2.5l2.5 2.5L5.5 13H3v-2.5z" />
+    </svg>
+  );
+}
+
+export function TrashIcon() {
+  return (
+    <svg {...common}>
+      <path d="M2.5 4h11M6 4V2.5h4V4M4 4l.7 9.5h6.6L12 4" />
+    </svg>
+  );
+}

@@ -1,0 +1,139 @@
+/**
+ * Browser test support: the real Understudy server (in-process, ephemeral port, temp data dir,
+ * the built-in simulator) serving the built web app, and Debian's Chromium driven by
+ * playwright-core. Pages collect console errors so each test can assert there were none.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createLogger, loadConfig, startServer, type RunningServer } from '@understudy/server';
+import {
+  chromium,
+  type APIRequestContext,
+  type Browser,
+  type BrowserContext,
+  type Page,
+} from 'playwright-core';
+
+/** Debian's Chromium (`CHROMIUM_PATH` overrides it, e.g. to check the skip path). */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const WEB_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const REPO_ROOT = join(WEB_DIR, '..', '..');
+export const PASSWORD = 'correct horse battery';
+
+/** Builds the web app (about a second), so the browser always tests the current sources. */
+export function ensureBuilt(): string {
+  const dist = join(WEB_DIR, 'dist');
+  {
+    const r = spawnSync(
+      process.execPath,
+      [join(REPO_ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build'],
+      {
+        cwd: WEB_DIR,
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+    if (r.status !== 0) throw new Error('building packages/web failed');
+  }
+  return dist;
+}
+
+export interface Harness {
+  server: RunningServer;
+  browser: Browser;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts the server (demo simulator on, short engine timeouts) and launches Chromium. */
+export async function startHarness(): Promise<Harness> {
+  const dist = ensureBuilt();
+  const dataDir = mkdtempSync(join(tmpdir(), 'understudy-web-'));
+  const config = loadConfig(
+    {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      UNDERSTUDY_DATA_DIR: dataDir,
+      UNDERSTUDY_DEMO: 'on',
+      UNDERSTUDY_WEB_DIST: dist,
+      // Slow enough to watch an answer stream (and press Stop), fast enough for a quick suite.
+      UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '60',
+      UNDERSTUDY_SHUTDOWN_GRACE_MS: '1000',
+      LOG_LEVEL: 'silent',
+    },
+    REPO_ROOT,
+  );
+  const server = await startServer(config, {
+    logger: createLogger('silent'),
+    engineOptions: { connectMs: 1500, firstTokenMs: 2500, stallMs: 1500, quickRetryDelayMs: 10 },
+  });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    timeout: 30_000,
+  });
+  return {
+    server,
+    browser,
+    url: server.url,
+    async close() {
+      await browser.close().catch(() => undefined);
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A page that records console errors and uncaught exceptions. */
+export interface WatchedPage {
+  page: Page;
+  context: BrowserContext;
+  errors: string[];
+  /** Lets the next console error with this text through (an expected refusal such as a 400). */
+  expectError(fragment: string): void;
+}
+
+export async function openPage(h: Harness, viewport = { width: 1280, height: 820 }): Promise<WatchedPage> {
+  const context = await h.browser.newContext({ viewport, baseURL: h.url });
+  context.setDefaultTimeout(10_000);
+  const page = await context.newPage();
+  const errors: string[] = [];
+  const expected: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const i = expected.findIndex((f) => m.text().includes(f));
+    if (i >= 0) expected.splice(i, 1);
+    else errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
+  return { page, context, errors, expectError: (f) => expected.push(f) };
+}
+
+/** A JSON call with the browser context's session (cookie) and its CSRF token, outside the page. */
+export async function api(
+  request: APIRequestContext,
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const s = await request.get('/api/auth/session');
+  const csrf = s.ok() ? ((await s.json()) as { csrfToken: string }).csrfToken : '';
+  const res = await request.fetch(path, {
+    method,
+    headers: { 'x-csrf-token': csrf, ...(body !== undefined && { 'content-type': 'application/json' }) },
+    ...(body !== undefined && { data: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status(), body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
