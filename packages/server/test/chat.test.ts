@@ -63,6 +63,15 @@ test('web chat', async (t) => {
       const newConv = async () =>
         (await member.post<{ id: string }>('/api/conversations', { mateId: mate })).body.id;
 
+      await t.test('setup gives the organization a first Mate on the default model', async () => {
+        const { mates } = (
+          await member.get<{ mates: { name: string; model: string | null }[] }>('/api/mates')
+        ).body;
+        const first = mates.find((m) => m.name === 'Assistant');
+        assert.ok(first, `no first Mate among ${JSON.stringify(mates.map((m) => m.name))}`);
+        assert.equal(first.model, null);
+      });
+
       await t.test(
         'answers over SSE and stores the message with model, provider, usage, latency',
         async () => {

@@ -44,7 +44,7 @@ export async function insertUser(db: Kysely<Database>, orgId: string, u: NewUser
   return id;
 }
 
-/** Creates an organization (fallback Automatic, SPEC §1) with its first Owner, in one transaction. */
+/** Creates an organization (fallback Automatic, SPEC §1) with its first Owner and a first Mate, in one transaction. */
 export async function createOrganization(
   db: Kysely<Database>,
   input: { name: string; owner: Omit<NewUser, 'role'> },
@@ -65,13 +65,27 @@ export async function createOrganization(
       })
       .execute();
     const userId = await insertUser(trx, orgId, { ...input.owner, role: 'owner' });
+    // A first Mate on the organization default, so members can chat right after setup.
+    await trx
+      .insertInto('mates')
+      .values({
+        id: newId(),
+        org_id: orgId,
+        name: 'Assistant',
+        instructions: 'You are a helpful assistant.',
+        model_id: null,
+        created_by: userId,
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
     await writeAudit(trx, {
       orgId,
       actor: SYSTEM_ACTOR,
       action: 'organization.create',
       targetType: 'organization',
       targetId: orgId,
-      new: { name: input.name, owner: normalizeEmail(input.owner.email) },
+      new: { name: input.name, owner: normalizeEmail(input.owner.email), mate: 'Assistant' },
     });
     return { orgId, userId };
   });
