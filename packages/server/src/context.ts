@@ -3,6 +3,7 @@ import type { Engine, HealthMemory, ModelConfig, ProviderConfig } from '@underst
 import type { ConnectionTestResult } from '@understudy/providers';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import type { ApiKeyCache } from './auth/index.js';
 import type { CatalogService } from './catalog/index.js';
 import type { Cluster } from './cluster/index.js';
 import type { AnswerRuns } from './chat/index.js';
@@ -43,7 +44,13 @@ export interface AppContext {
   box: SecretBox;
   log: Logger;
   metrics: Metrics;
+  /**
+   * Per-organization caches; `invalidate` reaches every instance and also drops the organization's
+   * cached API keys.
+   */
   catalogs: CatalogService;
+  /** API key principals for the guard (cached; see `catalogs.invalidate` for revocation). */
+  apiKeys: ApiKeyCache;
   /** Deployment-wide health memory (use `healthFor` for an organization's view). */
   health: HealthMemory;
   healthFor(orgId: string): HealthMemory;

@@ -8,7 +8,7 @@ import { createProviderClient, testConnection } from '@understudy/providers';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { registerAdminRoutes } from './admin/index.js';
-import { installGuard, PUBLIC, registerAuthRoutes } from './auth/index.js';
+import { ApiKeyCache, installGuard, PUBLIC, registerAuthRoutes } from './auth/index.js';
 import {
   bootstrapAtStart,
   checkBootstrapUrls,
@@ -17,7 +17,7 @@ import {
   readBootstrapFile,
   type ProvisionDeps,
 } from './bootstrap/index.js';
-import { createCatalogService, scopeHealth } from './catalog/index.js';
+import { createCatalogService, scopeHealth, type CatalogService } from './catalog/index.js';
 import { AnswerRuns, registerChatRoutes } from './chat/index.js';
 import { newInstanceId, registerInstance, startCluster } from './cluster/index.js';
 import type { ServerConfig } from './config.js';
@@ -126,11 +126,25 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     // Several instances: a missed change message is corrected within this time at worst.
     ...(shared && { maxAgeMs: config.redisUrl ? 30_000 : 5_000 }),
   });
-  const cluster = await startCluster({ config, instanceId, log, catalogs: localCatalogs });
+  const apiKeys = new ApiKeyCache(storage.db, log);
+  // What an organization change (local or relayed) drops on this instance: its catalog and the
+  // API keys it cached, so a revoked key is refused on the next request everywhere.
+  const localCaches: CatalogService = {
+    get: localCatalogs.get,
+    invalidate(orgId) {
+      localCatalogs.invalidate(orgId);
+      apiKeys.invalidateOrg(orgId);
+    },
+    invalidateAll() {
+      localCatalogs.invalidateAll();
+      apiKeys.clear();
+    },
+  };
+  const cluster = await startCluster({ config, instanceId, log, catalogs: localCaches });
   const health = cluster.health;
   const metrics = createMetrics(health, cluster);
   // Every change an admin makes reaches every instance's cache (through Redis when configured).
-  const catalogs = { ...localCatalogs, invalidate: (orgId: string) => cluster.orgChanged(orgId) };
+  const catalogs = { ...localCaches, invalidate: (orgId: string) => cluster.orgChanged(orgId) };
   const provisionDeps: ProvisionDeps = { db: storage.db, box, config, file, demo, log };
 
   const ctx: AppContext = {
@@ -141,6 +155,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     log,
     metrics,
     catalogs,
+    apiKeys,
     health,
     healthFor: (orgId) => scopeHealth(health, orgId),
     engineFor(orgId) {
@@ -217,7 +232,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       .send({ error: { code: 'internal', message: 'internal error; the server log has details' } });
   });
 
-  installGuard(app, storage.db);
+  installGuard(app, storage.db, apiKeys);
   registerAuthRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
   registerChatRoutes(app, ctx);

@@ -262,6 +262,29 @@ test('several instances share health memory, settings and conversations', { time
       assert.equal((await admin.put('/api/admin/settings', { fallback: { mode: 'automatic' } })).status, 200);
     });
 
+    await t.test('an API key revoked on A is refused by B and C within a second', async () => {
+      const made = await admin.post<{ id: string; key: string }>('/api/admin/api-keys', { name: 'short' });
+      assert.equal(made.status, 201);
+      const models = async (inst: Instance) => {
+        const r = await fetch(`${inst.url}/v1/models`, {
+          headers: { authorization: `Bearer ${made.body.key}` },
+        });
+        await r.arrayBuffer();
+        return r.status;
+      };
+      // Used through B and C first, so both hold it in their key caches.
+      for (const inst of [B, C]) assert.equal(await models(inst), 200, `${inst.name} accepts a new key`);
+      assert.equal((await admin.del(`/api/admin/api-keys/${made.body.id}`)).status, 204);
+      assert.equal(await models(A), 401, 'refused at once where it was revoked');
+      const t0 = performance.now();
+      for (const inst of [B, C]) {
+        while (performance.now() - t0 < 1000 && (await models(inst)) !== 401)
+          await new Promise((r) => setTimeout(r, 5));
+        assert.equal(await models(inst), 401, `${inst.name} refuses the revoked key`);
+      }
+      t.diagnostic(`revocation applied on B and C after ${(performance.now() - t0).toFixed(0)} ms`);
+    });
+
     await t.test('one conversation through A, B and C keeps every message, in order, once', async () => {
       const mate = (
         await admin.post<{ id: string }>('/api/mates', { name: 'Max', instructions: 'Be brief.' })

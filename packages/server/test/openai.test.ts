@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import OpenAI from 'openai';
+import { randomToken, tokenHash } from '../src/security/index.js';
+import { newId, nowIso } from '../src/storage/index.js';
 import { forEachBackend, setupOwner, startTestServer, tempDir } from './helpers.js';
 
 test('OpenAI-compatible API', async (t) => {
@@ -222,6 +224,28 @@ test('OpenAI-compatible API', async (t) => {
         assert.ok((await c2.models.list()).data.length > 0);
         assert.equal((await owner.del(`/api/admin/api-keys/${k.body.id}`)).status, 204);
         await assert.rejects(c2.models.list(), (e: unknown) => e instanceof OpenAI.AuthenticationError);
+      });
+
+      await t.test('a refused key is not remembered: it works as soon as it exists', async () => {
+        // The guard caches keys; a refusal must not outlive the key's creation (here by a file or script).
+        const key = randomToken('us-', 32);
+        const c3 = new OpenAI({ apiKey: key, baseURL: `${server.url}/v1`, maxRetries: 0 });
+        await assert.rejects(c3.models.list(), (e: unknown) => e instanceof OpenAI.AuthenticationError);
+        await server.ctx.db
+          .insertInto('api_keys')
+          .values({
+            id: newId(),
+            org_id: orgId,
+            name: 'direct',
+            prefix: key.slice(0, 10),
+            key_hash: tokenHash(key),
+            created_by: null,
+            created_at: nowIso(),
+            last_used_at: null,
+            revoked_at: null,
+          })
+          .execute();
+        assert.ok((await c3.models.list()).data.length > 0);
       });
     } finally {
       await server.close();

@@ -290,6 +290,9 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
         old: row,
       });
     });
+    // After the commit, before the reply: every instance drops its cached keys of this organization,
+    // so the revoked key is refused from the very next request.
+    ctx.catalogs.invalidate(u.orgId);
     reply.code(204);
   });
 }

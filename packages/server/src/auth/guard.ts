@@ -7,8 +7,8 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { forbidden, unauthorized, HttpError } from '../http/index.js';
-import { tokenHash } from '../security/index.js';
-import { nowIso, type Database } from '../storage/index.js';
+import type { Database } from '../storage/index.js';
+import type { ApiKeyCache } from './api-keys.js';
 import type { Principal } from './principal.js';
 import { lookupSession } from './sessions.js';
 
@@ -22,25 +22,14 @@ function sameToken(a: string, b: string): boolean {
 
 /** The organization API key in `Authorization: Bearer …`, if valid and not revoked. */
 export async function apiKeyPrincipal(
-  db: Kysely<Database>,
+  keys: ApiKeyCache,
   request: FastifyRequest,
 ): Promise<Principal | undefined> {
   const header = request.headers.authorization;
   const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
   if (!m?.[1]) return undefined;
-  const row = await db
-    .selectFrom('api_keys')
-    .select(['id', 'org_id', 'last_used_at'])
-    .where('key_hash', '=', tokenHash(m[1]))
-    .where('revoked_at', 'is', null)
-    .executeTakeFirst();
-  if (!row) return undefined;
-  // Touch last_used_at at most once a minute: keeps the write load off the hot path.
-  const now = nowIso();
-  if (!row.last_used_at || Date.parse(now) - Date.parse(row.last_used_at) > 60_000) {
-    await db.updateTable('api_keys').set({ last_used_at: now }).where('id', '=', row.id).execute();
-  }
-  return { kind: 'apiKey', keyId: row.id, orgId: row.org_id };
+  const p = await keys.resolve(m[1]);
+  return p && { kind: 'apiKey', keyId: p.keyId, orgId: p.orgId };
 }
 
 /** Rejects a cross-site browser request: its Origin must match the Host it was sent to. */
@@ -58,13 +47,13 @@ function checkOrigin(request: FastifyRequest): void {
 }
 
 /** Installs the authorization hook on the app. */
-export function installGuard(app: FastifyInstance, db: Kysely<Database>): void {
+export function installGuard(app: FastifyInstance, db: Kysely<Database>, keys: ApiKeyCache): void {
   app.addHook('onRequest', async (request) => {
     if (request.is404) return;
     const access = request.routeOptions.config.access;
     if (!access) throw new HttpError(403, 'forbidden', 'this route declares no access rule');
     if (access.who === 'apiKey') {
-      const p = await apiKeyPrincipal(db, request);
+      const p = await apiKeyPrincipal(keys, request);
       if (!p)
         throw new HttpError(
           401,
