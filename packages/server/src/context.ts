@@ -3,6 +3,7 @@ import type { Engine, HealthMemory, ModelConfig, ProviderConfig } from '@underst
 import type { ConnectionTestResult } from '@understudy/providers';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import type { FallbackRecorder } from './activity/index.js';
 import type { ApiKeyCache } from './auth/index.js';
 import type { CatalogService } from './catalog/index.js';
 import type { Cluster } from './cluster/index.js';
@@ -58,6 +59,8 @@ export interface AppContext {
   engineFor(orgId: string): Engine;
   testConnection: ConnectionTester;
   demo: DemoControl | undefined;
+  /** Fallback activity, written behind the answer (flush before reading fallback_events). */
+  fallbacks: FallbackRecorder;
   /** Answers in flight (web chat), for stop, reattach and graceful shutdown. */
   answers: AnswerRuns;
   /** Adds the environment's and the demo's providers to a new organization. */

@@ -7,6 +7,7 @@ import { createEngine, type Engine } from '@understudy/engine';
 import { createProviderClient, testConnection } from '@understudy/providers';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { FallbackRecorder } from './activity/index.js';
 import { registerAdminRoutes } from './admin/index.js';
 import { ApiKeyCache, installGuard, PUBLIC, registerAuthRoutes } from './auth/index.js';
 import {
@@ -47,6 +48,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Engine tunables (tests shorten timeouts). */
   engineOptions?: Parameters<typeof createEngine>[0]['options'];
+  /** How often buffered fallback activity is written (tests lengthen it to prove the other flushes). */
+  activityFlushMs?: number;
 }
 
 /** Paths whose values must never reach a log. */
@@ -145,6 +148,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const metrics = createMetrics(health, cluster);
   // Every change an admin makes reaches every instance's cache (through Redis when configured).
   const catalogs = { ...localCaches, invalidate: (orgId: string) => cluster.orgChanged(orgId) };
+  const fallbacks = new FallbackRecorder(storage.db, log, {
+    ...(opts.activityFlushMs !== undefined && { flushMs: opts.activityFlushMs }),
+  });
   const provisionDeps: ProvisionDeps = { db: storage.db, box, config, file, demo, log };
 
   const ctx: AppContext = {
@@ -172,6 +178,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     },
     testConnection: (provider, model, signal) => testConnection(provider, model, signal),
     demo,
+    fallbacks,
     answers: undefined as unknown as AnswerRuns,
     async provision(orgId) {
       const first = await storage.db
@@ -187,7 +194,13 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     instanceId,
     cluster,
   };
-  ctx.answers = new AnswerRuns({ db: storage.db, metrics, log, engineFor: (id) => ctx.engineFor(id) });
+  ctx.answers = new AnswerRuns({
+    db: storage.db,
+    metrics,
+    log,
+    fallbacks,
+    engineFor: (id) => ctx.engineFor(id),
+  });
   cluster.onStop((messageId) => ctx.answers.stop(messageId));
 
   // Several instances starting at once: one applies the bootstrap file at a time.
@@ -306,6 +319,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       const force = setTimeout(() => app.server.closeAllConnections(), 1000);
       await appClosed;
       clearTimeout(force);
+      // Every answer and API request has ended by now: this writes the last fallback events.
+      await fallbacks.close();
       await registry.stop();
       await cluster.close();
       await demo?.close();

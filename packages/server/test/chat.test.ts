@@ -49,6 +49,8 @@ test('web chat', async (t) => {
       backend,
       dataDir: tmp.dir,
       env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '5' },
+      // Longer than the file runs: fallback activity reaches the database only by the flush on read.
+      activityFlushMs: 600_000,
     });
     const sim = server.demo!.simulator;
     try {
@@ -144,6 +146,13 @@ test('web chat', async (t) => {
             activity.body.events.some((e) => e.originalProvider === 'sim-a' && e.mate.name === 'Ada'),
           );
           assert.ok(activity.body.countsByDay.some((c) => c.provider === 'sim-a' && c.count >= 1));
+          // The event points at the answer it came from.
+          const row = await server.ctx.db
+            .selectFrom('fallback_events')
+            .select(['message_id', 'mate_id', 'surface'])
+            .where('message_id', '=', a.id)
+            .executeTakeFirst();
+          assert.deepEqual(row, { message_id: a.id, mate_id: mate, surface: 'chat' });
         } finally {
           await owner.put('/api/admin/demo/providers/sim-a/outage', { fault: 'none' });
           await server.ctx.health.reset({ scope: 'provider', id: `${orgId}/sim-a` });

@@ -101,6 +101,8 @@ export async function startTestServer(o: {
   dataDir: string;
   env?: Record<string, string>;
   capture?: LogCapture;
+  /** Fallback activity write interval (a long one proves the flushes on read and on close). */
+  activityFlushMs?: number;
 }): Promise<RunningServer> {
   const env: NodeJS.ProcessEnv = {
     PORT: '0',
@@ -129,6 +131,7 @@ export async function startTestServer(o: {
   return startServer(config, {
     logger: log,
     engineOptions: { connectMs: 1500, firstTokenMs: 2500, stallMs: 1500, quickRetryDelayMs: 10 },
+    ...(o.activityFlushMs !== undefined && { activityFlushMs: o.activityFlushMs }),
   });
 }
 

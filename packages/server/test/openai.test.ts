@@ -16,6 +16,8 @@ test('OpenAI-compatible API', async (t) => {
       backend,
       dataDir: tmp.dir,
       env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '2' },
+      // Longer than the file runs: fallback activity reaches the database only by the flush on read.
+      activityFlushMs: 600_000,
     });
     const sim = server.demo!.simulator;
     try {
@@ -97,6 +99,20 @@ test('OpenAI-compatible API', async (t) => {
           }
           assert.ok(text.length > 0);
           assert.deepEqual([...models], [r2.headers.get('x-understudy-model')]);
+
+          // Both answers were recorded without waiting for the database, and an admin sees them at once.
+          assert.equal(server.ctx.fallbacks.pendingCount, 2, 'written behind the answer');
+          const activity = await owner.get<{
+            events: { surface: string; originalModel: string; backupProvider: string; reason: string }[];
+          }>('/api/admin/fallback-activity');
+          assert.deepEqual(
+            activity.body.events.map((e) => [e.surface, e.originalModel, e.backupProvider, e.reason]),
+            [
+              ['api', 'sim-a-large', 'sim-b', 'overloaded'],
+              ['api', 'sim-a-large', 'sim-b', 'overloaded'],
+            ],
+          );
+          assert.equal(server.ctx.fallbacks.pendingCount, 0);
         } finally {
           sim.removeFault('down');
           await resetHealth();

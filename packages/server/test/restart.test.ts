@@ -118,3 +118,54 @@ test('restart keeps everything', async (t) => {
     }
   });
 });
+
+test('fallback activity still buffered at a graceful stop is there after the restart', async (t) => {
+  await forEachBackend(t, async (_t, backend) => {
+    const tmp = tempDir();
+    // Never written by the timer: only the stop can save these events.
+    const start = () =>
+      startTestServer({
+        backend,
+        dataDir: tmp.dir,
+        env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '2' },
+        activityFlushMs: 600_000,
+      });
+    let server = await start();
+    try {
+      const owner = await setupOwner(server);
+      const key = (await owner.post<{ key: string }>('/api/admin/api-keys', { name: 'k' })).body.key;
+      await owner.put('/api/admin/demo/providers/sim-a/outage', { fault: 'overloaded' });
+      const client = new OpenAI({ apiKey: key, baseURL: `${server.url}/v1`, maxRetries: 0 });
+      const r = await client.chat.completions.create({
+        model: 'sim-a-large',
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+      assert.notEqual(r.model, 'sim-a-large', 'answered by a backup');
+      const mate = (await owner.post<{ id: string }>('/api/mates', { name: 'Ada' })).body.id;
+      const conv = (await owner.post<{ id: string }>('/api/conversations', { mateId: mate })).body.id;
+      const events = await readSse(
+        await rawPost(owner, `/api/conversations/${conv}/messages`, { content: 'Hi' }),
+      );
+      assert.ok(events.some((e) => e.event === 'fallback'));
+      assert.equal(server.ctx.fallbacks.pendingCount, 2, 'not written yet');
+      await server.close();
+
+      server = await start();
+      const again = Object.assign(new Client(server.url), { cookie: owner.cookie, csrf: owner.csrf });
+      const activity = await again.get<{ events: { surface: string; mate: { name: string } | null }[] }>(
+        '/api/admin/fallback-activity',
+      );
+      assert.equal(activity.status, 200);
+      assert.deepEqual(
+        activity.body.events.map((e) => [e.surface, e.mate?.name ?? null]),
+        [
+          ['chat', 'Ada'],
+          ['api', null],
+        ],
+      );
+    } finally {
+      await server.close();
+      tmp.remove();
+    }
+  });
+});

@@ -1,47 +1,11 @@
-/** Fallback activity: one row per fallback (chat or API), with counts per provider per day for admins. */
-import type { AnswerResult } from '@understudy/engine';
+/**
+ * Fallback activity: one row per fallback (chat or API), with counts per provider per day for admins.
+ * Rows are written behind the answer by a FallbackRecorder; readers flush it first.
+ */
 import type { Kysely } from 'kysely';
-import { newId, nowIso, type Database } from '../storage/index.js';
+import type { Database } from '../storage/index.js';
 
-/** Records the fallback of a finished answer, if it had one. */
-export async function recordFallback(
-  db: Kysely<Database>,
-  e: {
-    orgId: string;
-    surface: 'chat' | 'api';
-    mateId?: string | null;
-    messageId?: string | null;
-    result: AnswerResult;
-  },
-): Promise<void> {
-  const f = e.result.fallback;
-  if (!f) return;
-  const at = nowIso();
-  await db
-    .insertInto('fallback_events')
-    .values({
-      id: newId(),
-      org_id: e.orgId,
-      at,
-      day: at.slice(0, 10),
-      surface: e.surface,
-      mate_id: e.mateId ?? null,
-      message_id: e.messageId ?? null,
-      original_model_id: f.originalModelId,
-      original_provider_id: f.originalProviderId,
-      reason: f.reason,
-      backup_model_id: f.backupModelId,
-      backup_provider_id: f.backupProviderId,
-      latency_ms: Math.round(e.result.latencyMs),
-      outcome:
-        e.result.status === 'complete'
-          ? 'complete'
-          : e.result.status === 'cancelled'
-            ? 'cancelled'
-            : 'failed',
-    })
-    .execute();
-}
+export { FallbackRecorder, fallbackRow, type FallbackEvent } from './recorder.js';
 
 /** Events (newest first) and counts per original provider per day, over the last `days` days. */
 export async function fallbackActivity(

@@ -47,6 +47,8 @@ export function registerStatusRoutes(app: FastifyInstance, ctx: AppContext): voi
   app.get('/api/admin/fallback-activity', { config: { access: MANAGERS } }, async (request) => {
     const u = userOf(request);
     const q = parse(ActivityQuery, request.query, 'query');
+    // Events are written behind the answer: commit this instance's first, so none is missing.
+    await ctx.fallbacks.flush();
     return fallbackActivity(ctx.db, u.orgId, q);
   });
 

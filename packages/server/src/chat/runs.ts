@@ -7,7 +7,7 @@
 import type { AnswerResult, ChatRequest, Engine, Usage } from '@understudy/engine';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { recordFallback } from '../activity/index.js';
+import type { FallbackRecorder } from '../activity/index.js';
 import type { OrgCatalog } from '../catalog/index.js';
 import type { Metrics } from '../metrics/index.js';
 import { nowIso, type Database } from '../storage/index.js';
@@ -63,6 +63,7 @@ export class AnswerRuns {
       db: Kysely<Database>;
       metrics: Metrics;
       log: Logger;
+      fallbacks: FallbackRecorder;
       engineFor(orgId: string): Engine;
     },
   ) {}
@@ -202,13 +203,13 @@ export class AnswerRuns {
     });
     if (result) {
       this.deps.metrics.answer('chat', result);
-      await recordFallback(db, {
+      this.deps.fallbacks.record({
         orgId: input.orgId,
         surface: 'chat',
         mateId: input.mateId,
         messageId: input.messageId,
         result,
-      }).catch((err: unknown) => log.warn({ err }, 'recording fallback activity failed'));
+      });
     }
     const row = await db
       .selectFrom('messages')

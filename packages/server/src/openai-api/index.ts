@@ -13,7 +13,6 @@ import type {
   FallbackRecord,
 } from '@understudy/engine';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import { recordFallback } from '../activity/index.js';
 import { API_KEY, principalOf } from '../auth/index.js';
 import type { AppContext } from '../context.js';
 import { HttpError, describeIssues } from '../http/index.js';
@@ -172,11 +171,9 @@ export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): voi
         signal: abort.signal,
         takeover: 'instruct',
       });
-      const finish = async (result: AnswerResult) => {
+      const finish = (result: AnswerResult) => {
         ctx.metrics.answer('api', result);
-        await recordFallback(ctx.db, { orgId: p.orgId, surface: 'api', result }).catch((err: unknown) =>
-          ctx.log.warn({ err }, 'recording fallback failed'),
-        );
+        ctx.fallbacks.record({ orgId: p.orgId, surface: 'api', result });
       };
       const id = `chatcmpl-${randomBytes(12).toString('base64url')}`;
       const created = Math.floor(Date.now() / 1000);
@@ -195,7 +192,7 @@ export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): voi
         }
       }
       if (!result) throw new OpenAIError(500, 'server_error', null, 'the answer ended without a result');
-      await finish(result);
+      finish(result);
       if (error || result.status !== 'complete') {
         const e = error ? answerError(error) : new OpenAIError(499, 'server_error', 'cancelled', 'cancelled');
         reply.headers(fallbackHeaders(result.modelId, result.providerId, result.fallback));
@@ -236,7 +233,7 @@ async function streamCompletion(
     created: number;
     modelId: string;
     providerId: string;
-    finish: (r: AnswerResult) => Promise<void>;
+    finish: (r: AnswerResult) => void;
   },
 ): Promise<void> {
   let model = o.modelId;
@@ -306,7 +303,7 @@ async function streamCompletion(
       case 'done':
       case 'error': {
         const r = ev.result;
-        await o.finish(r);
+        o.finish(r);
         if (ev.type === 'error' || r.status !== 'complete') {
           const e =
             ev.type === 'error'
