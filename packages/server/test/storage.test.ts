@@ -1,6 +1,7 @@
 /** Storage on SQLite and PostgreSQL: the same migrations, applied once, and the same constraints. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { sql } from 'kysely';
 import { migrations, newId, nowIso, openStorage, storageConfig } from '../src/storage/index.js';
 import { forEachBackend, tempDir } from './helpers.js';
 
@@ -23,6 +24,13 @@ test('storage', async (t) => {
         Object.keys(migrations),
       );
       await s.ping();
+      if (backend.name === 'sqlite') {
+        // WAL with synchronous = NORMAL (1): commits do not fsync, the WAL keeps the file consistent.
+        const mode = await sql<{ journal_mode: string }>`PRAGMA journal_mode`.execute(s.db);
+        const sync = await sql<{ synchronous: number }>`PRAGMA synchronous`.execute(s.db);
+        assert.equal(mode.rows[0]?.journal_mode, 'wal');
+        assert.equal(sync.rows[0]?.synchronous, 1);
+      }
 
       const now = nowIso();
       const org = newId();

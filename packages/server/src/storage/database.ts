@@ -46,6 +46,8 @@ export async function openStorage(config: StorageConfig, opts: { poolMax?: numbe
     const sqlite = new SQLite(config.file);
     // WAL: readers do not block the writer; foreign keys are off by default in SQLite.
     sqlite.pragma('journal_mode = WAL');
+    // No fsync per commit: WAL+NORMAL never corrupts; only the last commits before a power loss can be lost.
+    sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
