@@ -26,19 +26,19 @@ describe('200 answers cancelled mid-stream', () => {
       ),
     );
 
-    /** One answer, aborted after its third text event; returns how much text was shown. */
+    /**
+     * One answer, aborted at its first text (text deltas of one network read arrive merged, so a
+     * count of events says nothing about how far the stream got); returns how much text was shown.
+     */
     const one = async (i: number): Promise<string> => {
       const cat = cats[i % cats.length];
       assert.ok(cat);
       const ctl = new AbortController();
-      let texts = 0;
       const prompt = `Cancelled answer number ${i}`;
       const c = await consume(
         engine.answer({ catalog: cat, request: ask(prompt), takeover: 'restart', signal: ctl.signal }),
         'streaming',
-        () => {
-          if (++texts === 3) ctl.abort();
-        },
+        () => ctl.abort(),
       );
       assert.equal(c.result.status, 'cancelled', JSON.stringify(c.result.error));
       assert.equal(c.result.fallback, undefined);

@@ -64,7 +64,23 @@ export function fixtureBytes(protocol: Protocol, file: string): Buffer {
 
 /** The expectation of a fixture. */
 export function expected(protocol: Protocol, name: string): Expected {
-  return JSON.parse(fixtureBytes(protocol, `${name}.expected.json`).toString('utf8')) as Expected;
+  const want = JSON.parse(fixtureBytes(protocol, `${name}.expected.json`).toString('utf8')) as Expected;
+  return { ...want, events: mergeText(want.events) };
+}
+
+/**
+ * Adjacent text deltas merged into one. The driver merges the deltas of one network read, so
+ * where text events split depends on the framing; their text, order and neighbours do not.
+ */
+export function mergeText(events: readonly ProviderEvent[]): ProviderEvent[] {
+  const out: ProviderEvent[] = [];
+  for (const ev of events) {
+    const last = out[out.length - 1];
+    if (ev.type === 'text' && last?.type === 'text')
+      out[out.length - 1] = { type: 'text', text: last.text + ev.text };
+    else out.push(ev);
+  }
+  return out;
 }
 
 /** The recorded error responses of a protocol. */
@@ -134,7 +150,8 @@ export async function collect(
 
 /** Compares an outcome with a fixture's expectation, error details picked to the asserted fields. */
 export function outcome(r: { events: ProviderEvent[]; error?: ProviderError }): Expected {
-  return r.error ? { events: r.events, error: shape(r.error) } : { events: r.events };
+  const events = mergeText(r.events);
+  return r.error ? { events, error: shape(r.error) } : { events };
 }
 
 /** A request the server recorded. */

@@ -5,6 +5,7 @@ import { ProviderError, type ProviderEvent } from '@understudy/engine';
 import { anthropicParser } from '../src/anthropic/index.js';
 import { googleParser } from '../src/google/index.js';
 import { openaiParser } from '../src/openai/index.js';
+import { sseEvents } from '../src/run.js';
 import type { ResponseParser } from '../src/protocol.js';
 import { KEY } from './helpers.js';
 
@@ -96,4 +97,47 @@ test('google: usage that changes after the finish chunk is reported again at the
     { type: 'finish', reason: 'stop' },
     { type: 'usage', inputTokens: 4, outputTokens: 2 },
   ]);
+});
+
+test('the driver merges the text deltas of one network read, and passes each read on as it arrives', async () => {
+  const line = (text: string) => `data: ${JSON.stringify(delta({ content: text }))}\n\n`;
+  const utf8 = new TextEncoder();
+  // The second read is held back until the test lets it go.
+  let asked = false;
+  let release: () => void = () => {};
+  async function* reads(): AsyncGenerator<Uint8Array> {
+    yield utf8.encode(line('Hel') + line('lo') + line(','));
+    asked = true;
+    await new Promise<void>((r) => (release = r));
+    yield utf8.encode(line(' world') + `data: ${JSON.stringify(delta({}, 'stop'))}\n\ndata: [DONE]\n\n`);
+  }
+  const it = sseEvents(openaiParser([KEY]), reads(), 1024)[Symbol.asyncIterator]();
+  // The first read's text comes out whole, before the second read was even asked for.
+  assert.deepEqual((await it.next()).value, { type: 'text', text: 'Hello,' });
+  assert.equal(asked, false);
+  const second = it.next();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(asked, true);
+  release();
+  const rest: ProviderEvent[] = [];
+  for (let r = await second; !r.done; r = await it.next()) rest.push(r.value);
+  assert.deepEqual(rest, [
+    { type: 'text', text: ' world' },
+    { type: 'finish', reason: 'stop' },
+  ]);
+});
+
+test('the driver passes on the text of a read before the error event that ends it', async () => {
+  const utf8 = new TextEncoder();
+  async function* reads(): AsyncGenerator<Uint8Array> {
+    yield utf8.encode(
+      `data: ${JSON.stringify(delta({ content: 'partial' }))}\n\n` +
+        `data: ${JSON.stringify({ error: { message: 'boom', type: 'server_error' } })}\n\n`,
+    );
+  }
+  const got: ProviderEvent[] = [];
+  await assert.rejects(async () => {
+    for await (const ev of sseEvents(openaiParser([KEY]), reads(), 1024)) got.push(ev);
+  }, ProviderError);
+  assert.deepEqual(got, [{ type: 'text', text: 'partial' }]);
 });

@@ -144,7 +144,14 @@ export function release(body: HttpResponse['body'], clean: boolean): void {
     body.destroy();
     return;
   }
-  body.dump({ limit: ERROR_BODY_LIMIT, signal: AbortSignal.timeout(DRAIN_MS) }).catch(() => {
-    // The drain failed or timed out: the body is destroyed by dump itself; nothing else to do.
-  });
+  // A plain timer rather than AbortSignal.timeout: this runs once per answer, and a timeout signal
+  // costs a weak reference and a finalizer each time.
+  const timer = setTimeout(() => body.destroy(), DRAIN_MS);
+  timer.unref();
+  body
+    .dump({ limit: ERROR_BODY_LIMIT })
+    .catch(() => {
+      // The drain failed: dump destroys the body itself; nothing else to do.
+    })
+    .finally(() => clearTimeout(timer));
 }
