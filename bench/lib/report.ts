@@ -1,0 +1,112 @@
+/** The benchmark's one table of ratios, and bench/RESULTS.md. */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { fmt, median, ratio } from './stats.js';
+
+export type Sys = 'understudy' | 'limit' | 'peer';
+
+/** A goal: evaluated on the row's values; undefined when it could not be measured. */
+export interface Goal {
+  text: string;
+  pass: boolean | undefined;
+}
+
+/** One figure of the table. */
+export interface Row {
+  scenario: string;
+  figure: string;
+  unit: string;
+  values: Partial<Record<Sys, number>>;
+  /** Show understudy ÷ limit and understudy ÷ peer. */
+  ratios: boolean;
+  goals: Goal[];
+  note?: string;
+  digits?: number;
+}
+
+/** Per-round raw values, by key (e.g. `1 latency p50 ms / understudy`). */
+export class Raw {
+  readonly rounds = new Map<string, number[]>();
+  add(key: string, value: number): void {
+    const list = this.rounds.get(key) ?? [];
+    list.push(value);
+    this.rounds.set(key, list);
+  }
+  get(key: string): number[] {
+    return this.rounds.get(key) ?? [];
+  }
+  median(key: string): number {
+    return median(this.get(key));
+  }
+}
+
+function cell(x: number | undefined, digits: number): string {
+  return x === undefined ? '—' : fmt(x, digits);
+}
+
+function goalCell(goals: Goal[]): { text: string; result: string } {
+  if (goals.length === 0) return { text: '—', result: '' };
+  const text = goals.map((g) => g.text).join('; ');
+  const results = goals.map((g) => g.pass);
+  const result = results.includes(false) ? 'MISS' : results.includes(undefined) ? 'n/a' : 'pass';
+  return { text, result };
+}
+
+/** The table as Markdown. */
+export function table(rows: Row[]): string {
+  const head =
+    '| # | figure | understudy | limit | peer | understudy ÷ limit | understudy ÷ peer | goal | result |\n' +
+    '|---|---|--:|--:|--:|--:|--:|---|---|';
+  const lines = rows.map((r) => {
+    const d = r.digits ?? 2;
+    const u = r.values.understudy;
+    const l = r.values.limit;
+    const p = r.values.peer;
+    const rl = r.ratios && u !== undefined && l !== undefined ? fmt(ratio(u, l), 2) : '—';
+    const rp = r.ratios && u !== undefined && p !== undefined ? fmt(ratio(u, p), 2) : '—';
+    const g = goalCell(r.goals);
+    const figure = `${r.figure} (${r.unit})${r.note ? ` — ${r.note}` : ''}`;
+    return `| ${r.scenario} | ${figure} | ${cell(u, d)} | ${cell(l, d)} | ${cell(p, d)} | ${rl} | ${rp} | ${g.text} | ${g.result} |`;
+  });
+  return [head, ...lines].join('\n');
+}
+
+/** The per-round values and their medians, as Markdown. */
+export function rawTable(raw: Raw): string {
+  const lines = ['| measurement | median | rounds |', '|---|--:|---|'];
+  for (const [key, values] of raw.rounds) {
+    lines.push(`| ${key} | ${fmt(median(values), 3)} | ${values.map((v) => fmt(v, 3)).join(', ')} |`);
+  }
+  return lines.join('\n');
+}
+
+function sh(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Date, machine, CPU, Node: the facts a RESULTS.md starts with. */
+export function machine(): Record<string, string> {
+  let cpuModel = cpus()[0]?.model ?? 'unknown';
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m?.[1]) cpuModel = m[1];
+  } catch {
+    // not Linux
+  }
+  return {
+    date: new Date().toISOString(),
+    uname: sh('uname', ['-a']),
+    cpu: `${cpuModel} × ${cpus().length}`,
+    memory: `${(totalmem() / 1024 ** 3).toFixed(1)} GiB`,
+    load: loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' '),
+    node: process.version,
+    npm: sh('npm', ['--version']),
+  };
+}
