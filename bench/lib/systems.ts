@@ -3,6 +3,7 @@
  * gateway) and Understudy, each in its own process on 127.0.0.1, and how each one is asked for a
  * chat completion in each scenario.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Target } from './load.js';
@@ -41,6 +42,20 @@ export interface Lab {
   deadPort: number;
   /** Extra node flags for Understudy processes (e.g. --cpu-prof). */
   understudyFlags: string[];
+  /** Understudy bundled as `npm start` bundles it (scripts/build.mjs), run with plain node. */
+  understudyBundle: string;
+}
+
+/**
+ * Bundles a TypeScript entry point with the build `npm start` uses, so the gateways run as plain
+ * JavaScript like the peer: no TypeScript loader thread in their CPU or memory figures.
+ */
+function bundle(root: string, entry: string, out: string): string {
+  execFileSync(process.execPath, [join(root, 'scripts/build.mjs'), entry, out], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  return out;
 }
 
 /** Base URL (ending in /v1) of the primary provider of a scenario. */
@@ -82,11 +97,14 @@ export async function startLab(root: string, tmp: string, understudyFlags: strin
     logFile: join(tmp, 'simulator.log'),
     ready: () => answers(`${simUrl}/_sim/health`, 200),
   });
+  // Inside the repository, so the bundles' external packages resolve from node_modules.
+  const limitJs = bundle(root, 'bench/limit-proxy.ts', join(root, 'dist/bench/limit-proxy.mjs'));
+  const understudyBundle = bundle(root, 'scripts/start.ts', join(root, 'dist/bench/understudy.mjs'));
   const limitPort = await freePort();
   const limitUrl = `http://127.0.0.1:${limitPort}`;
   const limit = await spawnNode({
     name: 'limit',
-    args: ['--import', 'tsx', join(root, 'bench/limit-proxy.ts'), String(limitPort)],
+    args: [limitJs, String(limitPort)],
     env: nodeEnv({}),
     cwd: root,
     logFile: join(tmp, 'limit.log'),
@@ -114,6 +132,7 @@ export async function startLab(root: string, tmp: string, understudyFlags: strin
     peer: Object.assign(peer, { url: peerUrl }),
     deadPort: await freePort(),
     understudyFlags,
+    understudyBundle,
   };
 }
 
@@ -184,7 +203,7 @@ let instances = 0;
 export const understudyPids = new Map<number, string>();
 
 /**
- * An Understudy server (`scripts/start.ts`, as `npm start` runs it) with a bootstrap file declaring
+ * An Understudy server (`scripts/start.ts` bundled and run with node, as `npm start` runs it) with a bootstrap file declaring
  * the two providers, the primary (tier 5, first-token timeout FIRST_TOKEN_MS) and its backup
  * (tier 4), and fallback Automatic.
  */
@@ -223,7 +242,7 @@ export async function startUnderstudy(lab: Lab, kind: PrimaryKind, pace: Pace): 
   const url = `http://127.0.0.1:${port}`;
   const proc = await spawnNode({
     name: `understudy (${kind}, ${pace})`,
-    args: [...lab.understudyFlags, '--import', 'tsx', join(lab.root, 'scripts/start.ts')],
+    args: [...lab.understudyFlags, lab.understudyBundle],
     env: nodeEnv({
       PORT: String(port),
       HOST: '127.0.0.1',
