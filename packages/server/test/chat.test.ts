@@ -1,9 +1,12 @@
 /**
  * Web chat over SSE against the in-process simulator, on SQLite and PostgreSQL: the message is
  * stored before any provider is called, fallback is streamed and recorded, Stop cancels upstream,
- * a disconnected browser does not stop the answer, Retry re-runs a failed answer.
+ * a disconnected browser does not stop the answer, Retry re-runs a failed answer; a Mate's own model,
+ * instructions and history are what the provider receives.
  */
 import assert from 'node:assert/strict';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import {
   addMember,
@@ -42,13 +45,65 @@ interface Msg {
 const messagesOf = async (c: Client, conv: string) =>
   (await c.get<{ messages: Msg[] }>(`/api/conversations/${conv}`)).body.messages;
 
+/** One request a provider received, as sent on the wire. */
+interface Seen {
+  path: string;
+  body: { model: string; stream: boolean; messages: { role: string; content: unknown }[] };
+}
+
+/**
+ * A transparent HTTP relay in front of the real simulator that keeps each request body, since the
+ * simulator's attempt log records what it answered but not the messages it was sent.
+ */
+async function startRecorder(target: string): Promise<{ url: string; seen: Seen[]; close(): Promise<void> }> {
+  const seen: Seen[] = [];
+  const upstream = new URL(target);
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      if (req.method === 'POST')
+        seen.push({ path: req.url ?? '', body: JSON.parse(raw.toString('utf8')) as Seen['body'] });
+      const up = httpRequest(
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          path: req.url,
+          method: req.method,
+          headers: { ...req.headers, host: upstream.host },
+        },
+        (ur) => {
+          res.writeHead(ur.statusCode ?? 502, ur.headers);
+          ur.pipe(res);
+        },
+      );
+      up.on('error', () => res.destroy());
+      res.on('close', () => up.destroy());
+      up.end(raw);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}
+
 test('web chat', async (t) => {
   await forEachBackend(t, async (t, backend) => {
     const tmp = tempDir();
     const server = await startTestServer({
       backend,
       dataDir: tmp.dir,
-      env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '5' },
+      // A provider of the organization's own points at a loopback relay.
+      env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '5', UNDERSTUDY_ALLOW_PRIVATE_PROVIDER_URLS: 'true' },
       // Longer than the file runs: fallback activity reaches the database only by the flush on read.
       activityFlushMs: 600_000,
     });
@@ -104,10 +159,129 @@ test('web chat', async (t) => {
           assert.ok(a.usage && a.usage.outputTokens > 0 && a.usage.inputTokens > 0);
           assert.ok(typeof a.latencyMs === 'number');
           assert.equal(a.fallback, null);
-          // The conversation history and the Mate's instructions reach the model.
-          const res2 = await rawPost(member, `/api/conversations/${conv}/messages`, { content: 'And again' });
-          assert.equal((await readSse(res2)).at(-1)?.event, 'done');
-          assert.equal((await messagesOf(member, conv)).length, 4);
+        },
+      );
+
+      await t.test(
+        "a Mate's own model answers; its instructions and the history reach that model in order",
+        async () => {
+          const recorder = await startRecorder(server.demo!.url);
+          try {
+            assert.equal(
+              (
+                await owner.post('/api/admin/providers', {
+                  id: 'rec',
+                  type: 'openai-compatible',
+                  label: 'Recorded',
+                  baseUrl: `${recorder.url}/p/rec/v1`,
+                  apiKey: 'sk-rec-0123456789',
+                })
+              ).status,
+              201,
+            );
+            assert.equal(
+              (
+                await owner.post('/api/admin/models', {
+                  id: 'rec-model',
+                  provider: 'rec',
+                  upstreamModel: 'sim-gamma',
+                  tier: 3,
+                })
+              ).status,
+              201,
+            );
+            const instructions = 'You are Grace.\nAnswer in one short paragraph.';
+            const grace = (
+              await owner.post<{ id: string; model: string }>('/api/mates', {
+                name: 'Grace',
+                instructions,
+                model: 'rec-model',
+              })
+            ).body;
+            assert.equal(grace.model, 'rec-model');
+            const conv = (await member.post<{ id: string }>('/api/conversations', { mateId: grace.id })).body
+              .id;
+            sim.clearAttempts();
+            for (const content of ['First question', 'Second question']) {
+              const events = await readSse(
+                await rawPost(member, `/api/conversations/${conv}/messages`, { content }),
+              );
+              assert.equal(events[0]?.data.model, 'rec-model');
+              assert.equal(events.at(-1)?.event, 'done');
+            }
+            const msgs = await messagesOf(member, conv);
+            assert.deepEqual(
+              msgs.map((m) => [m.role, m.model, m.provider, m.status]),
+              [
+                ['user', null, null, 'complete'],
+                ['assistant', 'rec-model', 'rec', 'complete'],
+                ['user', null, null, 'complete'],
+                ['assistant', 'rec-model', 'rec', 'complete'],
+              ],
+            );
+            // Only the Mate's model was asked, not the organization default (sim-a-large).
+            assert.deepEqual(
+              sim.attempts().map((a) => [a.provider, a.model]),
+              [
+                ['rec', 'sim-gamma'],
+                ['rec', 'sim-gamma'],
+              ],
+            );
+            // What the model received: the instructions as the system prompt, then the history in order.
+            assert.equal(recorder.seen.length, 2);
+            for (const r of recorder.seen) {
+              assert.equal(r.path, '/p/rec/v1/chat/completions');
+              assert.equal(r.body.model, 'sim-gamma');
+              assert.equal(r.body.stream, true, 'upstream requests always stream');
+            }
+            assert.deepEqual(recorder.seen[0]!.body.messages, [
+              { role: 'system', content: instructions },
+              { role: 'user', content: 'First question' },
+            ]);
+            assert.deepEqual(recorder.seen[1]!.body.messages, [
+              { role: 'system', content: instructions },
+              { role: 'user', content: 'First question' },
+              { role: 'assistant', content: msgs[1]!.content },
+              { role: 'user', content: 'Second question' },
+            ]);
+
+            // Editing the Mate's model changes which model answers (the conversation goes on).
+            assert.equal(
+              (await owner.patch(`/api/mates/${grace.id}`, { model: 'sim-b-medium' })).status,
+              200,
+            );
+            sim.clearAttempts();
+            let events = await readSse(
+              await rawPost(member, `/api/conversations/${conv}/messages`, { content: 'Third question' }),
+            );
+            assert.equal(events.at(-1)?.event, 'done');
+            let last = (await messagesOf(member, conv)).at(-1)!;
+            assert.deepEqual([last.model, last.provider, last.fallback], ['sim-b-medium', 'sim-b', null]);
+            assert.deepEqual(
+              sim.attempts().map((a) => [a.provider, a.model]),
+              [[server.demo!.simName(orgId, 'sim-b'), 'sim-b-medium']],
+            );
+            assert.equal(recorder.seen.length, 2, 'the old model was not asked');
+
+            // Back to the organization default.
+            assert.equal((await owner.patch(`/api/mates/${grace.id}`, { model: null })).status, 200);
+            sim.clearAttempts();
+            events = await readSse(
+              await rawPost(member, `/api/conversations/${conv}/messages`, { content: 'Fourth question' }),
+            );
+            assert.equal(events.at(-1)?.event, 'done');
+            last = (await messagesOf(member, conv)).at(-1)!;
+            assert.deepEqual([last.model, last.provider], ['sim-a-large', 'sim-a']);
+            assert.deepEqual(
+              sim.attempts().map((a) => [a.provider, a.model]),
+              [[simA, 'sim-a-large']],
+            );
+          } finally {
+            await recorder.close();
+            // Leave the organization's list as the other tests expect it.
+            await owner.del('/api/admin/models/rec-model');
+            await owner.del('/api/admin/providers/rec');
+          }
         },
       );
 

@@ -1,13 +1,14 @@
 /**
  * The OpenAI-compatible API with the official `openai` npm client, unmodified, streaming and not,
- * including through a fallback; errors in OpenAI's shape. On SQLite and PostgreSQL.
+ * including through a fallback (with usage); errors in OpenAI's shape, in-band after content; a
+ * client that disconnects cancels upstream. On SQLite and PostgreSQL.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import OpenAI from 'openai';
 import { randomToken, tokenHash } from '../src/security/index.js';
 import { newId, nowIso } from '../src/storage/index.js';
-import { forEachBackend, setupOwner, startTestServer, tempDir } from './helpers.js';
+import { forEachBackend, setupOwner, startTestServer, tempDir, waitFor } from './helpers.js';
 
 test('OpenAI-compatible API', async (t) => {
   await forEachBackend(t, async (t, backend) => {
@@ -210,27 +211,154 @@ test('OpenAI-compatible API', async (t) => {
         }
       });
 
-      await t.test('a failure after content arrives in-band', async () => {
+      await t.test('a failure after content arrives in-band, as the error the server sent', async () => {
         await owner.put('/api/admin/settings', { fallback: { mode: 'none' } });
         sim.setFault({ id: 'cut', provider: simA, fault: 'cut_after', after: 3, times: 1 });
         try {
           let text = '';
-          await assert.rejects(
-            (async () => {
-              const s = await client.chat.completions.create({
-                model: 'sim-a-large',
-                messages: [{ role: 'user', content: 'x' }],
-                stream: true,
-              });
-              for await (const c of s) text += c.choices[0]?.delta.content ?? '';
-            })(),
-            (e: unknown) => e instanceof OpenAI.APIError,
-          );
+          let status: number | undefined;
+          let caught: unknown;
+          try {
+            const { data: s, response } = await client.chat.completions
+              .create({ model: 'sim-a-large', messages: [{ role: 'user', content: 'x' }], stream: true })
+              .withResponse();
+            status = response.status;
+            for await (const c of s) text += c.choices[0]?.delta.content ?? '';
+          } catch (e) {
+            caught = e;
+          }
+          assert.equal(status, 200, 'the stream had begun');
           assert.ok(text.length > 0);
+          // The error event the server wrote into the stream, not a broken connection.
+          assert.ok(caught instanceof OpenAI.APIError, `an APIError, got ${String(caught)}`);
+          assert.ok(
+            !(caught instanceof OpenAI.APIConnectionError),
+            `not a connection error: ${caught.message}`,
+          );
+          assert.equal(caught.status, undefined, 'no HTTP status: it came in-band');
+          assert.equal(caught.type, 'server_error');
+          assert.equal(caught.code, 'upstream_interrupted');
+          const payload = caught.error as { message: string; type: string; code: string; param: unknown };
+          assert.deepEqual(Object.keys(payload).sort(), ['code', 'message', 'param', 'type']);
+          assert.equal(caught.message, payload.message);
+          // The standard error names the model and provider that failed, and no key.
+          assert.match(payload.message, /Sim A Large/);
+          assert.match(payload.message, /Simulator A/);
+          assert.doesNotMatch(payload.message, /simulator-key/);
         } finally {
           sim.removeFault('cut');
           await resetHealth();
           await owner.put('/api/admin/settings', { fallback: { mode: 'automatic' } });
+        }
+      });
+
+      await t.test('usage is reported on answers that went through a fallback', async () => {
+        const words = (s: string) => s.split(/\s+/).filter(Boolean).length;
+        const streamed = async (
+          params: Omit<OpenAI.ChatCompletionCreateParamsStreaming, 'model' | 'messages'>,
+        ) => {
+          const { data: stream, response } = await client.chat.completions
+            .create({ model: 'sim-a-large', messages: [{ role: 'user', content: 'Hello' }], ...params })
+            .withResponse();
+          let text = '';
+          let fallback: Record<string, unknown> | undefined;
+          const usages: OpenAI.CompletionUsage[] = [];
+          let afterUsage = 0;
+          for await (const chunk of stream) {
+            if (usages.length > 0) afterUsage += 1;
+            text += chunk.choices[0]?.delta.content ?? '';
+            const ext = (chunk as unknown as { understudy?: { fallback?: Record<string, unknown> } })
+              .understudy;
+            if (ext?.fallback) fallback = ext.fallback;
+            if (chunk.usage) usages.push(chunk.usage);
+          }
+          assert.equal(usages.length, 1, 'one usage chunk');
+          assert.equal(afterUsage, 0, 'usage is the last chunk');
+          return { text, usage: usages[0]!, fallback, headers: response.headers };
+        };
+
+        // Before content: the backup answers alone, and its usage is the answer's.
+        sim.setFault({ id: 'down', provider: simA, fault: 'overloaded' });
+        try {
+          const { data, response } = await client.chat.completions
+            .create({ model: 'sim-a-large', messages: [{ role: 'user', content: 'Hello' }] })
+            .withResponse();
+          assert.equal(response.headers.get('x-understudy-fallback-from'), 'sim-a-large');
+          const content = data.choices[0]?.message.content ?? '';
+          assert.ok(data.usage, 'usage on a non-streaming fallback answer');
+          assert.equal(data.usage.completion_tokens, words(content), 'the backup counted every word it sent');
+          assert.ok(data.usage.prompt_tokens > 0);
+          assert.equal(data.usage.total_tokens, data.usage.prompt_tokens + data.usage.completion_tokens);
+
+          for (const params of [
+            { stream: true as const },
+            { stream: true as const, stream_options: { include_usage: true } },
+          ]) {
+            const s = await streamed(params);
+            assert.equal(s.headers.get('x-understudy-fallback-from'), 'sim-a-large');
+            assert.equal(s.usage.completion_tokens, words(s.text), JSON.stringify(params));
+            assert.equal(s.usage.prompt_tokens, data.usage.prompt_tokens, 'same request, same prompt tokens');
+            assert.equal(s.usage.total_tokens, s.usage.prompt_tokens + s.usage.completion_tokens);
+          }
+        } finally {
+          sim.removeFault('down');
+          await resetHealth();
+        }
+
+        // After content: both attempts are counted (the primary's partial text, then the backup's).
+        sim.setFault({ id: 'cut', provider: simA, fault: 'cut_after', after: 4, times: 1 });
+        try {
+          const s = await streamed({ stream: true });
+          assert.ok(s.fallback, 'fallback announced in-band');
+          assert.equal(s.fallback.reason, 'interrupted');
+          assert.ok(
+            s.usage.completion_tokens >= words(s.text),
+            `${s.usage.completion_tokens} output tokens for ${words(s.text)} words`,
+          );
+          assert.ok(s.usage.prompt_tokens > 1, 'the takeover request counts too');
+          assert.equal(s.usage.total_tokens, s.usage.prompt_tokens + s.usage.completion_tokens);
+        } finally {
+          sim.removeFault('cut');
+          await resetHealth();
+        }
+      });
+
+      await t.test('a client that disconnects mid-stream cancels the upstream request', async () => {
+        // The primary stalls after a few words: only the disconnect (not a timeout) can end it in time.
+        sim.clearAttempts();
+        sim.setFault({ id: 'stall', provider: simA, fault: 'stall_after', after: 3 });
+        try {
+          const ac = new AbortController();
+          const stream = await client.chat.completions.create(
+            { model: 'sim-a-large', messages: [{ role: 'user', content: 'Hello' }], stream: true },
+            { signal: ac.signal },
+          );
+          let text = '';
+          for await (const chunk of stream) {
+            text += chunk.choices[0]?.delta.content ?? '';
+            if (text.trim().length > 0) break;
+          }
+          assert.ok(text.trim().length > 0, 'content arrived before the disconnect');
+          assert.equal(sim.attempts({ provider: simA }).at(-1)?.clientAborted, false, 'still streaming');
+          const abortedAt = Date.now();
+          ac.abort();
+          const attempt = await waitFor(
+            'the upstream request aborted',
+            async () => sim.attempts({ provider: simA }).find((a) => a.clientAborted),
+            1000,
+          );
+          assert.ok(
+            attempt.endedAt! - abortedAt < 1000,
+            `upstream ended ${attempt.endedAt! - abortedAt} ms later`,
+          );
+          assert.equal(attempt.outcome, 'aborted');
+          assert.equal(attempt.fault, 'stall_after');
+          // Past the stall timeout: no retry and no backup was asked for an answer nobody reads.
+          await new Promise((r) => setTimeout(r, 1800));
+          assert.equal(sim.attempts().length, 1, JSON.stringify(sim.attempts().map((a) => a.provider)));
+        } finally {
+          sim.removeFault('stall');
+          await resetHealth();
         }
       });
 

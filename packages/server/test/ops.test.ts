@@ -3,11 +3,12 @@
  * idempotently), providers from the environment, and the web root.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import OpenAI from 'openai';
 import { startSimulator } from '@understudy/simulator';
+import { builtinFacts, DEFAULT_BASE_URLS } from '../src/catalog/index.js';
 import {
   Client,
   forEachBackend,
@@ -17,6 +18,7 @@ import {
   setupOwner,
   startTestServer,
   tempDir,
+  type Backend,
   type LogCapture,
 } from './helpers.js';
 
@@ -307,4 +309,368 @@ apiKeys:
   } finally {
     await sim.close();
   }
+});
+
+interface ProviderView {
+  id: string;
+  type: string;
+  label: string;
+  baseUrl: string;
+  hasKey: boolean;
+  source: string;
+}
+interface ModelView {
+  id: string;
+  provider: string;
+  upstreamModel: string;
+  label: string;
+  tier: number;
+  contextWindow: number | null;
+  maxOutputTokens: number | null;
+  capabilities: string[];
+  tags: string[];
+  timeouts: Record<string, number> | null;
+  enabled: boolean;
+}
+
+test('providers from ANTHROPIC_API_KEY, GEMINI_API_KEY and OLLAMA_BASE_URL (+ OLLAMA_MODELS)', async (t) => {
+  // Only Ollama's URL is ours to choose: it points at a simulator. Anthropic and Google are never called.
+  const sim = await startSimulator({ port: 0, host: '127.0.0.1' });
+  const backend: Backend = { name: 'sqlite', dispose: async () => {} };
+  const cases: {
+    name: string;
+    env: Record<string, string>;
+    provider: Omit<ProviderView, 'source'>;
+    key?: string;
+    models: string[];
+    /** Upstream names the built-in catalog knows (facts filled in); the others get tier 2. */
+    known: boolean;
+  }[] = [
+    {
+      name: 'ANTHROPIC_API_KEY',
+      env: { ANTHROPIC_API_KEY: 'sk-ant-env-0123456789' },
+      provider: {
+        id: 'anthropic',
+        type: 'anthropic',
+        label: 'Anthropic',
+        baseUrl: DEFAULT_BASE_URLS.anthropic!,
+        hasKey: true,
+      },
+      key: 'sk-ant-env-0123456789',
+      models: ['claude-sonnet-4-5', 'claude-haiku-4-5'],
+      known: true,
+    },
+    {
+      name: 'GEMINI_API_KEY',
+      env: { GEMINI_API_KEY: 'gemini-env-key-0123456789' },
+      provider: {
+        id: 'google',
+        type: 'google',
+        label: 'Google Gemini',
+        baseUrl: DEFAULT_BASE_URLS.google!,
+        hasKey: true,
+      },
+      key: 'gemini-env-key-0123456789',
+      models: ['gemini-2.5-pro', 'gemini-2.5-flash'],
+      known: true,
+    },
+    {
+      name: 'OLLAMA_BASE_URL and OLLAMA_MODELS',
+      env: { OLLAMA_BASE_URL: `${sim.url}/p/ollama/`, OLLAMA_MODELS: ' sim-alpha, sim-beta ,' },
+      provider: {
+        id: 'ollama',
+        type: 'openai-compatible',
+        label: 'Ollama',
+        baseUrl: `${sim.url}/p/ollama/v1`,
+        hasKey: false,
+      },
+      models: ['sim-alpha', 'sim-beta'],
+      known: false,
+    },
+    {
+      name: 'OLLAMA_BASE_URL ending in /v1, default model',
+      env: { OLLAMA_BASE_URL: `${sim.url}/p/ollama/v1` },
+      provider: {
+        id: 'ollama',
+        type: 'openai-compatible',
+        label: 'Ollama',
+        baseUrl: `${sim.url}/p/ollama/v1`,
+        hasKey: false,
+      },
+      models: ['llama3.1'],
+      known: builtinFacts('llama3.1') !== undefined,
+    },
+  ];
+  try {
+    for (const c of cases) {
+      await t.test(c.name, async () => {
+        const tmp = tempDir();
+        // UNDERSTUDY_DEMO=auto: a provider from the environment turns the simulator demo off.
+        const server = await startTestServer({
+          backend,
+          dataDir: tmp.dir,
+          env: { UNDERSTUDY_DEMO: 'auto', ...c.env },
+        });
+        try {
+          assert.equal(server.demo, undefined, 'no demo when a real provider is configured');
+          const owner = await setupOwner(server);
+          const providers = (await owner.get<{ providers: ProviderView[] }>('/api/admin/providers')).body
+            .providers;
+          assert.deepEqual(
+            providers.map(({ id, type, label, baseUrl, hasKey, source }) => ({
+              id,
+              type,
+              label,
+              baseUrl,
+              hasKey,
+              source,
+            })),
+            [{ ...c.provider, source: 'env' }],
+          );
+          const row = await server.ctx.db
+            .selectFrom('providers')
+            .selectAll()
+            .where('slug', '=', c.provider.id)
+            .executeTakeFirstOrThrow();
+          if (c.key) {
+            assert.notEqual(row.api_key_enc, c.key, 'stored encrypted');
+            assert.equal(server.ctx.box.open(row.api_key_enc!), c.key);
+          } else assert.equal(row.api_key_enc, null);
+          assert.equal(row.allow_private, c.provider.type === 'openai-compatible' ? 1 : 0);
+
+          const models = (await owner.get<{ models: ModelView[] }>('/api/admin/models')).body.models;
+          assert.deepEqual(
+            models.map((m) => [m.id, m.provider, m.upstreamModel, m.enabled]),
+            c.models.map((id) => [id, c.provider.id, id, true]),
+          );
+          for (const m of models) {
+            const facts = builtinFacts(m.upstreamModel);
+            if (c.known) {
+              assert.ok(facts, `${m.id} is in the built-in catalog`);
+              assert.deepEqual(
+                [m.label, m.tier, m.contextWindow, m.maxOutputTokens, m.capabilities],
+                [facts.label, facts.tier, facts.contextWindow, facts.maxOutputTokens, facts.capabilities],
+              );
+            } else {
+              assert.equal(facts, undefined);
+              assert.deepEqual([m.label, m.tier, m.contextWindow, m.capabilities], [m.id, 2, null, []]);
+            }
+          }
+          const settings = await owner.get<{ defaultModel: string; fallback: unknown }>(
+            '/api/admin/settings',
+          );
+          assert.equal(settings.body.defaultModel, c.models[0]);
+          assert.deepEqual(settings.body.fallback, { mode: 'automatic' });
+
+          if (c.provider.id === 'ollama') {
+            // The request goes to <OLLAMA_BASE_URL>/v1/chat/completions with no key (the simulator,
+            // unlike Ollama, refuses a request without one, before reading which model it names).
+            sim.clearAttempts();
+            const probe = await owner.post<{ ok: boolean; error?: { reason: string } }>(
+              '/api/admin/providers/ollama/test',
+              { model: c.models[0] },
+            );
+            assert.equal(probe.status, 200);
+            assert.equal(probe.body.ok, false);
+            assert.equal(probe.body.error?.reason, 'provider_misconfigured');
+            assert.deepEqual(
+              sim.attempts().map((a) => [a.provider, a.protocol, a.outcome, a.status]),
+              [['ollama', 'openai', 'rejected', 401]],
+            );
+          }
+        } finally {
+          await server.close();
+          tmp.remove();
+        }
+      });
+    }
+  } finally {
+    await sim.close();
+  }
+});
+
+test("the README's bootstrap file example starts a server; an edited file wins at the next start", async (t) => {
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('### Bootstrap file'));
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(yaml, 'a ```yaml block after "### Bootstrap file" in the README');
+  // Every ${VAR} without a default comes from the environment.
+  const needed = [...yaml.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}/g)]
+    .filter((m) => m[2] === undefined)
+    .map((m) => m[1]);
+  const vars: Record<string, string> = {
+    ACME_ADMIN_PASSWORD: PASSWORD,
+    OPENAI_API_KEY: 'sk-readme-openai-0123456789',
+    ACME_API_KEY: 'us-readme-ci-key-0123456789abcdef',
+  };
+  assert.deepEqual([...needed].sort(), Object.keys(vars).sort(), 'the variables the example needs');
+
+  await forEachBackend(t, async (t, backend) => {
+    const tmp = tempDir();
+    const file = join(tmp.dir, 'understudy.yaml');
+    writeFileSync(file, yaml);
+    const env = { UNDERSTUDY_CONFIG: file, UNDERSTUDY_DEMO: 'auto', ...vars };
+    const start = () => startTestServer({ backend, dataDir: tmp.dir, env });
+    const signIn = async (server: Awaited<ReturnType<typeof start>>) => {
+      const admin = new Client(server.url);
+      const r = await admin.post('/api/auth/login', { email: 'admin@acme.test', password: PASSWORD });
+      assert.equal(r.status, 200);
+      return admin;
+    };
+    const listOf = async (admin: Client) => ({
+      providers: (await admin.get<{ providers: ProviderView[] }>('/api/admin/providers')).body.providers,
+      models: (await admin.get<{ models: ModelView[] }>('/api/admin/models')).body.models,
+      settings: (await admin.get<{ defaultModel: string; fallback: unknown }>('/api/admin/settings')).body,
+      audits: (await admin.get<{ entries: { action: string }[] }>('/api/admin/audit?limit=500')).body.entries,
+    });
+    let server = await start();
+    try {
+      await t.test('the example as written', async () => {
+        // No provider is called: everything below is what was configured.
+        assert.equal(server.demo, undefined);
+        assert.equal(server.ctx.setupToken, undefined, 'the file created the organization and its admin');
+        const admin = await signIn(server);
+        const session = await admin.get<{ user: { role: string }; organization: { name: string } }>(
+          '/api/auth/session',
+        );
+        assert.deepEqual([session.body.organization.name, session.body.user.role], ['Acme Corp', 'owner']);
+        const { providers, models, settings } = await listOf(admin);
+        const byId = new Map(providers.map((p) => [p.id, p]));
+        assert.deepEqual(
+          ['openai', 'local'].map((id) => {
+            const p = byId.get(id)!;
+            return [p.id, p.type, p.label, p.baseUrl, p.hasKey, p.source];
+          }),
+          [
+            ['openai', 'openai', 'openai', DEFAULT_BASE_URLS.openai, true, 'config'],
+            ['local', 'openai-compatible', 'Local vLLM', 'http://10.0.0.5:8000/v1', true, 'config'],
+          ],
+        );
+        const keyOf = async (slug: string) => {
+          const row = await server.ctx.db
+            .selectFrom('providers')
+            .selectAll()
+            .where('slug', '=', slug)
+            .executeTakeFirstOrThrow();
+          return server.ctx.box.open(row.api_key_enc!);
+        };
+        assert.equal(await keyOf('openai'), vars.OPENAI_API_KEY);
+        assert.equal(await keyOf('local'), 'none', '${LOCAL_KEY:-none} took its default');
+        const model = (id: string) => {
+          const m = models.find((x) => x.id === id);
+          assert.ok(m, `model ${id}`);
+          const {
+            label,
+            provider,
+            upstreamModel,
+            tier,
+            contextWindow,
+            maxOutputTokens,
+            capabilities,
+            tags,
+            timeouts,
+          } = m;
+          return {
+            provider,
+            upstreamModel,
+            label,
+            tier,
+            contextWindow,
+            maxOutputTokens,
+            capabilities,
+            tags,
+            timeouts,
+          };
+        };
+        const gpt4o = builtinFacts('gpt-4o')!;
+        assert.deepEqual(model('smart'), {
+          provider: 'openai',
+          upstreamModel: 'gpt-4o',
+          label: gpt4o.label,
+          tier: gpt4o.tier,
+          contextWindow: gpt4o.contextWindow,
+          maxOutputTokens: gpt4o.maxOutputTokens,
+          capabilities: gpt4o.capabilities,
+          tags: ['zero-retention'],
+          timeouts: null,
+        });
+        assert.deepEqual(model('fast'), {
+          provider: 'local',
+          upstreamModel: 'fast-model',
+          label: 'Fast',
+          tier: 2,
+          contextWindow: 32000,
+          maxOutputTokens: 4096,
+          capabilities: ['tools'],
+          tags: ['zero-retention'],
+          timeouts: { connectMs: 5000, firstTokenMs: 10000, stallMs: 15000 },
+        });
+        assert.equal(settings.defaultModel, 'smart');
+        assert.deepEqual(settings.fallback, { mode: 'specific', model: 'fast' });
+        // The declared API key opens the OpenAI-compatible API (listing models calls no provider).
+        const list = await fetch(`${server.url}/v1/models`, {
+          headers: { authorization: `Bearer ${vars.ACME_API_KEY}` },
+        });
+        assert.equal(list.status, 200);
+        const ids = ((await list.json()) as { data: { id: string }[] }).data.map((m) => m.id);
+        assert.ok(ids.includes('smart') && ids.includes('fast'));
+
+        // Applied idempotently: a second start with the same file and environment changes nothing.
+        const before = await listOf(admin);
+        await server.close();
+        server = await start();
+        const after = await listOf(await signIn(server));
+        assert.deepEqual(
+          after.audits.map((e) => e.action),
+          before.audits.map((e) => e.action),
+          'a second start writes no audit entry',
+        );
+        assert.deepEqual(after.providers, before.providers);
+        assert.deepEqual(after.models, before.models);
+      });
+
+      await t.test('editing the file and restarting applies the change; the file wins', async () => {
+        const admin = await signIn(server);
+        // An admin changes what the file declares...
+        assert.equal((await admin.patch('/api/admin/models/fast', { label: 'Speedy', tier: 5 })).status, 200);
+        assert.equal((await admin.patch('/api/admin/providers/local', { label: 'Renamed' })).status, 200);
+        assert.equal(
+          (await admin.put('/api/admin/settings', { fallback: { mode: 'automatic' } })).status,
+          200,
+        );
+        // ...and the operator edits the file.
+        const edits: [string, string][] = [
+          ['    label: Fast\n', '    label: Fast v2\n'],
+          ['    tier: 2\n', '    tier: 3\n'],
+          ['    contextWindow: 32000\n', '    contextWindow: 64000\n'],
+          ['    label: Local vLLM\n', '    label: Local vLLM (rack 2)\n'],
+          ['fallback: { mode: specific, model: fast }', 'fallback: { mode: none }'],
+          [
+            'apiKeys:\n',
+            '  - id: tiny\n    provider: local\n    upstream: tiny-model\n    tier: 1\napiKeys:\n',
+          ],
+        ];
+        let text = yaml;
+        for (const [from, to] of edits) {
+          assert.equal(text.split(from).length, 2, `exactly one ${JSON.stringify(from)} in the example`);
+          text = text.replace(from, to);
+        }
+        writeFileSync(file, text);
+        await server.close();
+        server = await start();
+        const { providers, models, settings, audits } = await listOf(await signIn(server));
+        const fast = models.find((m) => m.id === 'fast')!;
+        assert.deepEqual([fast.label, fast.tier, fast.contextWindow], ['Fast v2', 3, 64000]);
+        assert.equal(providers.find((p) => p.id === 'local')?.label, 'Local vLLM (rack 2)');
+        assert.deepEqual(settings.fallback, { mode: 'none' });
+        assert.equal(settings.defaultModel, 'smart');
+        const tiny = models.find((m) => m.id === 'tiny');
+        assert.deepEqual(tiny && [tiny.provider, tiny.upstreamModel, tiny.tier], ['local', 'tiny-model', 1]);
+        assert.equal(audits[0]?.action, 'bootstrap.apply', 'the change is in the audit log');
+      });
+    } finally {
+      await server.close();
+      tmp.remove();
+    }
+  });
 });

@@ -164,7 +164,12 @@ export async function provisionOrganization(
       if (p.headers) spec.headers = p.headers;
       return spec;
     });
-    for (const p of [...env.providers, ...fileProviders]) {
+    // A provider the file declares is the file's (the file wins): the environment's spec of the
+    // same id (OPENAI_API_KEY beside a file provider `openai`) is not applied first, or each start
+    // would rewrite the row twice.
+    const fileSlugs = new Set(fileProviders.map((p) => p.slug));
+    const envProviders = env.providers.filter((p) => !fileSlugs.has(p.slug));
+    for (const p of [...envProviders, ...fileProviders]) {
       await checkOperatorUrl(deps, p);
       const r = await upsertProvider(deps, orgId, p);
       if (r !== 'unchanged') changes.push(`provider ${p.slug} ${r}`);
