@@ -49,7 +49,7 @@ export interface ServerConfig {
   /** UNDERSTUDY_CIRCUIT_COOLDOWN_MS: first cooldown of an open circuit before a probe (default 10000). */
   circuitCooldownMs?: number;
   /**
-   * UNDERSTUDY_HEARTBEAT_MS: how often an instance beats in the shared database (default 5000); an
+   * UNDERSTUDY_HEARTBEAT_MS: how often an instance beats in the shared database (default 1000); an
    * instance silent for 6 beats is gone and its answers in progress are marked interrupted.
    */
   heartbeatMs: number;
@@ -107,6 +107,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     databasePoolMax: positive(env.DATABASE_POOL_MAX, 'DATABASE_POOL_MAX') ?? 10,
     instanceId: nonEmpty(env.UNDERSTUDY_INSTANCE_ID),
     circuitCooldownMs: positive(env.UNDERSTUDY_CIRCUIT_COOLDOWN_MS, 'UNDERSTUDY_CIRCUIT_COOLDOWN_MS'),
-    heartbeatMs: positive(env.UNDERSTUDY_HEARTBEAT_MS, 'UNDERSTUDY_HEARTBEAT_MS') ?? 5000,
+    heartbeatMs: positive(env.UNDERSTUDY_HEARTBEAT_MS, 'UNDERSTUDY_HEARTBEAT_MS') ?? 1000,
   };
 }

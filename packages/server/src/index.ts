@@ -13,6 +13,9 @@ export type { AppContext } from './context.js';
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const config = loadConfig(env);
   const log = createLogger(config.logLevel);
+  // Last resort: a rejection nothing handled is a bug to log, not a reason to cut every answer and
+  // stream in flight by ending the process (Node's default).
+  process.on('unhandledRejection', (err: unknown) => log.error({ err }, 'unhandled promise rejection'));
   let server;
   try {
     server = await startServer(config, { logger: log });

@@ -249,7 +249,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   registerAuthRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
   registerChatRoutes(app, ctx);
-  registerOpenAIRoutes(app, ctx);
+  const apiAnswers = registerOpenAIRoutes(app, ctx);
 
   app.get('/healthz', { config: { access: PUBLIC } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { config: { access: PUBLIC } }, async (_request, reply) => {
@@ -314,8 +314,13 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     (closing ??= (async () => {
       shuttingDown = true;
       const appClosed = app.close();
-      await ctx.answers.shutdown(config.shutdownGraceMs);
-      // Whatever still holds a connection (an API stream) is cut after the grace period.
+      // Web chat and API answers share one grace period; past it, both tell their clients and end.
+      await Promise.all([
+        ctx.answers.shutdown(config.shutdownGraceMs),
+        apiAnswers.shutdown(config.shutdownGraceMs),
+      ]);
+      // Whatever still holds a connection (an idle keep-alive, a follower of another instance's
+      // answer) is cut shortly after every answer ended.
       const force = setTimeout(() => app.server.closeAllConnections(), 1000);
       await appClosed;
       clearTimeout(force);

@@ -1,48 +1,29 @@
 /**
  * `npm start` as a real process: first-run setup printed in the log, and SIGTERM lets an answer in
- * flight finish and be saved before the process exits.
+ * flight finish and be saved before the process exits, OpenAI-API requests (streaming or not) too.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { Client, PASSWORD, rawPost, readSse, tempDir, waitFor } from './helpers.js';
+import { Client, PASSWORD, rawPost, readSse, tempDir } from './helpers.js';
+import { listeningUrl, spawnServer, stopServer, type ServerProcess } from './process-support.js';
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-
-function start(dataDir: string): { child: ChildProcess; output: string[]; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      UNDERSTUDY_DATA_DIR: dataDir,
-      UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '30',
-      LOG_LEVEL: 'info',
-      UNDERSTUDY_SHUTDOWN_GRACE_MS: '10000',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+function start(dataDir: string, env: Record<string, string> = {}): ServerProcess {
+  return spawnServer({
+    UNDERSTUDY_DATA_DIR: dataDir,
+    UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '30',
+    UNDERSTUDY_SHUTDOWN_GRACE_MS: '10000',
+    ...env,
   });
-  const output: string[] = [];
-  child.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return { child, output, exited };
 }
 
 test('npm start: first-run setup, graceful SIGTERM', async () => {
   const tmp = tempDir();
   let proc = start(tmp.dir);
   try {
-    const url = await waitFor(
-      'listening',
-      async () => /Understudy is listening on (http:\/\/[^\s"]+)/.exec(proc.output.join(''))?.[1],
-      20_000,
-    );
+    const url = await listeningUrl(proc);
     const token = /setup\?token=([A-Za-z0-9_-]+)/.exec(proc.output.join(''))?.[1];
     assert.ok(token, 'the setup link is printed');
-    const owner = new Client(url.replace('localhost', '127.0.0.1'));
+    const owner = new Client(url);
     assert.equal(
       (
         await owner.post('/api/setup', {
@@ -65,12 +46,7 @@ test('npm start: first-run setup, graceful SIGTERM', async () => {
     assert.doesNotMatch(proc.output.join(''), new RegExp(PASSWORD));
 
     proc = start(tmp.dir);
-    const url2 = await waitFor(
-      'listening again',
-      async () => /Understudy is listening on (http:\/\/[^\s"]+)/.exec(proc.output.join(''))?.[1],
-      20_000,
-    );
-    const again = new Client(url2.replace('localhost', '127.0.0.1'));
+    const again = new Client(await listeningUrl(proc));
     assert.equal(
       (await again.post('/api/auth/login', { email: 'o@example.com', password: PASSWORD })).status,
       200,
@@ -81,8 +57,59 @@ test('npm start: first-run setup, graceful SIGTERM', async () => {
     assert.equal(msgs[1]?.status, 'complete', 'the answer in flight finished before exit');
     assert.ok((msgs[1]?.content.split(' ').length ?? 0) > 20);
   } finally {
+    await stopServer(proc);
+    tmp.remove();
+  }
+});
+
+test('SIGTERM: OpenAI-API requests in flight finish within the grace period', async () => {
+  const tmp = tempDir();
+  // 60 chunks 35 ms apart: each answer needs about 2 s, well past the 1 s connections used to get.
+  const proc = start(tmp.dir, { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '35' });
+  try {
+    const owner = new Client(await listeningUrl(proc));
+    const token = /setup\?token=([A-Za-z0-9_-]+)/.exec(proc.output.join(''))?.[1];
+    const setup = { token, organization: 'Acme', name: 'O', email: 'o@example.com', password: PASSWORD };
+    assert.equal((await owner.post('/api/setup', setup)).status, 201);
+    const key = (await owner.post<{ key: string }>('/api/admin/api-keys', { name: 'k' })).body.key;
+    const complete = (stream: boolean) =>
+      fetch(`${owner.base}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({
+          model: 'default',
+          stream,
+          messages: [{ role: 'user', content: 'a long answer' }],
+        }),
+        signal: AbortSignal.timeout(20_000),
+      });
+    const t0 = Date.now();
+    const [streamed, whole] = [complete(true), complete(false)];
+    const res = await streamed;
+    assert.equal(res.status, 200);
+    await new Promise((r) => setTimeout(r, 500 - (Date.now() - t0)));
     proc.child.kill('SIGTERM');
-    await proc.exited;
+    const text = await res.text();
+    const chunks = text
+      .split('\n\n')
+      .filter((l) => l.startsWith('data: {'))
+      .map(
+        (l) => JSON.parse(l.slice(6)) as { choices?: { delta?: { content?: string } }[]; error?: unknown },
+      );
+    assert.equal(
+      chunks.find((c) => c.error),
+      undefined,
+      'no in-band error',
+    );
+    assert.ok(text.trimEnd().endsWith('data: [DONE]'), 'the stream ends with [DONE]');
+    const content = chunks.map((c) => c.choices?.[0]?.delta?.content ?? '').join('');
+    assert.ok(content.split(' ').length > 40, `the complete answer (${content.split(' ').length} words)`);
+    assert.ok(Date.now() - t0 > 1500, 'the answer went on well after SIGTERM');
+    const body = (await (await whole).json()) as { choices: { message: { content: string } }[] };
+    assert.equal(body.choices[0]?.message.content, content, 'the non-streaming answer completed too');
+    assert.equal(await proc.exited, 0);
+  } finally {
+    await stopServer(proc);
     tmp.remove();
   }
 });

@@ -12,7 +12,7 @@ import type { AppContext } from '../context.js';
 import { conflict, HttpError, IdParams, notFound, parse } from '../http/index.js';
 import { newId, nowIso, type ConversationsTable, type MessagesTable } from '../storage/index.js';
 import { messageView } from './messages.js';
-import type { Run } from './runs.js';
+import { stopAnswersIn, type Run } from './runs.js';
 import { openSse } from './sse.js';
 
 const CreateBody = z.strictObject({
@@ -230,14 +230,7 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
     const u = userOf(request);
     const { id } = parse(IdParams, request.params, 'params');
     const conv = await findConversation(u.orgId, u.userId, id);
-    const running = await db
-      .selectFrom('messages')
-      .select('id')
-      .where('conversation_id', '=', id)
-      .where('status', '=', 'in_progress')
-      .execute();
-    for (const m of running) ctx.answers.stop(m.id);
-    await Promise.all(running.map((m) => ctx.answers.get(m.id)?.finished));
+    await stopAnswersIn(ctx, { orgId: u.orgId, conversationId: conv.id });
     await db.transaction().execute(async (trx) => {
       await trx.deleteFrom('messages').where('conversation_id', '=', conv.id).execute();
       await trx.deleteFrom('conversations').where('id', '=', conv.id).execute();

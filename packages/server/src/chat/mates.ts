@@ -6,6 +6,7 @@ import { ANY_MEMBER, MANAGERS, userOf } from '../auth/index.js';
 import type { AppContext } from '../context.js';
 import { badRequest, IdParams, notFound, parse } from '../http/index.js';
 import { newId, nowIso, type MatesTable } from '../storage/index.js';
+import { stopAnswersIn } from './runs.js';
 
 const ModelRef = z
   .string()
@@ -150,6 +151,8 @@ export function registerMateRoutes(app: FastifyInstance, ctx: AppContext): void 
     const u = userOf(request);
     const { id } = parse(IdParams, request.params, 'params');
     const row = await find(u.orgId, id);
+    // As for one conversation: its answers in flight end before their rows go.
+    await stopAnswersIn(ctx, { orgId: u.orgId, mateId: id });
     await db.transaction().execute(async (trx) => {
       await trx
         .deleteFrom('messages')

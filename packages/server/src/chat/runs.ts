@@ -9,8 +9,9 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { FallbackRecorder } from '../activity/index.js';
 import type { OrgCatalog } from '../catalog/index.js';
+import type { AppContext } from '../context.js';
 import type { Metrics } from '../metrics/index.js';
-import { nowIso, type Database } from '../storage/index.js';
+import { nowIso, type Database, type MessagesTable } from '../storage/index.js';
 import type { errorPublic } from './messages.js';
 import { fallbackPublic, messageView, resultColumns, statusOf } from './messages.js';
 
@@ -51,6 +52,32 @@ export interface RunInput {
 
 const FLUSH_MS = 1000;
 
+/** How a finished answer that has no row any more looks to the clients still following it. */
+function unsavedView(input: RunInput, columns: Partial<MessagesTable>) {
+  const now = nowIso();
+  return messageView({
+    id: input.messageId,
+    org_id: input.orgId,
+    conversation_id: input.conversationId,
+    seq: 0,
+    role: 'assistant',
+    content: '',
+    status: 'failed',
+    model_id: null,
+    provider_id: null,
+    input_tokens: null,
+    output_tokens: null,
+    usage_estimated: 0,
+    latency_ms: null,
+    ttft_ms: null,
+    fallback_json: null,
+    error_json: null,
+    created_at: now,
+    updated_at: now,
+    ...columns,
+  });
+}
+
 /** The registry of answers in flight. */
 export class AnswerRuns {
   private readonly runs = new Map<
@@ -87,6 +114,18 @@ export class AnswerRuns {
     return true;
   }
 
+  /**
+   * Stops this instance's answers in these conversations and waits until each is saved, so that
+   * the conversations can be deleted afterwards. Returns the ids of the messages it stopped.
+   */
+  async stopIn(conversationIds: readonly string[]): Promise<Set<string>> {
+    const ids = new Set(conversationIds);
+    const stopped = [...this.runs.values()].filter((e) => ids.has(e.run.conversationId));
+    for (const e of stopped) this.stop(e.run.messageId);
+    await Promise.all(stopped.map((e) => e.run.finished));
+    return new Set(stopped.map((e) => e.run.messageId));
+  }
+
   /** Starts answering in the background. */
   start(input: RunInput): Run {
     const abort = new AbortController();
@@ -117,10 +156,20 @@ export class AnswerRuns {
       },
     };
     this.runs.set(input.messageId, entry);
-    entry.run.finished = this.execute(input, entry, emit).finally(() => {
-      this.runs.delete(input.messageId);
-      listeners.clear();
-    });
+    entry.run.finished = this.execute(input, entry, emit)
+      // Nothing awaits every run's promise: a rejection here would be unhandled and end the process.
+      .catch((err: unknown) => {
+        this.deps.log.error({ err, messageId: input.messageId }, 'answer run failed');
+        const last = events.at(-1)?.type;
+        if (last !== 'done' && last !== 'error') {
+          const error = { reason: 'internal', message: 'the answer failed unexpectedly' };
+          emit({ type: 'error', error, message: unsavedView(input, {}) });
+        }
+      })
+      .finally(() => {
+        this.runs.delete(input.messageId);
+        listeners.clear();
+      });
     return entry.run;
   }
 
@@ -188,6 +237,49 @@ export class AnswerRuns {
           status,
           error_json: JSON.stringify({ reason: 'internal', message: 'the answer failed unexpectedly' }),
         };
+    if (result) {
+      this.deps.metrics.answer('chat', result);
+      this.deps.fallbacks.record({
+        orgId: input.orgId,
+        surface: 'chat',
+        mateId: input.mateId,
+        messageId: input.messageId,
+        result,
+      });
+    }
+    let row: MessagesTable | undefined;
+    let saveFailed = false;
+    try {
+      row = await this.save(input, columns);
+    } catch (err) {
+      saveFailed = true;
+      log.error({ err, messageId: input.messageId }, 'saving a finished answer failed');
+    }
+    if (!row) {
+      // Deleted while being written (its conversation or Mate, possibly through another instance),
+      // or the database failed: followers still get a final event, so that their streams end.
+      if (!saveFailed)
+        log.info({ messageId: input.messageId }, 'answer finished after its message was deleted');
+      const reason = saveFailed ? 'internal' : 'deleted';
+      const error = saveFailed
+        ? { reason, message: 'the answer could not be saved; the server log has details' }
+        : { reason, message: 'this conversation was deleted while the answer was being written' };
+      emit({ type: 'error', error, message: unsavedView(input, { content: text, ...columns }) });
+      return;
+    }
+    const message = messageView(row);
+    if (status === 'complete') emit({ type: 'done', message });
+    else
+      emit({
+        type: 'error',
+        error: message.error ?? { reason: status, message: `the answer was ${status}` },
+        message,
+      });
+  }
+
+  /** Writes a finished answer; the saved row, or undefined when the message no longer exists. */
+  private async save(input: RunInput, columns: Partial<MessagesTable>): Promise<MessagesTable | undefined> {
+    const { db } = this.deps;
     const now = nowIso();
     await db.transaction().execute(async (trx) => {
       await trx
@@ -201,29 +293,7 @@ export class AnswerRuns {
         .where('id', '=', input.conversationId)
         .execute();
     });
-    if (result) {
-      this.deps.metrics.answer('chat', result);
-      this.deps.fallbacks.record({
-        orgId: input.orgId,
-        surface: 'chat',
-        mateId: input.mateId,
-        messageId: input.messageId,
-        result,
-      });
-    }
-    const row = await db
-      .selectFrom('messages')
-      .selectAll()
-      .where('id', '=', input.messageId)
-      .executeTakeFirstOrThrow();
-    const message = messageView(row);
-    if (status === 'complete') emit({ type: 'done', message });
-    else
-      emit({
-        type: 'error',
-        error: message.error ?? { reason: status, message: `the answer was ${status}` },
-        message,
-      });
+    return db.selectFrom('messages').selectAll().where('id', '=', input.messageId).executeTakeFirst();
   }
 
   /**
@@ -240,5 +310,35 @@ export class AnswerRuns {
       e.abort.abort(new Error('server shutting down'));
     }
     await Promise.race([all(), new Promise((r) => setTimeout(r, 5000).unref())]);
+  }
+}
+
+/**
+ * Stops every answer being written in a conversation, or in all of a Mate's, before they are
+ * deleted: this instance's are stopped and awaited (so no save races the delete); another
+ * instance's are asked to stop through Redis (its save tolerates the row being gone).
+ */
+export async function stopAnswersIn(
+  ctx: AppContext,
+  scope: { orgId: string; conversationId: string } | { orgId: string; mateId: string },
+): Promise<void> {
+  let conversations = ctx.db.selectFrom('conversations').select('id').where('org_id', '=', scope.orgId);
+  conversations =
+    'mateId' in scope
+      ? conversations.where('mate_id', '=', scope.mateId)
+      : conversations.where('id', '=', scope.conversationId);
+  const ids = (await conversations.execute()).map((c) => c.id);
+  const local = await ctx.answers.stopIn(ids);
+  const remote = await ctx.db
+    .selectFrom('messages')
+    .select('id')
+    .where('conversation_id', 'in', conversations)
+    .where('status', '=', 'in_progress')
+    .execute();
+  for (const m of remote) {
+    if (!local.has(m.id))
+      void ctx.cluster
+        .requestStop(m.id)
+        .catch((err: unknown) => ctx.log.warn({ err }, 'stop request failed'));
   }
 }

@@ -28,11 +28,12 @@ const INTERRUPTED_ERROR = JSON.stringify({
 /**
  * Marks as interrupted the answers in progress that no live instance is writing: those of no
  * instance, of an instance whose heartbeat is older than `staleBefore`, or (at start) every one when
- * `all`. Never touches `selfId`'s. Returns how many.
+ * `all`. Never touches `selfId`'s, except at its start (`starting`): those are a previous run's
+ * under the same id. Returns how many.
  */
 export async function reclaimAnswers(
   db: Kysely<Database>,
-  opts: { selfId: string; staleBefore?: string; all?: boolean },
+  opts: { selfId: string; staleBefore?: string; all?: boolean; starting?: boolean },
 ): Promise<number> {
   let q = db
     .updateTable('messages')
@@ -47,6 +48,7 @@ export async function reclaimAnswers(
       eb.or([
         eb('owner_instance', 'is', null),
         eb.and([eb('owner_instance', '!=', opts.selfId), eb('owner_instance', 'not in', live)]),
+        ...(opts.starting ? [eb('owner_instance', '=', opts.selfId)] : []),
       ]),
     );
   }
@@ -68,27 +70,58 @@ export interface InstanceTimings {
   staleMs: number;
 }
 
-export const DEFAULT_INSTANCE_TIMINGS: InstanceTimings = { heartbeatMs: 5_000, staleMs: 30_000 };
+/**
+ * A crashed instance's answers show "in progress" for `staleMs` plus a beat at most (it was 45 s).
+ * Six missed beats in a row is still far beyond a momentarily busy pool; a live instance wrongly
+ * taken for gone only sees its answers shown interrupted until its final save overwrites that.
+ */
+export const DEFAULT_INSTANCE_TIMINGS: InstanceTimings = { heartbeatMs: 1_000, staleMs: 6_000 };
+
+/** Registers (or, restarted under the same id, re-registers) an instance as alive now. */
+async function register(db: Kysely<Database>, id: string): Promise<void> {
+  const at = nowIso();
+  await db
+    .insertInto('instances')
+    .values({ id, started_at: at, heartbeat_at: at })
+    .onConflict((oc) => oc.column('id').doUpdateSet({ started_at: at, heartbeat_at: at }))
+    .execute();
+}
 
 /**
  * Registers the instance, reclaims answers left by gone instances (all of them on SQLite), then
- * beats and reclaims periodically. Returns how many answers were reclaimed at start.
+ * (shared database only) beats and reclaims periodically. Returns how many answers were reclaimed
+ * at start.
  */
 export async function registerInstance(
   db: Kysely<Database>,
   opts: { id: string; shared: boolean; log: Logger; timings?: InstanceTimings },
 ): Promise<{ registry: InstanceRegistry; reclaimed: number }> {
   const t = opts.timings ?? DEFAULT_INSTANCE_TIMINGS;
-  const now = nowIso();
-  await db.insertInto('instances').values({ id: opts.id, started_at: now, heartbeat_at: now }).execute();
+  await register(db, opts.id);
   const staleBefore = () => new Date(Date.now() - t.staleMs).toISOString();
+  // Ids are unique: one restarted under a fixed UNDERSTUDY_INSTANCE_ID recovers its previous run's
+  // answers at once, without waiting for that run to fall silent.
   const reclaimed = await reclaimAnswers(db, {
     selfId: opts.id,
     all: !opts.shared,
     staleBefore: staleBefore(),
+    starting: true,
   });
+  const deregister = () =>
+    db
+      .deleteFrom('instances')
+      .where('id', '=', opts.id)
+      .execute()
+      .then(() => undefined)
+      .catch(() => undefined);
+  // SQLite has one instance: nobody reads its heartbeat, so it does not write one every second.
+  if (!opts.shared) return { reclaimed, registry: { id: opts.id, stop: deregister } };
   let beats = 0;
+  let beating = false;
   const timer = setInterval(() => {
+    // A beat still waiting for the database will refresh the heartbeat itself: no pile-up.
+    if (beating) return;
+    beating = true;
     void (async () => {
       const at = nowIso();
       const r = await db
@@ -97,17 +130,19 @@ export async function registerInstance(
         .where('id', '=', opts.id)
         .executeTakeFirst();
       // Removed by another instance after a long pause (e.g. a suspended VM): register again.
-      if (Number(r.numUpdatedRows) === 0)
-        await db.insertInto('instances').values({ id: opts.id, started_at: at, heartbeat_at: at }).execute();
-      if (!opts.shared || ++beats % 3 !== 0) return;
+      if (Number(r.numUpdatedRows) === 0) await register(db, opts.id);
+      // Every beat: a crashed instance's answers are recovered as soon as it counts as gone.
       const n = await reclaimAnswers(db, { selfId: opts.id, staleBefore: staleBefore() });
       if (n > 0) opts.log.warn({ reclaimed: n }, 'answers of a stopped instance were marked interrupted');
-      // Forget instances silent for a long time.
+      // Forget instances silent for a long time (checked now and then: it is not urgent).
+      if (++beats % 30 !== 0) return;
       await db
         .deleteFrom('instances')
         .where('heartbeat_at', '<', new Date(Date.now() - 60 * t.staleMs).toISOString())
         .execute();
-    })().catch((err: unknown) => opts.log.warn({ err }, 'instance heartbeat failed'));
+    })()
+      .catch((err: unknown) => opts.log.warn({ err }, 'instance heartbeat failed'))
+      .finally(() => (beating = false));
   }, t.heartbeatMs);
   timer.unref();
   return {
@@ -116,11 +151,7 @@ export async function registerInstance(
       id: opts.id,
       async stop() {
         clearInterval(timer);
-        await db
-          .deleteFrom('instances')
-          .where('id', '=', opts.id)
-          .execute()
-          .catch(() => undefined);
+        await deregister();
       },
     },
   };

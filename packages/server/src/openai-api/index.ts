@@ -4,7 +4,6 @@
  * `x-understudy-*` headers report fallback; a fallback after streaming began is announced in the
  * stream. Errors use OpenAI's shape: a real status before any content, an in-band error after.
  */
-import { randomBytes } from 'node:crypto';
 import type {
   AnswerError,
   AnswerEvent,
@@ -16,6 +15,8 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { API_KEY, principalOf } from '../auth/index.js';
 import type { AppContext } from '../context.js';
 import { HttpError, describeIssues } from '../http/index.js';
+import { newId } from '../storage/index.js';
+import { ApiAnswers, type ApiAnswer } from './in-flight.js';
 import { CompletionBody, toChatRequest } from './request.js';
 
 /** An error in OpenAI's shape. */
@@ -53,6 +54,21 @@ function answerError(e: AnswerError): OpenAIError {
   return new OpenAIError(status, type, code, e.message);
 }
 
+/** What a client whose answer was cut by a server stop (past its grace period) is told. */
+const shuttingDown = () =>
+  new OpenAIError(
+    503,
+    'server_error',
+    'server_shutting_down',
+    'The server is shutting down; retry the request.',
+  );
+
+/** The error a client gets for an answer that did not complete. */
+function failure(answer: ApiAnswer, error: AnswerError | undefined): OpenAIError {
+  if (answer.cancelledByShutdown) return shuttingDown();
+  return error ? answerError(error) : new OpenAIError(499, 'server_error', 'cancelled', 'cancelled');
+}
+
 function fallbackHeaders(
   model: string,
   provider: string,
@@ -86,8 +102,12 @@ function usageOf(r: AnswerResult) {
   };
 }
 
-/** Registers the /v1 routes in their own scope (OpenAI-shaped errors). */
-export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): void {
+/**
+ * Registers the /v1 routes in their own scope (OpenAI-shaped errors); returns their answers in
+ * flight, for the graceful stop.
+ */
+export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): ApiAnswers {
+  const inFlight = new ApiAnswers();
   void app.register(async (v1) => {
     v1.setErrorHandler((err: FastifyError | HttpError | OpenAIError, _request, reply) => {
       if (err instanceof OpenAIError) return reply.code(err.status).send(err.body());
@@ -159,27 +179,29 @@ export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): voi
           'model',
         );
       }
-      const abort = new AbortController();
-      // The API client went away: cancel upstream (SPEC §2.1), unlike the web chat.
+      // Tracked until its response is over, so that a graceful stop waits for it.
+      const answer = inFlight.begin();
       reply.raw.on('close', () => {
-        if (!reply.raw.writableFinished) abort.abort(new Error('client disconnected'));
+        // The API client went away: cancel upstream (SPEC §2.1), unlike the web chat.
+        if (!reply.raw.writableFinished) answer.clientGone();
+        answer.end();
       });
       const events = ctx.engineFor(p.orgId).answer({
         catalog,
         modelId,
         request: toChatRequest(body),
-        signal: abort.signal,
+        signal: answer.signal,
         takeover: 'instruct',
       });
       const finish = (result: AnswerResult) => {
         ctx.metrics.answer('api', result);
         ctx.fallbacks.record({ orgId: p.orgId, surface: 'api', result });
       };
-      const id = `chatcmpl-${randomBytes(12).toString('base64url')}`;
+      const id = `chatcmpl-${newId()}`;
       const created = Math.floor(Date.now() / 1000);
       if (body.stream) {
         const providerId = catalog.models.find((m) => m.id === modelId)?.providerId ?? '';
-        return streamCompletion(reply, events, { id, created, modelId, providerId, finish });
+        return streamCompletion(reply, events, { id, created, modelId, providerId, finish, answer });
       }
 
       let result: AnswerResult | undefined;
@@ -194,7 +216,7 @@ export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): voi
       if (!result) throw new OpenAIError(500, 'server_error', null, 'the answer ended without a result');
       finish(result);
       if (error || result.status !== 'complete') {
-        const e = error ? answerError(error) : new OpenAIError(499, 'server_error', 'cancelled', 'cancelled');
+        const e = failure(answer, error);
         reply.headers(fallbackHeaders(result.modelId, result.providerId, result.fallback));
         return reply.code(e.status).send(e.body());
       }
@@ -219,6 +241,7 @@ export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): voi
       };
     });
   });
+  return inFlight;
 }
 
 /**
@@ -234,6 +257,7 @@ async function streamCompletion(
     modelId: string;
     providerId: string;
     finish: (r: AnswerResult) => void;
+    answer: ApiAnswer;
   },
 ): Promise<void> {
   let model = o.modelId;
@@ -305,10 +329,7 @@ async function streamCompletion(
         const r = ev.result;
         o.finish(r);
         if (ev.type === 'error' || r.status !== 'complete') {
-          const e =
-            ev.type === 'error'
-              ? answerError(ev.error)
-              : new OpenAIError(499, 'server_error', 'cancelled', 'cancelled');
+          const e = failure(o.answer, ev.type === 'error' ? ev.error : undefined);
           if (!open) {
             reply.headers(fallbackHeaders(r.modelId, r.providerId, r.fallback));
             return void reply.code(e.status).send(e.body());
