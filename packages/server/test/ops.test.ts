@@ -668,6 +668,21 @@ test("the README's bootstrap file example starts a server; an edited file wins a
         assert.deepEqual(tiny && [tiny.provider, tiny.upstreamModel, tiny.tier], ['local', 'tiny-model', 1]);
         assert.equal(audits[0]?.action, 'bootstrap.apply', 'the change is in the audit log');
       });
+      await t.test('what the file leaves out stays as an admin set it across restarts', async () => {
+        const admin = await signIn(server);
+        // `tiny` (added above) declares provider, upstream and tier only: its label and whether it
+        // is enabled are not the file's. (`smart`, the Default Model, cannot be disabled.)
+        const patch = await admin.patch('/api/admin/models/tiny', { label: 'Tiny (house)', enabled: false });
+        assert.equal(patch.status, 200);
+        // `fast` declares its label: the file wins there.
+        assert.equal((await admin.patch('/api/admin/models/fast', { label: 'Mine' })).status, 200);
+        await server.close();
+        server = await start();
+        const { models } = await listOf(await signIn(server));
+        const tiny = models.find((m) => m.id === 'tiny')!;
+        assert.deepEqual([tiny.label, tiny.enabled, tiny.tier], ['Tiny (house)', false, 1]);
+        assert.equal(models.find((m) => m.id === 'fast')?.label, 'Fast v2');
+      });
     } finally {
       await server.close();
       tmp.remove();

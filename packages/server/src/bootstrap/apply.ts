@@ -212,7 +212,20 @@ export async function provisionOrganization(
       ] as const) {
         if (fm[k] !== undefined) Object.assign(over, { [k]: fm[k] });
       }
-      const m = modelFromFacts(fm.id, fm.provider, fm.upstream ?? fm.id, over);
+      // The file wins for what it declares: on a model that already serves the same upstream,
+      // fields the file leaves out (filled from the catalog at creation, or edited by an admin
+      // since, e.g. disabled) are kept; a new model or a new upstream takes the catalog's facts.
+      const upstream = fm.upstream ?? fm.id;
+      const row = await db
+        .selectFrom('models')
+        .selectAll()
+        .where('org_id', '=', orgId)
+        .where('slug', '=', fm.id)
+        .executeTakeFirst();
+      const m =
+        row && row.provider_slug === fm.provider && row.upstream_model === upstream
+          ? { ...modelFromRow(row), ...over }
+          : modelFromFacts(fm.id, fm.provider, upstream, over);
       if (!m)
         throw new Error(
           `UNDERSTUDY_CONFIG: model ${fm.id}: give a tier ("${fm.upstream ?? fm.id}" is not in the built-in catalog)`,
