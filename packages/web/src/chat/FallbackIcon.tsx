@@ -2,8 +2,10 @@
  * The amber icon beside the token counter of an answer that came from a backup model. Hovering or
  * focusing it shows a tooltip naming the backup model and the original provider that was
  * unavailable, and why. It is a button so the keyboard can reach it; Escape hides the tooltip.
+ * The tooltip opens centred below the icon and is moved back inside the window when that would
+ * overflow it (a narrow phone, an icon near an edge), above the icon when there is no room below.
  */
-import { useId, useState } from 'react';
+import { useId, useLayoutEffect, useRef, useState } from 'react';
 import type { FallbackInfo } from '../api/types.js';
 import { reasonWords } from './reasons.js';
 
@@ -18,6 +20,23 @@ export function fallbackSentence(f: FallbackInfo, label: (modelId: string) => st
 export function FallbackIcon({ fallback, label }: { fallback: FallbackInfo; label: (id: string) => string }) {
   const [open, setOpen] = useState(false);
   const id = useId();
+  const tip = useRef<HTMLSpanElement>(null);
+  useLayoutEffect(() => {
+    const el = tip.current;
+    if (!open || !el) return;
+    const margin = 8;
+    const width = document.documentElement.clientWidth;
+    el.style.setProperty('--room', `${width - 2 * margin}px`);
+    el.style.setProperty('--shift', '0px');
+    el.classList.remove('above');
+    let r = el.getBoundingClientRect();
+    const shift = r.left < margin ? margin - r.left : r.right > width - margin ? width - margin - r.right : 0;
+    el.style.setProperty('--shift', `${Math.round(shift)}px`);
+    r = el.getBoundingClientRect();
+    const anchor = el.parentElement?.getBoundingClientRect();
+    if (anchor && r.bottom > window.innerHeight && anchor.top - r.height - margin >= 0)
+      el.classList.add('above');
+  }, [open]);
   return (
     <span className="fallback" onMouseEnter={() => setOpen(true)} onMouseLeave={() => setOpen(false)}>
       <button
@@ -41,7 +60,7 @@ export function FallbackIcon({ fallback, label }: { fallback: FallbackInfo; labe
           <circle cx="8" cy="12" r=".95" fill="#3b2300" />
         </svg>
       </button>
-      <span role="tooltip" id={id} className="tooltip" hidden={!open}>
+      <span role="tooltip" id={id} className="tooltip" hidden={!open} ref={tip}>
         {fallbackSentence(fallback, label)}
       </span>
     </span>

@@ -61,6 +61,22 @@ function apply(messages: Message[], e: AnswerEvent, targetId: string): Message[]
   });
 }
 
+/** The answer whose stream ended without its final event: interrupted (with Retry), text kept. */
+function lost(messages: Message[], targetId: string): Message[] {
+  return messages.map((m) =>
+    m.id === targetId && m.status === 'in_progress'
+      ? {
+          ...m,
+          status: 'interrupted',
+          error: {
+            reason: 'connection_lost',
+            message: 'The connection to the server was lost before the answer finished.',
+          },
+        }
+      : m,
+  );
+}
+
 export function useConversation(id: string) {
   const [detail, setDetail] = useState<ConversationDetail>();
   const [messages, setMessages] = useState<Message[]>([]);
@@ -69,12 +85,33 @@ export function useConversation(id: string) {
   // Aborting only closes our view of the stream: the answer goes on on the server (SPEC §2.4).
   const viewers = useRef(new Set<AbortController>());
 
-  /** Follows an answer's event stream, applying each event. */
+  // Stop pressed before the server named the answer (its `start` event): sent once it does.
+  const stopWhenStarted = useRef(false);
+
+  const stopMessage = useCallback(
+    async (messageId: string) => {
+      try {
+        const m = await chat.stop(id, messageId);
+        setMessages((ms) => ms.map((x) => (x.id === m.id ? m : x)));
+      } catch (err) {
+        // 409: it finished on its own just before Stop arrived; the stream brings the final state.
+        if (!(err instanceof ApiError && err.status === 409)) setError(String(err));
+      }
+    },
+    [id],
+  );
+
+  /**
+   * Follows an answer's event stream, applying each event. Resolves false when the request was
+   * refused before the answer existed. A stream that ends (or breaks) without its final event
+   * leaves the answer marked interrupted, with Retry, rather than "writing…" for ever.
+   */
   const follow = useCallback(
     async (method: 'GET' | 'POST', path: string, body: unknown, initialTarget: string) => {
       const ctl = new AbortController();
       viewers.current.add(ctl);
       let target = initialTarget;
+      let ended = false;
       setStreamingId(target);
       try {
         await streamAnswer(
@@ -85,22 +122,42 @@ export function useConversation(id: string) {
             if (e.type === 'start') {
               target = e.assistantMessageId;
               setStreamingId(target);
+              if (stopWhenStarted.current) {
+                stopWhenStarted.current = false;
+                void stopMessage(target);
+              }
             }
+            if (e.type === 'done' || e.type === 'error') ended = true;
             setMessages((ms) => apply(ms, e, target));
           },
           ctl.signal,
         );
+        if (!ended && !ctl.signal.aborted) {
+          // Ended before the server even named the answer: show what it stored, if anything.
+          if (target === TEMP_ASSISTANT)
+            await chat.conversation(id).then(
+              (d) => setMessages(d.messages),
+              () => setMessages((ms) => lost(ms, target)),
+            );
+          else setMessages((ms) => lost(ms, target));
+        }
         return true;
       } catch (err) {
         if (ctl.signal.aborted) return true;
-        setError(err instanceof Error ? err.message : String(err));
-        return false;
+        // Refused (e.g. 409), or lost before the answer existed: the caller restores its state.
+        if (err instanceof ApiError || target === TEMP_ASSISTANT) {
+          setError(err instanceof Error ? err.message : String(err));
+          return false;
+        }
+        setMessages((ms) => lost(ms, target));
+        return true;
       } finally {
         viewers.current.delete(ctl);
+        if (target === TEMP_ASSISTANT) stopWhenStarted.current = false;
         setStreamingId((s) => (s === target ? undefined : s));
       }
     },
-    [],
+    [id, stopMessage],
   );
 
   useEffect(() => {
@@ -148,15 +205,11 @@ export function useConversation(id: string) {
   );
 
   const stop = useCallback(async () => {
-    if (!streamingId || streamingId === TEMP_ASSISTANT) return;
-    try {
-      const m = await chat.stop(id, streamingId);
-      setMessages((ms) => ms.map((x) => (x.id === m.id ? m : x)));
-    } catch (err) {
-      // 409: it finished on its own just before Stop arrived; the stream brings the final state.
-      if (!(err instanceof ApiError && err.status === 409)) setError(String(err));
-    }
-  }, [id, streamingId]);
+    if (!streamingId) return;
+    // The server has not named the answer yet: stop it as soon as it does.
+    if (streamingId === TEMP_ASSISTANT) stopWhenStarted.current = true;
+    else await stopMessage(streamingId);
+  }, [streamingId, stopMessage]);
 
   const retry = useCallback(
     async (messageId: string) => {
@@ -177,12 +230,20 @@ export function useConversation(id: string) {
         ),
       );
       const ok = await follow('POST', chat.retryPath(id, messageId), {}, messageId);
-      // Refused (e.g. already being retried elsewhere): show the stored state again.
-      if (!ok)
-        await chat.conversation(id).then(
-          (d) => setMessages(d.messages),
-          () => undefined,
-        );
+      if (ok) return;
+      // Refused (e.g. it finished meanwhile, or is still being written after our view of it was
+      // lost): show the stored state again, following the answer if it is still being written.
+      try {
+        const d = await chat.conversation(id);
+        const stored = d.messages.find((m) => m.id === messageId);
+        const running = stored?.status === 'in_progress';
+        setMessages(d.messages.map((m) => (running && m === stored ? { ...m, content: '' } : m)));
+        // Written after all (or still being written): the refusal is no news to the member.
+        if (running || stored?.status === 'complete') setError(undefined);
+        if (running) await follow('GET', chat.eventsPath(id, messageId), undefined, messageId);
+      } catch {
+        // The error of the refused retry is already shown.
+      }
     },
     [id, follow],
   );

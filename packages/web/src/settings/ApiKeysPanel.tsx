@@ -80,7 +80,12 @@ export function ApiKeysPanel() {
               <td>{new Date(k.createdAt).toLocaleString()}</td>
               <td>{k.lastUsedAt ? new Date(k.lastUsedAt).toLocaleString() : 'never'}</td>
               <td>
-                <button type="button" className="danger small" onClick={() => void revoke(k.id)}>
+                <button
+                  type="button"
+                  className="danger small"
+                  aria-label={`Revoke ${k.name}`}
+                  onClick={() => void revoke(k.id)}
+                >
                   Revoke
                 </button>
               </td>

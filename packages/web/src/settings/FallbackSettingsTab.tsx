@@ -1,12 +1,16 @@
 /**
  * Models Management → Settings: the Default Model, and directly below it the Fallback Model
- * dropdown (Automatic, None, then every available model except the Default Model). When the
- * server refuses a change, its message is shown with the rules of SPEC §2.2 in plain words.
+ * dropdown (Automatic, None, then every available model except the Default Model). Choosing an
+ * option only changes the form; each setting is saved by its own Save button, so moving through a
+ * dropdown with the arrow keys (which fires `change` at every step) saves nothing on the way.
+ * When the server refuses a change, its message is shown with the rules of SPEC §2.2 in plain words.
  */
+import type { FormEvent } from 'react';
 import { useEffect, useState } from 'react';
 import { ApiError } from '../api/client.js';
 import { admin } from '../api/endpoints.js';
 import type { AdminModel, FallbackSetting, OrgSettings } from '../api/types.js';
+import { ErrorText } from '../ui/ErrorText.js';
 
 function fallbackValue(f: FallbackSetting): string {
   return f.mode === 'specific' ? f.model : f.mode;
@@ -25,62 +29,137 @@ const HELP: Record<string, string> = {
 export function FallbackSettingsTab() {
   const [settings, setSettings] = useState<OrgSettings>();
   const [models, setModels] = useState<AdminModel[]>([]);
+  const [loadError, setLoadError] = useState<string>();
+  // Unsaved choices (undefined: the saved value is shown).
+  const [draftDefault, setDraftDefault] = useState<string>();
+  const [draftFallback, setDraftFallback] = useState<string>();
   const [refusal, setRefusal] = useState<string>();
   const [saved, setSaved] = useState<string>();
+  const [busy, setBusy] = useState(false);
 
   useEffect(() => {
-    void Promise.all([admin.settings(), admin.models()]).then(([s, m]) => {
-      setSettings(s);
-      setModels(m);
-    });
+    let live = true;
+    Promise.all([admin.settings(), admin.models()]).then(
+      ([s, m]) => {
+        if (!live) return;
+        setSettings(s);
+        setModels(m);
+      },
+      (e: unknown) => live && setLoadError(e instanceof Error ? e.message : String(e)),
+    );
+    return () => {
+      live = false;
+    };
   }, []);
 
-  const save = async (change: { defaultModel?: string; fallback?: FallbackSetting }, what: string) => {
+  const save = async (
+    change: { defaultModel?: string; fallback?: FallbackSetting },
+    what: string,
+    done: () => void,
+  ) => {
     setRefusal(undefined);
     setSaved(undefined);
+    setBusy(true);
     try {
       setSettings(await admin.saveSettings(change));
+      done();
       setSaved(`${what} saved.`);
     } catch (e) {
       setRefusal(e instanceof ApiError ? e.message : String(e));
+    } finally {
+      setBusy(false);
     }
   };
 
-  if (!settings) return <p className="loading">Loading…</p>;
-  const current = fallbackValue(settings.fallback);
+  if (!settings)
+    return loadError ? (
+      <ErrorText message={`The settings could not be loaded: ${loadError}`} />
+    ) : (
+      <p className="loading">Loading…</p>
+    );
+  const savedDefault = settings.defaultModel ?? '';
+  const savedFallback = fallbackValue(settings.fallback);
+  const defaultValue = draftDefault ?? savedDefault;
+  const fallback = draftFallback ?? savedFallback;
   const enabled = models.filter((m) => m.enabled);
+  const submitDefault = (e: FormEvent) => {
+    e.preventDefault();
+    if (defaultValue !== savedDefault)
+      void save({ defaultModel: defaultValue }, 'Default Model', () => setDraftDefault(undefined));
+  };
+  const submitFallback = (e: FormEvent) => {
+    e.preventDefault();
+    if (fallback !== savedFallback)
+      void save({ fallback: toSetting(fallback) }, 'Fallback Model', () => setDraftFallback(undefined));
+  };
   return (
     <section className="card settings-form" aria-labelledby="settings-title">
       <h2 id="settings-title">Settings</h2>
-      <label className="field">
-        <span>Default Model</span>
-        <select
-          value={settings.defaultModel ?? ''}
-          onChange={(e) => void save({ defaultModel: e.target.value }, 'Default Model')}
-        >
-          {settings.defaultModel === null && <option value="">(none set)</option>}
-          {enabled.map((m) => (
-            <option key={m.id} value={m.id}>
-              {m.label}
-            </option>
-          ))}
-        </select>
-        <span className="hint">New Mates answer with this model unless they pick another.</span>
-      </label>
-      <label className="field">
-        <span>Fallback Model</span>
-        <select
-          value={current}
-          onChange={(e) => void save({ fallback: toSetting(e.target.value) }, 'Fallback Model')}
-        >
-          {settings.fallbackChoices.map((c) => (
-            <option key={c.value} value={c.value}>
-              {c.value === 'automatic' ? 'Automatic (default)' : c.label}
-            </option>
-          ))}
-        </select>
-        <span className="hint">{HELP[settings.fallback.mode]}</span>
-      </label>
+      <form className="field" onSubmit={submitDefault}>
+        <label htmlFor="default-model">Default Model</label>
+        <div className="select-save">
+          <select
+            id="default-model"
+            value={defaultValue}
+            aria-describedby="default-model-hint"
+            onChange={(e) => {
+              setSaved(undefined);
+              setDraftDefault(e.target.value);
+            }}
+          >
+            {settings.defaultModel === null && <option value="">(none set)</option>}
+            {enabled.map((m) => (
+              <option key={m.id} value={m.id}>
+                {m.label}
+              </option>
+            ))}
+          </select>
+          <button
+            type="submit"
+            className="primary"
+            aria-label="Save Default Model"
+            disabled={busy || defaultValue === savedDefault}
+          >
+            Save
+          </button>
+        </div>
+        <span className="hint" id="default-model-hint">
+          {defaultValue !== savedDefault && <strong className="unsaved">Not saved yet. </strong>}
+          New Mates answer with this model unless they pick another.
+        </span>
+      </form>
+      <form className="field" onSubmit={submitFallback}>
+        <label htmlFor="fallback-model">Fallback Model</label>
+        <div className="select-save">
+          <select
+            id="fallback-model"
+            value={fallback}
+            aria-describedby="fallback-model-hint"
+            onChange={(e) => {
+              setSaved(undefined);
+              setDraftFallback(e.target.value);
+            }}
+          >
+            {settings.fallbackChoices.map((c) => (
+              <option key={c.value} value={c.value}>
+                {c.value === 'automatic' ? 'Automatic (default)' : c.label}
+              </option>
+            ))}
+          </select>
+          <button
+            type="submit"
+            className="primary"
+            aria-label="Save Fallback Model"
+            disabled={busy || fallback === savedFallback}
+          >
+            Save
+          </button>
+        </div>
+        <span className="hint" id="fallback-model-hint">
+          {fallback !== savedFallback && <strong className="unsaved">Not saved yet. </strong>}
+          {HELP[toSetting(fallback).mode]}
+        </span>
+      </form>
       {saved && (
         <p className="ok-text" role="status">
           {saved}

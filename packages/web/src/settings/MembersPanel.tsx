@@ -1,25 +1,124 @@
-/** Members: invite (the link is shown to copy), change roles, remove; pending invitations. */
+/**
+ * Members: invite (the link is shown to copy), change roles, remove; pending invitations.
+ * A role is changed only by its Save button: choosing in the dropdown (where each arrow key fires
+ * `change`) saves nothing, so a keyboard user never grants the roles passed on the way. Removing
+ * asks for a confirming second click.
+ */
 import type { FormEvent } from 'react';
 import { useState } from 'react';
 import { admin } from '../api/endpoints.js';
-import type { Invitation, Role, Session } from '../api/types.js';
+import type { Invitation, Member, Role, Session } from '../api/types.js';
 import { ErrorText } from '../ui/ErrorText.js';
 import { useAsync } from '../ui/useAsync.js';
 
 const ROLES: Role[] = ['owner', 'admin', 'member'];
+
+function MemberRow({
+  member: m,
+  self,
+  onRole,
+  onRemove,
+}: {
+  member: Member;
+  self: boolean;
+  onRole: (role: Role) => Promise<boolean>;
+  onRemove: () => Promise<boolean>;
+}) {
+  const [draft, setDraft] = useState<Role>();
+  const [busy, setBusy] = useState(false);
+  const [confirming, setConfirming] = useState(false);
+  const role = draft ?? m.role;
+  const changed = role !== m.role;
+  const saveRole = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!changed) return;
+    setBusy(true);
+    if (await onRole(role)) setDraft(undefined);
+    setBusy(false);
+  };
+  return (
+    <tr>
+      <td>{m.name}</td>
+      <td>{m.email}</td>
+      <td>
+        <form className="role-form" onSubmit={(e) => void saveRole(e)}>
+          <select
+            aria-label={`Role of ${m.name}`}
+            value={role}
+            onChange={(e) => setDraft(e.target.value as Role)}
+          >
+            {ROLES.map((r) => (
+              <option key={r} value={r}>
+                {r}
+              </option>
+            ))}
+          </select>
+          {changed && (
+            <>
+              <button
+                type="submit"
+                className="primary small"
+                aria-label={`Save role of ${m.name}`}
+                disabled={busy}
+              >
+                Save
+              </button>
+              <button
+                type="button"
+                className="small"
+                aria-label={`Cancel role change of ${m.name}`}
+                onClick={() => setDraft(undefined)}
+              >
+                Cancel
+              </button>
+            </>
+          )}
+        </form>
+      </td>
+      <td>
+        {!self &&
+          (confirming ? (
+            <button
+              type="button"
+              className="danger small"
+              aria-label={`Confirm removal of ${m.name}`}
+              onClick={() => void onRemove().then((ok) => !ok && setConfirming(false))}
+              onBlur={() => setConfirming(false)}
+              autoFocus
+            >
+              Confirm removal
+            </button>
+          ) : (
+            <button
+              type="button"
+              className="danger small"
+              aria-label={`Remove ${m.name}`}
+              onClick={() => setConfirming(true)}
+            >
+              Remove
+            </button>
+          ))}
+      </td>
+    </tr>
+  );
+}
 
 export function MembersPanel({ session }: { session: Session }) {
   const members = useAsync(admin.members);
   const invitations = useAsync(admin.invitations);
   const [error, setError] = useState<string>();
   const [invited, setInvited] = useState<Invitation>();
+  const [notice, setNotice] = useState<string>();
 
-  const run = async (fn: () => Promise<void>) => {
+  const run = async (fn: () => Promise<void>): Promise<boolean> => {
     setError(undefined);
+    setNotice(undefined);
     try {
       await fn();
+      return true;
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
+      return false;
     }
   };
   const invite = (e: FormEvent<HTMLFormElement>) => {
@@ -38,6 +137,11 @@ export function MembersPanel({ session }: { session: Session }) {
     <section aria-labelledby="members-title">
       <h1 id="members-title">Members</h1>
       <ErrorText message={error ?? members.error} />
+      {notice && (
+        <p className="ok-text" role="status">
+          {notice}
+        </p>
+      )}
       <table className="table">
         <thead>
           <tr>
@@ -51,44 +155,25 @@ export function MembersPanel({ session }: { session: Session }) {
         </thead>
         <tbody>
           {members.data?.map((m) => (
-            <tr key={m.id}>
-              <td>{m.name}</td>
-              <td>{m.email}</td>
-              <td>
-                <select
-                  aria-label={`Role of ${m.name}`}
-                  value={m.role}
-                  onChange={(e) =>
-                    void run(async () => {
-                      await admin.setRole(m.id, e.target.value as Role);
-                      members.reload();
-                    })
-                  }
-                >
-                  {ROLES.map((r) => (
-                    <option key={r} value={r}>
-                      {r}
-                    </option>
-                  ))}
-                </select>
-              </td>
-              <td>
-                {m.id !== session.user.id && (
-                  <button
-                    type="button"
-                    className="danger small"
-                    onClick={() =>
-                      void run(async () => {
-                        await admin.removeMember(m.id);
-                        members.reload();
-                      })
-                    }
-                  >
-                    Remove
-                  </button>
-                )}
-              </td>
-            </tr>
+            <MemberRow
+              key={m.id}
+              member={m}
+              self={m.id === session.user.id}
+              onRole={(role) =>
+                run(async () => {
+                  await admin.setRole(m.id, role);
+                  setNotice(`${m.name} is now ${role}.`);
+                  members.setData((ms) => ms?.map((x) => (x.id === m.id ? { ...x, role } : x)));
+                })
+              }
+              onRemove={() =>
+                run(async () => {
+                  await admin.removeMember(m.id);
+                  setNotice(`${m.name} was removed.`);
+                  members.setData((ms) => ms?.filter((x) => x.id !== m.id));
+                })
+              }
+            />
           ))}
         </tbody>
       </table>
@@ -131,6 +216,7 @@ export function MembersPanel({ session }: { session: Session }) {
                 <button
                   type="button"
                   className="small"
+                  aria-label={`Cancel the invitation of ${i.email}`}
                   onClick={() =>
                     void run(async () => {
                       await admin.cancelInvitation(i.id);

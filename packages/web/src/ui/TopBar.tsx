@@ -19,12 +19,14 @@ export function TopBar({
         <Link href="/">Chat</Link>
         {manager && <Link href="/settings/models">Organization Settings</Link>}
       </nav>
-      <span className="user" title={session.user.email}>
-        {session.user.name} <span className="role">({session.user.role})</span>
+      <span className="account">
+        <span className="user" title={`${session.user.name} (${session.user.role}), ${session.user.email}`}>
+          {session.user.name} <span className="role">({session.user.role})</span>
+        </span>
+        <button type="button" className="link-button" onClick={onSignOut}>
+          Sign out
+        </button>
       </span>
-      <button type="button" className="link-button" onClick={onSignOut}>
-        Sign out
-      </button>
     </header>
   );
 }
