@@ -46,6 +46,23 @@ export function errorPublic(e: AnswerError) {
   };
 }
 
+/** The columns of a message row that nothing has filled yet: no answer, usage or failure. */
+export function blankMessageColumns(now: string) {
+  return {
+    model_id: null,
+    provider_id: null,
+    input_tokens: null,
+    output_tokens: null,
+    usage_estimated: 0,
+    latency_ms: null,
+    ttft_ms: null,
+    fallback_json: null,
+    error_json: null,
+    created_at: now,
+    updated_at: now,
+  } satisfies Partial<MessagesTable>;
+}
+
 /** A message row as the API shows it. */
 export function messageView(r: MessagesTable) {
   return {

@@ -13,7 +13,7 @@ import type { AppContext } from '../context.js';
 import type { Metrics } from '../metrics/index.js';
 import { nowIso, type Database, type MessagesTable } from '../storage/index.js';
 import type { errorPublic } from './messages.js';
-import { fallbackPublic, messageView, resultColumns, statusOf } from './messages.js';
+import { blankMessageColumns, fallbackPublic, messageView, resultColumns, statusOf } from './messages.js';
 
 /** What a chat client receives over SSE. */
 export type RunEvent =
@@ -63,17 +63,7 @@ function unsavedView(input: RunInput, columns: Partial<MessagesTable>) {
     role: 'assistant',
     content: '',
     status: 'failed',
-    model_id: null,
-    provider_id: null,
-    input_tokens: null,
-    output_tokens: null,
-    usage_estimated: 0,
-    latency_ms: null,
-    ttft_ms: null,
-    fallback_json: null,
-    error_json: null,
-    created_at: now,
-    updated_at: now,
+    ...blankMessageColumns(now),
     ...columns,
   });
 }
