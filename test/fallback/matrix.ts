@@ -47,6 +47,8 @@ interface Row {
   elsewhere?: (env: Env, p: Protocol) => string;
   /** Timeouts of the primary, overriding the short defaults. */
   timeouts?: { connectMs?: number; firstTokenMs?: number; stallMs?: number };
+  /** The primary's upstream model name, for model-name options (e.g. `alpha+delay=15`). */
+  upstream?: string;
   /** Backup: the openai-compatible `bk` (no prefill) or the anthropic `bp` with `prefill`. */
   backup?: 'bk' | 'bp';
   takeover?: 'restart' | 'instruct';
@@ -105,11 +107,61 @@ function breakerOpenCheck(reason: FailureReason): Row['check'] {
     assert.equal(c.result.modelId, 'beta');
     assert.equal(c.result.fallback?.skippedByHealth, true);
     assert.equal(c.result.fallback.reason, reason);
+    assert.equal(c.result.fallback.backupProviderId, 'bk');
     assert.equal(c.result.attempts.length, 1, 'only the backup was called');
     assert.equal((await settled(env.sim, p.provider)).length, 1, 'the open breaker spares the primary');
     assert.equal(c.result.text, expectedAnswer(`${prompt} again`, TOKENS));
     checkStream(c, mode);
   };
+}
+
+/** The primary's failure arrived as an error event inside its open stream. */
+function inStreamCheck({ result }: CaseCtx): void {
+  assert.equal(
+    result.fallback?.primaryFailure.inStream,
+    true,
+    JSON.stringify(result.fallback?.primaryFailure),
+  );
+}
+
+/** Time to first token ≈ the simulator's slow-first-token delay (plus a loaded machine's slack). */
+function ttftCheck(delayMs: number): Row['check'] {
+  return ({ result, primary }) => {
+    const ttft = result.ttftMs;
+    assert.ok(ttft !== undefined && ttft >= delayMs, `ttft ${ttft} ms ≥ the ${delayMs} ms delay`);
+    assert.ok(ttft < delayMs + 600, `ttft ${ttft} ms ≈ the ${delayMs} ms delay`);
+    const a = primary[0];
+    assert.ok(a?.headersAt !== undefined && a.firstTokenAt !== undefined);
+    assert.ok(a.firstTokenAt - a.headersAt >= delayMs - 1, 'the simulator held the first token back');
+  };
+}
+
+/**
+ * The record's timings (SPEC §2.6) for every row: latency spans the whole answer and is measured
+ * from before the primary was asked, so it covers every attempt and any timeout waited; time to
+ * first token is set exactly when the member was shown content, and comes after any timeout that
+ * preceded the first content.
+ */
+function checkTimings(row: Row, result: AnswerResult, elapsedMs: number): void {
+  const { latencyMs, ttftMs } = result;
+  assert.ok(latencyMs >= 0 && latencyMs <= elapsedMs + 2, `latency ${latencyMs} ms within ${elapsedMs} ms`);
+  const spent = result.attempts.reduce((n, a) => n + a.durationMs, 0);
+  assert.ok(latencyMs >= spent - 2, `latency ${latencyMs} ms covers the attempts (${spent} ms)`);
+  if (row.outcome === 'error') {
+    assert.equal(ttftMs, undefined, 'no content, no time to first token');
+    return;
+  }
+  assert.ok(
+    ttftMs !== undefined && ttftMs >= 0 && ttftMs <= latencyMs,
+    `ttft ${ttftMs} ≤ latency ${latencyMs}`,
+  );
+  const limits = { ...TIMEOUTS, ...row.timeouts };
+  if (row.timeout === 'connect' || row.timeout === 'first_token') {
+    const waited = row.timeout === 'connect' ? limits.connectMs : limits.firstTokenMs;
+    assert.ok(ttftMs >= waited, `the first content (${ttftMs} ms) came after the ${waited} ms timeout`);
+  }
+  if (row.timeout === 'stall')
+    assert.ok(latencyMs >= limits.stallMs, `latency ${latencyMs} ≥ the stall timeout`);
 }
 
 const ROWS: Row[] = [
@@ -197,6 +249,40 @@ const ROWS: Row[] = [
     reason: 'provider_error',
     mode: 'restart',
     primaryAttempts: 1,
+  },
+  {
+    name: 'rate_limit_midstream before any content (a rate-limit error event)',
+    fault: { fault: 'rate_limit_midstream', after: 0 },
+    outcome: 'backup',
+    reason: 'rate_limited',
+    mode: 'invisible',
+    primaryAttempts: 1,
+    check: inStreamCheck,
+  },
+  {
+    name: 'rate_limit_midstream after 5 tokens (no quick retry without a Retry-After)',
+    fault: { fault: 'rate_limit_midstream', after: 5 },
+    outcome: 'backup',
+    reason: 'rate_limited',
+    mode: 'restart',
+    primaryAttempts: 1,
+    check: inStreamCheck,
+  },
+  {
+    // Headers came (the provider was reached: not `unreachable`), then the stream broke before any
+    // content: the "breaks" row of §2.1, and per §2.4 invisible since the member saw nothing. Not
+    // a reset before any response, so no quick retry.
+    name: 'cut_after 0 (the stream ends after its headers, before any content)',
+    fault: { fault: 'cut_after', after: 0 },
+    outcome: 'backup',
+    reason: 'interrupted',
+    mode: 'invisible',
+    primaryAttempts: 1,
+    check({ result, primary }) {
+      assert.equal(result.fallback?.primaryFailure.timeout, undefined, 'not a timeout');
+      assert.equal(primary[0]?.status, 200, 'the headers were sent');
+      assert.equal(primary[0]?.tokensSent, 0);
+    },
   },
   {
     name: 'reset before any response (one quick retry)',
@@ -292,6 +378,32 @@ const ROWS: Row[] = [
     fault: { fault: 'slow_first_token', delayMs: 100 },
     outcome: 'primary',
     primaryAttempts: 1,
+    check: ttftCheck(100),
+  },
+  {
+    name: 'slow_first_token 300 ms with a 1.5 s first-token timeout',
+    fault: { fault: 'slow_first_token', delayMs: 300 },
+    timeouts: { firstTokenMs: 1500 },
+    outcome: 'primary',
+    primaryAttempts: 1,
+    check: ttftCheck(300),
+  },
+  {
+    name: 'paced answer (15 ms between chunks)',
+    upstream: 'alpha+delay=15',
+    outcome: 'primary',
+    primaryAttempts: 1,
+    check({ result }) {
+      const paced = (TOKENS - 1) * 15;
+      assert.ok(
+        result.latencyMs >= paced - 5,
+        `latency ${result.latencyMs} ms covers the pacing (${paced} ms)`,
+      );
+      assert.ok(
+        result.ttftMs !== undefined && result.ttftMs < result.latencyMs - paced / 2,
+        'the first token came early',
+      );
+    },
   },
   ...(['cut_after', 'stall_after'] as const).flatMap((fault): Row[] => [
     {
@@ -377,17 +489,25 @@ const ROWS: Row[] = [
 ];
 
 /** The usual two-model catalog: primary on protocol `p`, backup `beta` on bk or `gamma` on bp. */
-function cat(env: Env, p: Protocol, o: { base?: string; backup?: 'bk' | 'bp'; timeouts?: Row['timeouts'] }) {
+function cat(
+  env: Env,
+  p: Protocol,
+  o: { base?: string; backup?: 'bk' | 'bp'; timeouts?: Row['timeouts']; upstream?: string },
+) {
   const providers: ProviderConfig[] = [
     provider(env, p.provider, p.type, o.base),
     provider(env, 'bk', 'openai-compatible'),
     provider(env, 'bp', 'anthropic'),
   ];
   const timeouts = { ...TIMEOUTS, ...o.timeouts };
+  const alpha = model('alpha', p.provider, {
+    timeouts,
+    ...(o.upstream !== undefined && { upstream: o.upstream }),
+  });
   const models =
     o.backup === 'bp'
-      ? [model('alpha', p.provider, { timeouts }), model('gamma', 'bp', { capabilities: ['prefill'] })]
-      : [model('alpha', p.provider, { timeouts }), model('beta', 'bk')];
+      ? [alpha, model('gamma', 'bp', { capabilities: ['prefill'] })]
+      : [alpha, model('beta', 'bk')];
   return catalog(providers, models);
 }
 
@@ -415,6 +535,7 @@ export function defineMatrix(p: Protocol): void {
             ...(row.elsewhere && { base: row.elsewhere(env, p) }),
             ...(row.backup && { backup: row.backup }),
             ...(row.timeouts && { timeouts: row.timeouts }),
+            ...(row.upstream !== undefined && { upstream: row.upstream }),
           });
           const t0 = Date.now();
           const c = await consume(
@@ -449,6 +570,9 @@ export function defineMatrix(p: Protocol): void {
             assert.equal(fb.reason, row.reason, JSON.stringify(fb.primaryFailure));
             assert.equal(fb.originalModelId, 'alpha');
             assert.equal(fb.originalProviderId, p.provider);
+            assert.equal(fb.backupModelId, row.backup === 'bp' ? 'gamma' : 'beta');
+            assert.equal(fb.backupProviderId, backupId);
+            assert.equal(result.providerId, backupId, 'the record names the provider that answered');
             assert.equal(fb.mode, row.mode);
             if (row.timeout) assert.equal(fb.primaryFailure.timeout, row.timeout);
             assert.equal(result.text, expected, 'the whole expected answer, never truncated');
@@ -471,6 +595,7 @@ export function defineMatrix(p: Protocol): void {
             assertNoKeys(result.error.message);
           }
           checkStream(c, mode);
+          checkTimings(row, result, elapsedMs);
 
           // Number and spacing of primary attempts.
           if (row.elsewhere) {

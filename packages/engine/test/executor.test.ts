@@ -321,6 +321,144 @@ describe('executor: timeouts', () => {
   });
 });
 
+describe('executor: only content satisfies the first-token and stall timeouts (SPEC §2.1)', () => {
+  // The endless scripts below held an answer forever before only content counted: bound those tests.
+  /** Forever: every 20 ms something that is not content (a malformed chunk, an empty delta, usage). */
+  function* busyButSilent(): Generator<Step> {
+    while (true) {
+      yield { type: 'wait', ms: 20 };
+      yield { type: 'malformed', detail: 'bad json' };
+      yield { type: 'wait', ms: 20 };
+      yield { type: 'text', text: '' };
+      yield { type: 'wait', ms: 20 };
+      yield { type: 'usage', inputTokens: 10, outputTokens: 0 };
+    }
+  }
+
+  it(
+    'headers, then malformed chunks and pings forever: the first-token timeout',
+    { timeout: 5000 },
+    async () => {
+      const { run, client } = setup({
+        a1: function* () {
+          yield { type: 'open' };
+          yield* busyButSilent();
+        },
+        b1: healthy('From b1.'),
+      });
+      const t0 = Date.now();
+      const { result, text } = await run();
+      const elapsed = Date.now() - t0;
+      assert.equal(text, 'From b1.');
+      assert.equal(result.fallback?.reason, 'timeout');
+      assert.equal(result.fallback?.primaryFailure.timeout, 'first_token');
+      assert.equal(result.fallback?.mode, 'invisible');
+      assert.ok(
+        elapsed >= 300 && elapsed < 1500,
+        `gave up after the 300 ms first-token timeout (${elapsed} ms)`,
+      );
+      assert.ok(result.malformedChunks >= 2, `the skipped chunks are counted (${result.malformedChunks})`);
+      assert.equal(client.callsTo('a1')[0]?.aborted, true, 'the upstream call was closed');
+      assert.equal(client.callsTo('a1').length, 1, 'a timeout is never retried');
+    },
+  );
+
+  it(
+    'content, then only non-content events: a stall, taken over as interrupted',
+    { timeout: 5000 },
+    async () => {
+      const { run, client } = setup({
+        a1: function* () {
+          yield { type: 'open' };
+          yield { type: 'text', text: 'The answer ' };
+          yield* busyButSilent();
+        },
+        b1: healthy('From b1.'),
+      });
+      const t0 = Date.now();
+      const { result, all } = await run();
+      const elapsed = Date.now() - t0;
+      assert.equal(result.status, 'complete');
+      assert.equal(result.fallback?.reason, 'interrupted');
+      assert.equal(result.fallback?.primaryFailure.timeout, 'stall');
+      assert.equal(result.fallback?.mode, 'restart');
+      assert.equal(result.text, 'From b1.');
+      assert.ok(
+        all.some((e) => e.type === 'text' && e.text === 'The answer '),
+        'the partial text was shown',
+      );
+      assert.ok(elapsed >= 300 && elapsed < 1500, `stalled after the 300 ms stall timeout (${elapsed} ms)`);
+      assert.equal(client.callsTo('a1')[0]?.aborted, true);
+    },
+  );
+
+  it('tool-call deltas are content: each one restarts the stall timeout', async () => {
+    const { run } = setup({
+      a1: [
+        { type: 'open' },
+        { type: 'tool_call', index: 0, id: 'call_1', name: 'get_weather', argumentsDelta: '' },
+        { type: 'wait', ms: 200 },
+        { type: 'tool_call', index: 0, argumentsDelta: '{"city":' },
+        { type: 'wait', ms: 200 },
+        { type: 'tool_call', index: 0, argumentsDelta: '"Paris"}' },
+        { type: 'finish', reason: 'tool_calls' },
+      ],
+    });
+    const { result } = await run();
+    assert.equal(result.status, 'complete');
+    assert.equal(result.fallback, undefined, '2 × 200 ms gaps, each under the 300 ms stall timeout');
+    assert.deepEqual(result.toolCalls, [
+      { id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' },
+    ]);
+  });
+
+  it('provider time adds up across non-content events, but time the reader takes does not', async () => {
+    // Provider: 2 × 100 ms between words, with a malformed chunk between; reader: 250 ms per word.
+    // Wall time between words (450 ms) exceeds the 300 ms stall timeout; provider time (200 ms) does not.
+    const words = ['one ', 'two ', 'three ', 'four'];
+    const steps: Step[] = [{ type: 'open' }];
+    for (const w of words) {
+      steps.push({ type: 'text', text: w });
+      steps.push({ type: 'wait', ms: 100 }, { type: 'malformed', detail: 'x' }, { type: 'wait', ms: 100 });
+    }
+    steps.push({ type: 'finish', reason: 'stop' });
+    const { engine } = setup({ a1: steps });
+    let text = '';
+    let result: AnswerResult | undefined;
+    for await (const e of engine.answer({ catalog: catalog(), request: ask(), takeover: 'restart' })) {
+      if (e.type === 'text') {
+        text += e.text;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      if (e.type === 'done' || e.type === 'error') result = e.result;
+    }
+    assert.equal(result?.status, 'complete');
+    assert.equal(result.fallback, undefined);
+    assert.equal(text, 'one two three four');
+    assert.equal(result.malformedChunks, 4);
+  });
+
+  it('a finish reason followed by silence is a complete answer; the upstream call is closed', async () => {
+    const { run, client } = setup({
+      a1: [
+        { type: 'open' },
+        { type: 'text', text: 'Done.' },
+        { type: 'finish', reason: 'stop' },
+        { type: 'hang' },
+      ],
+      b1: healthy('never'),
+    });
+    const { result } = await run();
+    assert.equal(result.status, 'complete');
+    assert.equal(result.modelId, 'a1');
+    assert.equal(result.text, 'Done.');
+    assert.equal(result.finishReason, 'stop');
+    assert.equal(result.fallback, undefined);
+    assert.equal(client.callsTo('b1').length, 0);
+    assert.equal(client.callsTo('a1')[0]?.aborted, true, 'the lingering connection was closed');
+  });
+});
+
 describe('executor: cancellation', () => {
   it('Stop aborts the upstream call at once and ends with a cancelled result', async () => {
     const { engine, client } = setup({

@@ -19,7 +19,13 @@ export interface FakeCall {
 /** A ProviderClient whose answers are scripts, per model id and per call number. */
 export class FakeClient implements ProviderClient {
   readonly calls: FakeCall[] = [];
-  constructor(private readonly scripts: Record<string, Step[] | ((n: number, req: ChatRequest) => Step[])>) {}
+  /** A script may be endless (a generator): a provider that never stops sending. */
+  constructor(
+    private readonly scripts: Record<
+      string,
+      Iterable<Step> | ((n: number, req: ChatRequest) => Iterable<Step>)
+    >,
+  ) {}
 
   callsTo(modelId: string): FakeCall[] {
     return this.calls.filter((c) => c.modelId === modelId);

@@ -1,18 +1,45 @@
 /**
  * Cancellation: aborting the signal closes the upstream socket promptly (the server sees `close`)
- * while waiting for headers and mid-body, read or not, and 1,000 aborted streams leave no sockets
- * and no heap growth behind.
+ * while waiting for headers and mid-body, read or not, for each of the three wire protocols, and
+ * 1,000 aborted streams leave no sockets and no heap growth behind.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ProviderError, timeoutError, type ChatRequest, type ProviderEvent } from '@understudy/engine';
 import { Agent } from 'undici';
 import { createProviderClient } from '../src/index.js';
-import { model, provider, startServer, waitFor, type TestServer } from './helpers.js';
+import {
+  TYPE_OF,
+  baseUrlFor,
+  model,
+  provider,
+  startServer,
+  waitFor,
+  type Protocol,
+  type TestServer,
+} from './helpers.js';
 
-const CHUNK = 'data: {"choices":[{"index":0,"delta":{"content":"héllo"}}]}\n\n';
+const PROTOCOLS: readonly Protocol[] = ['openai', 'anthropic', 'google'];
+
+/** The first bytes of a streamed answer in each protocol's wire format: one text delta, "héllo". */
+const CHUNK: Record<Protocol, string> = {
+  openai: 'data: {"choices":[{"index":0,"delta":{"content":"héllo"}}]}\n\n',
+  anthropic:
+    'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"test-model","stop_reason":null,"usage":{"input_tokens":3,"output_tokens":1}}}\n\n' +
+    'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n' +
+    'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"héllo"}}\n\n',
+  google:
+    'data: {"candidates":[{"content":{"parts":[{"text":"héllo"}],"role":"model"},"index":0}],"modelVersion":"test-model"}\n\n',
+};
+
+/** Which protocol a request path speaks. */
+function protocolOf(url: string): Protocol {
+  if (url.includes('/v1/messages')) return 'anthropic';
+  if (url.includes(':streamGenerateContent')) return 'google';
+  return 'openai';
+}
 const request: ChatRequest = { messages: [{ role: 'user', content: 'Hi' }] };
 
 let server: TestServer;
@@ -24,7 +51,7 @@ before(async () => {
   server = await startServer((req, res) => {
     if (req.url?.startsWith('/hold-body')) {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write(CHUNK);
+      res.write(CHUNK[protocolOf(req.url)]);
     }
   });
 });
@@ -33,8 +60,9 @@ after(async () => {
   await server.close();
 });
 
-function target(path: 'hold-headers' | 'hold-body') {
-  return { provider: provider('openai', `${server.origin}/${path}/v1`), model: model() };
+function target(path: 'hold-headers' | 'hold-body', protocol: Protocol = 'openai') {
+  const type = TYPE_OF[protocol];
+  return { provider: provider(type, baseUrlFor(protocol, `${server.origin}/${path}`)), model: model() };
 }
 
 function isCancelled(err: unknown): boolean {
@@ -43,85 +71,98 @@ function isCancelled(err: unknown): boolean {
 
 const PROMPT_MS = 100;
 
-test('abort while waiting for headers closes the socket promptly and ends the iterator', async () => {
-  const seen = server.requests.length;
-  const ac = new AbortController();
-  const it = client.stream(target('hold-headers'), request, ac.signal)[Symbol.asyncIterator]();
-  const next = it.next();
-  await waitFor(() => server.requests.length > seen, 2000, 'the request to arrive');
-  const closed = server.nextClose();
-  const t0 = performance.now();
-  ac.abort();
-  await assert.rejects(next, isCancelled);
-  assert.ok((await closed) - t0 < PROMPT_MS, 'socket closed within 100 ms');
-  assert.deepEqual(await it.next(), { done: true, value: undefined });
-});
+for (const protocol of PROTOCOLS) {
+  describe(`${protocol}`, () => {
+    test('abort while waiting for headers closes the socket promptly and ends the iterator', async () => {
+      const seen = server.requests.length;
+      const ac = new AbortController();
+      const it = client.stream(target('hold-headers', protocol), request, ac.signal)[Symbol.asyncIterator]();
+      const next = it.next();
+      await waitFor(() => server.requests.length > seen, 2000, 'the request to arrive');
+      assert.equal(
+        protocolOf(server.requests.at(-1)?.url ?? ''),
+        protocol,
+        'spoken in the protocol under test',
+      );
+      const closed = server.nextClose();
+      const t0 = performance.now();
+      ac.abort();
+      await assert.rejects(next, isCancelled);
+      assert.ok((await closed) - t0 < PROMPT_MS, 'socket closed within 100 ms');
+      assert.deepEqual(await it.next(), { done: true, value: undefined });
+    });
 
-test('abort mid-body while the consumer waits for more closes the socket promptly', async () => {
-  const ac = new AbortController();
-  const it = client.stream(target('hold-body'), request, ac.signal)[Symbol.asyncIterator]();
-  assert.deepEqual((await it.next()).value, { type: 'open' });
-  assert.deepEqual((await it.next()).value, { type: 'text', text: 'héllo' });
-  const pending = it.next(); // blocked reading the body
-  const closed = server.nextClose();
-  const t0 = performance.now();
-  ac.abort();
-  await assert.rejects(pending, isCancelled);
-  assert.ok((await closed) - t0 < PROMPT_MS);
-  assert.equal((await it.next()).done, true);
-});
+    test('abort mid-body while the consumer waits for more closes the socket promptly', async () => {
+      const ac = new AbortController();
+      const it = client.stream(target('hold-body', protocol), request, ac.signal)[Symbol.asyncIterator]();
+      assert.deepEqual((await it.next()).value, { type: 'open' });
+      assert.deepEqual((await it.next()).value, { type: 'text', text: 'héllo' });
+      const pending = it.next(); // blocked reading the body
+      const closed = server.nextClose();
+      const t0 = performance.now();
+      ac.abort();
+      await assert.rejects(pending, isCancelled);
+      assert.ok((await closed) - t0 < PROMPT_MS);
+      assert.equal((await it.next()).done, true);
+    });
 
-test('abort mid-body while the consumer is not reading still closes the socket at once', async () => {
-  const ac = new AbortController();
-  const it = client.stream(target('hold-body'), request, ac.signal)[Symbol.asyncIterator]();
-  await it.next();
-  await it.next();
-  const closed = server.nextClose();
-  const t0 = performance.now();
-  ac.abort();
-  assert.ok((await closed) - t0 < PROMPT_MS, 'closed without the consumer pulling');
-  await assert.rejects(it.next(), isCancelled);
-});
+    test('abort mid-body while the consumer is not reading still closes the socket at once', async () => {
+      const ac = new AbortController();
+      const it = client.stream(target('hold-body', protocol), request, ac.signal)[Symbol.asyncIterator]();
+      await it.next();
+      await it.next();
+      const closed = server.nextClose();
+      const t0 = performance.now();
+      ac.abort();
+      assert.ok((await closed) - t0 < PROMPT_MS, 'closed without the consumer pulling');
+      await assert.rejects(it.next(), isCancelled);
+    });
 
-test("the engine's own abort reason (a timeout) is what the iterator throws", async () => {
-  const ac = new AbortController();
-  const events: ProviderEvent[] = [];
-  const reason = timeoutError('stall', 15_000);
-  await assert.rejects(
-    (async () => {
-      for await (const e of client.stream(target('hold-body'), request, ac.signal)) {
-        events.push(e);
-        if (e.type === 'text') ac.abort(reason);
+    test("the engine's own abort reason (a timeout) is what the iterator throws", async () => {
+      const ac = new AbortController();
+      const events: ProviderEvent[] = [];
+      const reason = timeoutError('stall', 15_000);
+      await assert.rejects(
+        (async () => {
+          for await (const e of client.stream(target('hold-body', protocol), request, ac.signal)) {
+            events.push(e);
+            if (e.type === 'text') ac.abort(reason);
+          }
+        })(),
+        (err: unknown) => err === reason,
+      );
+      assert.equal(events.length, 2);
+    });
+
+    test('an already-aborted signal sends nothing', async () => {
+      const seen = server.requests.length;
+      const ac = new AbortController();
+      ac.abort();
+      await assert.rejects(
+        (async () => {
+          for await (const _e of client.stream(target('hold-body', protocol), request, ac.signal)) {
+            // never reached
+          }
+        })(),
+        isCancelled,
+      );
+      assert.equal(server.requests.length, seen);
+    });
+
+    test('a consumer that stops early releases the socket (closed, since the body was unfinished)', async () => {
+      const closed = server.nextClose();
+      const t0 = performance.now();
+      for await (const e of client.stream(
+        target('hold-body', protocol),
+        request,
+        new AbortController().signal,
+      )) {
+        if (e.type === 'text') break;
       }
-    })(),
-    (err: unknown) => err === reason,
-  );
-  assert.equal(events.length, 2);
-});
-
-test('an already-aborted signal sends nothing', async () => {
-  const seen = server.requests.length;
-  const ac = new AbortController();
-  ac.abort();
-  await assert.rejects(
-    (async () => {
-      for await (const _e of client.stream(target('hold-body'), request, ac.signal)) {
-        // never reached
-      }
-    })(),
-    isCancelled,
-  );
-  assert.equal(server.requests.length, seen);
-});
-
-test('a consumer that stops early releases the socket (closed, since the body was unfinished)', async () => {
-  const closed = server.nextClose();
-  const t0 = performance.now();
-  for await (const e of client.stream(target('hold-body'), request, new AbortController().signal)) {
-    if (e.type === 'text') break;
-  }
-  assert.ok((await closed) - t0 < PROMPT_MS);
-});
+      assert.ok((await closed) - t0 < PROMPT_MS);
+    });
+  });
+}
 
 /** A real `gc()`: the flag can be set at run time, and a new context then exposes the function. */
 function exposeGc(): () => void {

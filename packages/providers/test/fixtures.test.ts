@@ -114,6 +114,24 @@ for (const protocol of ['openai', 'anthropic', 'google'] as const) {
   });
 }
 
+test('every protocol has recorded in-stream rate-limit and overloaded error events (SPEC §2.1)', () => {
+  for (const protocol of ['openai', 'anthropic', 'google'] as const) {
+    const names = streamFixtures(protocol);
+    for (const [name, reason] of [
+      ['error-rate-limit', 'rate_limited'],
+      ['error-overloaded', 'overloaded'],
+    ] as const) {
+      assert.ok(names.includes(name), `${protocol}/${name}.sse is recorded`);
+      assert.equal(expected(protocol, name).error?.reason, reason, `${protocol}/${name}`);
+      assert.equal(
+        expected(protocol, name).error?.inStream,
+        true,
+        `${protocol}/${name} is an in-stream event`,
+      );
+    }
+  }
+});
+
 test('an error body is read to its end, so the keep-alive socket is reused', async () => {
   const before = server.connections;
   reply = {

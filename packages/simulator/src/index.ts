@@ -11,5 +11,5 @@ export {
   type AttemptRecord,
   type AttemptFilter,
 } from './types.js';
-export type { ProtocolName, Simulator, SimulatorOptions } from './types.js';
+export type { ProtocolName, Simulator, SimulatorOptions, SocketCounts } from './types.js';
 export { FaultRuleError } from './faults.js';

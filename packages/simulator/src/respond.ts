@@ -3,7 +3,13 @@ import { STATUS_FAULTS, type AppliedFault, type Effect } from './effect.js';
 import type { Exchange } from './exchange.js';
 import { untilAborted, wait } from './io.js';
 import type { AnswerPlan, ChatRequest } from './plan.js';
-import type { EncodeContext, ErrorKind, ErrorSpec, ProtocolAdapter } from './protocols/shared.js';
+import type {
+  EncodeContext,
+  ErrorKind,
+  ErrorSpec,
+  ProtocolAdapter,
+  StreamErrorKind,
+} from './protocols/shared.js';
 
 /** Delay before the first token for slow_first_token without `delayMs`. */
 export const DEFAULT_SLOW_FIRST_TOKEN_MS = 2000;
@@ -16,7 +22,20 @@ const MIDSTREAM = new Set<AppliedFault>([
   'stall_after',
   'overloaded_midstream',
   'server_error_midstream',
+  'rate_limit_midstream',
 ]);
+
+/** The in-stream error each `*_midstream` fault sends (and its HTTP error in a whole answer). */
+const MIDSTREAM_ERROR = {
+  overloaded_midstream: 'overloaded',
+  server_error_midstream: 'server_error',
+  rate_limit_midstream: 'rate_limit',
+} as const satisfies Partial<Record<AppliedFault, StreamErrorKind>>;
+
+/** True for a fault that sends an error event inside the stream. */
+function isMidstreamError(f: AppliedFault | undefined): f is keyof typeof MIDSTREAM_ERROR {
+  return f !== undefined && Object.hasOwn(MIDSTREAM_ERROR, f);
+}
 
 /** Everything needed to answer one request. */
 export interface Answer {
@@ -74,10 +93,9 @@ export async function respond(x: Exchange, a: Answer): Promise<void> {
 
 async function whole(x: Exchange, a: Answer): Promise<void> {
   const fault = a.effect.fault;
-  if (fault === 'overloaded_midstream' || fault === 'server_error_midstream') {
-    const kind = fault === 'overloaded_midstream' ? 'overloaded' : 'server_error';
-    return sendError(x, errorFor(a, kind), false, a.effect.retryAfter);
-  }
+  // A whole answer has no stream to fail in: the same error comes as the HTTP error response.
+  if (isMidstreamError(fault))
+    return sendError(x, errorFor(a, MIDSTREAM_ERROR[fault]), false, a.effect.retryAfter);
   if (
     fault === 'slow_first_token' &&
     !(await wait(a.effect.delayMs ?? DEFAULT_SLOW_FIRST_TOKEN_MS, x.signal))
@@ -122,15 +140,12 @@ async function stream(x: Exchange, a: Answer): Promise<void> {
     x.token();
   }
   if (fault === 'malformed' && after >= chunks.length) x.write(enc.malformed());
+  if (isMidstreamError(fault)) return x.end(enc.error(MIDSTREAM_ERROR[fault]));
   switch (fault) {
     case 'cut_after':
       return x.cut();
     case 'stall_after':
       return untilAborted(x.signal);
-    case 'overloaded_midstream':
-      return x.end(enc.error('overloaded'));
-    case 'server_error_midstream':
-      return x.end(enc.error('server_error'));
     case 'no_done':
       return x.end(a.effect.withFinish ? enc.finish(x.record.tokensSent) : '');
     default:

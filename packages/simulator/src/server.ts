@@ -4,7 +4,7 @@
  * frameworks hide or "helpfully" repair.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { DEFAULT_ANSWER_TOKENS } from './answer.js';
 import { AttemptLog } from './attempts.js';
 import { handleControl, type ControlTarget } from './control.js';
@@ -198,6 +198,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   };
   const state = new State(opts);
   const server = createServer();
+  // Every client connection, so tests can tell a leaked socket from an idle keep-alive one.
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {
@@ -217,6 +223,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     faults: () => state.faults.list(Date.now()),
     clearFaults: () => state.faults.clear(),
     attempts: (filter) => state.log.list(filter),
+    sockets: () => ({ open: sockets.size, active: state.open.size }),
     clearAttempts: () => state.log.clear(),
     reset: () => {
       state.faults.clear();

@@ -10,6 +10,7 @@ export const FAULT_NAMES = [
   'overloaded',
   'overloaded_midstream',
   'server_error_midstream',
+  'rate_limit_midstream',
   'unauthorized',
   'payment_required',
   'forbidden',
@@ -106,6 +107,14 @@ export interface AttemptFilter {
   provider?: string;
 }
 
+/** The simulator's client connections at one moment. */
+export interface SocketCounts {
+  /** TCP connections open: busy, or idle in a client's keep-alive pool. */
+  open: number;
+  /** Chat responses still in progress (hung, streaming or stalled), each holding one open connection. */
+  active: number;
+}
+
 /** A running simulator. */
 export interface Simulator {
   /** Base URL, e.g. http://127.0.0.1:43123 (no trailing slash). */
@@ -120,6 +129,8 @@ export interface Simulator {
   clearFaults(): void;
   attempts(filter?: AttemptFilter): AttemptRecord[];
   clearAttempts(): void;
+  /** Client connections now; with `active` 0, every open one is a client's idle keep-alive socket. */
+  sockets(): SocketCounts;
   /** Clears faults, attempts and model-name flap timers. */
   reset(): void;
   /** Stops listening and destroys every open socket, hung requests included. */

@@ -110,6 +110,53 @@ describe('protocol-specific error shapes', () => {
       assert.equal(sim.attempts().at(-1)?.tokensSent, 3);
     });
 
+    it(`${proto}: rate_limit_midstream after 3 tokens, in the protocol's wire shape`, async () => {
+      sim.setFault({ fault: 'rate_limit_midstream', after: 3 });
+      const res = await call(sim, proto, { prompt, model: 'm1' });
+      assert.equal(res.status, 200, 'the stream had begun');
+      const c = collect(proto, await res.text());
+      assert.equal(c.text, full.split(' ').slice(0, 3).join(' ') + ' ');
+      assert.equal(c.finish, undefined);
+      assert.equal(c.terminated, false);
+      const last = c.frames.at(-1);
+      assert.ok(last);
+      const data: unknown = JSON.parse(last.data);
+      if (proto === 'openai') {
+        // An error object on a data line, as OpenAI sends it.
+        assert.equal(last.event, undefined);
+        assert.equal(at(data, 'error', 'type'), 'requests');
+        assert.equal(at(data, 'error', 'code'), 'rate_limit_exceeded');
+        assert.match(String(at(data, 'error', 'message')), /^Rate limit reached for requests on m1\./);
+      } else if (proto === 'anthropic') {
+        assert.equal(last.event, 'error');
+        assert.equal(at(data, 'type'), 'error');
+        assert.equal(at(data, 'error', 'type'), 'rate_limit_error');
+        assert.equal(typeof at(data, 'error', 'message'), 'string');
+      } else {
+        assert.equal(last.event, undefined);
+        assert.equal(at(data, 'error', 'code'), 429);
+        assert.equal(at(data, 'error', 'status'), 'RESOURCE_EXHAUSTED');
+      }
+      const rec = sim.attempts().at(-1);
+      assert.equal(rec?.fault, 'rate_limit_midstream');
+      assert.equal(rec?.tokensSent, 3);
+      assert.equal(rec?.outcome, 'fault');
+    });
+
+    it(`${proto}: rate_limit_midstream before any content, and as a whole answer`, async () => {
+      const res = await call(sim, proto, { prompt, model: 'm1+fault=rate_limit_midstream' });
+      assert.equal(res.status, 200);
+      const c = collect(proto, await res.text());
+      assert.equal(c.text, '');
+      assert.equal(errorKind(proto, { error: c.error }), rateLimit[proto]);
+      assert.equal(sim.attempts().at(-1)?.tokensSent, 0);
+      // No stream to fail in: the whole answer is the protocol's HTTP 429, Retry-After when asked.
+      const whole = await errorOf(proto, 'm1+fault=rate_limit_midstream+retry_after=2', false);
+      assert.equal(whole.status, 429);
+      assert.equal(whole.res.headers.get('retry-after'), '2');
+      assert.equal(errorKind(proto, whole.body), rateLimit[proto]);
+    });
+
     it(`${proto}: malformed chunk in an otherwise complete answer`, async () => {
       const c = collect(
         proto,

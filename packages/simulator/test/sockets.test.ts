@@ -15,6 +15,12 @@ const prompt = 'socket level behaviour';
 const full = expectedAnswer(prompt, 10);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Polls `cond` every 10 ms for up to 2 s. */
+async function waitUntil(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !cond(); i++) await sleep(10);
+  assert.ok(cond(), 'condition never held');
+}
+
 /** Reads a streaming body until `done(text)` or `ms` elapse; returns the text so far. */
 async function readUntil(res: Response, done: (text: string) => boolean, ms: number): Promise<string> {
   const reader = res.body?.getReader();
@@ -36,8 +42,9 @@ function rawPost(
   path: string,
   body: unknown,
   agent?: Agent,
+  base: string = sim.url,
 ): { req: ReturnType<typeof request>; response: Promise<IncomingMessage> } {
-  const req = request(`${sim.url}${path}`, {
+  const req = request(`${base}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: 'Bearer k' },
     ...(agent === undefined ? {} : { agent }),
@@ -196,6 +203,35 @@ describe('pacing, cancellation, keep-alive and close', () => {
       assert.deepEqual(reused, [false, true, true]);
     } finally {
       agent.destroy();
+    }
+  });
+
+  it('sockets(): open connections, and which of them carry a response in progress', async () => {
+    // Its own simulator: the shared one still has other tests' idle keep-alive sockets.
+    const own = await startSimulator();
+    const agent = new Agent({ keepAlive: true, maxSockets: 2 });
+    try {
+      assert.deepEqual(own.sockets(), { open: 0, active: 0 });
+      const done = rawPost('/v1/chat/completions', chatBody('k1'), agent, own.url);
+      const msg = await done.response;
+      msg.resume();
+      await new Promise<void>((resolve) => msg.on('end', () => resolve()));
+      await waitUntil(() => own.sockets().active === 0);
+      assert.deepEqual(own.sockets(), { open: 1, active: 0 }, 'one idle keep-alive socket');
+      const stalled = rawPost(
+        '/v1/chat/completions',
+        chatBody('k1+fault=stall_after+after=1'),
+        agent,
+        own.url,
+      );
+      (await stalled.response).resume();
+      assert.deepEqual(own.sockets(), { open: 1, active: 1 }, 'the idle socket was reused for the stall');
+      stalled.req.destroy();
+      await waitUntil(() => own.sockets().open === 0);
+      assert.deepEqual(own.sockets(), { open: 0, active: 0 });
+    } finally {
+      agent.destroy();
+      await own.close();
     }
   });
 

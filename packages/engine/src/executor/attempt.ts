@@ -1,7 +1,9 @@
 /**
  * One upstream call with the SPEC §2.1 timeouts: connect/header, first token, stall. The watchdog
  * measures only time spent waiting on the provider, so a slow reader downstream (backpressure)
- * never looks like a stalled provider.
+ * never looks like a stalled provider. Only content (a non-empty text delta, a tool-call delta)
+ * satisfies the first-token timeout or restarts the stall timeout: a provider that keeps a stream
+ * busy with keep-alives, malformed chunks, usage or empty deltas is still silent to the member.
  */
 import { classifyNetworkError, timeoutError } from '../classify.js';
 import type { Clock } from '../clock.js';
@@ -71,15 +73,29 @@ export async function* runAttempt(
 
   let phase: TimeoutKind = 'connect';
   let limitMs = t.connectMs;
+  // Provider time counted against the current timeout: the sum of the waits on the adapter since
+  // the phase began (headers) or since the last content. Time between waits (the consumer
+  // reading, or not) is never added, so backpressure does not count against the provider.
+  let waitedMs = 0;
   let askedAt = start;
   let waiting = true;
+  // The watchdog fired while the consumer held the stream: it is re-armed when waiting resumes,
+  // rather than spinning on a timer while a slow reader takes its time.
+  let parked = false;
   let timedOut: ProviderError | undefined;
   let rejectTimeout: (e: ProviderError) => void = () => {};
   const timeout = new Promise<never>((_, reject) => (rejectTimeout = reject));
   timeout.catch(() => {});
+  // The timer is only a wake-up: content does not touch it (no timer work per streamed chunk), so
+  // it may fire early; it then re-arms itself for what is left. It never fires late, because every
+  // re-arm is computed from the time actually waited.
   const watchdog = clock.timer(limitMs, function fire() {
-    const elapsed = clock.now() - askedAt;
-    if (!waiting || elapsed < limitMs) return watchdog.reset(waiting ? limitMs - elapsed : limitMs);
+    if (!waiting) {
+      parked = true;
+      return;
+    }
+    const elapsed = waitedMs + (clock.now() - askedAt);
+    if (elapsed < limitMs) return watchdog.reset(limitMs - elapsed);
     timedOut = timeoutError(phase, limitMs);
     ctl.abort(timedOut);
     rejectTimeout(timedOut);
@@ -87,6 +103,8 @@ export async function* runAttempt(
   const enter = (next: TimeoutKind, ms: number) => {
     phase = next;
     limitMs = ms;
+    waitedMs = 0;
+    parked = false;
     watchdog.reset(ms);
   };
 
@@ -97,14 +115,21 @@ export async function* runAttempt(
       let r: IteratorResult<ProviderEvent>;
       askedAt = clock.now();
       waiting = true;
+      if (parked) {
+        parked = false;
+        watchdog.reset(Math.max(0, limitMs - waitedMs));
+      }
       try {
         r = await Promise.race([it.next(), timeout]);
       } catch (e) {
-        if (timedOut) return finish('failed', timedOut);
+        // After a finish reason the answer is whole (SPEC §2.4): a provider that then neither sends
+        // its end marker nor closes only loses its connection, not the answer.
+        if (timedOut) return out.finish !== undefined ? finish('ok') : finish('failed', timedOut);
         if (outer?.aborted) return finish('cancelled', cancelledError());
         const err = e instanceof ProviderError ? e : classifyNetworkError(e, phase !== 'connect');
         return finish(err.reason === 'cancelled' ? 'cancelled' : 'failed', err);
       } finally {
+        waitedMs += clock.now() - askedAt;
         waiting = false;
       }
       if (r.done) {
@@ -118,18 +143,23 @@ export async function* runAttempt(
           break;
         case 'text':
         case 'tool_call': {
-          if (ev.type === 'text' && ev.text.length === 0) break;
+          // An empty delta (OpenAI's opening `content: ""`, a keep-alive-like chunk) is not content.
+          if (!isContent(ev)) break;
           if (!out.contentSent) {
             out.contentSent = true;
             out.ttftMs = clock.now() - start;
             enter('stall', t.stallMs);
             onFirstContent(out.ttftMs);
+          } else {
+            waitedMs = 0;
           }
           if (ev.type === 'text') out.text += ev.text;
           else collectToolCall(out.toolCalls, ev);
           yield ev;
           break;
         }
+        // Usage and finish come with or after the last content; they end an answer but do not
+        // show the member anything, so they restart no timer.
         case 'usage':
           out.usage = { inputTokens: ev.inputTokens, outputTokens: ev.outputTokens };
           break;
@@ -158,6 +188,12 @@ export async function* runAttempt(
       it.return?.().catch(() => {});
     }
   }
+}
+
+/** True for an event the member sees: a non-empty text delta, or a tool-call delta that carries something. */
+function isContent(ev: ContentEvent): boolean {
+  if (ev.type === 'text') return ev.text.length > 0;
+  return ev.argumentsDelta.length > 0 || Boolean(ev.id) || Boolean(ev.name);
 }
 
 /** Accumulates streamed tool-call deltas into whole calls. */

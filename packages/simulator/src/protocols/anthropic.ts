@@ -158,16 +158,8 @@ function encoder(ctx: EncodeContext): StreamEncoder {
         'message_delta',
       ),
     end: () => sse({ type: 'message_stop' }, 'message_stop'),
-    error: (kind) =>
-      sse(
-        errorBody(
-          describe(kind === 'overloaded' ? 'overloaded' : 'server_error', {
-            model: ctx.model,
-            inputTokens: 0,
-          }),
-        ),
-        'error',
-      ),
+    // `event: error` with the same `{"type":"error","error":{...}}` body as an HTTP error.
+    error: (kind) => sse(errorBody(describe(kind, { model: ctx.model, inputTokens: 0 })), 'error'),
     malformed: () => 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":\n\n',
   };
 }

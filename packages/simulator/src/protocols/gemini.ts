@@ -167,13 +167,8 @@ function encoder(ctx: EncodeContext): StreamEncoder {
     },
     finish: (outputTokens) => frame([{ text: '' }], outputTokens, FINISH[ctx.plan.finish]),
     end: () => '',
-    error: (kind) =>
-      sse({
-        error: describe(kind === 'overloaded' ? 'overloaded' : 'server_error', {
-          model: ctx.model,
-          inputTokens: 0,
-        }),
-      }),
+    // Gemini has no error event type: a data line holding the same `{error:{code,status}}` as its HTTP errors.
+    error: (kind) => sse({ error: describe(kind, { model: ctx.model, inputTokens: 0 }) }),
     malformed: () => 'data: {"candidates":[{"content":\n\n',
   };
 }

@@ -205,14 +205,8 @@ function encoder(ctx: EncodeContext): StreamEncoder {
       );
     },
     end: () => 'data: [DONE]\n\n',
-    error: (kind) =>
-      sse(
-        errorBody(
-          kind === 'overloaded'
-            ? describe('overloaded', { model: ctx.model, inputTokens: 0 })
-            : describe('server_error', { model: ctx.model, inputTokens: 0 }),
-        ),
-      ),
+    // OpenAI reports a failure after the 200 as its usual error object on a data line.
+    error: (kind) => sse(errorBody(describe(kind, { model: ctx.model, inputTokens: 0 }))),
     malformed: () => 'data: {"choices":[{"delta":\n\n',
   };
 }

@@ -22,6 +22,9 @@ export type ErrorKind =
   | 'missing_auth'
   | 'invalid_request';
 
+/** Errors the simulator can send as an event inside an open stream. */
+export type StreamErrorKind = Extract<ErrorKind, 'overloaded' | 'server_error' | 'rate_limit'>;
+
 /** Facts an error message may mention. */
 export interface ErrorInfo {
   model: string;
@@ -71,8 +74,8 @@ export interface StreamEncoder {
   finish(outputTokens: number): string;
   /** The terminator ('' for Gemini, which has none). */
   end(): string;
-  /** An in-stream error event. */
-  error(kind: 'overloaded' | 'server_error'): string;
+  /** An in-stream error event, in the protocol's own error shape. */
+  error(kind: StreamErrorKind): string;
   /** A syntactically broken frame on its own line(s). */
   malformed(): string;
 }
