@@ -131,3 +131,44 @@ test('lines at exactly the bound are accepted', async () => {
   const line = `data: ${'y'.repeat(94)}`; // 100 bytes
   assert.deepEqual(await decode([utf8.encode(`${line}\n\n`)], 100), [{ data: 'y'.repeat(94) }]);
 });
+
+test('the line bound matches a byte-by-byte count for any bytes, line ends and chunking', () => {
+  // The decoder jumps between line ends with indexOf; this reference counts every byte.
+  const byte = fc.constantFrom(0x78, 0x78, 0x78, 0x78, 0x0a, 0x0d);
+  fc.assert(
+    fc.property(
+      fc.array(fc.array(byte, { maxLength: 300 }), { maxLength: 12 }),
+      fc.integer({ min: 1, max: 120 }),
+      (chunks, max) => {
+        const d = new SseDecoder(max);
+        let run = 0;
+        for (const c of chunks) {
+          let over = false;
+          for (const b of c) {
+            if (b === 0x0a || b === 0x0d) run = 0;
+            else if (++run > max) {
+              over = true;
+              break;
+            }
+          }
+          let threw: unknown;
+          try {
+            d.push(Uint8Array.from(c));
+          } catch (err) {
+            threw = err;
+          }
+          const failure = threw ?? d.failure;
+          // The other bound (an event's buffered text, also `max`) is not this reference's to model.
+          if (failure instanceof ProviderError && /event exceeds/.test(failure.message)) return;
+          if (over) {
+            assert.match(String((failure as Error | undefined)?.message), /line exceeds/);
+            return;
+          }
+          assert.equal(failure, undefined);
+          assert.equal(d.pendingLineBytes, run);
+        }
+      },
+    ),
+    { numRuns: 500 },
+  );
+});

@@ -98,14 +98,29 @@ export class SseDecoder {
 
   /**
    * Tracks the unterminated line's length through `slice`; returns how many of its bytes fit
-   * before a line would pass the bound (all of them when none does).
+   * before a line would pass the bound (all of them when none does). Jumps from line end to line
+   * end with the native indexOf: a byte-by-byte loop here was most of the decoder's CPU.
    */
   #safeLength(slice: Uint8Array): number {
+    const max = this.maxLineBytes;
     let run = this.#lineBytes;
-    for (let i = 0; i < slice.length; i++) {
-      const b = slice[i];
-      if (b === LF || b === CR) run = 0;
-      else if (++run > this.maxLineBytes) return i;
+    let pos = 0;
+    let lf = slice.indexOf(LF);
+    let cr = slice.indexOf(CR);
+    while (pos < slice.length) {
+      if (lf !== -1 && lf < pos) lf = slice.indexOf(LF, pos);
+      if (cr !== -1 && cr < pos) cr = slice.indexOf(CR, pos);
+      const brk = lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr);
+      // Bytes [pos, end) continue the current line; the byte that would make it max + 1 long is
+      // the first one that does not fit.
+      const end = brk === -1 ? slice.length : brk;
+      if (run + (end - pos) > max) return pos + (max - run);
+      if (brk === -1) {
+        run += end - pos;
+        break;
+      }
+      run = 0;
+      pos = brk + 1;
     }
     this.#lineBytes = run;
     return slice.length;
