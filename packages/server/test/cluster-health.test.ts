@@ -2,8 +2,8 @@
  * RedisHealth in process (issue 5): two "instances" (two links to one Redis, one through a proxy
  * the test can blackhole). Concurrent writes are counted exactly once each (the engine's rules,
  * arbitrated by compare-and-set), one probe is granted across instances under a storm of claims,
- * every call returns within the 100 ms bound when Redis goes silent, and local knowledge gathered
- * meanwhile is shared when Redis answers again.
+ * every call returns within the 100 ms bound when Redis goes silent (the first ones, which wait for
+ * it, included), and local knowledge gathered meanwhile is shared when Redis answers again.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -89,29 +89,68 @@ test('RedisHealth shares breakers exactly and degrades within its bound', { time
 
     await t.test('Redis silent: every call answers locally within the bound', async () => {
       const y = target('y');
-      proxy.blackhole();
-      const times: number[] = [];
-      const timed = async <T>(p: () => Promise<T>): Promise<T> => {
+      const times: { call: string; ms: number }[] = [];
+      const timed = async <T>(call: string, p: () => Promise<T>): Promise<T> => {
         const t0 = performance.now();
         const r = await p();
-        times.push(performance.now() - t0);
+        times.push({ call, ms: performance.now() - t0 });
         return r;
       };
-      for (let i = 0; i < 3; i++) await timed(() => a.health.recordFailure(y, down));
-      assert.equal((await timed(() => a.health.check(y))).available, false, 'opened locally');
-      await new Promise((r) => setTimeout(r, 250));
-      assert.equal(await timed(() => a.health.tryAcquireProbe(y)), true, 'local probe claim');
-      await timed(() => a.health.releaseProbe(y));
-      t.diagnostic(`calls with Redis blackholed: max ${Math.max(...times).toFixed(1)} ms`);
-      // The bound is 100 ms; the slack is for timers firing late on a loaded test machine.
-      assert.ok(Math.max(...times) <= 160, `bounded: ${times.map((x) => x.toFixed(0)).join(', ')}`);
-      assert.equal(a.link.up, false);
-      assert.equal((await b.health.check(y)).available, true, 'b could not hear it');
+      /** Makes Redis silent while `a` still believes it answers: its next call goes to Redis. */
+      const silence = () => {
+        assert.equal(a.link.up, true, 'a still trusts Redis');
+        proxy.blackhole();
+      };
+      /** Redis answers again: `a` shares again within a bound. */
+      const answerAgain = async () => {
+        proxy.resume();
+        const ms = await waitUntil('a shares again', () => a.link.up, 2000);
+        t.diagnostic(`link back ${ms.toFixed(0)} ms after Redis answered again`);
+        assert.ok(ms < 2000, 'sharing resumes within 2 s of Redis answering');
+      };
 
-      proxy.resume();
-      const ms = await waitUntil('a shares again', () => a.link.up, 5000);
-      t.diagnostic(`link back ${ms.toFixed(0)} ms after Redis answered again`);
+      // Writes: the first one goes to the silent Redis and waits for the bound, the others are
+      // answered locally at once (the link is known down).
+      silence();
+      await timed('recordFailure (first, to the silent Redis)', () => a.health.recordFailure(y, down));
+      assert.equal(a.link.up, false, 'the first call found Redis silent');
+      assert.ok(times[0]!.ms >= a.link.waitMs - 2, 'the first call did wait for Redis');
+      for (let i = 0; i < 2; i++) await timed('recordFailure', () => a.health.recordFailure(y, down));
+      assert.equal((await timed('check', () => a.health.check(y))).available, false, 'opened locally');
+      assert.equal((await b.health.check(y)).available, true, 'b could not hear it');
+      await answerAgain();
       await waitUntil('b sees what a learnt alone', async () => !(await b.health.check(y)).available, 2000);
+
+      // The probe claim, the one call a request waits for: first to the silent Redis, then local.
+      await waitUntil('probe due on a', async () => (await a.health.check(y)).probeDue, 2000);
+      silence();
+      assert.equal(
+        await timed('tryAcquireProbe (first, to the silent Redis)', () => a.health.tryAcquireProbe(y)),
+        true,
+        'probe claimed locally',
+      );
+      assert.equal(a.link.up, false, 'the claim found Redis silent');
+      assert.ok(times.at(-1)!.ms >= a.link.waitMs - 2, 'the claim did wait for Redis');
+      await timed('releaseProbe', () => a.health.releaseProbe(y));
+      assert.equal(await timed('tryAcquireProbe', () => a.health.tryAcquireProbe(y)), true, 'released');
+      await timed('recordSuccess', () => a.health.recordSuccess(y, 20));
+      assert.equal((await a.health.check(y)).available, true, 'closed locally');
+
+      t.diagnostic(
+        `calls with Redis blackholed: ${times.map((x) => `${x.call} ${x.ms.toFixed(1)} ms`).join(', ')}`,
+      );
+      // SPEC §2.5: a call answers from local memory within 100 ms. The link waits 60 ms for Redis
+      // (RedisLink.waitMs) and keeps the remaining 40 ms for the timer firing late and the local
+      // answer: that is the scheduler margin, inside the bound, so the bound itself is asserted.
+      for (const x of times)
+        assert.ok(x.ms <= 100, `${x.call} answered within 100 ms (${x.ms.toFixed(1)} ms)`);
+
+      await answerAgain();
+      await waitUntil(
+        'b sees the circuit a closed alone',
+        async () => (await b.health.check(y)).available,
+        2000,
+      );
     });
   } finally {
     await Promise.all([a, b, a2, b2].map((x) => x.link.close()));
@@ -120,7 +159,7 @@ test('RedisHealth shares breakers exactly and degrades within its bound', { time
   }
 });
 
-/** A private redis-server this test can stop and start (skipped when the binary is absent). */
+/** A private redis-server this test can stop and start (skipped when the binary is absent, except in CI). */
 async function privateRedis(port: number): Promise<ChildProcess> {
   const p = spawn(
     'redis-server',
@@ -139,8 +178,10 @@ test(
   'Redis stopped and restarted: local memory at once, sharing resumes by itself',
   { timeout: 60_000 },
   async (t) => {
-    if (spawnSync('redis-server', ['--version']).status !== 0)
+    if (spawnSync('redis-server', ['--version']).status !== 0) {
+      if (process.env.CI === 'true') throw new Error('redis-server not installed (required in CI)');
       return t.skip('redis-server not installed: skipped');
+    }
     const port = await freePort();
     let server = await privateRedis(port);
     const log = pino({ level: 'silent' });
@@ -163,16 +204,29 @@ test(
       const z = target('z');
       server.kill('SIGKILL');
       await new Promise((r) => server.once('exit', r));
-      const t0 = performance.now();
-      for (let i = 0; i < 3; i++) await a.health.recordFailure(z, down);
-      const ms = performance.now() - t0;
-      t.diagnostic(`3 writes with Redis stopped: ${ms.toFixed(1)} ms in all`);
-      assert.ok(ms < 150);
+      const times: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        await a.health.recordFailure(z, down);
+        times.push(performance.now() - t0);
+      }
+      t.diagnostic(`writes with Redis stopped: ${times.map((x) => x.toFixed(1)).join(', ')} ms`);
+      assert.ok(
+        times.every((x) => x <= 100),
+        'each answered locally within 100 ms',
+      );
       assert.equal((await a.health.check(z)).available, false);
       server = await privateRedis(port);
+      // Measured from when Redis answers again (privateRedis waits for that).
       const back = await waitUntil('both links up', () => a.link.up && b.link.up, 10_000);
       t.diagnostic(`sharing resumed ${back.toFixed(0)} ms after Redis restarted (empty)`);
-      await waitUntil('b learns what a knew alone', async () => !(await b.health.check(z)).available, 2000);
+      assert.ok(back < 3000, `sharing resumes within 3 s of Redis answering again (${back.toFixed(0)} ms)`);
+      const learnt = await waitUntil(
+        'b learns what a knew alone',
+        async () => !(await b.health.check(z)).available,
+        2000,
+      );
+      assert.ok(learnt < 2000, 'b learns it within 2 s of the links being up');
     } finally {
       await a.link.close();
       await b.link.close();

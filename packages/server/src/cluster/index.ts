@@ -65,8 +65,18 @@ export async function startCluster(opts: {
     if (m.type === 'org') catalogs.invalidate(m.orgId);
     else if (m.type === 'stop') stopHandler(m.messageId);
   });
-  // Changes published while this instance could not hear them: rebuild every catalog.
-  link.onResync(async () => catalogs.invalidateAll());
+  // Changes this instance could not announce while Redis was down or silent.
+  const unannounced = new Set<string>();
+  link.onResync(async () => {
+    // Changes published while this instance could not hear them: rebuild every catalog.
+    catalogs.invalidateAll();
+    // And announce its own now: an instance that made no Redis call meanwhile never noticed the
+    // outage, so it does not resync and would keep its cached catalog (and API keys) until maxAge.
+    for (const orgId of [...unannounced]) {
+      await link.cmd.publish(link.channel, link.envelope({ type: 'org', orgId }));
+      unannounced.delete(orgId);
+    }
+  });
   await link.start();
   const info = () => {
     const { status, ...rest } = link.info();
@@ -77,7 +87,9 @@ export async function startCluster(opts: {
     link,
     orgChanged(orgId) {
       catalogs.invalidate(orgId);
-      void link.publish({ type: 'org', orgId });
+      void link.publish({ type: 'org', orgId }).then((sent) => {
+        if (!sent) unannounced.add(orgId);
+      });
     },
     requestStop: (messageId) => link.publish({ type: 'stop', messageId }),
     onStop(fn) {

@@ -180,13 +180,11 @@ export class RedisHealth implements HealthMemory {
     if (this.link.up) {
       // A hard bound on the whole call (a CAS retry after a slow first attempt included).
       let timer: NodeJS.Timeout | undefined;
-      const bound = new Promise<'timeout'>(
-        (r) => (timer = setTimeout(() => r('timeout'), this.link.timeoutMs)),
-      );
+      const bound = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), this.link.waitMs)));
       try {
         const out = await Promise.race([this.shared(keys, fn), bound]);
         if (out === 'timeout') {
-          this.link.markDown(new Error(`Redis did not answer within ${this.link.timeoutMs} ms`));
+          this.link.markDown(new Error(`Redis did not answer within ${this.link.waitMs} ms`));
         } else if (out !== 'contention') {
           return out.result;
         } else {
@@ -206,7 +204,7 @@ export class RedisHealth implements HealthMemory {
 
   /** The transition in Redis: compare-and-set, recomputed on conflict. Throws when Redis fails. */
   private async shared<R>(keys: CircuitKey[], fn: Transition<R>): Promise<{ result: R } | 'contention'> {
-    const deadline = this.clock.now() + this.link.timeoutMs;
+    const deadline = this.clock.now() + this.link.waitMs;
     let expected = keys.map((k) => this.entries.get(keyString(k))?.raw ?? '');
     for (let attempt = 0; attempt < MAX_ATTEMPTS && this.clock.now() <= deadline; attempt++) {
       const stored = expected.map((raw) => (raw ? (JSON.parse(raw) as Stored) : undefined));
