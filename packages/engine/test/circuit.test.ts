@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { describe, it } from 'node:test';
 import {
   DEFAULT_BREAKER_POLICY as P,
@@ -9,6 +10,7 @@ import {
   scopesFor,
   startProbe,
   endProbeUnused,
+  viewOf,
 } from '../src/health/circuit.js';
 import { InMemoryHealth } from '../src/health/memory.js';
 import type { FailureDetails } from '../src/errors.js';
@@ -138,5 +140,31 @@ describe('InMemoryHealth', () => {
     await h.reset({ scope: 'provider', id: 'p' });
     await h.reset({ scope: 'model', id: 'm' });
     assert.equal((await h.check(t)).available, true);
+  });
+});
+
+describe('the outcome window, kept in one pass', () => {
+  it('equals "those inside the window, the newest 50" for any history, in or out of order', () => {
+    // Outcomes may be out of time order in a shared store (several instances' clocks).
+    const outcome = fc.tuple(fc.integer({ min: 0, max: 100_000 }), fc.boolean());
+    fc.assert(
+      fc.property(
+        fc.array(outcome, { maxLength: 120 }),
+        fc.integer({ min: 0, max: 130_000 }),
+        (history, now) => {
+          const s = { ...freshBreaker(0), outcomes: history as [number, boolean][] };
+          const from = now - P.windowMs;
+          const expected = [...history, [now, true] as [number, boolean]]
+            .filter(([t]) => t >= from)
+            .slice(-50);
+          assert.deepEqual(onSuccess(s, 10, now, P).outcomes, expected);
+          const inWindow = history.filter(([t]) => t >= from);
+          const v = viewOf({ scope: 'model', id: 'm' }, s, now, P);
+          assert.equal(v.recentFailures, inWindow.filter(([, ok]) => !ok).length);
+          assert.equal(v.recentSuccesses, inWindow.filter(([, ok]) => ok).length);
+        },
+      ),
+      { numRuns: 400 },
+    );
   });
 });

@@ -56,11 +56,28 @@ export function freshBreaker(now: number): BreakerState {
   return { state: 'closed', consecutiveFailures: 0, outcomes: [], updatedAt: now };
 }
 
-function prune(outcomes: [number, boolean][], now: number, p: BreakerPolicy): [number, boolean][] {
+/** Outcomes kept per breaker: the ratio rule needs only a handful of samples. */
+const MAX_OUTCOMES = 50;
+
+/**
+ * The window's outcomes with `entry` appended: those still inside the window, at most the last
+ * MAX_OUTCOMES. One pass from the newest end and one array, since this runs twice per answer
+ * (provider and model breakers); no assumption that stored times are in order (shared stores
+ * merge several instances' clocks).
+ */
+function withOutcome(
+  outcomes: readonly [number, boolean][],
+  entry: [number, boolean],
+  now: number,
+  p: BreakerPolicy,
+): [number, boolean][] {
   const from = now - p.windowMs;
-  const kept = outcomes.filter(([t]) => t >= from);
-  // Bounded: the ratio rule needs only a handful of samples.
-  return kept.length > 50 ? kept.slice(-50) : kept;
+  const kept: [number, boolean][] = [entry];
+  for (let i = outcomes.length - 1; i >= 0 && kept.length < MAX_OUTCOMES; i--) {
+    const o = outcomes[i] as [number, boolean];
+    if (o[0] >= from) kept.push(o);
+  }
+  return kept.reverse();
 }
 
 function open(s: BreakerState, now: number, cooldownMs: number, holdMs: number): BreakerState {
@@ -101,7 +118,7 @@ export function scopesFor(f: FailureDetails): CircuitScope[] {
 export function onFailure(s: BreakerState, f: FailureDetails, now: number, p: BreakerPolicy): BreakerState {
   if (f.reason === 'context_too_long' || f.reason === 'bad_request') return s;
   if (f.reason === 'content_filtered' || f.reason === 'cancelled') return s;
-  const outcomes = prune([...s.outcomes, [now, false]], now, p);
+  const outcomes = withOutcome(s.outcomes, [now, false], now, p);
   const next: BreakerState = {
     ...s,
     outcomes,
@@ -137,7 +154,7 @@ export function onSuccess(s: BreakerState, latencyMs: number, now: number, p: Br
   return {
     state: 'closed',
     consecutiveFailures: 0,
-    outcomes: prune([...s.outcomes, [now, true]], now, p),
+    outcomes: withOutcome(s.outcomes, [now, true], now, p),
     latencyMs: latency,
     updatedAt: now,
   };
@@ -177,13 +194,21 @@ export function endProbeUnused(s: BreakerState, now: number): BreakerState {
 
 /** The public view of a breaker. */
 export function viewOf(key: CircuitKey, s: BreakerState, now: number, p: BreakerPolicy): CircuitView {
-  const outcomes = s.outcomes.filter(([t]) => t >= now - p.windowMs);
+  // Counted in one pass without copying: every health check of every candidate builds views.
+  const from = now - p.windowMs;
+  let recentFailures = 0;
+  let recentSuccesses = 0;
+  for (const [t, ok] of s.outcomes) {
+    if (t < from) continue;
+    if (ok) recentSuccesses++;
+    else recentFailures++;
+  }
   const v: CircuitView = {
     key,
     state: s.state,
     consecutiveFailures: s.consecutiveFailures,
-    recentFailures: outcomes.filter(([, ok]) => !ok).length,
-    recentSuccesses: outcomes.filter(([, ok]) => ok).length,
+    recentFailures,
+    recentSuccesses,
     updatedAt: s.updatedAt,
   };
   if (s.reason) v.reason = s.reason;
