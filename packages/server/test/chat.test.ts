@@ -323,10 +323,30 @@ test('web chat', async (t) => {
           // The event points at the answer it came from.
           const row = await server.ctx.db
             .selectFrom('fallback_events')
-            .select(['message_id', 'mate_id', 'surface'])
+            .select(['message_id', 'mate_id', 'surface', 'count'])
             .where('message_id', '=', a.id)
             .executeTakeFirst();
-          assert.deepEqual(row, { message_id: a.id, mate_id: mate, surface: 'chat' });
+          assert.deepEqual(row, { message_id: a.id, mate_id: mate, surface: 'chat', count: 1 });
+          // A second identical fallback in the same write window is a row of its own: chat
+          // answers are never coalesced, each event keeps its message.
+          const conv2 = await newConv();
+          await readSse(await rawPost(member, `/api/conversations/${conv2}/messages`, { content: 'Hi' }));
+          const b = (await messagesOf(member, conv2))[1]!;
+          assert.equal(b.fallback?.originalProvider, 'sim-a');
+          const again = await owner.get<{ events: { id: string; surface: string; count: number }[] }>(
+            '/api/admin/fallback-activity',
+          );
+          assert.ok(again.body.events.filter((e) => e.surface === 'chat').every((e) => e.count === 1));
+          const both = await server.ctx.db
+            .selectFrom('fallback_events')
+            .select(['message_id', 'count'])
+            .where('message_id', 'in', [a.id, b.id])
+            .orderBy('id')
+            .execute();
+          assert.deepEqual(both, [
+            { message_id: a.id, count: 1 },
+            { message_id: b.id, count: 1 },
+          ]);
         } finally {
           await owner.put('/api/admin/demo/providers/sim-a/outage', { fault: 'none' });
           await server.ctx.health.reset({ scope: 'provider', id: `${orgId}/sim-a` });

@@ -101,17 +101,33 @@ test('OpenAI-compatible API', async (t) => {
           assert.ok(text.length > 0);
           assert.deepEqual([...models], [r2.headers.get('x-understudy-model')]);
 
-          // Both answers were recorded without waiting for the database, and an admin sees them at once.
-          assert.equal(server.ctx.fallbacks.pendingCount, 2, 'written behind the answer');
+          // Both answers were recorded without waiting for the database, and an admin sees them at
+          // once: identical API fallbacks of one write window are one event that counts them.
+          assert.equal(server.ctx.fallbacks.pendingAnswers, 2, 'written behind the answer');
+          assert.equal(server.ctx.fallbacks.pendingCount, 1, 'coalesced into one row');
           const activity = await owner.get<{
-            events: { surface: string; originalModel: string; backupProvider: string; reason: string }[];
+            events: {
+              surface: string;
+              originalModel: string;
+              backupProvider: string;
+              reason: string;
+              count: number;
+            }[];
+            countsByDay: { provider: string; count: number }[];
           }>('/api/admin/fallback-activity');
           assert.deepEqual(
-            activity.body.events.map((e) => [e.surface, e.originalModel, e.backupProvider, e.reason]),
-            [
-              ['api', 'sim-a-large', 'sim-b', 'overloaded'],
-              ['api', 'sim-a-large', 'sim-b', 'overloaded'],
-            ],
+            activity.body.events.map((e) => [
+              e.surface,
+              e.originalModel,
+              e.backupProvider,
+              e.reason,
+              e.count,
+            ]),
+            [['api', 'sim-a-large', 'sim-b', 'overloaded', 2]],
+          );
+          assert.deepEqual(
+            activity.body.countsByDay.map((c) => [c.provider, c.count]),
+            [['sim-a', 2]],
           );
           assert.equal(server.ctx.fallbacks.pendingCount, 0);
         } finally {

@@ -5,7 +5,8 @@
  * restarted), health memory skipping a known-down primary, both models failing, Stop (also before
  * the answer has started), leaving and coming back, None with Retry, an invited Admin who signs in
  * and saves the Fallback Model setting, role changes and removal in Members (saved only by an
- * explicit Save, never by arrow keys), and a Member who sees no settings. The steps share one
+ * explicit Save, never by arrow keys), the admin pages (Fallback activity shows identical API
+ * fallbacks as one "×N" event and charts answers), and a Member who sees no settings. The steps share one
  * server and run in order. `UPDATE_SCREENSHOTS=1` also writes the README's screenshots to docs/.
  */
 import assert from 'node:assert/strict';
@@ -39,6 +40,8 @@ const DEFAULT_LABEL = 'Sim A Large (simulated)';
 const ANSWER_WORDS = 60;
 const CUT_AFTER_WORDS = 8;
 const ICON = 'Answered by backup model';
+/** API answers sent through a down primary for the Fallback activity page's "×N" event. */
+const API_ANSWERS = 4;
 const re = (text: string) => new RegExp(text.replace(/[()]/g, '\\$&'));
 const words = (text: string) => text.split(/\s+/).filter(Boolean).length;
 
@@ -202,7 +205,8 @@ describe('web app in Chromium', { skip: hasChromium ? false : SKIP_LINE, timeout
   let mateId = '';
 
   before(async () => {
-    h = await startHarness();
+    // A write window longer than the run: identical API fallbacks coalesce however slow the steps are.
+    h = await startHarness({ activityFlushMs: 600_000 });
     owner = await openPage(h);
   });
   after(async () => {
@@ -839,6 +843,23 @@ describe('web app in Chromium', { skip: hasChromium ? false : SKIP_LINE, timeout
     assert.match(shown, /^us-/);
     await page.getByRole('button', { name: 'Revoke CI bot' }).click();
     await page.getByRole('cell', { name: 'CI bot', exact: true }).waitFor({ state: 'detached' });
+    // API answers while Simulator A is down: identical fallbacks close together are one event.
+    const created = await api(owner.context.request, 'POST', '/api/admin/api-keys', { name: 'Batch job' });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    await setOutage(owner, 'sim-a', 'overloaded');
+    for (let i = 0; i < API_ANSWERS; i++) {
+      const res = await owner.context.request.post('/v1/chat/completions', {
+        headers: { authorization: `Bearer ${String(created.body.key)}`, 'content-type': 'application/json' },
+        data: JSON.stringify({
+          model: 'sim-a-large',
+          messages: [{ role: 'user', content: 'Hi' }],
+          max_tokens: 5,
+        }),
+      });
+      assert.equal(res.status(), 200, await res.text());
+      assert.equal(res.headers()['x-understudy-fallback-from'], 'sim-a-large');
+    }
+    await setOutage(owner, 'sim-a', 'none');
     // Audit log and Fallback activity show what happened above.
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page
@@ -849,6 +870,35 @@ describe('web app in Chromium', { skip: hasChromium ? false : SKIP_LINE, timeout
     await page.getByRole('link', { name: 'Fallback activity' }).click();
     await page.getByRole('img', { name: /Fallbacks per provider in the last 14 days: sim-a \d+/ }).waitFor();
     assert.ok((await page.getByRole('row').filter({ hasText: 'was overloaded' }).count()) >= 1);
+    const activity = await api(owner.context.request, 'GET', '/api/admin/fallback-activity');
+    const events = activity.body.events as { surface: string; originalProvider: string; count: number }[];
+    const apiEvents = events.filter((e) => e.surface === 'api');
+    assert.equal(
+      apiEvents.reduce((n, e) => n + e.count, 0),
+      API_ANSWERS,
+      'every API answer is counted once',
+    );
+    // At most a change of reason (health memory opening the circuit) splits them.
+    const n = Math.max(...apiEvents.map((e) => e.count));
+    assert.ok(n >= 2, `identical API fallbacks are one event: ${JSON.stringify(apiEvents)}`);
+    const coalesced = page.getByRole('row').filter({ hasText: `×${n}` });
+    await coalesced.first().waitFor();
+    await coalesced
+      .getByRole('cell', { name: new RegExp(`\\b${n} answers\\b`) })
+      .first()
+      .waitFor();
+    assert.match(await coalesced.first().innerText(), /API/);
+    assert.match(await coalesced.first().innerText(), /\d+\.\d s mean, \d+\.\d s max/);
+    // The chart counts answers, not events.
+    const simAAnswers = (activity.body.countsByDay as { provider: string; count: number }[])
+      .filter((c) => c.provider === 'sim-a')
+      .reduce((k, c) => k + c.count, 0);
+    assert.ok(simAAnswers > events.filter((e) => e.originalProvider === 'sim-a').length);
+    await page
+      .getByRole('img', {
+        name: new RegExp(`Fallbacks per provider in the last 14 days: sim-a ${simAAnswers}\\b`),
+      })
+      .waitFor();
     noConsoleErrors(owner);
   });
 

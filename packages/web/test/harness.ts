@@ -47,8 +47,11 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** Starts the server (demo simulator on, short engine timeouts) and launches Chromium. */
-export async function startHarness(): Promise<Harness> {
+/**
+ * Starts the server (demo simulator on, short engine timeouts) and launches Chromium.
+ * `activityFlushMs` is the fallback activity write window (the view flushes before it reads).
+ */
+export async function startHarness(opts: { activityFlushMs?: number } = {}): Promise<Harness> {
   const dist = ensureBuilt();
   const dataDir = mkdtempSync(join(tmpdir(), 'understudy-web-'));
   const config = loadConfig(
@@ -68,6 +71,7 @@ export async function startHarness(): Promise<Harness> {
   const server = await startServer(config, {
     logger: createLogger('silent'),
     engineOptions: { connectMs: 1500, firstTokenMs: 2500, stallMs: 1500, quickRetryDelayMs: 10 },
+    ...(opts.activityFlushMs !== undefined && { activityFlushMs: opts.activityFlushMs }),
   });
   const browser = await chromium.launch({
     executablePath: CHROMIUM,

@@ -1,13 +1,19 @@
 /**
- * Fallback activity: one row per fallback (chat or API), with counts per provider per day for admins.
- * Rows are written behind the answer by a FallbackRecorder; readers flush it first.
+ * Fallback activity: a row per chat fallback and per group of identical API fallbacks of one write
+ * window (`count` answers), with counts of answers per provider per day for admins. Rows are
+ * written behind the answer by a FallbackRecorder; readers flush it first.
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/index.js';
 
 export { FallbackRecorder, fallbackRow, type FallbackEvent } from './recorder.js';
 
-/** Events (newest first) and counts per original provider per day, over the last `days` days. */
+/**
+ * Events (newest first) and counts per original provider per day, over the last `days` days. An
+ * event stands for `count` answers (coalesced API fallbacks): `at` is the last of them, `firstAt`
+ * the first, `latencyMs` their mean and `latencyMaxMs` the slowest; the counts per day add up
+ * answers, not rows. Rows older than the coalescing read as one answer.
+ */
 export async function fallbackActivity(
   db: Kysely<Database>,
   orgId: string,
@@ -30,15 +36,20 @@ export async function fallbackActivity(
       'fallback_events.backup_provider_id',
       'fallback_events.latency_ms',
       'fallback_events.outcome',
+      'fallback_events.count',
+      'fallback_events.first_at',
+      'fallback_events.latency_max_ms',
     ])
     .where('fallback_events.org_id', '=', orgId)
     .where('fallback_events.day', '>=', since)
+    // `at` is a coalesced row's last answer; the id (made with its first) breaks ties.
+    .orderBy('fallback_events.at', 'desc')
     .orderBy('fallback_events.id', 'desc')
     .limit(opts.limit)
     .execute();
   const counts = await db
     .selectFrom('fallback_events')
-    .select(['day', 'original_provider_id', 'reason', (eb) => eb.fn.countAll<number | string>().as('n')])
+    .select(['day', 'original_provider_id', 'reason', (eb) => eb.fn.sum<number | string>('count').as('n')])
     .where('org_id', '=', orgId)
     .where('day', '>=', since)
     .groupBy(['day', 'original_provider_id', 'reason'])
@@ -57,7 +68,10 @@ export async function fallbackActivity(
       backupModel: r.backup_model_id,
       backupProvider: r.backup_provider_id,
       latencyMs: r.latency_ms,
+      latencyMaxMs: r.latency_max_ms ?? r.latency_ms,
       outcome: r.outcome,
+      count: Number(r.count),
+      firstAt: r.first_at ?? r.at,
     })),
     countsByDay: counts.map((c) => ({
       day: c.day,

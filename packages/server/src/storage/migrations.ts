@@ -220,10 +220,28 @@ const m002: Migration = {
   },
 };
 
+/**
+ * Coalesced fallback activity: identical API fallbacks within one write window become one row that
+ * counts its answers, with the first time and the slowest latency (latency_ms holds the mean). The
+ * default fills existing rows, so every older row reads as one answer. SQLite adds one column per
+ * ALTER TABLE; like every migration this runs under the startup lock, once per deployment.
+ */
+const m003: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .alterTable('fallback_events')
+      .addColumn('count', 'integer', (c) => c.notNull().defaultTo(1))
+      .execute();
+    await db.schema.alterTable('fallback_events').addColumn('first_at', 'text').execute();
+    await db.schema.alterTable('fallback_events').addColumn('latency_max_ms', 'integer').execute();
+  },
+};
+
 /** Every migration, by name; names sort in application order. */
 export const migrations: Record<string, Migration> = {
   '001_initial': m001,
   '002_instances': m002,
+  '003_fallback_counts': m003,
 };
 
 /** Kysely's provider for the in-code migrations above. */

@@ -170,8 +170,18 @@ export interface FallbackEventsTable {
   reason: string;
   backup_model_id: string;
   backup_provider_id: string;
+  /** Mean latency of the answers this row stands for (the latency of the answer when count is 1). */
   latency_ms: number | null;
   outcome: 'complete' | 'failed' | 'cancelled';
+  /**
+   * Answers this row stands for: identical API fallbacks within one write window are coalesced
+   * into one row (chat answers keep a row each). Rows written before migration 003 read as 1.
+   */
+  count: number;
+  /** When the first of the coalesced answers finished (`at` is the last); null on older rows. */
+  first_at: string | null;
+  /** The slowest of the coalesced answers; null on older rows (read as latency_ms). */
+  latency_max_ms: number | null;
 }
 
 export interface AuditLogTable {

@@ -206,8 +206,15 @@ export interface FallbackEvent {
   reason: string;
   backupModel: string | null;
   backupProvider: string | null;
+  /** Mean latency of the answers this event stands for (the answer's latency when count is 1). */
   latencyMs: number | null;
+  /** The slowest of them. */
+  latencyMaxMs: number | null;
   outcome: string;
+  /** Answers this event stands for: identical API fallbacks close together are one event. */
+  count: number;
+  /** When the first of them finished (`at` is the last). */
+  firstAt: string;
 }
 
 export interface FallbackActivity {

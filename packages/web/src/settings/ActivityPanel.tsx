@@ -1,12 +1,38 @@
-/** Fallback activity: a chart of fallbacks per provider per day, then the recent events. Refreshes live. */
+/**
+ * Fallback activity: a chart of fallbacks per provider per day, then the recent events. Refreshes
+ * live. Identical API fallbacks close together arrive as one event of `count` answers: it shows
+ * "×N" (read as "N answers") and the mean and max latency; the chart counts answers, not events.
+ */
 import { useCallback } from 'react';
 import { admin } from '../api/endpoints.js';
+import type { FallbackEvent } from '../api/types.js';
 import { reasonWords } from '../chat/reasons.js';
 import { ErrorText } from '../ui/ErrorText.js';
 import { FallbackChart } from './FallbackChart.js';
 import { usePolling } from './usePolling.js';
 
 const DAYS = 14;
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** The latency of one answer, or the mean and max of coalesced ones. */
+function latency(e: FallbackEvent): string {
+  if (e.latencyMs === null) return '—';
+  if (e.count <= 1) return seconds(e.latencyMs);
+  return `${seconds(e.latencyMs)} mean, ${seconds(e.latencyMaxMs ?? e.latencyMs)} max`;
+}
+
+/** "×N" for an event that stands for N answers, with words for screen readers and the time span. */
+function AnswerCount({ e }: { e: FallbackEvent }) {
+  if (e.count <= 1) return null;
+  const span = `${e.count} answers from ${new Date(e.firstAt).toLocaleString()} to ${new Date(e.at).toLocaleString()}`;
+  return (
+    <span className="badge warn" title={span}>
+      <span aria-hidden="true">×{e.count}</span>
+      <span className="visually-hidden">{e.count} answers</span>
+    </span>
+  );
+}
 
 export function ActivityPanel() {
   const load = useCallback(() => admin.activity(DAYS), []);
@@ -36,14 +62,16 @@ export function ActivityPanel() {
               <tbody>
                 {data.events.map((e) => (
                   <tr key={e.id}>
-                    <td className="nowrap">{new Date(e.at).toLocaleString()}</td>
+                    <td className="nowrap">
+                      {new Date(e.at).toLocaleString()} <AnswerCount e={e} />
+                    </td>
                     <td>{e.mate?.name ?? (e.surface === 'api' ? 'API' : '—')}</td>
                     <td>
                       {e.originalModel} ({e.originalProvider})
                     </td>
                     <td>{reasonWords(e.reason)}</td>
                     <td>{e.backupModel ? `${e.backupModel} (${e.backupProvider ?? '?'})` : 'none'}</td>
-                    <td>{e.latencyMs === null ? '—' : `${(e.latencyMs / 1000).toFixed(1)} s`}</td>
+                    <td>{latency(e)}</td>
                     <td>{e.outcome}</td>
                   </tr>
                 ))}

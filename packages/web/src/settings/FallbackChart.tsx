@@ -1,7 +1,8 @@
 /**
  * Fallbacks per provider per day, as stacked bars (one colour per original provider) over the last
  * days. Hand-drawn SVG: a dozen bars do not need a chart library. The numbers are also in the
- * accessible label and in each bar's <title>.
+ * accessible label and in each bar's <title>. They count answers: an event that stands for several
+ * coalesced answers counts them all (the server sums them per day).
  */
 import type { FallbackActivity } from '../api/types.js';
 
