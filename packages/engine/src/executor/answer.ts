@@ -359,12 +359,13 @@ export async function* answer(
   // 2. One backup, never a chain.
   const fallbackReason = primaryFailure.reason;
   if (!isFallbackReason(fallbackReason)) return void (yield errorEvent(primaryFailure, undefined));
+  const candidatesHealth = await healthOf(health, catalog, primary.model.id);
   const choice: BackupChoice = chooseBackup({
     catalog,
     primary: primary.model,
     request,
     failure: primaryFailure,
-    health: await healthOf(health, catalog, primary.model.id),
+    health: candidatesHealth,
   });
   const backup = choice.model && targetOf(catalog, choice.model);
   if (!backup) return void (yield errorEvent(primaryFailure, undefined));
@@ -377,7 +378,9 @@ export async function* answer(
     mode = !toolCallsShown && backup.model.capabilities.includes('prefill') ? 'prefill' : input.takeover;
   }
   const bref = refOf(backup);
-  const bh = await safe(() => health.check(bref), undefined);
+  // The health the choice was made on, read a moment ago: asking again would cost a round trip
+  // through the health store on every fallback for the same answer.
+  const bh = candidatesHealth.get(backup.model.id);
   let backupProbe = false;
   if (bh && !bh.available) {
     if (bh.probeDue && (await safe(() => health.tryAcquireProbe(bref), false))) backupProbe = true;
