@@ -11,7 +11,7 @@ import { ANY_MEMBER, userOf } from '../auth/index.js';
 import type { AppContext } from '../context.js';
 import { conflict, HttpError, IdParams, notFound, parse } from '../http/index.js';
 import { newId, nowIso, type ConversationsTable, type MessagesTable } from '../storage/index.js';
-import { blankMessageColumns, messageView } from './messages.js';
+import { blankAnswerColumns, messageView } from './messages.js';
 import { stopAnswersIn, type Run } from './runs.js';
 import { openSse } from './sse.js';
 
@@ -272,7 +272,9 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
       const base = {
         org_id: u.orgId,
         conversation_id: id,
-        ...blankMessageColumns(now),
+        ...blankAnswerColumns(),
+        created_at: now,
+        updated_at: now,
       };
       const rows: MessagesTable[] = [
         { ...base, id: userMsg, seq: s, role: 'user', content, status: 'complete' },
@@ -414,15 +416,7 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
         .set({
           content: '',
           status: 'in_progress',
-          model_id: null,
-          provider_id: null,
-          input_tokens: null,
-          output_tokens: null,
-          usage_estimated: 0,
-          latency_ms: null,
-          ttft_ms: null,
-          fallback_json: null,
-          error_json: null,
+          ...blankAnswerColumns(),
           owner_instance: ctx.instanceId,
           updated_at: nowIso(),
         })

@@ -46,8 +46,8 @@ export function errorPublic(e: AnswerError) {
   };
 }
 
-/** The columns of a message row that nothing has filled yet: no answer, usage or failure. */
-export function blankMessageColumns(now: string) {
+/** The answer columns of a message row that nothing has filled yet: no model, usage or failure. */
+export function blankAnswerColumns() {
   return {
     model_id: null,
     provider_id: null,
@@ -58,8 +58,6 @@ export function blankMessageColumns(now: string) {
     ttft_ms: null,
     fallback_json: null,
     error_json: null,
-    created_at: now,
-    updated_at: now,
   } satisfies Partial<MessagesTable>;
 }
 

@@ -13,7 +13,7 @@ import type { AppContext } from '../context.js';
 import type { Metrics } from '../metrics/index.js';
 import { nowIso, type Database, type MessagesTable } from '../storage/index.js';
 import type { errorPublic } from './messages.js';
-import { blankMessageColumns, fallbackPublic, messageView, resultColumns, statusOf } from './messages.js';
+import { blankAnswerColumns, fallbackPublic, messageView, resultColumns, statusOf } from './messages.js';
 
 /** What a chat client receives over SSE. */
 export type RunEvent =
@@ -63,7 +63,9 @@ function unsavedView(input: RunInput, columns: Partial<MessagesTable>) {
     role: 'assistant',
     content: '',
     status: 'failed',
-    ...blankMessageColumns(now),
+    ...blankAnswerColumns(),
+    created_at: now,
+    updated_at: now,
     ...columns,
   });
 }
