@@ -5,7 +5,7 @@
  * dropdown with the arrow keys (which fires `change` at every step) saves nothing on the way.
  * When the server refuses a change, its message is shown with the rules of SPEC §2.2 in plain words.
  */
-import type { FormEvent } from 'react';
+import type { FormEvent, ReactNode } from 'react';
 import { useEffect, useState } from 'react';
 import { ApiError } from '../api/client.js';
 import { admin } from '../api/endpoints.js';
@@ -95,71 +95,45 @@ export function FallbackSettingsTab() {
   return (
     <section className="card settings-form" aria-labelledby="settings-title">
       <h2 id="settings-title">Settings</h2>
-      <form className="field" onSubmit={submitDefault}>
-        <label htmlFor="default-model">Default Model</label>
-        <div className="select-save">
-          <select
-            id="default-model"
-            value={defaultValue}
-            aria-describedby="default-model-hint"
-            onChange={(e) => {
-              setSaved(undefined);
-              setDraftDefault(e.target.value);
-            }}
-          >
-            {settings.defaultModel === null && <option value="">(none set)</option>}
-            {enabled.map((m) => (
-              <option key={m.id} value={m.id}>
-                {m.label}
-              </option>
-            ))}
-          </select>
-          <button
-            type="submit"
-            className="primary"
-            aria-label="Save Default Model"
-            disabled={busy || defaultValue === savedDefault}
-          >
-            Save
-          </button>
-        </div>
-        <span className="hint" id="default-model-hint">
-          {defaultValue !== savedDefault && <strong className="unsaved">Not saved yet. </strong>}
-          New Mates answer with this model unless they pick another.
-        </span>
-      </form>
-      <form className="field" onSubmit={submitFallback}>
-        <label htmlFor="fallback-model">Fallback Model</label>
-        <div className="select-save">
-          <select
-            id="fallback-model"
-            value={fallback}
-            aria-describedby="fallback-model-hint"
-            onChange={(e) => {
-              setSaved(undefined);
-              setDraftFallback(e.target.value);
-            }}
-          >
-            {settings.fallbackChoices.map((c) => (
-              <option key={c.value} value={c.value}>
-                {c.value === 'automatic' ? 'Automatic (default)' : c.label}
-              </option>
-            ))}
-          </select>
-          <button
-            type="submit"
-            className="primary"
-            aria-label="Save Fallback Model"
-            disabled={busy || fallback === savedFallback}
-          >
-            Save
-          </button>
-        </div>
-        <span className="hint" id="fallback-model-hint">
-          {fallback !== savedFallback && <strong className="unsaved">Not saved yet. </strong>}
-          {HELP[toSetting(fallback).mode]}
-        </span>
-      </form>
+      <SelectSaveField
+        id="default-model"
+        label="Default Model"
+        value={defaultValue}
+        saved={savedDefault}
+        busy={busy}
+        onChoose={(v) => {
+          setSaved(undefined);
+          setDraftDefault(v);
+        }}
+        onSubmit={submitDefault}
+        hint="New Mates answer with this model unless they pick another."
+      >
+        {settings.defaultModel === null && <option value="">(none set)</option>}
+        {enabled.map((m) => (
+          <option key={m.id} value={m.id}>
+            {m.label}
+          </option>
+        ))}
+      </SelectSaveField>
+      <SelectSaveField
+        id="fallback-model"
+        label="Fallback Model"
+        value={fallback}
+        saved={savedFallback}
+        busy={busy}
+        onChoose={(v) => {
+          setSaved(undefined);
+          setDraftFallback(v);
+        }}
+        onSubmit={submitFallback}
+        hint={HELP[toSetting(fallback).mode]}
+      >
+        {settings.fallbackChoices.map((c) => (
+          <option key={c.value} value={c.value}>
+            {c.value === 'automatic' ? 'Automatic (default)' : c.label}
+          </option>
+        ))}
+      </SelectSaveField>
       {saved && (
         <p className="ok-text" role="status">
           {saved}
@@ -179,5 +153,48 @@ export function FallbackSettingsTab() {
         </div>
       )}
     </section>
+  );
+}
+
+/** A labelled dropdown whose choice is saved only by its own Save button (enabled once it differs). */
+function SelectSaveField(props: {
+  id: string;
+  label: string;
+  value: string;
+  saved: string;
+  busy: boolean;
+  onChoose: (value: string) => void;
+  onSubmit: (e: FormEvent) => void;
+  hint: ReactNode;
+  children: ReactNode;
+}) {
+  const hintId = `${props.id}-hint`;
+  const dirty = props.value !== props.saved;
+  return (
+    <form className="field" onSubmit={props.onSubmit}>
+      <label htmlFor={props.id}>{props.label}</label>
+      <div className="select-save">
+        <select
+          id={props.id}
+          value={props.value}
+          aria-describedby={hintId}
+          onChange={(e) => props.onChoose(e.target.value)}
+        >
+          {props.children}
+        </select>
+        <button
+          type="submit"
+          className="primary"
+          aria-label={`Save ${props.label}`}
+          disabled={props.busy || !dirty}
+        >
+          Save
+        </button>
+      </div>
+      <span className="hint" id={hintId}>
+        {dirty && <strong className="unsaved">Not saved yet. </strong>}
+        {props.hint}
+      </span>
+    </form>
   );
 }
