@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { setupOwner, startTestServer, tempDir } from './helpers.js';
+import { postCompletion, setupOwner, startTestServer, tempDir } from './helpers.js';
 
 test('stop past the grace period: API clients are told, in-band when streaming', async () => {
   const tmp = tempDir();
@@ -19,17 +19,7 @@ test('stop past the grace period: API clients are told, in-band when streaming',
   try {
     const owner = await setupOwner(server);
     const key = (await owner.post<{ key: string }>('/api/admin/api-keys', { name: 'k' })).body.key;
-    const complete = (stream: boolean) =>
-      fetch(`${server.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-        body: JSON.stringify({
-          model: 'default',
-          stream,
-          messages: [{ role: 'user', content: 'a long answer' }],
-        }),
-        signal: AbortSignal.timeout(20_000),
-      });
+    const complete = (stream: boolean) => postCompletion(server.url, key, stream, 'a long answer');
     const whole = complete(false);
     const res = await complete(true);
     assert.equal(res.status, 200, 'the stream began');

@@ -282,6 +282,21 @@ export async function readSse(
 }
 
 /** POSTs with the client's session and returns the raw (streaming) response. */
+/** POST /v1/chat/completions with an API key, as any OpenAI client would (20 s bound). */
+export function postCompletion(
+  base: string,
+  key: string,
+  stream: boolean,
+  content: string,
+): Promise<Response> {
+  return fetch(`${base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ model: 'default', stream, messages: [{ role: 'user', content }] }),
+    signal: AbortSignal.timeout(20_000),
+  });
+}
+
 export function rawPost(c: Client, path: string, body: unknown, signal?: AbortSignal): Promise<Response> {
   return fetch(c.base + path, {
     method: 'POST',

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Client, PASSWORD, rawPost, readSse, tempDir } from './helpers.js';
+import { Client, PASSWORD, postCompletion, rawPost, readSse, tempDir } from './helpers.js';
 import { listeningUrl, spawnServer, stopServer, type ServerProcess } from './process-support.js';
 
 function start(dataDir: string, env: Record<string, string> = {}): ServerProcess {
@@ -72,17 +72,7 @@ test('SIGTERM: OpenAI-API requests in flight finish within the grace period', as
     const setup = { token, organization: 'Acme', name: 'O', email: 'o@example.com', password: PASSWORD };
     assert.equal((await owner.post('/api/setup', setup)).status, 201);
     const key = (await owner.post<{ key: string }>('/api/admin/api-keys', { name: 'k' })).body.key;
-    const complete = (stream: boolean) =>
-      fetch(`${owner.base}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-        body: JSON.stringify({
-          model: 'default',
-          stream,
-          messages: [{ role: 'user', content: 'a long answer' }],
-        }),
-        signal: AbortSignal.timeout(20_000),
-      });
+    const complete = (stream: boolean) => postCompletion(owner.base, key, stream, 'a long answer');
     const t0 = Date.now();
     const [streamed, whole] = [complete(true), complete(false)];
     const res = await streamed;
