@@ -108,7 +108,7 @@ describe('npm run simulator', () => {
     const pkg = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as {
       scripts: Record<string, string>;
     };
-    assert.equal(pkg.scripts.simulator, `tsx ${CLI}`);
+    assert.equal(pkg.scripts.simulator, `exec node --import tsx ${CLI}`);
   });
 
   it(
@@ -121,8 +121,9 @@ describe('npm run simulator', () => {
       await listening(p, url);
       await healthyCompletion(url);
       assert.ok(p.child.pid !== undefined);
-      // To the process group, as a terminal or a supervisor stopping `npm run` would send it.
-      process.kill(-p.child.pid, 'SIGTERM');
+      // To npm alone, as a supervisor that signals only its child would: the script execs node,
+      // so npm's forwarded SIGTERM reaches the simulator itself.
+      process.kill(p.child.pid, 'SIGTERM');
       await p.exited;
       assert.ok(await refused(url), 'the port is closed once it stopped');
     },
