@@ -688,9 +688,12 @@ test('several instances share health memory, settings and conversations', { time
             `(extra ${worst('probe').toFixed(1)} ms)`,
         );
         // The test means something only if a probe claim did go to the silent Redis: that request
-        // waited for it (the link waits 60 ms before answering locally).
+        // waited for it (the link waits 60 ms before answering locally). Measured against the
+        // fastest healthy probe-due request: the wait is a floor added to it, while the healthy
+        // median moves with the machine's load (a loaded CI run put it at 33 ms over a 13 ms best).
+        const fastestProbe = Math.min(...healthy.probes.map((r) => r.ms));
         assert.ok(
-          silent.probes.some((r) => r.ms - base.probe >= 40),
+          silent.probes.some((r) => r.ms - fastestProbe >= 40),
           'a probe claim went to the silent Redis and waited for it',
         );
         const over = extra.filter((r) => r.extra > 100);
