@@ -5,8 +5,6 @@
  * instructions and history are what the provider receives.
  */
 import assert from 'node:assert/strict';
-import { createServer, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import {
   addMember,
@@ -19,6 +17,7 @@ import {
   waitFor,
   type Client,
 } from './helpers.js';
+import { startRelay } from './relay.js';
 
 interface Msg {
   id: string;
@@ -51,48 +50,17 @@ interface Seen {
   body: { model: string; stream: boolean; messages: { role: string; content: unknown }[] };
 }
 
-/**
- * A transparent HTTP relay in front of the real simulator that keeps each request body, since the
- * simulator's attempt log records what it answered but not the messages it was sent.
- */
+/** A relay in front of the simulator, with the chat completions it passed on parsed. */
 async function startRecorder(target: string): Promise<{ url: string; seen: Seen[]; close(): Promise<void> }> {
-  const seen: Seen[] = [];
-  const upstream = new URL(target);
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks);
-      if (req.method === 'POST')
-        seen.push({ path: req.url ?? '', body: JSON.parse(raw.toString('utf8')) as Seen['body'] });
-      const up = httpRequest(
-        {
-          host: upstream.hostname,
-          port: upstream.port,
-          path: req.url,
-          method: req.method,
-          headers: { ...req.headers, host: upstream.host },
-        },
-        (ur) => {
-          res.writeHead(ur.statusCode ?? 502, ur.headers);
-          ur.pipe(res);
-        },
-      );
-      up.on('error', () => res.destroy());
-      res.on('close', () => up.destroy());
-      up.end(raw);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
+  const relay = await startRelay(target);
   return {
-    url: `http://127.0.0.1:${port}`,
-    seen,
-    close: () =>
-      new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      }),
+    url: relay.url,
+    get seen(): Seen[] {
+      return relay.seen
+        .filter((r) => r.method === 'POST')
+        .map((r) => ({ path: r.path, body: JSON.parse(r.body) as Seen['body'] }));
+    },
+    close: relay.close,
   };
 }
 

@@ -4,7 +4,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 
@@ -207,55 +206,3 @@ export async function ask(url: string, key: string, model: string, content = 'He
 }
 
 /** A request the key recorder relayed: the bearer key and the body. */
-export interface Relayed {
-  key: string;
-  body: string;
-}
-
-/**
- * An HTTP relay in front of the simulator that records the bearer key and body of every request
- * (the simulator accepts any key): shows which provider key an instance used for which request.
- */
-export async function keyRecorder(
-  target: string,
-): Promise<{ url: string; seen: Relayed[]; close(): Promise<void> }> {
-  const to = new URL(target);
-  const seen: Relayed[] = [];
-  const server = createHttpServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (d: Buffer) => chunks.push(d));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      seen.push({
-        key: (req.headers.authorization ?? '').replace(/^Bearer\s*/, ''),
-        body: body.toString('utf8'),
-      });
-      const up = httpRequest(
-        {
-          host: to.hostname,
-          port: to.port,
-          method: req.method,
-          path: req.url,
-          headers: { ...req.headers, host: to.host },
-        },
-        (r) => {
-          res.writeHead(r.statusCode ?? 502, r.headers);
-          r.pipe(res);
-        },
-      );
-      up.on('error', () => res.destroy());
-      res.on('close', () => up.destroy());
-      up.end(body);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    seen,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}

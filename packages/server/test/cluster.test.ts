@@ -23,7 +23,6 @@ import {
   apiKey,
   BlackholeProxy,
   dropRedisPrefix,
-  keyRecorder,
   redisReachable,
   REDIS_TEST_URL,
   startInstance,
@@ -31,6 +30,7 @@ import {
   type Instance,
 } from './cluster-support.js';
 import { Client, createPgBackend, PG_ADMIN_URL, readSse, tempDir, type Backend } from './helpers.js';
+import { startRelay } from './relay.js';
 
 const ADMIN = { email: 'admin@example.com', password: 'cluster-admin-password' };
 const COOLDOWN_MS = 2500;
@@ -74,7 +74,7 @@ test('several instances share health memory, settings and conversations', { time
   await proxy.start();
   const sim: Simulator = await startSimulator({ chunkDelayMs: 0 });
   // Provider `pk` goes through a relay that records which key each request carried.
-  const relay = await keyRecorder(sim.url);
+  const relay = await startRelay(sim.url);
   const tmp = tempDir();
   const key = apiKey();
   const prefix = `understudy-test:${randomBytes(5).toString('hex')}:`;
