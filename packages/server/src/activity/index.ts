@@ -6,7 +6,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/index.js';
 
-export { FallbackRecorder, fallbackRow, type FallbackEvent } from './recorder.js';
+export { FallbackRecorder, type FallbackEvent } from './recorder.js';
 
 /**
  * Events (newest first) and counts per original provider per day, over the last `days` days. An

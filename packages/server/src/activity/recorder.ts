@@ -35,33 +35,6 @@ const outcomeOf = (r: AnswerResult): Outcome =>
 
 const DAY_MS = 86_400_000;
 
-/** The fallback_events row of one finished answer (count 1), or undefined when it had no fallback. */
-export function fallbackRow(e: FallbackEvent): FallbackEventsTable | undefined {
-  const f = e.result.fallback;
-  if (!f) return undefined;
-  const at = nowIso();
-  const latency = Math.round(e.result.latencyMs);
-  return {
-    id: newId(),
-    org_id: e.orgId,
-    at,
-    day: at.slice(0, 10),
-    surface: e.surface,
-    mate_id: e.mateId ?? null,
-    message_id: e.messageId ?? null,
-    original_model_id: f.originalModelId,
-    original_provider_id: f.originalProviderId,
-    reason: f.reason,
-    backup_model_id: f.backupModelId,
-    backup_provider_id: f.backupProviderId,
-    latency_ms: latency,
-    outcome: outcomeOf(e.result),
-    count: 1,
-    first_at: at,
-    latency_max_ms: latency,
-  };
-}
-
 /** One pending row: a single answer, or identical API answers of one window coalesced. */
 interface Group {
   /** The row as written: set on the first write attempt, after which the group never changes. */
