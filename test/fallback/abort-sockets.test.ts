@@ -11,8 +11,6 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import {
   createEngine,
   InMemoryHealth,
@@ -23,8 +21,8 @@ import {
 } from '@understudy/engine';
 import { createProviderAgent, createProviderClient } from '@understudy/providers';
 import { expectedAnswer, startSimulator, type Simulator } from '@understudy/simulator';
-import type { Agent } from 'undici';
 import { PROTOCOLS, ask, sleep } from './harness.js';
+import { exposeGc, poolStat, settledHeap } from '../support/leaks.js';
 
 const COUNT = 1000;
 const WARM_UP = 100;
@@ -44,26 +42,6 @@ const UPSTREAM: Record<Stop, string> = {
   stop_reading: 'alpha+tokens=50+delay=10',
   while_stalled: 'alpha+fault=stall_after+after=2',
 };
-
-/** A real `gc()`: the flag can be set at run time, and a new context then exposes the function. */
-function exposeGc(): () => void {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-}
-
-/** Heap in use after full collections, once finalizers and their callbacks have run. */
-async function settledHeap(gc: () => void): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((r) => setImmediate(r));
-  }
-  return process.memoryUsage().heapUsed;
-}
-
-/** Sums a numeric field over an agent's per-origin stats. */
-function stat(a: Agent, field: 'connected' | 'running' | 'pending'): number {
-  return Object.values(a.stats).reduce((n, st) => n + Number(st[field]), 0);
-}
 
 /** Polls `cond` every 10 ms until it holds, or fails after `ms` saying `what`. */
 async function waitFor(cond: () => boolean, ms: number, what: () => string): Promise<void> {
@@ -184,10 +162,10 @@ test(
     /** Until the simulator has no response in progress and the agent no request in flight. */
     async function settled(): Promise<void> {
       await waitFor(
-        () => sim.sockets().active === 0 && stat(agent, 'running') + stat(agent, 'pending') === 0,
+        () => sim.sockets().active === 0 && poolStat(agent, 'running') + poolStat(agent, 'pending') === 0,
         5_000,
         () =>
-          `the aborts to settle: ${JSON.stringify({ sim: sim.sockets(), running: stat(agent, 'running') })}`,
+          `the aborts to settle: ${JSON.stringify({ sim: sim.sockets(), running: poolStat(agent, 'running') })}`,
       );
     }
 
@@ -231,10 +209,10 @@ test(
       // a few times WIDTH can sit idle until reused or reaped by keepAliveTimeout. A leak would leave
       // hundreds. Closing the agent then brings the simulator to zero.
       await waitFor(
-        () => sim.sockets().open === stat(agent, 'connected'),
+        () => sim.sockets().open === poolStat(agent, 'connected'),
         2_000,
         () =>
-          `the simulator's sockets (${sim.sockets().open}) to match the pool (${stat(agent, 'connected')})`,
+          `the simulator's sockets (${sim.sockets().open}) to match the pool (${poolStat(agent, 'connected')})`,
       );
       const idle = sim.sockets().open;
       assert.equal(sim.sockets().active, 0, 'no response in progress');

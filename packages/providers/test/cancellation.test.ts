@@ -5,8 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { ProviderError, timeoutError, type ChatRequest, type ProviderEvent } from '@understudy/engine';
 import { Agent } from 'undici';
 import { createProviderClient } from '../src/index.js';
@@ -20,6 +18,7 @@ import {
   type Protocol,
   type TestServer,
 } from './helpers.js';
+import { exposeGc, poolStat, settledHeap } from '../../../test/support/leaks.js';
 
 const PROTOCOLS: readonly Protocol[] = ['openai', 'anthropic', 'google'];
 
@@ -164,28 +163,6 @@ for (const protocol of PROTOCOLS) {
   });
 }
 
-/** A real `gc()`: the flag can be set at run time, and a new context then exposes the function. */
-function exposeGc(): () => void {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-}
-
-async function settledHeap(gc: () => void): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((r) => setImmediate(r));
-  }
-  return process.memoryUsage().heapUsed;
-}
-
-/** Sums a numeric field over an agent's per-origin stats. */
-function stat(a: Agent, field: 'connected' | 'running' | 'pending' | 'queued'): number {
-  return Object.values(a.stats).reduce((n, st) => {
-    const value = field === 'queued' ? ('queued' in st ? st.queued : 0) : st[field];
-    return n + Number(value);
-  }, 0);
-}
-
 const CONCURRENCY = 10;
 
 test('1,000 aborted streams: no socket stays busy, idle ones are bounded, the heap does not grow', async () => {
@@ -229,7 +206,7 @@ test('1,000 aborted streams: no socket stays busy, idle ones are bounded, the he
   await batch(100, 1000);
   const elapsed = performance.now() - started;
   await waitFor(
-    () => stat(own, 'running') + stat(own, 'pending') + stat(own, 'queued') === 0,
+    () => poolStat(own, 'running') + poolStat(own, 'pending') + poolStat(own, 'queued') === 0,
     2000,
     'undici to be idle',
   );
@@ -242,7 +219,10 @@ test('1,000 aborted streams: no socket stays busy, idle ones are bounded, the he
     2000,
     `server sockets to drop (open: ${server.open.size})`,
   );
-  assert.ok(stat(own, 'connected') <= CONCURRENCY + 2, `undici holds ${stat(own, 'connected')} sockets`);
+  assert.ok(
+    poolStat(own, 'connected') <= CONCURRENCY + 2,
+    `undici holds ${poolStat(own, 'connected')} sockets`,
+  );
   const growth = (await settledHeap(gc)) - heapBefore;
   assert.ok(growth < 20 * 1024 * 1024, `heap grew ${(growth / 1048576).toFixed(1)} MB`);
   assert.ok(elapsed < 20_000, `took ${elapsed} ms`);
