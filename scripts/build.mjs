@@ -30,6 +30,11 @@ export async function bundle(entry = 'scripts/start.ts', outfile = 'dist/underst
     // A linked map for `node --enable-source-maps` when debugging; not loaded by default (parsing
     // it costs tens of MiB), and the bundle keeps each source file's path in a comment.
     sourcemap: 'linked',
+    // Comments and indentation out: V8 keeps a script's whole source in memory for lazy compiling,
+    // and one non-Latin-1 character in any comment (undici has ’) makes it a two-byte string.
+    // Measured: the source 9.8 → 3.5 MiB of heap, idle RSS 114 → 99 MiB. Names are kept, so
+    // stack traces still name functions; `node --enable-source-maps` maps lines to the sources.
+    minifyWhitespace: true,
     // CommonJS dependencies in an ES module bundle call require() for Node's built-ins.
     banner: {
       js: "import { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);",
