@@ -216,12 +216,14 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   });
   let shuttingDown = false;
   app.setReplySerializer((payload) => JSON.stringify(payload));
-  app.addHook('onResponse', async (request, reply) => {
+  // A callback hook, not an async one: it runs on every response, and has nothing to wait for.
+  app.addHook('onResponse', (request, reply, done) => {
     metrics.httpRequests.inc({
       method: request.method,
       route: request.routeOptions.url ?? 'unmatched',
       status: String(reply.statusCode),
     });
+    done();
   });
 
   app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {

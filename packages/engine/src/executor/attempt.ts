@@ -83,9 +83,9 @@ export async function* runAttempt(
   // rather than spinning on a timer while a slow reader takes its time.
   let parked = false;
   let timedOut: ProviderError | undefined;
-  let rejectTimeout: (e: ProviderError) => void = () => {};
-  const timeout = new Promise<never>((_, reject) => (rejectTimeout = reject));
-  timeout.catch(() => {});
+  // Rejects the wait in progress. One promise per wait, settled either way: Promise.race against a
+  // long-lived timeout promise would leave one reaction on it per chunk until the attempt ended.
+  let failWait: (e: ProviderError) => void = () => {};
   // The timer is only a wake-up: content does not touch it (no timer work per streamed chunk), so
   // it may fire early; it then re-arms itself for what is left. It never fires late, because every
   // re-arm is computed from the time actually waited.
@@ -98,7 +98,7 @@ export async function* runAttempt(
     if (elapsed < limitMs) return watchdog.reset(limitMs - elapsed);
     timedOut = timeoutError(phase, limitMs);
     ctl.abort(timedOut);
-    rejectTimeout(timedOut);
+    failWait(timedOut);
   });
   const enter = (next: TimeoutKind, ms: number) => {
     phase = next;
@@ -120,7 +120,10 @@ export async function* runAttempt(
         watchdog.reset(Math.max(0, limitMs - waitedMs));
       }
       try {
-        r = await Promise.race([it.next(), timeout]);
+        r = await new Promise<IteratorResult<ProviderEvent>>((resolve, reject) => {
+          failWait = reject;
+          it.next().then(resolve, reject);
+        });
       } catch (e) {
         // After a finish reason the answer is whole (SPEC §2.4): a provider that then neither sends
         // its end marker nor closes only loses its connection, not the answer.
