@@ -345,6 +345,9 @@ test('fallback activity recorder', async (t) => {
           assert.equal(r.pendingAnswers, 6);
           failing = false;
           await waitFor('retry', async () => (r.pendingCount === 0 ? true : undefined), 10_000);
+          // Nothing is pending once the retry took its batch, which may still be in flight: a flush
+          // chains after it, so the rows below are read after it committed.
+          await r.flush();
           assert.deepEqual(
             (await rows()).map((x) => [x.original_model_id, x.count]),
             [
@@ -365,6 +368,7 @@ test('fallback activity recorder', async (t) => {
         assert.equal(r.pendingCount, 1, 'the write looked failed');
         r.record(event(2));
         await waitFor('retry', async () => (r.pendingCount === 0 ? true : undefined), 10_000);
+        await r.flush();
         assert.deepEqual(
           (await rows()).map((x) => x.original_model_id),
           ['m1', 'm2'],
@@ -382,6 +386,7 @@ test('fallback activity recorder', async (t) => {
         r.record(event(1));
         assert.equal(r.pendingCount, 2, 'a new row after the attempted one');
         await waitFor('retry', async () => (r.pendingCount === 0 ? true : undefined), 10_000);
+        await r.flush();
         assert.deepEqual(
           (await rows()).map((x) => x.count),
           [2, 3],
