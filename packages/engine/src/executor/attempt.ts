@@ -135,6 +135,9 @@ export async function* runAttempt(
         waitedMs += clock.now() - askedAt;
         waiting = false;
       }
+      // Events may already be buffered when the caller aborts (a slow consumer, a burst): stop at
+      // once rather than reading them to a finish and calling a cancelled answer complete.
+      if (outer?.aborted) return finish('cancelled', cancelledError());
       if (r.done) {
         done = true;
         break;
