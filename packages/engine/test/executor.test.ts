@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { createEngine } from '../src/executor/engine.js';
 import { CONTINUE_INSTRUCTION, type AnswerInput } from '../src/executor/answer.js';
 import { InMemoryHealth } from '../src/health/memory.js';
+import type { ProviderEvent } from '../src/types/chat.js';
 import type { AnswerEvent, AnswerResult } from '../src/types/result.js';
 import { FakeClient, ask, catalog, fails, healthy, model, type Step } from './fakes.js';
 
@@ -480,6 +481,40 @@ describe('executor: cancellation', () => {
     assert.equal(last?.type === 'done' && last.result.status, 'cancelled');
     assert.equal(client.calls.length, 1, 'no fallback after a Stop');
     assert.equal(client.callsTo('a1')[0]?.aborted, true);
+  });
+
+  it('events already buffered when the caller aborts do not complete the answer', async () => {
+    // An adapter that has the rest of the stream in hand (one network read) and yields it whatever
+    // the signal says: the abort must still end the answer as cancelled, with only what was shown.
+    const buffered: ProviderEvent[] = [
+      { type: 'open' },
+      { type: 'text', text: 'partial ' },
+      { type: 'text', text: 'rest' },
+      { type: 'finish', reason: 'stop' },
+    ];
+    const engine = createEngine({
+      client: {
+        async *stream() {
+          yield* buffered;
+        },
+      },
+      health: new InMemoryHealth(),
+    });
+    const ctl = new AbortController();
+    const events: AnswerEvent[] = [];
+    for await (const e of engine.answer({
+      catalog: catalog(),
+      request: ask(),
+      signal: ctl.signal,
+      takeover: 'restart',
+    })) {
+      events.push(e);
+      if (e.type === 'text') ctl.abort();
+    }
+    const last = events.at(-1);
+    assert.equal(last?.type === 'done' && last.result.status, 'cancelled');
+    assert.equal(last?.type === 'done' && last.result.text, 'partial ');
+    assert.equal(events.filter((e) => e.type === 'text').length, 1);
   });
 
   it('a consumer that stops reading cancels the upstream call', async () => {
