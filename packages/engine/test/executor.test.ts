@@ -460,22 +460,28 @@ describe('executor: only content satisfies the first-token and stall timeouts (S
   });
 });
 
+/** Every event of an answer whose caller aborts as soon as the first text is shown (a Stop). */
+async function abortedAtFirstText(engine: ReturnType<typeof createEngine>): Promise<AnswerEvent[]> {
+  const ctl = new AbortController();
+  const events: AnswerEvent[] = [];
+  for await (const e of engine.answer({
+    catalog: catalog(),
+    request: ask(),
+    signal: ctl.signal,
+    takeover: 'restart',
+  })) {
+    events.push(e);
+    if (e.type === 'text') ctl.abort();
+  }
+  return events;
+}
+
 describe('executor: cancellation', () => {
   it('Stop aborts the upstream call at once and ends with a cancelled result', async () => {
     const { engine, client } = setup({
       a1: [{ type: 'open' }, { type: 'text', text: 'partial ' }, { type: 'hang' }],
     });
-    const ctl = new AbortController();
-    const events: AnswerEvent[] = [];
-    for await (const e of engine.answer({
-      catalog: catalog(),
-      request: ask(),
-      signal: ctl.signal,
-      takeover: 'restart',
-    })) {
-      events.push(e);
-      if (e.type === 'text') ctl.abort();
-    }
+    const events = await abortedAtFirstText(engine);
     const last = events.at(-1);
     assert.equal(last?.type, 'done');
     assert.equal(last?.type === 'done' && last.result.status, 'cancelled');
@@ -500,17 +506,7 @@ describe('executor: cancellation', () => {
       },
       health: new InMemoryHealth(),
     });
-    const ctl = new AbortController();
-    const events: AnswerEvent[] = [];
-    for await (const e of engine.answer({
-      catalog: catalog(),
-      request: ask(),
-      signal: ctl.signal,
-      takeover: 'restart',
-    })) {
-      events.push(e);
-      if (e.type === 'text') ctl.abort();
-    }
+    const events = await abortedAtFirstText(engine);
     const last = events.at(-1);
     assert.equal(last?.type === 'done' && last.result.status, 'cancelled');
     assert.equal(last?.type === 'done' && last.result.text, 'partial ');
