@@ -28,7 +28,8 @@ export async function bundle(entry = 'scripts/start.ts', outfile = 'dist/underst
     packages: 'bundle',
     external,
     // A linked map for `node --enable-source-maps` when debugging; not loaded by default (parsing
-    // it costs tens of MiB), and the bundle keeps each source file's path in a comment.
+    // it costs tens of MiB). It also names each line's source file, which the bundle, without
+    // comments (below), no longer does.
     sourcemap: 'linked',
     // Comments and indentation out: V8 keeps a script's whole source in memory for lazy compiling,
     // and one non-Latin-1 character in any comment (undici has ’) makes it a two-byte string.
