@@ -70,6 +70,13 @@ test('byte-by-byte feeding splits every multi-byte UTF-8 character and still dec
   assert.deepEqual(await decode(chunks), [{ data: 'héllo 世界 🎉' }, { event: 'x', data: 'a\nb' }]);
 });
 
+test('a byte order mark opening the stream is ignored, even split across reads; later ones are data', async () => {
+  const bytes = utf8.encode('\uFEFFdata: one\n\ndata: \uFEFFtwo\n\n');
+  const want = [{ data: 'one' }, { data: '\uFEFFtwo' }];
+  assert.deepEqual(await decode([bytes]), want);
+  assert.deepEqual(await decode([bytes.subarray(0, 1), bytes.subarray(1, 2), bytes.subarray(2)]), want);
+});
+
 test('a final event without its blank line is still dispatched at the end', async () => {
   assert.deepEqual(await decode([utf8.encode('data: one\n\ndata: two')]), [{ data: 'one' }, { data: 'two' }]);
   assert.deepEqual(await decode([utf8.encode('data: one\r')]), [{ data: 'one' }]);
