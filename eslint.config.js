@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/dist/**', 'data/**', '**/fixtures/**', 'packages/web/dist/**'] },
+  { ignores: ['**/node_modules/**', '**/dist/**', 'data/**', '**/fixtures/**', 'packages/web/dist/**', '.tmp/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
