@@ -43,16 +43,23 @@ test('RedisHealth shares breakers exactly and degrades within its bound', { time
   await proxy.start();
   const prefix = `understudy-test:${randomBytes(5).toString('hex')}:`;
   const log = pino({ level: 'silent' });
-  const mk = (id: string, redisUrl: string, timeoutMs = 100) => {
-    const link = new RedisLink({ url: redisUrl, prefix, timeoutMs, instanceId: id, log, recheckMs: 50 });
+  const mk = async (id: string, redisUrl: string, timeoutMs = 100) => {
+    const link = await RedisLink.open({
+      url: redisUrl,
+      prefix,
+      timeoutMs,
+      instanceId: id,
+      log,
+      recheckMs: 50,
+    });
     return { link, health: new RedisHealth(link, { policy: { baseCooldownMs: 200 } }) };
   };
-  const a = mk('a', `redis://127.0.0.1:${proxy.port}`);
-  const b = mk('b', REDIS_TEST_URL);
+  const a = await mk('a', `redis://127.0.0.1:${proxy.port}`);
+  const b = await mk('b', REDIS_TEST_URL);
   // Exactness under contention is about the compare-and-set, not the bound: generous timeouts so a
   // loaded test machine cannot turn a slow reply into a local fallback.
-  const a2 = mk('a2', REDIS_TEST_URL, 2000);
-  const b2 = mk('b2', REDIS_TEST_URL, 2000);
+  const a2 = await mk('a2', REDIS_TEST_URL, 2000);
+  const b2 = await mk('b2', REDIS_TEST_URL, 2000);
   try {
     await Promise.all([a.link.start(), b.link.start(), a2.link.start(), b2.link.start()]);
     assert.ok(a.link.up && b.link.up && a2.link.up && b2.link.up);
@@ -185,8 +192,8 @@ test(
     const port = await freePort();
     let server = await privateRedis(port);
     const log = pino({ level: 'silent' });
-    const mk = (id: string) => {
-      const link = new RedisLink({
+    const mk = async (id: string) => {
+      const link = await RedisLink.open({
         url: `redis://127.0.0.1:${port}`,
         prefix: 'us:',
         timeoutMs: 100,
@@ -196,8 +203,8 @@ test(
       });
       return { link, health: new RedisHealth(link) };
     };
-    const a = mk('a');
-    const b = mk('b');
+    const a = await mk('a');
+    const b = await mk('b');
     try {
       await Promise.all([a.link.start(), b.link.start()]);
       assert.ok(a.link.up && b.link.up);

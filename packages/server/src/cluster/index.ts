@@ -52,7 +52,7 @@ export async function startCluster(opts: {
       close: async () => undefined,
     };
   }
-  const link = new RedisLink({
+  const link = await RedisLink.open({
     url: config.redisUrl,
     prefix: config.redisPrefix,
     timeoutMs: config.redisTimeoutMs,

@@ -6,7 +6,6 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
 import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
 
@@ -52,6 +51,8 @@ export async function openStorage(config: StorageConfig, opts: { poolMax?: numbe
     sqlite.pragma('busy_timeout = 5000');
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   } else {
+    // Loaded only here: the default SQLite setup never holds the PostgreSQL driver in memory.
+    const { default: pg } = await import('pg');
     const pool = new pg.Pool({ connectionString: config.url, max: opts.poolMax ?? 10 });
     // An idle client's network error must not crash the process; the next query reconnects.
     pool.on('error', () => undefined);
