@@ -95,6 +95,13 @@ test('fallback activity recorder', async (t) => {
       await s.db.deleteFrom('fallback_events').execute();
       lines.length = 0;
     };
+    /** Waits until the retry took every pending row, then until its write committed. */
+    const retried = async (r: FallbackRecorder) => {
+      await waitFor('retry', async () => (r.pendingCount === 0 ? true : undefined), 10_000);
+      // Nothing is pending once the retry took its batch, which may still be in flight: a flush
+      // chains after it, so rows read after this see it committed.
+      await r.flush();
+    };
     try {
       await t.test('record() only buffers; flush() writes, message and mate kept', async () => {
         await reset();
@@ -344,10 +351,7 @@ test('fallback activity recorder', async (t) => {
           assert.equal(r.dropped, 3, 'the oldest row stood for three answers');
           assert.equal(r.pendingAnswers, 6);
           failing = false;
-          await waitFor('retry', async () => (r.pendingCount === 0 ? true : undefined), 10_000);
-          // Nothing is pending once the retry took its batch, which may still be in flight: a flush
-          // chains after it, so the rows below are read after it committed.
-          await r.flush();
+          await retried(r);
           assert.deepEqual(
             (await rows()).map((x) => [x.original_model_id, x.count]),
             [
@@ -367,8 +371,7 @@ test('fallback activity recorder', async (t) => {
         await r.flush();
         assert.equal(r.pendingCount, 1, 'the write looked failed');
         r.record(event(2));
-        await waitFor('retry', async () => (r.pendingCount === 0 ? true : undefined), 10_000);
-        await r.flush();
+        await retried(r);
         assert.deepEqual(
           (await rows()).map((x) => x.original_model_id),
           ['m1', 'm2'],
@@ -385,8 +388,7 @@ test('fallback activity recorder', async (t) => {
         r.record(event(1));
         r.record(event(1));
         assert.equal(r.pendingCount, 2, 'a new row after the attempted one');
-        await waitFor('retry', async () => (r.pendingCount === 0 ? true : undefined), 10_000);
-        await r.flush();
+        await retried(r);
         assert.deepEqual(
           (await rows()).map((x) => x.count),
           [2, 3],
