@@ -20,6 +20,8 @@ export interface Row {
   values: Partial<Record<Sys, number>>;
   /** Show understudy ÷ limit and understudy ÷ peer. */
   ratios: boolean;
+  /** Medians of the per-round ratios (see `Raw.pair`); shown instead of the ratio of the medians. */
+  paired?: Partial<Record<'limit' | 'peer', number>>;
   goals: Goal[];
   note?: string;
   digits?: number;
@@ -39,6 +41,23 @@ export class Raw {
   median(key: string): number {
     return median(this.get(key));
   }
+  /**
+   * The median of the per-round ratios `<prefix> / a` ÷ `<prefix> / b`, the ratios kept as
+   * `<prefix> / a ÷ b`. A round measures every system seconds apart, so a ratio within a round
+   * cancels the machine's drift between rounds, which a ratio of two medians keeps.
+   */
+  pair(prefix: string, a: string, b: string): number {
+    const xs = this.get(`${prefix} / ${a}`);
+    const ys = this.get(`${prefix} / ${b}`);
+    if (xs.length !== ys.length)
+      throw new Error(`${prefix}: ${xs.length} rounds of ${a} but ${ys.length} of ${b}; cannot pair them`);
+    const key = `${prefix} / ${a} ÷ ${b}`;
+    this.rounds.set(
+      key,
+      xs.map((x, i) => ratio(x, ys[i] as number)),
+    );
+    return this.median(key);
+  }
 }
 
 function cell(x: number | undefined, digits: number): string {
@@ -53,6 +72,16 @@ function goalCell(goals: Goal[]): { text: string; result: string } {
   return { text, result };
 }
 
+/** Understudy ÷ another system: the row's paired median when it has one, else the ratio of the medians. */
+function ratioCell(r: Row, other: 'limit' | 'peer'): string {
+  if (!r.ratios) return '—';
+  const paired = r.paired?.[other];
+  if (paired !== undefined) return fmt(paired, 2);
+  const u = r.values.understudy;
+  const o = r.values[other];
+  return u !== undefined && o !== undefined ? fmt(ratio(u, o), 2) : '—';
+}
+
 /** The table as Markdown. */
 export function table(rows: Row[]): string {
   const head =
@@ -63,8 +92,8 @@ export function table(rows: Row[]): string {
     const u = r.values.understudy;
     const l = r.values.limit;
     const p = r.values.peer;
-    const rl = r.ratios && u !== undefined && l !== undefined ? fmt(ratio(u, l), 2) : '—';
-    const rp = r.ratios && u !== undefined && p !== undefined ? fmt(ratio(u, p), 2) : '—';
+    const rl = ratioCell(r, 'limit');
+    const rp = ratioCell(r, 'peer');
     const g = goalCell(r.goals);
     const figure = `${r.figure} (${r.unit})${r.note ? ` — ${r.note}` : ''}`;
     return `| ${r.scenario} | ${figure} | ${cell(u, d)} | ${cell(l, d)} | ${cell(p, d)} | ${rl} | ${rp} | ${g.text} | ${g.result} |`;
