@@ -204,12 +204,14 @@ async function scenario3(lab: Lab, raw: Raw, healthy: Target): Promise<void> {
 async function scenario4(lab: Lab, raw: Raw): Promise<void> {
   const cap = FIRST_TOKEN_MS * 4;
   for (const kind of ['hung', 'silent'] as const satisfies readonly PrimaryKind[]) {
-    const u = await startUnderstudy(lab, kind, 'instant');
-    try {
-      // Warm the code paths through the backup model only: the primary's health stays unknown.
-      for (let i = 0; i < 5; i++) await firstToken({ ...u.target, model: 'backup' }, cap);
-      const systems = [limitTarget(lab, kind, 'instant'), peerTarget(lab, kind, 'instant'), u.target];
-      for (let r = 0; r < plan.rounds; r++) {
+    for (let r = 0; r < plan.rounds; r++) {
+      // A fresh instance each round: after three timeouts in a row health memory opens the
+      // primary's circuit, and later rounds would time the straight-to-backup path instead.
+      const u = await startUnderstudy(lab, kind, 'instant');
+      try {
+        // Warm the code paths through the backup model only: the primary's health stays unknown.
+        for (let i = 0; i < 5; i++) await firstToken({ ...u.target, model: 'backup' }, cap);
+        const systems = [limitTarget(lab, kind, 'instant'), peerTarget(lab, kind, 'instant'), u.target];
         log(
           `4 · primary ${kind === 'hung' ? 'never answers' : 'silent after headers'} · round ${r + 1}/${plan.rounds}`,
         );
@@ -218,14 +220,15 @@ async function scenario4(lab: Lab, raw: Raw): Promise<void> {
           raw.add(`4 ${kind} time to backup's first token ms / ${t.system}`, res.ttftMs ?? Number.NaN);
           if (res.ttftMs === undefined) raw.add(`4 ${kind} no first token within ${cap} ms / ${t.system}`, 1);
         }
+        if (r < plan.rounds - 1) continue;
+        // Then until health memory knows (3 timeouts in a row open the circuit): straight to the backup.
+        let after = await firstToken(u.target, cap);
+        for (let i = 0; i < 4 && (after.ttftMs ?? cap) >= FIRST_TOKEN_MS; i++)
+          after = await firstToken(u.target, cap);
+        raw.add(`4 ${kind} first token ms once health memory knows / understudy`, after.ttftMs ?? Number.NaN);
+      } finally {
+        await u.proc.stop();
       }
-      // Then until health memory knows (3 timeouts in a row open the circuit): straight to the backup.
-      let after = await firstToken(u.target, cap);
-      for (let i = 0; i < 3 && (after.ttftMs ?? cap) >= FIRST_TOKEN_MS; i++)
-        after = await firstToken(u.target, cap);
-      raw.add(`4 ${kind} first token ms once health memory knows / understudy`, after.ttftMs ?? Number.NaN);
-    } finally {
-      await u.proc.stop();
     }
   }
 }
