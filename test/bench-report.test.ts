@@ -26,6 +26,22 @@ describe('bench report', () => {
     assert.deepEqual(raw.get('x ms / understudy ÷ limit'), [2, 2, 3]);
   });
 
+  it('gives no ratio for a round whose denominator noise put at or below zero', () => {
+    const raw = new Raw();
+    for (const [u, l] of [
+      [2, 1],
+      [3, -0.5],
+      [4, 0],
+      [6, 2],
+    ] as const) {
+      raw.add('added ms / understudy', u);
+      raw.add('added ms / limit', l);
+    }
+    // Rounds 2 and 3 say nothing about the ratio; the median is over rounds 1 and 4 (2 and 3).
+    assert.equal(raw.pair('added ms', 'understudy', 'limit'), 2.5);
+    assert.deepEqual(raw.get('added ms / understudy ÷ limit'), [2, Number.NaN, Number.NaN, 3]);
+  });
+
   it('refuses to pair measurements with different numbers of rounds', () => {
     const raw = drifting();
     raw.add('x ms / limit', 7);

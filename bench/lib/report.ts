@@ -44,7 +44,8 @@ export class Raw {
   /**
    * The median of the per-round ratios `<prefix> / a` ÷ `<prefix> / b`, the ratios kept as
    * `<prefix> / a ÷ b`. A round measures every system seconds apart, so a ratio within a round
-   * cancels the machine's drift between rounds, which a ratio of two medians keeps.
+   * cancels the machine's drift between rounds, which a ratio of two medians keeps. A round where
+   * `b` is not positive (an "added" time that noise put at or below zero) has no ratio: n/a.
    */
   pair(prefix: string, a: string, b: string): number {
     const xs = this.get(`${prefix} / ${a}`);
@@ -54,7 +55,10 @@ export class Raw {
     const key = `${prefix} / ${a} ÷ ${b}`;
     this.rounds.set(
       key,
-      xs.map((x, i) => ratio(x, ys[i] as number)),
+      xs.map((x, i) => {
+        const y = ys[i] as number;
+        return y > 0 ? ratio(x, y) : Number.NaN;
+      }),
     );
     return this.median(key);
   }
