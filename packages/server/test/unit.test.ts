@@ -1,5 +1,6 @@
 /** Unit tests of the pure parts: SSRF classification, secret box, passwords, settings rules, bootstrap parsing. */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -12,6 +13,7 @@ import {
   createSecretBox,
   hashPassword,
   loadSecretKey,
+  tokenHash,
   verifyPassword,
 } from '../src/security/index.js';
 import { safeUrl } from '../src/server.js';
@@ -156,4 +158,11 @@ test('request URLs are logged without tokens', () => {
   assert.equal(safeUrl('/api/invitations/inv_abc'), '/api/invitations/[redacted]');
   assert.equal(safeUrl('/api/invitations/accept'), '/api/invitations/accept');
   assert.equal(safeUrl('/x?token=abc&y=1'), '/x?token=[redacted]&y=1');
+});
+
+test('token digests stay SHA-256 hex, so keys and sessions stored before still match', () => {
+  // FIPS 180-2's test vector for "abc".
+  assert.equal(tokenHash('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  // Non-ASCII is hashed as UTF-8, as createHash().update(string) did.
+  assert.equal(tokenHash('é'), createHash('sha256').update('é', 'utf8').digest('hex'));
 });
