@@ -84,8 +84,13 @@ function nodeEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Starts the simulator, the limit proxy and the peer. */
-export async function startLab(root: string, tmp: string, understudyFlags: string[]): Promise<Lab> {
+/** Starts the simulator, the limit proxy (with `limitFlags` for node) and the peer. */
+export async function startLab(
+  root: string,
+  tmp: string,
+  understudyFlags: string[],
+  limitFlags: string[] = [],
+): Promise<Lab> {
   const simPort = await freePort();
   const faults = Object.entries(SIM_FAULTS).map(([p, f]) => `${p}=${f}`);
   const simUrl = `http://127.0.0.1:${simPort}`;
@@ -104,7 +109,7 @@ export async function startLab(root: string, tmp: string, understudyFlags: strin
   const limitUrl = `http://127.0.0.1:${limitPort}`;
   const limit = await spawnNode({
     name: 'limit',
-    args: [limitJs, String(limitPort)],
+    args: [...limitFlags, limitJs, String(limitPort)],
     env: nodeEnv({}),
     cwd: root,
     logFile: join(tmp, 'limit.log'),
