@@ -1,14 +1,43 @@
 /**
  * Summarises a V8 CPU profile (`node --cpu-prof`): the functions with the most self time, and self
  * time by package. Usage: npx tsx bench/profile-summary.ts <file.cpuprofile> [top]
+ *
+ * Frames of a bundle (dist/*.mjs, as `npm start` and the benchmark run Understudy) are mapped back
+ * to their sources through the bundle's linked `.map`, so packages and functions are named as in
+ * the repository.
  */
-import { readFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { existsSync, readFileSync } from 'node:fs';
+import { SourceMap, type SourceMapPayload } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 interface CallFrame {
   functionName: string;
   url: string;
   lineNumber: number;
+  columnNumber: number;
+}
+
+/** Where a frame's code comes from: through the script's source map when it has one. */
+function sourceLocator(): (cf: CallFrame) => { url: string; line: number } {
+  const maps = new Map<string, SourceMap | undefined>();
+  const mapOf = (url: string): SourceMap | undefined => {
+    if (!maps.has(url)) {
+      const file = url.startsWith('file://') ? `${fileURLToPath(url)}.map` : undefined;
+      maps.set(
+        url,
+        file && existsSync(file)
+          ? new SourceMap(JSON.parse(readFileSync(file, 'utf8')) as SourceMapPayload)
+          : undefined,
+      );
+    }
+    return maps.get(url);
+  };
+  return (cf) => {
+    const entry = mapOf(cf.url)?.findEntry(cf.lineNumber, cf.columnNumber);
+    return entry && 'originalSource' in entry
+      ? { url: entry.originalSource, line: entry.originalLine }
+      : { url: cf.url, line: cf.lineNumber };
+  };
 }
 interface ProfileNode {
   id: number;
@@ -70,6 +99,7 @@ export function summarize(file: string, topN = 25): ProfileSummary {
     self.set(id, (self.get(id) ?? 0) + dt);
   }
   const totalMs = (p.endTime - p.startTime) / 1000;
+  const locate = sourceLocator();
   const fn = new Map<string, { name: string; where: string; selfMs: number }>();
   const own = new Map<string, number>();
   let busyMs = 0;
@@ -81,12 +111,13 @@ export function summarize(file: string, topN = 25): ProfileSummary {
       if (name !== '(idle)') busyMs += ms;
       if (name === '(idle)') continue;
     } else busyMs += ms;
-    const where = n.callFrame.url ? `${shortUrl(n.callFrame.url)}:${n.callFrame.lineNumber + 1}` : '';
+    const at = locate(n.callFrame);
+    const where = at.url ? `${shortUrl(at.url)}:${at.line + 1}` : '';
     const key = `${name}@${where}`;
     const e = fn.get(key) ?? { name, where, selfMs: 0 };
     e.selfMs += ms;
     fn.set(key, e);
-    const o = name.startsWith('(') ? name : owner(n.callFrame.url);
+    const o = name.startsWith('(') ? name : owner(at.url);
     own.set(o, (own.get(o) ?? 0) + ms);
   }
   const pct = (ms: number) => (busyMs > 0 ? (100 * ms) / busyMs : 0);
@@ -100,9 +131,11 @@ export function summarize(file: string, topN = 25): ProfileSummary {
     const seen = new Set<string>();
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
       const n = byId.get(cur);
-      if (!n || !n.callFrame.url.includes('/packages/')) continue;
+      if (!n) continue;
+      const at = locate(n.callFrame);
+      if (!at.url.includes('/packages/') || at.url.includes('node_modules/')) continue;
       const name = n.callFrame.functionName || '(anonymous)';
-      const where = `${shortUrl(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
+      const where = `${shortUrl(at.url)}:${at.line + 1}`;
       const key = `${name}@${where}`;
       if (seen.has(key)) continue;
       seen.add(key);
