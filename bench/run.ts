@@ -3,7 +3,7 @@
  * bare node:http + undici proxy) and the best-known open peer (Portkey's gateway), over the provider
  * simulator, in interleaved rounds; prints one table of ratios and writes bench/RESULTS.md.
  *
- *   npm run bench                     full run (~25 min, with a BENCH_SOAK_SECONDS=300 soak)
+ *   npm run bench                     full run (~17 min, with a BENCH_SOAK_SECONDS=300 soak)
  *   npm run bench -- --quick          smoke run (~2-3 min, 20 s soak); also BENCH_QUICK=1
  *   npm run bench -- --profile        Understudy runs under --cpu-prof; top functions printed
  *   npm run bench -- --out FILE       where the Markdown goes (quick runs: a temp file by default)
