@@ -300,51 +300,48 @@ function rows(raw: Raw, soakGrowth: { startMiB: number; endMiB: number; pct: num
     limit: m(`${prefix} / limit`),
     peer: m(`${prefix} / peer`),
   });
-  /** Understudy ÷ limit and ÷ peer, as medians of the per-round ratios (`Raw.pair`). */
-  const pairs = (prefix: string) => ({
-    limit: raw.pair(prefix, 'understudy', 'limit'),
-    peer: raw.pair(prefix, 'understudy', 'peer'),
+  /**
+   * A measurement's cells: the medians of each system, and understudy ÷ limit and ÷ peer as medians
+   * of the per-round ratios (`Raw.pair`).
+   */
+  const measured = (prefix: string) => ({
+    values: bySys(prefix),
+    ratios: true,
+    paired: { limit: raw.pair(prefix, 'understudy', 'limit'), peer: raw.pair(prefix, 'understudy', 'peer') },
   });
   const ok = (x: number | undefined) => x !== undefined && Number.isFinite(x);
-  const at = (v: Partial<Record<Sys, number>>, s: Sys) => v[s] ?? Number.NaN;
   const check = (cond: boolean, ...xs: (number | undefined)[]) => (xs.every(ok) ? cond : undefined);
   const out: Row[] = [];
 
-  const a50 = pairs('1 added p50 ms');
+  const a50 = measured('1 added p50 ms');
   out.push({
     scenario: '1',
     figure: 'added latency p50 over direct, one request at a time',
     unit: 'ms',
-    values: bySys('1 added p50 ms'),
-    ratios: true,
-    paired: a50,
-    goals: [{ text: '≤ 2× limit', pass: check(a50.limit <= 2, a50.limit) }],
+    ...a50,
+    goals: [{ text: '≤ 2× limit', pass: check(a50.paired.limit <= 2, a50.paired.limit) }],
     digits: 3,
   });
   out.push({
     scenario: '1',
     figure: 'added latency p99 over direct',
     unit: 'ms',
-    values: bySys('1 added p99 ms'),
-    ratios: true,
-    paired: pairs('1 added p99 ms'),
+    ...measured('1 added p99 ms'),
     goals: [],
     digits: 3,
   });
 
-  const rps = pairs('2 req/s');
+  const rps = measured('2 req/s');
   const uErrors = raw.get('2 errors / understudy').reduce((a, b) => a + b, 0);
   const peerErrors = raw.get('2 errors / peer').reduce((a, b) => a + b, 0);
   out.push({
     scenario: '2',
     figure: `requests/s, ${plan.connections} connections`,
     unit: 'req/s',
-    values: bySys('2 req/s'),
-    ratios: true,
-    paired: rps,
+    ...rps,
     goals: [
-      { text: '≥ 10× peer', pass: check(rps.peer >= 10, rps.peer) },
-      { text: '≥ 0.5× limit', pass: check(rps.limit >= 0.5, rps.limit) },
+      { text: '≥ 10× peer', pass: check(rps.paired.peer >= 10, rps.paired.peer) },
+      { text: '≥ 0.5× limit', pass: check(rps.paired.limit >= 0.5, rps.paired.limit) },
       { text: `0 errors (${uErrors})`, pass: uErrors === 0 },
     ],
     note: `direct ${m('2 req/s / direct').toFixed(0)} req/s${peerErrors > 0 ? `; peer had ${peerErrors} errors` : ''}`,
@@ -355,9 +352,7 @@ function rows(raw: Raw, soakGrowth: { startMiB: number; endMiB: number; pct: num
     scenario: '2',
     figure: 'CPU per request at that load',
     unit: 'ms',
-    values: bySys('2 CPU ms per request'),
-    ratios: true,
-    paired: pairs('2 CPU ms per request'),
+    ...measured('2 CPU ms per request'),
     goals: [],
     note: `simulator's own: ${m('2 CPU ms per request / direct').toFixed(3)} ms`,
     digits: 3,
@@ -365,7 +360,7 @@ function rows(raw: Raw, soakGrowth: { startMiB: number; endMiB: number; pct: num
 
   for (const kind of ['e503', 'refused'] as const) {
     const what = kind === 'e503' ? 'primary answering 503' : 'primary refusing connections';
-    const v = bySys(`3 ${kind} req/s`);
+    const v = measured(`3 ${kind} req/s`);
     const rel = m(`3 ${kind} req/s ÷ healthy req/s / understudy`);
     const errs = raw.get(`3 ${kind} errors / understudy`).reduce((a, b) => a + b, 0);
     const peerErrs = raw.get(`3 ${kind} errors / peer`).reduce((a, b) => a + b, 0);
@@ -373,9 +368,7 @@ function rows(raw: Raw, soakGrowth: { startMiB: number; endMiB: number; pct: num
       scenario: '3',
       figure: `requests/s, ${what}`,
       unit: 'req/s',
-      values: v,
-      ratios: true,
-      paired: pairs(`3 ${kind} req/s`),
+      ...v,
       goals: [
         { text: `≥ 0.9× own healthy (${rel.toFixed(2)}×)`, pass: check(rel >= 0.9, rel) },
         { text: `0 errors (${errs})`, pass: errs === 0 },
@@ -390,16 +383,14 @@ function rows(raw: Raw, soakGrowth: { startMiB: number; endMiB: number; pct: num
   }
   for (const kind of ['e503', 'refused'] as const) {
     const what = kind === 'e503' ? 'primary answering 503' : 'primary refusing connections';
-    const v = pairs(`3 ${kind} added p50 ms`);
+    const v = measured(`3 ${kind} added p50 ms`);
     const healthyAdded = m(`3 ${kind} added p50 ms / understudy-healthy`);
     out.push({
       scenario: '3',
       figure: `added latency p50, ${what}, health memory knows`,
       unit: 'ms',
-      values: bySys(`3 ${kind} added p50 ms`),
-      ratios: true,
-      paired: v,
-      goals: [{ text: '≤ 2× limit', pass: check(v.limit <= 2, v.limit) }],
+      ...v,
+      goals: [{ text: '≤ 2× limit', pass: check(v.paired.limit <= 2, v.paired.limit) }],
       note: `Understudy healthy in the same rounds: ${healthyAdded.toFixed(3)} ms`,
       digits: 3,
     });
@@ -407,7 +398,7 @@ function rows(raw: Raw, soakGrowth: { startMiB: number; endMiB: number; pct: num
 
   for (const kind of ['hung', 'silent'] as const) {
     const what = kind === 'hung' ? 'primary never answers' : 'primary silent after its headers';
-    const v = bySys(`4 ${kind} time to backup's first token ms`);
+    const v = measured(`4 ${kind} time to backup's first token ms`);
     const limitMs = FIRST_TOKEN_MS + 50;
     const uMax = Math.max(...raw.get(`4 ${kind} time to backup's first token ms / understudy`));
     const peerMissing = raw.get(`4 ${kind} no first token within ${FIRST_TOKEN_MS * 4} ms / peer`).length;
@@ -416,13 +407,11 @@ function rows(raw: Raw, soakGrowth: { startMiB: number; endMiB: number; pct: num
       scenario: '4',
       figure: `time to the backup's first token, ${what} (timeout ${FIRST_TOKEN_MS} ms)`,
       unit: 'ms',
-      values: v,
-      ratios: true,
-      paired: pairs(`4 ${kind} time to backup's first token ms`),
+      ...v,
       goals: [
         {
           text: `≤ ${limitMs} ms (max ${uMax.toFixed(0)})`,
-          pass: check(at(v, 'understudy') <= limitMs, v.understudy),
+          pass: check((v.values.understudy ?? Number.NaN) <= limitMs, v.values.understudy),
         },
       ],
       note:
@@ -438,34 +427,28 @@ function rows(raw: Raw, soakGrowth: { startMiB: number; endMiB: number; pct: num
     scenario: '5',
     figure: `added time to first token p99, ${plan.streams} paced streams in flight`,
     unit: 'ms',
-    values: bySys('5 added TTFT p99 ms'),
-    ratios: true,
-    paired: pairs('5 added TTFT p99 ms'),
+    ...measured('5 added TTFT p99 ms'),
     goals: [],
     digits: 2,
   });
-  const cpu = pairs('5 CPU µs per chunk');
+  const cpu = measured('5 CPU µs per chunk');
   out.push({
     scenario: '5',
     figure: 'CPU per streamed chunk',
     unit: 'µs',
-    values: bySys('5 CPU µs per chunk'),
-    ratios: true,
-    paired: cpu,
-    goals: [{ text: '≤ 3× limit', pass: check(cpu.limit <= 3, cpu.limit) }],
+    ...cpu,
+    goals: [{ text: '≤ 3× limit', pass: check(cpu.paired.limit <= 3, cpu.paired.limit) }],
     note: `simulator's own: ${m('5 CPU µs per chunk / direct').toFixed(1)} µs`,
     digits: 1,
   });
 
-  const rss = pairs('6 RSS under load MiB');
+  const rss = measured('6 RSS under load MiB');
   out.push({
     scenario: '6',
     figure: `resident memory under ${plan.connections}-connection load`,
     unit: 'MiB',
-    values: bySys('6 RSS under load MiB'),
-    ratios: true,
-    paired: rss,
-    goals: [{ text: '≤ 0.5× peer', pass: check(rss.peer <= 0.5, rss.peer) }],
+    ...rss,
+    goals: [{ text: '≤ 0.5× peer', pass: check(rss.paired.peer <= 0.5, rss.paired.peer) }],
     digits: 0,
   });
   out.push({

@@ -36,7 +36,7 @@ const median = (xs) => {
   const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
   return v.length === 0 ? null : v[Math.floor(v.length / 2)];
 };
-/** Consecutive phases; a gateway without Fastify (the limit) has no handler or settled mark. */
+/** The spans reported: consecutive marks, and the sums the limit can show (it has no Fastify, so no handler or settled mark). */
 const PHASES = [
   ['start', 'handler'],
   ['handler', 'created'],
