@@ -1,4 +1,5 @@
 /** Time, behind an interface so the engine has no timers of its own and tests can control it. */
+import type { CancelSignal } from './cancel.js';
 
 /** A restartable one-shot timer. */
 export interface Timer {
@@ -12,7 +13,7 @@ export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
   /** Resolves after `ms`; rejects with the signal's reason if it aborts first. */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  sleep(ms: number, signal?: CancelSignal): Promise<void>;
   /** Calls `fn` once after `ms` unless cancelled or reset first. */
   timer(ms: number, fn: () => void): Timer;
 }

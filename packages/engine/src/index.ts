@@ -26,6 +26,7 @@ export {
 export type { UpstreamFailure } from './classify.js';
 export { redact } from './redact.js';
 export { systemClock, type Clock, type Timer } from './clock.js';
+export { Cancellation, type CancelSignal } from './cancel.js';
 export { createEngine, type Engine, type EngineDeps } from './executor/engine.js';
 export { CONTINUE_INSTRUCTION, type AnswerInput } from './executor/answer.js';
 export { DEFAULT_ENGINE_OPTIONS, timeoutsFor, type EngineOptions } from './executor/options.js';

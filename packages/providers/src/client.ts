@@ -1,6 +1,7 @@
 /** The `ProviderClient` the engine uses: picks the wire protocol from the provider's type. */
 import {
   ProviderError,
+  type CancelSignal,
   type ChatRequest,
   type ModelTarget,
   type ProviderClient,
@@ -57,7 +58,7 @@ async function* unknownType(type: string): AsyncGenerator<ProviderEvent, void, u
 export function createProviderClient(opts: ProviderClientOptions = {}): ProviderClient {
   const run = runOptions(opts);
   return {
-    stream(target: ModelTarget, request: ChatRequest, signal: AbortSignal): AsyncIterable<ProviderEvent> {
+    stream(target: ModelTarget, request: ChatRequest, signal: CancelSignal): AsyncIterable<ProviderEvent> {
       const protocol = protocolFor(target.provider.type);
       if (!protocol) return unknownType(target.provider.type);
       return runProtocol(protocol, target, request, signal, run);

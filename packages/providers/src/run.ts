@@ -6,6 +6,7 @@
 import {
   ProviderError,
   redact,
+  type CancelSignal,
   type ChatRequest,
   type ModelTarget,
   type ProviderEvent,
@@ -38,7 +39,7 @@ export async function* runProtocol(
   protocol: WireProtocol,
   target: ModelTarget,
   request: ChatRequest,
-  signal: AbortSignal,
+  signal: CancelSignal,
   opts: RunOptions,
 ): AsyncGenerator<ProviderEvent, void, undefined> {
   const secrets = secretsOf(target.provider);

@@ -1,11 +1,19 @@
 /**
  * Cancellation: aborting the signal closes the upstream socket promptly (the server sees `close`)
- * while waiting for headers and mid-body, read or not, for each of the three wire protocols, and
+ * while waiting for headers and mid-body, read or not, for each of the three wire protocols and
+ * with either an AbortController or the engine's Cancellation, and
  * 1,000 aborted streams leave no sockets and no heap growth behind.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ProviderError, timeoutError, type ChatRequest, type ProviderEvent } from '@understudy/engine';
+import {
+  Cancellation,
+  ProviderError,
+  timeoutError,
+  type CancelSignal,
+  type ChatRequest,
+  type ProviderEvent,
+} from '@understudy/engine';
 import { Agent } from 'undici';
 import { createProviderClient } from '../src/index.js';
 import {
@@ -70,98 +78,112 @@ function isCancelled(err: unknown): boolean {
 
 const PROMPT_MS = 100;
 
-for (const protocol of PROTOCOLS) {
-  describe(`${protocol}`, () => {
-    test('abort while waiting for headers closes the socket promptly and ends the iterator', async () => {
-      const seen = server.requests.length;
-      const ac = new AbortController();
-      const it = client.stream(target('hold-headers', protocol), request, ac.signal)[Symbol.asyncIterator]();
-      const next = it.next();
-      await waitFor(() => server.requests.length > seen, 2000, 'the request to arrive');
-      assert.equal(
-        protocolOf(server.requests.at(-1)?.url ?? ''),
-        protocol,
-        'spoken in the protocol under test',
-      );
-      const closed = server.nextClose();
-      const t0 = performance.now();
-      ac.abort();
-      await assert.rejects(next, isCancelled);
-      assert.ok((await closed) - t0 < PROMPT_MS, 'socket closed within 100 ms');
-      assert.deepEqual(await it.next(), { done: true, value: undefined });
-    });
-
-    test('abort mid-body while the consumer waits for more closes the socket promptly', async () => {
-      const ac = new AbortController();
-      const it = client.stream(target('hold-body', protocol), request, ac.signal)[Symbol.asyncIterator]();
-      assert.deepEqual((await it.next()).value, { type: 'open' });
-      assert.deepEqual((await it.next()).value, { type: 'text', text: 'héllo' });
-      const pending = it.next(); // blocked reading the body
-      const closed = server.nextClose();
-      const t0 = performance.now();
-      ac.abort();
-      await assert.rejects(pending, isCancelled);
-      assert.ok((await closed) - t0 < PROMPT_MS);
-      assert.equal((await it.next()).done, true);
-    });
-
-    test('abort mid-body while the consumer is not reading still closes the socket at once', async () => {
-      const ac = new AbortController();
-      const it = client.stream(target('hold-body', protocol), request, ac.signal)[Symbol.asyncIterator]();
-      await it.next();
-      await it.next();
-      const closed = server.nextClose();
-      const t0 = performance.now();
-      ac.abort();
-      assert.ok((await closed) - t0 < PROMPT_MS, 'closed without the consumer pulling');
-      await assert.rejects(it.next(), isCancelled);
-    });
-
-    test("the engine's own abort reason (a timeout) is what the iterator throws", async () => {
-      const ac = new AbortController();
-      const events: ProviderEvent[] = [];
-      const reason = timeoutError('stall', 15_000);
-      await assert.rejects(
-        (async () => {
-          for await (const e of client.stream(target('hold-body', protocol), request, ac.signal)) {
-            events.push(e);
-            if (e.type === 'text') ac.abort(reason);
-          }
-        })(),
-        (err: unknown) => err === reason,
-      );
-      assert.equal(events.length, 2);
-    });
-
-    test('an already-aborted signal sends nothing', async () => {
-      const seen = server.requests.length;
-      const ac = new AbortController();
-      ac.abort();
-      await assert.rejects(
-        (async () => {
-          for await (const _e of client.stream(target('hold-body', protocol), request, ac.signal)) {
-            // never reached
-          }
-        })(),
-        isCancelled,
-      );
-      assert.equal(server.requests.length, seen);
-    });
-
-    test('a consumer that stops early releases the socket (closed, since the body was unfinished)', async () => {
-      const closed = server.nextClose();
-      const t0 = performance.now();
-      for await (const e of client.stream(
-        target('hold-body', protocol),
-        request,
-        new AbortController().signal,
-      )) {
-        if (e.type === 'text') break;
-      }
-      assert.ok((await closed) - t0 < PROMPT_MS);
-    });
-  });
+/** The iterator of one stream to a holding path. */
+function iterate(path: 'hold-headers' | 'hold-body', protocol: Protocol, signal: CancelSignal) {
+  return client.stream(target(path, protocol), request, signal)[Symbol.asyncIterator]();
 }
+
+/**
+ * Both kinds of controller a caller may hold: a platform AbortController, and the engine's
+ * Cancellation, which the engine itself uses for every attempt and which undici must honour too.
+ */
+const CONTROLLERS: readonly {
+  name: string;
+  make: () => { signal: CancelSignal; abort(reason?: unknown): void };
+}[] = [
+  { name: 'AbortController', make: () => new AbortController() },
+  { name: 'Cancellation', make: () => new Cancellation() },
+];
+
+for (const { name, make } of CONTROLLERS)
+  for (const protocol of PROTOCOLS) {
+    describe(`${protocol}, ${name}`, () => {
+      test('abort while waiting for headers closes the socket promptly and ends the iterator', async () => {
+        const seen = server.requests.length;
+        const ac = make();
+        const it = iterate('hold-headers', protocol, ac.signal);
+        const next = it.next();
+        await waitFor(() => server.requests.length > seen, 2000, 'the request to arrive');
+        assert.equal(
+          protocolOf(server.requests.at(-1)?.url ?? ''),
+          protocol,
+          'spoken in the protocol under test',
+        );
+        const closed = server.nextClose();
+        const t0 = performance.now();
+        ac.abort();
+        await assert.rejects(next, isCancelled);
+        assert.ok((await closed) - t0 < PROMPT_MS, 'socket closed within 100 ms');
+        assert.deepEqual(await it.next(), { done: true, value: undefined });
+      });
+
+      test('abort mid-body while the consumer waits for more closes the socket promptly', async () => {
+        const ac = make();
+        const it = iterate('hold-body', protocol, ac.signal);
+        assert.deepEqual((await it.next()).value, { type: 'open' });
+        assert.deepEqual((await it.next()).value, { type: 'text', text: 'héllo' });
+        const pending = it.next(); // blocked reading the body
+        const closed = server.nextClose();
+        const t0 = performance.now();
+        ac.abort();
+        await assert.rejects(pending, isCancelled);
+        assert.ok((await closed) - t0 < PROMPT_MS);
+        assert.equal((await it.next()).done, true);
+      });
+
+      test('abort mid-body while the consumer is not reading still closes the socket at once', async () => {
+        const ac = make();
+        const it = iterate('hold-body', protocol, ac.signal);
+        await it.next();
+        await it.next();
+        const closed = server.nextClose();
+        const t0 = performance.now();
+        ac.abort();
+        assert.ok((await closed) - t0 < PROMPT_MS, 'closed without the consumer pulling');
+        await assert.rejects(it.next(), isCancelled);
+      });
+
+      test("the engine's own abort reason (a timeout) is what the iterator throws", async () => {
+        const ac = make();
+        const events: ProviderEvent[] = [];
+        const reason = timeoutError('stall', 15_000);
+        await assert.rejects(
+          (async () => {
+            for await (const e of client.stream(target('hold-body', protocol), request, ac.signal)) {
+              events.push(e);
+              if (e.type === 'text') ac.abort(reason);
+            }
+          })(),
+          (err: unknown) => err === reason,
+        );
+        assert.equal(events.length, 2);
+      });
+
+      test('an already-aborted signal sends nothing', async () => {
+        const seen = server.requests.length;
+        const ac = make();
+        ac.abort();
+        await assert.rejects(
+          (async () => {
+            for await (const _e of client.stream(target('hold-body', protocol), request, ac.signal)) {
+              // never reached
+            }
+          })(),
+          isCancelled,
+        );
+        assert.equal(server.requests.length, seen);
+      });
+
+      test('a consumer that stops early releases the socket (closed, since the body was unfinished)', async () => {
+        const closed = server.nextClose();
+        const t0 = performance.now();
+        for await (const e of client.stream(target('hold-body', protocol), request, make().signal)) {
+          if (e.type === 'text') break;
+        }
+        assert.ok((await closed) - t0 < PROMPT_MS);
+      });
+    });
+  }
 
 const CONCURRENCY = 10;
 

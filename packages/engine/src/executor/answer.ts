@@ -3,6 +3,7 @@
  * quick retry for a blip), then at most one backup, never a chain. Content streams through as it
  * arrives; a failure before any content is invisible, a failure after content is taken over.
  */
+import type { CancelSignal } from '../cancel.js';
 import type { Clock } from '../clock.js';
 import type { ProviderError } from '../errors.js';
 import { isFallbackReason, type FailureDetails } from '../errors.js';
@@ -42,7 +43,7 @@ export interface AnswerInput {
   /** The Mate's model; the organization default when omitted. */
   modelId?: string;
   request: ChatRequest;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /** After content was shown, a backup that cannot continue a prefill restarts (web chat) or is instructed to continue (API). */
   takeover: 'restart' | 'instruct';
 }

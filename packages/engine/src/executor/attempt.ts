@@ -5,6 +5,7 @@
  * satisfies the first-token timeout or restarts the stall timeout: a provider that keeps a stream
  * busy with keep-alives, malformed chunks, usage or empty deltas is still silent to the member.
  */
+import { Cancellation, type CancelSignal } from '../cancel.js';
 import { classifyNetworkError, timeoutError } from '../classify.js';
 import type { Clock } from '../clock.js';
 import { ProviderError, type TimeoutKind } from '../errors.js';
@@ -48,11 +49,11 @@ export async function* runAttempt(
   target: ModelTarget,
   request: ChatRequest,
   t: AttemptTimeouts,
-  outer: AbortSignal | undefined,
+  outer: CancelSignal | undefined,
   onFirstContent: (ttftMs: number) => void,
 ): AsyncGenerator<ContentEvent, AttemptOutcome, undefined> {
   const start = clock.now();
-  const ctl = new AbortController();
+  const ctl = new Cancellation();
   const out: AttemptOutcome = {
     status: 'failed',
     contentSent: false,

@@ -1,4 +1,5 @@
 /** The one interface through which the engine talks to model providers. */
+import type { CancelSignal } from '../cancel.js';
 import type { ModelConfig, ProviderConfig } from './catalog.js';
 import type { ChatRequest, ProviderEvent } from './chat.js';
 
@@ -15,5 +16,5 @@ export interface ModelTarget {
  * message is from the assistant asks the model to continue that text (prefill).
  */
 export interface ProviderClient {
-  stream(target: ModelTarget, request: ChatRequest, signal: AbortSignal): AsyncIterable<ProviderEvent>;
+  stream(target: ModelTarget, request: ChatRequest, signal: CancelSignal): AsyncIterable<ProviderEvent>;
 }

@@ -1,5 +1,5 @@
 /** One upstream HTTP exchange: send, read a bounded body, and release the socket correctly. */
-import { ProviderError, classifyNetworkError, classifyUpstream } from '@understudy/engine';
+import { ProviderError, classifyNetworkError, classifyUpstream, type CancelSignal } from '@understudy/engine';
 import { request, type Dispatcher } from 'undici';
 import { failureFromResponse } from './errors.js';
 
@@ -22,7 +22,7 @@ export const ERROR_BODY_LIMIT = 64 * 1024;
  * The error to throw once `signal` has aborted: the engine's own reason when it aborted with a
  * `ProviderError` (its timeouts do), otherwise a plain cancellation.
  */
-export function cancellation(signal: AbortSignal): ProviderError {
+export function cancellation(signal: CancelSignal): ProviderError {
   const reason: unknown = signal.reason;
   if (reason instanceof ProviderError) return reason;
   return new ProviderError({ reason: 'cancelled', message: 'request cancelled' });
@@ -31,7 +31,7 @@ export function cancellation(signal: AbortSignal): ProviderError {
 /** Maps anything thrown during a call to the `ProviderError` the engine expects. */
 export function toProviderError(
   err: unknown,
-  signal: AbortSignal,
+  signal: CancelSignal,
   afterHeaders: boolean,
   secrets: readonly (string | undefined)[],
 ): ProviderError {
@@ -50,7 +50,7 @@ export function toProviderError(
  */
 export async function send(
   call: HttpCall,
-  signal: AbortSignal,
+  signal: CancelSignal,
   dispatcher: Dispatcher,
   secrets: readonly (string | undefined)[],
 ): Promise<HttpResponse> {
@@ -59,7 +59,9 @@ export async function send(
     method: call.method ?? 'POST',
     headers: call.headers,
     ...(call.body !== undefined && { body: JSON.stringify(call.body) }),
-    signal,
+    // undici takes any EventTarget with `aborted` and `reason` (lib/api/abort-signal.js); its
+    // types name only AbortSignal and EventEmitter.
+    signal: signal as AbortSignal,
     dispatcher,
     headersTimeout: 0,
     bodyTimeout: 0,
@@ -117,7 +119,7 @@ export async function readBounded(
 /** Reads a non-2xx response's bounded body and returns the classified `ProviderError`. */
 export async function errorFromResponse(
   res: HttpResponse,
-  signal: AbortSignal,
+  signal: CancelSignal,
   secrets: readonly (string | undefined)[],
 ): Promise<ProviderError> {
   let text = '';

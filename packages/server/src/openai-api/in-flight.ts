@@ -2,11 +2,12 @@
  * API answers in flight (`/v1/chat/completions`), so that a graceful stop lets them finish within
  * the same grace period as the web chat's, and cancels only those still running after it.
  */
+import { Cancellation, type CancelSignal } from '@understudy/engine';
 
 /** One API answer being written. */
 export interface ApiAnswer {
   /** Cancels upstream when the client goes away or the server stops past its grace period. */
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
   /** True once the server stop cancelled it (the client is told so, in-band when streaming). */
   readonly cancelledByShutdown: boolean;
   /** Cancels it because its client went away. */
@@ -16,7 +17,9 @@ export interface ApiAnswer {
 }
 
 interface Entry {
-  abort: AbortController;
+  // A Cancellation, not an AbortController: one per API request, and Node 20's AbortSignal costs
+  // ~3.6 µs to build and survives young-generation collections (see the engine's cancel.ts).
+  abort: Cancellation;
   cancelledBy?: 'client' | 'shutdown';
   ended: Promise<void>;
 }
@@ -33,7 +36,7 @@ export class ApiAnswers {
   /** Tracks a new answer until its `end()`. */
   begin(): ApiAnswer {
     let ended: () => void = () => undefined;
-    const entry: Entry = { abort: new AbortController(), ended: new Promise<void>((r) => (ended = r)) };
+    const entry: Entry = { abort: new Cancellation(), ended: new Promise<void>((r) => (ended = r)) };
     this.entries.add(entry);
     return {
       signal: entry.abort.signal,
