@@ -2,6 +2,7 @@
 import { ProviderError, type FailureDetails } from '../src/errors.js';
 import type { Catalog, ModelConfig, ProviderConfig } from '../src/types/catalog.js';
 import type { ChatRequest, ProviderEvent } from '../src/types/chat.js';
+import type { CancelSignal } from '../src/cancel.js';
 import type { ModelTarget, ProviderClient } from '../src/types/provider.js';
 
 /** One scripted step of a fake upstream call. */
@@ -34,7 +35,7 @@ export class FakeClient implements ProviderClient {
   async *stream(
     target: ModelTarget,
     request: ChatRequest,
-    signal: AbortSignal,
+    signal: CancelSignal,
   ): AsyncIterable<ProviderEvent> {
     const call: FakeCall = { modelId: target.model.id, request, at: Date.now(), aborted: false };
     this.calls.push(call);

@@ -84,6 +84,9 @@ describe('timeoutsFor', () => {
 class VirtualClock implements Clock {
   private t = 1_000_000;
   private readonly timers = new Set<{ at: number; fn: () => void }>();
+  /** Timer work done: timers created and re-armed. */
+  created = 0;
+  resets = 0;
 
   now(): number {
     return this.t;
@@ -106,9 +109,11 @@ class VirtualClock implements Clock {
   timer(ms: number, fn: () => void): Timer {
     const entry = { at: this.t + ms, fn };
     this.timers.add(entry);
+    this.created++;
     let last = ms;
     return {
       reset: (next = last) => {
+        this.resets++;
         last = next;
         entry.at = this.t + next;
         this.timers.add(entry);
@@ -142,8 +147,8 @@ async function underVirtualTime(
   m: ModelConfig,
   steps: Step[],
   request: ChatRequest = ask(),
+  clock = new VirtualClock(),
 ): Promise<AnswerResult> {
-  const clock = new VirtualClock();
   const client = new FakeClient({ m: steps, b1: healthy('From the backup.') });
   const engine = createEngine({ client, health: new InMemoryHealth(), clock });
   const cat = catalog({ models: [m, model('b1', 'b', 3)], defaultModelId: 'm' });
@@ -215,6 +220,25 @@ describe('the defaults reach the engine (virtual time)', () => {
       ms: 15_000,
       reason: 'interrupted',
     });
+  });
+
+  it('a first-token timeout shorter than the connect timeout still fires on time', async () => {
+    const short = plain({ timeouts: { connectMs: 5_000, firstTokenMs: 300 } });
+    assert.deepEqual(await primaryTimeout(short, [{ type: 'open' }, { type: 'hang' }]), {
+      kind: 'first_token',
+      ms: 300,
+      reason: 'timeout',
+    });
+  });
+
+  it('an answer that moves to later deadlines costs one timer and no re-arming', async () => {
+    // Connect 5 s, first token 10 s, stall 15 s: each deadline is later than the armed one, which
+    // would only wake early and re-arm; a healthy answer never gets there.
+    const clock = new VirtualClock();
+    const r = await underVirtualTime(plain(), healthy('All fine here.'), ask(), clock);
+    assert.equal(r.status, 'complete');
+    assert.equal(r.modelId, 'm');
+    assert.deepEqual({ created: clock.created, resets: clock.resets }, { created: 1, resets: 0 });
   });
 
   it("a model's own timeouts win", async () => {

@@ -96,17 +96,26 @@ export async function* runAttempt(
       return;
     }
     const elapsed = waitedMs + (clock.now() - askedAt);
-    if (elapsed < limitMs) return watchdog.reset(limitMs - elapsed);
+    if (elapsed < limitMs) return arm(limitMs - elapsed);
     timedOut = timeoutError(phase, limitMs);
     ctl.abort(timedOut);
     failWait(timedOut);
   });
+  // When the armed wake-up is due (stale while parked: nothing is armed then).
+  let armedAt = start + limitMs;
+  const arm = (ms: number) => {
+    armedAt = clock.now() + ms;
+    watchdog.reset(ms);
+  };
   const enter = (next: TimeoutKind, ms: number) => {
     phase = next;
     limitMs = ms;
     waitedMs = 0;
+    // A phase whose deadline is later than the armed wake-up needs no timer work: the wake-up
+    // comes first and re-arms for what is left. The usual answer moves from connect (5 s) to
+    // first token (10 s) to stall (15 s), so this saves two timer re-creations per attempt.
+    if (parked || clock.now() + ms < armedAt) arm(ms);
     parked = false;
-    watchdog.reset(ms);
   };
 
   const it = client.stream(target, request, ctl.signal)[Symbol.asyncIterator]();
@@ -118,7 +127,7 @@ export async function* runAttempt(
       waiting = true;
       if (parked) {
         parked = false;
-        watchdog.reset(Math.max(0, limitMs - waitedMs));
+        arm(Math.max(0, limitMs - waitedMs));
       }
       try {
         r = await new Promise<IteratorResult<ProviderEvent>>((resolve, reject) => {
