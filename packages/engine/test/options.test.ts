@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { CancelSignal } from '../src/cancel.js';
 import type { Clock, Timer } from '../src/clock.js';
 import { createEngine } from '../src/executor/engine.js';
 import { DEFAULT_ENGINE_OPTIONS, timeoutsFor } from '../src/executor/options.js';
@@ -92,7 +93,7 @@ class VirtualClock implements Clock {
     return this.t;
   }
 
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  sleep(ms: number, signal?: CancelSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       const t = this.timer(ms, resolve);
       signal?.addEventListener(
