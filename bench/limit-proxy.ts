@@ -10,7 +10,6 @@
  *   retries, no rewriting: the floor of what a fallback costs.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import { Agent, request, type Dispatcher } from 'undici';
 
 const agent = new Agent({ keepAliveTimeout: 30_000, connections: 256 });
@@ -25,6 +24,53 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     req.on('end', () => resolve(Buffer.concat(parts)));
     req.on('error', reject);
   });
+}
+
+/**
+ * Relays a body to the response with backpressure. Not `stream.pipeline`: it makes an
+ * AbortController per call and aborts it when done, which builds a DOMException with a stack trace;
+ * measured, that was a sixth of this proxy's added latency and a quarter of its CPU per request.
+ */
+function relay(body: Dispatcher.ResponseData['body'], res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const onDrain = () => body.resume();
+    const fail = () => {
+      res.off('drain', onDrain);
+      body.destroy();
+      res.destroy();
+      resolve();
+    };
+    body.on('data', (c: Buffer) => {
+      if (!res.write(c)) body.pause();
+    });
+    res.on('drain', onDrain);
+    body.once('end', () => {
+      res.off('drain', onDrain);
+      res.end();
+      resolve();
+    });
+    body.once('error', fail);
+    res.once('close', () => {
+      if (!res.writableFinished) fail();
+    });
+    // A body held until its first content was paused explicitly: a 'data' listener alone does not restart it.
+    body.resume();
+  });
+}
+
+/**
+ * The cancellation undici needs (an EventTarget with `aborted` and `reason`): Node 20's
+ * AbortController costs ~3.6 µs to make, this ~40 ns. Understudy does the same (engine `Cancellation`).
+ */
+class Abort extends EventTarget {
+  aborted = false;
+  reason: unknown = undefined;
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.dispatchEvent(new Event('abort'));
+  }
 }
 
 function str(v: string | string[] | undefined): string | undefined {
@@ -69,7 +115,7 @@ async function attempt(
   url: string,
   req: IncomingMessage,
   body: Buffer,
-  ctl: AbortController,
+  ctl: Abort,
   firstTokenMs: number | undefined,
 ): Promise<Outcome> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -83,7 +129,8 @@ async function attempt(
       method: 'POST',
       headers,
       body,
-      signal: ctl.signal,
+      // undici takes any EventTarget with `aborted` and `reason`.
+      signal: ctl as unknown as AbortSignal,
       dispatcher: agent,
     });
     if (data.statusCode === 429 || data.statusCode >= 500) {
@@ -119,7 +166,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   const targets = backup === undefined ? [primary] : [primary, backup];
   let last: Outcome | undefined;
   for (let i = 0; i < targets.length; i++) {
-    const ctl = new AbortController();
+    const ctl = new Abort();
     const onClose = () => {
       if (!res.writableFinished) ctl.abort(new Error('client went away'));
     };
@@ -136,7 +183,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     res.writeHead(data.statusCode, out);
     for (const c of head) res.write(c);
     if (ended) res.end();
-    else await pipeline(data.body, res).catch(() => res.destroy());
+    else await relay(data.body, res);
     return;
   }
   const status = last?.kind === 'failed' ? last.status : 502;
