@@ -12,7 +12,15 @@ import {
   type ProviderEvent,
 } from '@understudy/engine';
 import type { Dispatcher } from 'undici';
-import { errorFromResponse, headerValue, readBounded, release, send, toProviderError } from './http/index.js';
+import {
+  errorFromResponse,
+  headerValue,
+  readBounded,
+  release,
+  send,
+  toProviderError,
+  type ResponseBody,
+} from './http/index.js';
 import { parseJson, truncate } from './json.js';
 import { secretsOf, type ResponseParser, type WireProtocol } from './protocol.js';
 import { SseDecoder, type SseEvent } from './sse/index.js';
@@ -58,10 +66,9 @@ export async function* runProtocol(
     if (isJsonBody(contentType)) {
       yield* jsonEvents(res.body, parser, opts.maxBodyBytes, secrets);
     } else {
-      // Not destroying on early return lets a body that stopped at its terminator be drained and
-      // its socket reused; `release` below destroys it on every other path.
-      const chunks = res.body.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>;
-      yield* sseEvents(parser, chunks, opts.maxLineBytes);
+      // Stopping at the terminator leaves the body as it is: `release` below drains it (socket
+      // reused) after a clean finish and destroys it on every other path.
+      yield* sseEvents(parser, res.body, opts.maxLineBytes);
     }
     clean = true;
   } catch (err) {
@@ -124,7 +131,7 @@ function pushMerged(batch: ProviderEvent[], ev: ProviderEvent): void {
 
 /** Reads a bounded JSON body and hands it to the parser in one piece. */
 async function* jsonEvents(
-  body: Dispatcher.ResponseData['body'],
+  body: ResponseBody,
   parser: ResponseParser,
   maxBodyBytes: number,
   secrets: readonly (string | undefined)[],

@@ -5,7 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { ChatRequest, ProviderType } from '@understudy/engine';
 import { Agent } from 'undici';
+import { Cancellation } from '@understudy/engine';
 import { createProviderClient, testConnection } from '../src/index.js';
+import { HIGH_WATER_BYTES, send } from '../src/http/index.js';
 import {
   KEY,
   collect,
@@ -164,6 +166,46 @@ test('after [DONE] the iterator ends at once even if the server never ends the b
   assert.ok(closed);
   await closed;
   assert.ok(performance.now() - t0 < 3000);
+});
+
+test('a reader that stops reading stops the provider: the socket is paused, nothing piles up in memory', async () => {
+  const TOTAL = 64 * 1024 * 1024;
+  const CHUNK = 64 * 1024;
+  let written = 0;
+  routes.set('firehose', (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const more = () => {
+      while (written < TOTAL) {
+        written += CHUNK;
+        if (!res.write(Buffer.alloc(CHUNK, 97))) return void res.once('drain', more);
+      }
+      res.end();
+    };
+    more();
+  });
+  const res = await send(
+    { method: 'GET', url: `${server.origin}/firehose`, headers: {} },
+    new Cancellation(),
+    agent,
+    [],
+  );
+  const it = res.body[Symbol.asyncIterator]();
+  let read = ((await it.next()).value as Uint8Array).byteLength;
+  // The reader stalls. What the provider managed to write is what the kernel's socket buffers and
+  // the body's queue hold, then it stops.
+  await new Promise((r) => setTimeout(r, 300));
+  const stalled = written;
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(written, stalled, 'the provider is held back while nobody reads');
+  assert.ok(stalled < TOTAL / 4, `the provider stopped early (${stalled} of ${TOTAL} bytes)`);
+  assert.ok(
+    res.body.queuedBytes < HIGH_WATER_BYTES + 512 * 1024,
+    `the queue stays near its high-water mark (${res.body.queuedBytes} bytes)`,
+  );
+  // Reading again resumes the provider, and every byte arrives.
+  for (let r = await it.next(); !r.done; r = await it.next()) read += r.value.byteLength;
+  assert.equal(read, TOTAL);
+  assert.equal(res.body.ended, true);
 });
 
 test('unknown provider type → provider_misconfigured', async () => {

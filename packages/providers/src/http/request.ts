@@ -1,6 +1,7 @@
 /** One upstream HTTP exchange: send, read a bounded body, and release the socket correctly. */
 import { ProviderError, classifyNetworkError, classifyUpstream, type CancelSignal } from '@understudy/engine';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { ResponseBody } from './body.js';
 import { failureFromResponse } from './errors.js';
 
 /** What an adapter asks to send. */
@@ -12,8 +13,12 @@ export interface HttpCall {
   body?: unknown;
 }
 
-/** The response as undici gives it. */
-export type HttpResponse = Dispatcher.ResponseData;
+/** An upstream response: status and headers as they arrived, and its body. */
+export interface HttpResponse {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: ResponseBody;
+}
 
 /** At most this much of an error response is read: enough for any real error, bounded for a hostile one. */
 export const ERROR_BODY_LIMIT = 64 * 1024;
@@ -43,67 +48,81 @@ export function toProviderError(
  * Sends the call and resolves once response headers arrive. Header and body timeouts are off for
  * this request even on a caller's dispatcher: the engine's signal is the only clock.
  *
- * The abort is raced here rather than left to undici alone: undici only notices an aborted
- * request once its connection is established (nodejs/undici#386), so against a black-holed host
- * the engine's connect timeout would not end the call until the TCP connect gave up. A response
- * that arrives after we gave up is destroyed so its socket is not stranded.
+ * Aborting rejects at once, whatever the request's state: undici can only abort a request once it
+ * has a connection (nodejs/undici#386), so against a black-holed host the engine's connect timeout
+ * would otherwise not end the call until the TCP connect gave up. The request itself is aborted
+ * as soon as it has one, and after the headers the abort destroys the body (closing the socket).
  */
-export async function send(
+export function send(
   call: HttpCall,
   signal: CancelSignal,
   dispatcher: Dispatcher,
   secrets: readonly (string | undefined)[],
 ): Promise<HttpResponse> {
-  if (signal.aborted) throw cancellation(signal);
-  const pending = request(call.url, {
-    method: call.method ?? 'POST',
-    headers: call.headers,
-    ...(call.body !== undefined && { body: JSON.stringify(call.body) }),
-    // undici takes any EventTarget with `aborted` and `reason` (lib/api/abort-signal.js); its
-    // types name only AbortSignal and EventEmitter.
-    signal: signal as AbortSignal,
-    dispatcher,
-    headersTimeout: 0,
-    bodyTimeout: 0,
-  });
-  let onAbort = (): void => {};
-  const aborted = new Promise<never>((_resolve, reject) => {
-    onAbort = () => reject(cancellation(signal));
+  if (signal.aborted) return Promise.reject(cancellation(signal));
+  return new Promise<HttpResponse>((resolve, reject) => {
+    let settled = false;
+    const onAbort = (): void => {
+      const reason = cancellation(signal);
+      if (!settled) {
+        settled = true;
+        reject(reason);
+      }
+      body.destroy(reason);
+    };
+    const body = new ResponseBody(() => signal.removeEventListener('abort', onAbort));
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart: (ctl) => body.attach(ctl),
+      onResponseStart: (_ctl, statusCode, headers) => {
+        // 1xx informational heads are not the response.
+        if (statusCode < 200 || settled) return;
+        settled = true;
+        resolve({ statusCode, headers, body });
+      },
+      onResponseData: (_ctl, chunk) => body.push(chunk),
+      onResponseEnd: () => body.end(),
+      onResponseError: (_ctl, err) => {
+        body.fail(err);
+        if (!settled) {
+          settled = true;
+          reject(toProviderError(err, signal, false, secrets));
+        }
+      },
+    };
     signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const url = new URL(call.url);
+      dispatcher.dispatch(
+        {
+          origin: url.origin,
+          path: url.pathname + url.search,
+          method: call.method ?? 'POST',
+          headers: call.headers,
+          ...(call.body !== undefined && { body: JSON.stringify(call.body) }),
+          headersTimeout: 0,
+          bodyTimeout: 0,
+        },
+        handler,
+      );
+    } catch (err) {
+      // Invalid options (a bad header value, a malformed URL) throw synchronously.
+      handler.onResponseError?.(undefined as never, err instanceof Error ? err : new Error(String(err)));
+    }
   });
-  let res: HttpResponse;
-  try {
-    res = await Promise.race([pending, aborted]);
-  } catch (err) {
-    pending.then(
-      (late) => late.body.on('error', noop).destroy(),
-      noop, // undici's own rejection of the abandoned request: already reported as cancelled
-    );
-    throw toProviderError(err, signal, false, secrets);
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
-  // Destroying a body we stopped reading (an error event, an abort) makes undici emit an error
-  // on it; with nobody iterating any more, that would be an uncaught exception. The reader that
-  // matters sees the failure through its own iteration, so the stray emission is ignored here.
-  res.body.on('error', noop);
-  return res;
 }
-
-function noop(): void {}
 
 /**
  * Reads at most `limit` bytes of a body as UTF-8. Past the limit the body is destroyed (closing
  * the socket) and `truncated` is set, so a hostile or runaway body never grows memory.
  */
 export async function readBounded(
-  body: HttpResponse['body'],
+  body: ResponseBody,
   limit: number,
 ): Promise<{ text: string; truncated: boolean }> {
   const decoder = new TextDecoder();
   let text = '';
   let bytes = 0;
-  for await (const chunk of body as AsyncIterable<Uint8Array>) {
+  for await (const chunk of body) {
     const room = limit - bytes;
     bytes += chunk.byteLength;
     if (chunk.byteLength > room) {
@@ -136,24 +155,12 @@ export async function errorFromResponse(
 const DRAIN_MS = 2000;
 
 /**
- * Releases a response body. After a clean finish the rest (usually just the chunked-encoding end)
- * is drained in the background so the keep-alive socket returns to the pool; after a failure,
- * cancellation or early return the body is destroyed at once, which closes the upstream socket.
+ * Releases a response body. After a clean finish the rest (usually nothing: the chunked-encoding
+ * end tends to arrive with the last event) is drained so the keep-alive socket returns to the pool;
+ * after a failure, cancellation or early return the body is destroyed at once, which closes the
+ * upstream socket.
  */
-export function release(body: HttpResponse['body'], clean: boolean): void {
-  if (body.destroyed) return;
-  if (!clean) {
-    body.destroy();
-    return;
-  }
-  // A plain timer rather than AbortSignal.timeout: this runs once per answer, and a timeout signal
-  // costs a weak reference and a finalizer each time.
-  const timer = setTimeout(() => body.destroy(), DRAIN_MS);
-  timer.unref();
-  body
-    .dump({ limit: ERROR_BODY_LIMIT })
-    .catch(() => {
-      // The drain failed: dump destroys the body itself; nothing else to do.
-    })
-    .finally(() => clearTimeout(timer));
+export function release(body: ResponseBody, clean: boolean): void {
+  if (clean) body.drain(ERROR_BODY_LIMIT, DRAIN_MS);
+  else body.destroy();
 }
