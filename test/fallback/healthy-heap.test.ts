@@ -22,6 +22,8 @@ const WIDTH = 20;
  */
 const MAX_GROWTH_BYTES = 1.5 * 1024 * 1024;
 const UPSTREAM = ['whole', 'paced+tokens=6+delay=1'] as const;
+/** Far above any answer here: under a loaded CI machine the cold first requests can take more than the harness's 400 ms. */
+const TIMEOUTS = { connectMs: 10_000, firstTokenMs: 10_000, stallMs: 10_000 };
 
 test(
   `${COUNT} healthy answers through the engine: the heap returns to its baseline`,
@@ -45,7 +47,9 @@ test(
           baseUrl: base,
           apiKey: KEYS[p.provider] ?? 'k',
         };
-        return UPSTREAM.map((upstream) => catalog([prov], [model('m', p.provider, { upstream })]));
+        return UPSTREAM.map((upstream) =>
+          catalog([prov], [model('m', p.provider, { upstream, timeouts: TIMEOUTS })]),
+        );
       });
       let done = 0;
       /** Answer `i`: checks it completed with the simulator's exact answer and no fallback. */
