@@ -10,6 +10,7 @@
  *   retries, no rewriting: the floor of what a fallback costs.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Cancellation } from '@understudy/engine';
 import { Agent, request, type Dispatcher } from 'undici';
 
 const agent = new Agent({ keepAliveTimeout: 30_000, connections: 256 });
@@ -58,21 +59,6 @@ function relay(body: Dispatcher.ResponseData['body'], res: ServerResponse): Prom
   });
 }
 
-/**
- * The cancellation undici needs (an EventTarget with `aborted` and `reason`): Node 20's
- * AbortController costs ~3.6 µs to make, this ~40 ns. Understudy does the same (engine `Cancellation`).
- */
-class Abort extends EventTarget {
-  aborted = false;
-  reason: unknown = undefined;
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    this.dispatchEvent(new Event('abort'));
-  }
-}
-
 function str(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
@@ -115,7 +101,7 @@ async function attempt(
   url: string,
   req: IncomingMessage,
   body: Buffer,
-  ctl: Abort,
+  ctl: Cancellation,
   firstTokenMs: number | undefined,
 ): Promise<Outcome> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -129,8 +115,9 @@ async function attempt(
       method: 'POST',
       headers,
       body,
-      // undici takes any EventTarget with `aborted` and `reason`.
-      signal: ctl as unknown as AbortSignal,
+      // An EventTarget with `aborted` and `reason`, which undici takes: Node 20's AbortController
+      // costs ~3.6 µs to make, this ~40 ns. The one Understudy uses, so both pay the same.
+      signal: ctl.signal as AbortSignal,
       dispatcher: agent,
     });
     if (data.statusCode === 429 || data.statusCode >= 500) {
@@ -166,7 +153,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   const targets = backup === undefined ? [primary] : [primary, backup];
   let last: Outcome | undefined;
   for (let i = 0; i < targets.length; i++) {
-    const ctl = new Abort();
+    const ctl = new Cancellation();
     const onClose = () => {
       if (!res.writableFinished) ctl.abort(new Error('client went away'));
     };

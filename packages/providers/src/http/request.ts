@@ -81,13 +81,15 @@ export function send(
       },
       onResponseData: (_ctl, chunk) => body.push(chunk),
       onResponseEnd: () => body.end(),
-      onResponseError: (_ctl, err) => {
-        body.fail(err);
-        if (!settled) {
-          settled = true;
-          reject(toProviderError(err, signal, false, secrets));
-        }
-      },
+      onResponseError: (_ctl, err) => failed(err),
+    };
+    /** The transport failed: before the headers the call rejects, after them the body's reader sees it. */
+    const failed = (err: Error): void => {
+      body.fail(err);
+      if (!settled) {
+        settled = true;
+        reject(toProviderError(err, signal, false, secrets));
+      }
     };
     signal.addEventListener('abort', onAbort, { once: true });
     try {
@@ -106,7 +108,7 @@ export function send(
       );
     } catch (err) {
       // Invalid options (a bad header value, a malformed URL) throw synchronously.
-      handler.onResponseError?.(undefined as never, err instanceof Error ? err : new Error(String(err)));
+      failed(err instanceof Error ? err : new Error(String(err)));
     }
   });
 }
