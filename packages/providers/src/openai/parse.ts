@@ -4,6 +4,7 @@ import { malformed, parseChunk, streamError } from '../events.js';
 import { arr, num, obj, str, type JsonObject } from '../json.js';
 import type { ResponseParser } from '../protocol.js';
 import type { SseEvent } from '../sse/index.js';
+import { textDelta } from './text-delta.js';
 
 /** Normalises a finish reason; unknown words from compatible servers (`eos`, `end_turn`) mean stop. */
 export function openaiFinish(reason: string): FinishReason {
@@ -135,6 +136,10 @@ export function openaiParser(secrets: readonly (string | undefined)[]): Response
       if (ev.data.trim() === '[DONE]') {
         done = true;
         return [];
+      }
+      if (ev.event !== 'error') {
+        const text = textDelta(ev.data);
+        if (text !== undefined) return text ? [{ type: 'text', text }] : [];
       }
       const root = parseChunk(ev.data);
       if (!root) {
