@@ -214,34 +214,41 @@ export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): Api
         }
       }
       if (!result) throw new OpenAIError(500, 'server_error', null, 'the answer ended without a result');
-      finish(result);
+      reply.headers(fallbackHeaders(result.modelId, result.providerId, result.fallback));
       if (error || result.status !== 'complete') {
         const e = failure(answer, error);
-        reply.headers(fallbackHeaders(result.modelId, result.providerId, result.fallback));
-        return reply.code(e.status).send(e.body());
+        reply.code(e.status).send(e.body());
+      } else {
+        reply.send(completion(id, created, result));
       }
-      reply.headers(fallbackHeaders(result.modelId, result.providerId, result.fallback));
-      const message: Record<string, unknown> = { role: 'assistant', content: result.text, refusal: null };
-      if (result.toolCalls.length) {
-        message.tool_calls = result.toolCalls.map((t) => ({
-          id: t.id,
-          type: 'function',
-          function: { name: t.name, arguments: t.arguments },
-        }));
-      }
-      return {
-        id,
-        object: 'chat.completion',
-        created,
-        model: result.modelId,
-        choices: [{ index: 0, message, finish_reason: result.finishReason ?? 'stop', logprobs: null }],
-        usage: usageOf(result),
-        system_fingerprint: null,
-        ...(result.fallback && { understudy: { fallback: fallbackInfo(result.fallback) } }),
-      };
+      // Bookkeeping after the response is on its way: the client does not wait for our metrics.
+      finish(result);
+      return reply;
     });
   });
   return inFlight;
+}
+
+/** The chat.completion body of a completed answer. */
+function completion(id: string, created: number, result: AnswerResult) {
+  const message: Record<string, unknown> = { role: 'assistant', content: result.text, refusal: null };
+  if (result.toolCalls.length) {
+    message.tool_calls = result.toolCalls.map((t) => ({
+      id: t.id,
+      type: 'function',
+      function: { name: t.name, arguments: t.arguments },
+    }));
+  }
+  return {
+    id,
+    object: 'chat.completion',
+    created,
+    model: result.modelId,
+    choices: [{ index: 0, message, finish_reason: result.finishReason ?? 'stop', logprobs: null }],
+    usage: usageOf(result),
+    system_fingerprint: null,
+    ...(result.fallback && { understudy: { fallback: fallbackInfo(result.fallback) } }),
+  };
 }
 
 /**
@@ -327,16 +334,17 @@ async function streamCompletion(
       case 'done':
       case 'error': {
         const r = ev.result;
-        o.finish(r);
         if (ev.type === 'error' || r.status !== 'complete') {
           const e = failure(o.answer, ev.type === 'error' ? ev.error : undefined);
           if (!open) {
             reply.headers(fallbackHeaders(r.modelId, r.providerId, r.fallback));
-            return void reply.code(e.status).send(e.body());
+            reply.code(e.status).send(e.body());
+          } else {
+            write(e.body());
+            res.end();
           }
-          write(e.body());
-          res.end();
-          return;
+          // Bookkeeping after the response is on its way, as for a whole answer.
+          return o.finish(r);
         }
         model = r.modelId;
         openStream(r.providerId);
@@ -352,7 +360,7 @@ async function streamCompletion(
           usage: usageOf(r),
         });
         if (!res.destroyed) res.end('data: [DONE]\n\n');
-        return;
+        return o.finish(r);
       }
     }
   }
