@@ -276,7 +276,7 @@ export async function* answer(
       const u = outcome.usage;
       usages.push(
         u
-          ? { ...u, estimated: false }
+          ? { inputTokens: u.inputTokens, outputTokens: u.outputTokens, estimated: false }
           : {
               inputTokens: estimateRequestTokens(req),
               outputTokens: estimateTextTokens(outcome.text),
@@ -304,19 +304,26 @@ export async function* answer(
     return outcome;
   }
 
-  function* finishOk(
+  /**
+   * The closing events of an answer completed by `by`: its usage, then `done`. An array the caller
+   * loops over, not a generator: `yield*` of a sync generator inside an async one goes through an
+   * async-from-sync wrapper that cost a healthy answer more than all its bookkeeping.
+   */
+  function completed(
     by: ModelTarget,
     o: AttemptOutcome,
     text: string,
     fallback?: FallbackRecord,
-  ): Generator<AnswerEvent> {
+  ): AnswerEvent[] {
     const res = result('complete', by, text, {
       toolCalls: o.toolCalls.filter(Boolean),
       ...(o.finish && { finishReason: o.finish }),
       ...(fallback && { fallback }),
     });
-    yield { type: 'usage', usage: res.usage };
-    yield { type: 'done', result: res };
+    return [
+      { type: 'usage', usage: res.usage },
+      { type: 'done', result: res },
+    ];
   }
 
   const cancelled = (by: ModelTarget, fallback?: FallbackRecord): AnswerEvent => ({
@@ -338,7 +345,10 @@ export async function* answer(
     primaryFailure = knownDown(h);
   } else {
     let o = yield* run(primary, request, 'primary', probe);
-    if (o.status === 'ok') return yield* finishOk(primary, o, o.text);
+    if (o.status === 'ok') {
+      for (const ev of completed(primary, o, o.text)) yield ev;
+      return;
+    }
     if (o.status === 'cancelled') return void (yield cancelled(primary));
     let failure = o.failure as ProviderError;
     const wait = !probe && !o.contentSent ? quickRetryWait(failure, options) : undefined;
@@ -349,7 +359,10 @@ export async function* answer(
         return void (yield cancelled(primary));
       }
       o = yield* run(primary, request, 'retry', false);
-      if (o.status === 'ok') return yield* finishOk(primary, o, o.text);
+      if (o.status === 'ok') {
+        for (const ev of completed(primary, o, o.text)) yield ev;
+        return;
+      }
       if (o.status === 'cancelled') return void (yield cancelled(primary));
       failure = o.failure as ProviderError;
     }
@@ -403,7 +416,10 @@ export async function* answer(
   const lead: AnswerEvent = { type: 'fallback', record };
   const req = backupRequest(request, mode, partial);
   const b = yield* run(backup, req, 'backup', backupProbe, lead);
-  if (b.status === 'ok') return yield* finishOk(backup, b, shown, record);
+  if (b.status === 'ok') {
+    for (const ev of completed(backup, b, shown, record)) yield ev;
+    return;
+  }
   if (b.status === 'cancelled') return void (yield cancelled(backup, b.contentSent ? record : undefined));
   const backupFailure = (b.failure as ProviderError).toDetails();
   // After a takeover the member is owed the real cause: the primary's failure, not the backup's rejection.

@@ -160,7 +160,7 @@ export async function* decodeSse(
   maxLineBytes: number = DEFAULT_MAX_LINE_BYTES,
 ): AsyncGenerator<SseEvent, void, undefined> {
   const decoder = new SseDecoder(maxLineBytes);
-  for await (const chunk of chunks) yield* decoder.push(chunk);
-  yield* decoder.end();
+  for await (const chunk of chunks) for (const ev of decoder.push(chunk)) yield ev;
+  for (const ev of decoder.end()) yield ev;
   if (decoder.failure) throw decoder.failure;
 }
