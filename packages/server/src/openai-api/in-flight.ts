@@ -21,12 +21,13 @@ interface Entry {
   // ~3.6 µs to build and survives young-generation collections (see the engine's cancel.ts).
   abort: Cancellation;
   cancelledBy?: 'client' | 'shutdown';
-  ended: Promise<void>;
 }
 
 /** The registry of API answers in flight. */
 export class ApiAnswers {
   private readonly entries = new Set<Entry>();
+  /** Told when the last answer ends: only a stop waits, so no answer pays for a promise of its own. */
+  private drained: (() => void)[] = [];
 
   /** Answers in flight. */
   get size(): number {
@@ -35,8 +36,7 @@ export class ApiAnswers {
 
   /** Tracks a new answer until its `end()`. */
   begin(): ApiAnswer {
-    let ended: () => void = () => undefined;
-    const entry: Entry = { abort: new Cancellation(), ended: new Promise<void>((r) => (ended = r)) };
+    const entry: Entry = { abort: new Cancellation() };
     this.entries.add(entry);
     return {
       signal: entry.abort.signal,
@@ -48,8 +48,8 @@ export class ApiAnswers {
         entry.abort.abort(new Error('client disconnected'));
       },
       end: () => {
-        this.entries.delete(entry);
-        ended();
+        if (!this.entries.delete(entry) || this.entries.size > 0) return;
+        for (const tell of this.drained.splice(0)) tell();
       },
     };
   }
@@ -59,7 +59,8 @@ export class ApiAnswers {
    * waits (briefly) until they have told their clients.
    */
   async shutdown(graceMs: number): Promise<void> {
-    const all = () => Promise.all([...this.entries].map((e) => e.ended));
+    const all = () =>
+      this.entries.size === 0 ? Promise.resolve() : new Promise<void>((r) => this.drained.push(r));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
     clearTimeout(timer);
