@@ -7,7 +7,23 @@ const IMAGE_TOKENS = 1000;
 /** Estimated tokens of a text: about four characters a token for English, at least one a word. */
 export function estimateTextTokens(text: string): number {
   if (text.length === 0) return 0;
-  return Math.max(Math.ceil(text.length / 4), text.split(/\s+/).filter(Boolean).length);
+  return Math.max(Math.ceil(text.length / 4), wordCount(text));
+}
+
+const WHITESPACE = /\s/;
+
+/** Runs of non-whitespace, counted without building them: this runs over the whole conversation every answer. */
+function wordCount(text: string): number {
+  let words = 0;
+  let inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // ASCII whitespace by code; anything else beyond ASCII as the regex's \s has it (NBSP, U+2028…).
+    const space = c === 32 || (c >= 9 && c <= 13) || (c > 127 && WHITESPACE.test(text[i] as string));
+    if (!space && !inWord) words++;
+    inWord = !space;
+  }
+  return words;
 }
 
 function messageTokens(m: ChatMessage): number {
