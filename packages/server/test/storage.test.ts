@@ -113,3 +113,14 @@ test('storage', async (t) => {
     }
   });
 });
+
+test('ids sort in creation order, also past 36 in one millisecond, and are 25 base-36 characters', () => {
+  const ids = Array.from({ length: 5000 }, () => newId());
+  for (const id of ids) assert.match(id, /^[0-9a-z]{25}$/);
+  assert.deepEqual([...ids].sort(), ids);
+  assert.equal(new Set(ids).size, ids.length);
+  // 5,000 ids take a few milliseconds at most: some millisecond held more than 36 of them.
+  const perMs = new Map<string, number>();
+  for (const id of ids) perMs.set(id.slice(0, 11), (perMs.get(id.slice(0, 11)) ?? 0) + 1);
+  assert.ok(Math.max(...perMs.values()) > 36);
+});
