@@ -3,7 +3,7 @@
  * `lib/phases-preload.mjs`, which timestamps each request from the diagnostics_channel events of
  * Node's HTTP server, Fastify and undici; requests go one at a time, in interleaved rounds.
  *
- *   npx tsx bench/phases.ts [rounds] [seconds per round]
+ *   npx tsx bench/phases.ts [rounds] [seconds per round] [primaries, e.g. healthy,e503,refused]
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,8 +18,12 @@ import { directTarget, limitTarget, startLab, startUnderstudy } from './lib/syst
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const rounds = Number(process.argv[2] ?? 3);
 const seconds = Number(process.argv[3] ?? 3);
-if (!(rounds > 0) || !(seconds > 0)) {
-  console.error('usage: npx tsx bench/phases.ts [rounds] [seconds per round]');
+const kindNames = (process.argv[4] ?? 'healthy').split(',');
+const kinds = kindNames.filter((k): k is 'healthy' | 'e503' | 'refused' =>
+  ['healthy', 'e503', 'refused'].includes(k),
+);
+if (!(rounds > 0) || !(seconds > 0) || kinds.length !== kindNames.length) {
+  console.error('usage: npx tsx bench/phases.ts [rounds] [seconds per round] [healthy,e503,refused]');
   process.exit(2);
 }
 
@@ -43,8 +47,12 @@ const preload = ['--import', join(root, 'bench/lib/phases-preload.mjs')];
 const tmp = mkdtempSync(join(tmpdir(), 'understudy-phases-'));
 try {
   const lab = await startLab(root, tmp, preload, preload);
-  const u = await startUnderstudy(lab, 'healthy', 'instant');
-  const systems: Target[] = [u.target, limitTarget(lab, 'healthy', 'instant')];
+  const systems: (Target & { label: string })[] = [];
+  for (const kind of kinds) {
+    const u = await startUnderstudy(lab, kind, 'instant');
+    systems.push({ ...u.target, label: `understudy (${kind})` });
+    systems.push({ ...limitTarget(lab, kind, 'instant'), label: `limit (${kind})` });
+  }
   const direct = directTarget(lab, 'instant');
   for (const t of [...systems, direct]) await sequentialLatency(t, 3000);
   for (let r = 0; r < rounds; r++) {
@@ -58,7 +66,7 @@ try {
         .filter(([, v]) => v !== null)
         .map(([k, v]) => (k === 'requests' ? `${v} requests` : `${k} ${(v as number).toFixed(3)}`));
       console.log(
-        `  ${t.system}: client p50 ${percentile(res.samples, 0.5).toFixed(3)} ms; ${shown.join('; ')}`,
+        `  ${t.label}: client p50 ${percentile(res.samples, 0.5).toFixed(3)} ms; ${shown.join('; ')}`,
       );
     }
   }
