@@ -1,0 +1,67 @@
+/**
+ * A/B of node flags for Understudy: one healthy instance per flag set, the same 50-connection load
+ * as scenario 2, interleaved rounds; prints requests/s, CPU per request and peak RSS per round and
+ * their medians. Each argument is one flag set (space-separated; "" is `npm start` as it is).
+ *
+ *   ROUNDS=5 SECONDS=8 npx tsx bench/flags.ts "" "--heap-growing-percent=0"
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { throughput, type Target } from './lib/load.js';
+import { cpuMs, sampleRss, stopAll } from './lib/procs.js';
+import { median } from './lib/stats.js';
+import { startLab, startUnderstudy } from './lib/systems.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const variants = process.argv.slice(2);
+const rounds = Number(process.env.ROUNDS ?? 5);
+const seconds = Number(process.env.SECONDS ?? 8);
+if (variants.length === 0 || !(rounds > 0) || !(seconds > 0) || rounds > 50 || seconds > 120) {
+  console.error('usage: [ROUNDS=5] [SECONDS=8] npx tsx bench/flags.ts "flags A" "flags B" ...');
+  process.exit(2);
+}
+
+interface Figures {
+  rps: number[];
+  cpuUs: number[];
+  rssMiB: number[];
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'understudy-flags-'));
+try {
+  const lab = await startLab(root, tmp, []);
+  const systems: { flags: string; target: Target; figures: Figures }[] = [];
+  for (const flags of variants) {
+    lab.understudyFlags = flags.split(' ').filter(Boolean);
+    const { target } = await startUnderstudy(lab, 'healthy', 'instant');
+    systems.push({ flags, target, figures: { rps: [], cpuUs: [], rssMiB: [] } });
+  }
+  for (const s of systems) await throughput(s.target, 50, 2); // warm-up
+  for (let r = 0; r < rounds; r++) {
+    for (const s of r % 2 === 0 ? systems : [...systems].reverse()) {
+      const rss = sampleRss(s.target.pid, 250);
+      const cpu0 = cpuMs(s.target.pid);
+      const res = await throughput(s.target, 50, seconds);
+      const cpuUs = ((cpuMs(s.target.pid) - cpu0) / res.ok) * 1000;
+      const peak = Math.max(...rss.stop());
+      s.figures.rps.push(res.rps);
+      s.figures.cpuUs.push(cpuUs);
+      s.figures.rssMiB.push(peak);
+      console.log(
+        `round ${r + 1} [${s.flags}]: ${res.rps.toFixed(0)} req/s, ${res.errors} errors, ` +
+          `CPU ${cpuUs.toFixed(0)} µs/request, peak RSS ${peak.toFixed(0)} MiB`,
+      );
+    }
+  }
+  for (const { flags, figures: f } of systems) {
+    console.log(
+      `median [${flags}]: ${median(f.rps).toFixed(0)} req/s, CPU ${median(f.cpuUs).toFixed(0)} µs/request, ` +
+        `peak RSS ${median(f.rssMiB).toFixed(0)} MiB (max ${Math.max(...f.rssMiB).toFixed(0)})`,
+    );
+  }
+} finally {
+  await stopAll();
+  rmSync(tmp, { recursive: true, force: true });
+}
