@@ -8,6 +8,7 @@ import { createLogger, startServer } from './server.js';
 export { loadConfig, type ServerConfig } from './config.js';
 export { startServer, createLogger, type RunningServer, type StartOptions } from './server.js';
 export type { AppContext } from './context.js';
+export { tuneHeapGrowth, heapGrowthFlag, HEAP_GROWING_PERCENT } from './heap.js';
 
 /** Starts the server from the environment and stops it gracefully on SIGTERM/SIGINT. */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
