@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { throughput, type Target } from './lib/load.js';
-import { cpuMs, sampleRss, stopAll } from './lib/procs.js';
+import { costedThroughput, throughput, type Target } from './lib/load.js';
+import { stopAll } from './lib/procs.js';
 import { median } from './lib/stats.js';
 import { startLab, startUnderstudy } from './lib/systems.js';
 
@@ -41,11 +41,9 @@ try {
   for (const s of systems) await throughput(s.target, 50, 2); // warm-up
   for (let r = 0; r < rounds; r++) {
     for (const s of r % 2 === 0 ? systems : [...systems].reverse()) {
-      const rss = sampleRss(s.target.pid, 250);
-      const cpu0 = cpuMs(s.target.pid);
-      const res = await throughput(s.target, 50, seconds);
-      const cpuUs = ((cpuMs(s.target.pid) - cpu0) / res.ok) * 1000;
-      const peak = Math.max(...rss.stop());
+      const res = await costedThroughput(s.target, 50, seconds);
+      const cpuUs = res.cpuMsPerRequest * 1000;
+      const peak = res.peakRssMiB;
       s.figures.rps.push(res.rps);
       s.figures.cpuUs.push(cpuUs);
       s.figures.rssMiB.push(peak);

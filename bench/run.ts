@@ -15,7 +15,14 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { summarize, summaryMarkdown } from './profile-summary.js';
-import { firstToken, sequentialLatency, streaming, throughput, type Target } from './lib/load.js';
+import {
+  costedThroughput,
+  firstToken,
+  sequentialLatency,
+  streaming,
+  throughput,
+  type Target,
+} from './lib/load.js';
 import { cpuMs, rssMiB, sampleRss, stopAll } from './lib/procs.js';
 import { machine, Raw, rawTable, table, type Row, type Sys } from './lib/report.js';
 import { median, percentile, ratio } from './lib/stats.js';
@@ -143,15 +150,11 @@ async function scenario1and2(lab: Lab, raw: Raw, healthy: Target): Promise<void>
   for (let r = 0; r < plan.rounds; r++) {
     log(`2 · throughput, ${plan.connections} connections · round ${r + 1}/${plan.rounds}`);
     for (const t of rotate(systems, r)) {
-      const rss = sampleRss(t.pid, 250);
-      const cpu0 = cpuMs(t.pid);
-      const res = await throughput(t, plan.connections, plan.rpsS);
-      const cpu = cpuMs(t.pid) - cpu0;
-      const samples = rss.stop();
+      const res = await costedThroughput(t, plan.connections, plan.rpsS);
       raw.add(`2 req/s / ${t.system}`, res.rps);
       raw.add(`2 errors / ${t.system}`, res.errors);
-      raw.add(`2 CPU ms per request / ${t.system}`, ratio(cpu, res.ok));
-      if (t.system !== 'direct') raw.add(`6 RSS under load MiB / ${t.system}`, Math.max(...samples));
+      raw.add(`2 CPU ms per request / ${t.system}`, res.cpuMsPerRequest);
+      if (t.system !== 'direct') raw.add(`6 RSS under load MiB / ${t.system}`, res.peakRssMiB);
     }
   }
 }

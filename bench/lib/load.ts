@@ -7,6 +7,8 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { Client, Pool, request } from 'undici';
+import { cpuMs, sampleRss } from './procs.js';
+import { ratio } from './stats.js';
 
 /** One system under test in one scenario: where to send a chat completion and how. */
 export interface Target {
@@ -90,6 +92,26 @@ export async function throughput(
   const elapsedS = (performance.now() - started) / 1000;
   const ok = r['2xx'];
   return { rps: ok / elapsedS, ok, errors: r.errors + r.timeouts + r.non2xx, elapsedS };
+}
+
+export interface CostedThroughputResult extends ThroughputResult {
+  /** CPU time of the target's process per successful request. */
+  cpuMsPerRequest: number;
+  /** The target process's highest resident memory, sampled every 250 ms. */
+  peakRssMiB: number;
+}
+
+/** {@link throughput}, with what it cost the target's process: CPU per request and peak RSS. */
+export async function costedThroughput(
+  t: Target,
+  connections: number,
+  durationS: number,
+): Promise<CostedThroughputResult> {
+  const rss = sampleRss(t.pid, 250);
+  const cpu0 = cpuMs(t.pid);
+  const res = await throughput(t, connections, durationS);
+  const cpu = cpuMs(t.pid) - cpu0;
+  return { ...res, cpuMsPerRequest: ratio(cpu, res.ok), peakRssMiB: Math.max(...rss.stop()) };
 }
 
 /** The content of an OpenAI chat.completion.chunk, if it has any. */
