@@ -82,6 +82,11 @@ export class BlackholeProxy {
     this.blackholed = true;
   }
 
+  /** What each connection sent while blackholed (not yet delivered), one string per connection. */
+  held(): string[] {
+    return [...this.pairs].map((p) => Buffer.concat(p.up).toString('utf8')).filter((s) => s !== '');
+  }
+
   resume(): void {
     this.blackholed = false;
     for (const p of this.pairs) {

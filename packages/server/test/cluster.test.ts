@@ -687,15 +687,15 @@ test('several instances share health memory, settings and conversations', { time
             `worst extra ${worst('traffic').toFixed(1)} ms, probe-due ${silent.probes.map((r) => r.ms.toFixed(1)).join(' / ')} ms ` +
             `(extra ${worst('probe').toFixed(1)} ms)`,
         );
-        // The test means something only if a probe claim did go to the silent Redis: that request
-        // waited for it (the link waits 60 ms before answering locally). Measured against the
-        // fastest healthy probe-due request: the wait is a floor added to it, while the healthy
-        // median moves with the machine's load (a loaded CI run put it at 33 ms over a 13 ms best).
-        const fastestProbe = Math.min(...healthy.probes.map((r) => r.ms));
-        assert.ok(
-          silent.probes.some((r) => r.ms - fastestProbe >= 40),
-          'a probe claim went to the silent Redis and waited for it',
-        );
+        // The test means something only if a probe claim did go to the silent Redis (and so waited
+        // for it): the proxy holds what each connection sent during the silence, and a claim is the
+        // f5 model's breaker (keyed by tenant/model) written half-open. Seen at the proxy, not inferred from timings, which
+        // move with the machine's load.
+        const claims = proxy
+          .held()
+          .filter((sent) => /cb:model:\S*\/f5\r\n/.test(sent) && sent.includes('"state":"half_open"'));
+        t.diagnostic(`connections that sent a probe claim to the silent Redis: ${claims.length}`);
+        assert.ok(claims.length >= 1, 'a probe claim went to the silent Redis');
         const over = extra.filter((r) => r.extra > 100);
         assert.equal(
           over.length,
