@@ -1,25 +1,33 @@
 /**
- * A/B of node flags for Understudy: one healthy instance per flag set, the same 50-connection load
- * as scenario 2, interleaved rounds; prints requests/s, CPU per request and peak RSS per round and
- * their medians. Each argument is one flag set (space-separated; "" is `npm start` as it is).
+ * A/B of node flags, or of builds, for Understudy: one instance per variant, the same 50-connection
+ * load as scenario 2, interleaved rounds; prints requests/s, CPU per request and peak RSS per round
+ * and their medians. Each argument is one variant: node flags (space-separated; "" is `npm start` as
+ * it is), and optionally `bundle=FILE`, another build of scripts/start.ts to run instead of this
+ * tree's (made with `node scripts/build.mjs scripts/start.ts dist/ab/base.mjs` at another commit;
+ * keep it under dist/ so its external packages resolve). KIND sets the primary's behaviour.
  *
  *   ROUNDS=5 SECONDS=8 npx tsx bench/flags.ts "" "--heap-growing-percent=0"
+ *   KIND=refused npx tsx bench/flags.ts "" "bundle=dist/ab/base.mjs"
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { costedThroughput, throughput, type Target } from './lib/load.js';
 import { stopAll } from './lib/procs.js';
 import { median } from './lib/stats.js';
-import { startLab, startUnderstudy } from './lib/systems.js';
+import { startLab, startUnderstudy, type PrimaryKind } from './lib/systems.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const variants = process.argv.slice(2);
 const rounds = Number(process.env.ROUNDS ?? 5);
 const seconds = Number(process.env.SECONDS ?? 8);
-if (variants.length === 0 || !(rounds > 0) || !(seconds > 0) || rounds > 50 || seconds > 120) {
-  console.error('usage: [ROUNDS=5] [SECONDS=8] npx tsx bench/flags.ts "flags A" "flags B" ...');
+const kinds: readonly PrimaryKind[] = ['healthy', 'e503', 'refused'];
+const kind = kinds.find((k) => k === (process.env.KIND ?? 'healthy'));
+if (variants.length === 0 || !kind || !(rounds > 0) || !(seconds > 0) || rounds > 50 || seconds > 120) {
+  console.error(
+    'usage: [ROUNDS=5] [SECONDS=8] [KIND=healthy|e503|refused] npx tsx bench/flags.ts "flags A" "flags B [bundle=FILE]" ...',
+  );
   process.exit(2);
 }
 
@@ -33,9 +41,13 @@ const tmp = mkdtempSync(join(tmpdir(), 'understudy-flags-'));
 try {
   const lab = await startLab(root, tmp, []);
   const systems: { flags: string; target: Target; figures: Figures }[] = [];
+  const ownBundle = lab.understudyBundle;
   for (const flags of variants) {
-    lab.understudyFlags = flags.split(' ').filter(Boolean);
-    const { target } = await startUnderstudy(lab, 'healthy', 'instant');
+    const words = flags.split(' ').filter(Boolean);
+    const bundle = words.find((w) => w.startsWith('bundle='))?.slice('bundle='.length);
+    lab.understudyFlags = words.filter((w) => !w.startsWith('bundle='));
+    lab.understudyBundle = bundle ? resolve(root, bundle) : ownBundle;
+    const { target } = await startUnderstudy(lab, kind, 'instant');
     systems.push({ flags, target, figures: { rps: [], cpuUs: [], rssMiB: [] } });
   }
   for (const s of systems) await throughput(s.target, 50, 2); // warm-up
