@@ -11,8 +11,12 @@ import {
   startProbe,
   endProbeUnused,
   viewOf,
+  claimProbe,
+  type BreakerState,
 } from '../src/health/circuit.js';
-import { InMemoryHealth } from '../src/health/memory.js';
+import { systemClock, type Clock } from '../src/clock.js';
+import { InMemoryHealth, keysOf, keyString } from '../src/health/memory.js';
+import type { CircuitKey, CircuitView, TargetRef } from '../src/health/types.js';
 import type { FailureDetails } from '../src/errors.js';
 
 const down: FailureDetails = { reason: 'provider_error', message: 'HTTP 500', status: 500 };
@@ -165,6 +169,99 @@ describe('the outcome window, kept in one pass', () => {
         },
       ),
       { numRuns: 400 },
+    );
+  });
+});
+
+describe('InMemoryHealth, with its keys made once per target', () => {
+  /** The plain reference: the same rules over a Map keyed by each call's freshly built key strings. */
+  class Reference {
+    readonly m = new Map<string, { key: CircuitKey; s: BreakerState }>();
+    get(k: CircuitKey, now: number) {
+      return this.m.get(keyString(k))?.s ?? freshBreaker(now);
+    }
+    put(k: CircuitKey, s: BreakerState) {
+      this.m.set(keyString(k), { key: k, s });
+    }
+  }
+
+  it('answers as a plain map of breakers would, over any sequence of calls', async () => {
+    const target = fc.record({
+      providerId: fc.constantFrom('p', 'q'),
+      modelId: fc.constantFrom('m1', 'm2', 'm3'),
+    });
+    const failure = fc.constantFrom<FailureDetails>(
+      { reason: 'unreachable', message: 'refused' },
+      { reason: 'rate_limited', message: '429', status: 429 },
+      { reason: 'provider_misconfigured', message: '404', status: 404 },
+    );
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('success' as const), t: target, ms: fc.integer({ min: 1, max: 500 }) }),
+      fc.record({ kind: fc.constant('failure' as const), t: target, f: failure }),
+      fc.record({ kind: fc.constant('probe' as const), t: target }),
+      fc.record({ kind: fc.constant('release' as const), t: target }),
+      fc.record({
+        kind: fc.constant('reset' as const),
+        key: fc.oneof(
+          fc.record({ scope: fc.constant('provider' as const), id: fc.constantFrom('p', 'q') }),
+          fc.record({ scope: fc.constant('model' as const), id: fc.constantFrom('m1', 'm2', 'm3') }),
+        ),
+      }),
+      fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 0, max: 15_000 }) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 60 }), async (ops) => {
+        let now = 1_000;
+        const clock: Clock = { ...systemClock, now: () => now };
+        const h = new InMemoryHealth({ clock });
+        const ref = new Reference();
+        const keys = (t: TargetRef) => keysOf({ ...t });
+        for (const o of ops) {
+          if (o.kind === 'wait') now += o.ms;
+          else if (o.kind === 'success') {
+            h.successNow({ ...o.t }, o.ms);
+            for (const k of keys(o.t)) ref.put(k, onSuccess(ref.get(k, now), o.ms, now, P));
+          } else if (o.kind === 'failure') {
+            h.failureNow({ ...o.t }, o.f);
+            for (const k of keys(o.t))
+              if (scopesFor(o.f).includes(k.scope)) ref.put(k, onFailure(ref.get(k, now), o.f, now, P));
+          } else if (o.kind === 'probe') {
+            const next = claimProbe(
+              keys(o.t).map((k) => ref.get(k, now)),
+              now,
+              P,
+            );
+            if (next) keys(o.t).forEach((k, i) => next[i] && ref.put(k, next[i]!));
+            assert.equal(h.acquireProbeNow({ ...o.t }), next !== undefined);
+          } else if (o.kind === 'release') {
+            await h.releaseProbe({ ...o.t });
+            for (const k of keys(o.t)) ref.put(k, endProbeUnused(ref.get(k, now), now));
+          } else {
+            await h.reset({ ...o.key });
+            ref.m.delete(keyString(o.key));
+          }
+          for (const t of [
+            { providerId: 'p', modelId: 'm1' },
+            { providerId: 'q', modelId: 'm3' },
+          ]) {
+            const [pk, mk] = keys(t);
+            const ps = ref.get(pk, now);
+            const ms = ref.get(mk, now);
+            const available = ps.state === 'closed' && ms.state === 'closed';
+            const due = [ps, ms].every((s) => s.state === 'closed' || probeDue(s, now));
+            assert.deepEqual(h.checkNow(t), {
+              provider: viewOf(pk, ps, now, P),
+              model: viewOf(mk, ms, now, P),
+              available,
+              probeDue: !available && due,
+            });
+          }
+        }
+        const byKey = (a: CircuitView, b: CircuitView) => keyString(a.key).localeCompare(keyString(b.key));
+        const expected = [...ref.m.values()].map(({ key, s }) => viewOf(key, s, now, P)).sort(byKey);
+        assert.deepEqual((await h.snapshot()).sort(byKey), expected);
+      }),
+      { numRuns: 300 },
     );
   });
 });

@@ -29,9 +29,25 @@ export function keyString(k: CircuitKey): string {
   return `${k.scope}:${k.id}`;
 }
 
+/** One breaker's place: its key, made once, and its state (undefined: never recorded, or reset). */
+interface Slot {
+  readonly key: CircuitKey;
+  state: BreakerState | undefined;
+}
+
+/** Cached target pairs beyond this are dropped (they are rebuilt on demand): a bound, not a tuning. */
+const MAX_CACHED_PROVIDERS = 10_000;
+
 /** Circuit breakers per provider and per model, in a Map. Synchronous underneath; async to fit the interface. */
 export class InMemoryHealth implements HealthMemory {
-  private readonly breakers = new Map<string, { key: CircuitKey; state: BreakerState }>();
+  /** Every breaker seen, by its storage key. */
+  private readonly slots = new Map<string, Slot>();
+  /**
+   * A target's two slots by provider id, then model id: every answer checks and records its targets
+   * several times, and a lookup by the caller's own id strings (whose hashes V8 keeps) spares
+   * building and hashing two key strings per call.
+   */
+  private readonly targets = new Map<string, Map<string, readonly [Slot, Slot]>>();
   private readonly clock: Clock;
   readonly policy: BreakerPolicy;
 
@@ -40,25 +56,43 @@ export class InMemoryHealth implements HealthMemory {
     this.policy = { ...DEFAULT_BREAKER_POLICY, ...opts.policy };
   }
 
-  private get(key: CircuitKey): BreakerState {
-    return this.breakers.get(keyString(key))?.state ?? freshBreaker(this.clock.now());
+  private slot(key: CircuitKey): Slot {
+    const name = keyString(key);
+    let s = this.slots.get(name);
+    if (!s)
+      this.slots.set(name, (s = { key: Object.freeze({ scope: key.scope, id: key.id }), state: undefined }));
+    return s;
   }
 
-  private put(key: CircuitKey, state: BreakerState): void {
-    this.breakers.set(keyString(key), { key, state });
+  private slotsOf(t: TargetRef): readonly [Slot, Slot] {
+    let byModel = this.targets.get(t.providerId);
+    if (!byModel) {
+      if (this.targets.size >= MAX_CACHED_PROVIDERS) this.targets.clear();
+      this.targets.set(t.providerId, (byModel = new Map()));
+    }
+    let pair = byModel.get(t.modelId);
+    if (!pair) {
+      const [pk, mk] = keysOf(t);
+      byModel.set(t.modelId, (pair = [this.slot(pk), this.slot(mk)]));
+    }
+    return pair;
+  }
+
+  private stateOf(s: Slot): BreakerState {
+    return s.state ?? freshBreaker(this.clock.now());
   }
 
   /** The target's health, computed synchronously (used by the async interface and by shared stores). */
   checkNow(target: TargetRef): TargetHealth {
     const now = this.clock.now();
-    const [pk, mk] = keysOf(target);
-    const ps = this.get(pk);
-    const ms = this.get(mk);
+    const [p, m] = this.slotsOf(target);
+    const ps = this.stateOf(p);
+    const ms = this.stateOf(m);
     const available = ps.state === 'closed' && ms.state === 'closed';
-    const due = [ps, ms].every((s) => s.state === 'closed' || probeDue(s, now));
+    const due = (ps.state === 'closed' || probeDue(ps, now)) && (ms.state === 'closed' || probeDue(ms, now));
     return {
-      provider: viewOf(pk, ps, now, this.policy),
-      model: viewOf(mk, ms, now, this.policy),
+      provider: viewOf(p.key, ps, now, this.policy),
+      model: viewOf(m.key, ms, now, this.policy),
       available,
       probeDue: !available && due,
     };
@@ -70,16 +104,16 @@ export class InMemoryHealth implements HealthMemory {
 
   /** Synchronous probe claim: all the target's open breakers, or none. */
   acquireProbeNow(target: TargetRef): boolean {
-    const keys = keysOf(target);
+    const slots = this.slotsOf(target);
     const next = claimProbe(
-      keys.map((k) => this.get(k)),
+      slots.map((s) => this.stateOf(s)),
       this.clock.now(),
       this.policy,
     );
     if (!next) return false;
-    keys.forEach((k, i) => {
+    slots.forEach((slot, i) => {
       const s = next[i];
-      if (s) this.put(k, s);
+      if (s) slot.state = s;
     });
     return true;
   }
@@ -90,13 +124,13 @@ export class InMemoryHealth implements HealthMemory {
 
   async releaseProbe(target: TargetRef): Promise<void> {
     const now = this.clock.now();
-    for (const k of keysOf(target)) this.put(k, endProbeUnused(this.get(k), now));
+    for (const s of this.slotsOf(target)) s.state = endProbeUnused(this.stateOf(s), now);
   }
 
   /** Synchronous success record. */
   successNow(target: TargetRef, latencyMs: number): void {
     const now = this.clock.now();
-    for (const k of keysOf(target)) this.put(k, onSuccess(this.get(k), latencyMs, now, this.policy));
+    for (const s of this.slotsOf(target)) s.state = onSuccess(this.stateOf(s), latencyMs, now, this.policy);
   }
 
   async recordSuccess(target: TargetRef, latencyMs: number): Promise<void> {
@@ -107,8 +141,8 @@ export class InMemoryHealth implements HealthMemory {
   failureNow(target: TargetRef, failure: FailureDetails): void {
     const now = this.clock.now();
     const scopes = scopesFor(failure);
-    for (const k of keysOf(target)) {
-      if (scopes.includes(k.scope)) this.put(k, onFailure(this.get(k), failure, now, this.policy));
+    for (const s of this.slotsOf(target)) {
+      if (scopes.includes(s.key.scope)) s.state = onFailure(this.stateOf(s), failure, now, this.policy);
     }
   }
 
@@ -117,16 +151,20 @@ export class InMemoryHealth implements HealthMemory {
   }
 
   async reset(key: CircuitKey): Promise<void> {
-    this.breakers.delete(keyString(key));
+    const s = this.slots.get(keyString(key));
+    if (s) s.state = undefined;
   }
 
   /** Replaces one breaker's state (a shared store pushing what another instance learnt). */
   apply(key: CircuitKey, state: BreakerState): void {
-    this.put(key, state);
+    this.slot(key).state = state;
   }
 
   async snapshot(): Promise<CircuitView[]> {
     const now = this.clock.now();
-    return [...this.breakers.values()].map(({ key, state }) => viewOf(key, state, now, this.policy));
+    const views: CircuitView[] = [];
+    for (const { key, state } of this.slots.values())
+      if (state) views.push(viewOf(key, state, now, this.policy));
+    return views;
   }
 }
