@@ -378,6 +378,7 @@ export async function* answer(
     catalog,
     primary: primary.model,
     request,
+    inputTokens,
     failure: primaryFailure,
     health: candidatesHealth,
   });

@@ -22,6 +22,8 @@ export interface BackupQuery {
   catalog: Catalog;
   primary: ModelConfig;
   request?: ChatRequest;
+  /** The request's estimated input tokens, when the caller has counted them already (else counted here). */
+  inputTokens?: number;
   /** The primary's failure, when it failed (not known for an explanation asked in advance). */
   failure?: FailureDetails;
   /** Health of each model by id (missing: unknown, assumed healthy). */
@@ -98,9 +100,14 @@ function describeTier(primary: ModelConfig, m: ModelConfig): string {
     : `${m.tier - primary.tier} tier(s) above the primary`;
 }
 
+/** The request's estimated input tokens: the caller's count if given (a long conversation costs a pass over its text). */
+function requestTokens(q: BackupQuery): number {
+  return q.inputTokens ?? (q.request ? estimateRequestTokens(q.request) : 0);
+}
+
 /** Automatic: the best available backup, ranked by tier closeness, health, speed, then list order. */
 export function chooseAutomatic(q: BackupQuery): BackupChoice {
-  const inputTokens = q.request ? estimateRequestTokens(q.request) : 0;
+  const inputTokens = requestTokens(q);
   const order = new Map(q.catalog.models.map((m, i) => [m.id, i]));
   const eligible: ModelConfig[] = [];
   const excluded: { modelId: string; excludedBecause: string }[] = [];
@@ -159,7 +166,7 @@ export function chooseBackup(q: BackupQuery): BackupChoice {
   if (!m.enabled)
     return { explanation: `The Specific fallback model ${m.label} is disabled.`, candidates: [] };
   if (q.failure?.reason === 'context_too_long' && m.contextWindow !== undefined) {
-    const floor = q.primary.contextWindow ?? (q.request ? estimateRequestTokens(q.request) : 0);
+    const floor = q.primary.contextWindow ?? requestTokens(q);
     if (m.contextWindow <= floor) {
       return {
         explanation: `The Specific fallback model ${m.label} has no larger context window than ${q.primary.label}.`,
