@@ -61,7 +61,12 @@ function healthScore(h: TargetHealth | undefined): { failShare: number; latency:
 }
 
 /** Why `m` cannot be the backup, or undefined when it can. */
-function exclusion(q: BackupQuery, m: ModelConfig, inputTokens: number): string | undefined {
+function exclusion(
+  q: BackupQuery,
+  m: ModelConfig,
+  inputTokens: number,
+  need: readonly Capability[],
+): string | undefined {
   const { primary, failure, catalog } = q;
   if (m.id === primary.id) return 'it is the primary';
   if (!m.enabled) return 'disabled';
@@ -73,7 +78,7 @@ function exclusion(q: BackupQuery, m: ModelConfig, inputTokens: number): string 
   if (h && h.provider.state !== 'closed')
     return `its provider is unavailable (${h.provider.reason ?? 'circuit open'})`;
   if (h && h.model.state !== 'closed') return `known unavailable (${h.model.reason ?? 'circuit open'})`;
-  for (const cap of neededCapabilities(q.request)) {
+  for (const cap of need) {
     if (!m.capabilities.includes(cap)) return `lacks ${cap}, which the conversation uses`;
   }
   const missingTag = primary.tags.find((t) => !m.tags.includes(t));
@@ -108,28 +113,24 @@ function requestTokens(q: BackupQuery): number {
 /** Automatic: the best available backup, ranked by tier closeness, health, speed, then list order. */
 export function chooseAutomatic(q: BackupQuery): BackupChoice {
   const inputTokens = requestTokens(q);
-  const order = new Map(q.catalog.models.map((m, i) => [m.id, i]));
-  const eligible: ModelConfig[] = [];
+  // What the conversation needs is read once, not once per model (a pass over every message).
+  const need = neededCapabilities(q.request);
+  // Each eligible model with its ranking key, computed once rather than in every comparison.
+  const ranked: { m: ModelConfig; i: number; t: number; failShare: number; latency: number }[] = [];
   const excluded: { modelId: string; excludedBecause: string }[] = [];
-  for (const m of q.catalog.models) {
-    const why = exclusion(q, m, inputTokens);
+  q.catalog.models.forEach((m, i) => {
+    const why = exclusion(q, m, inputTokens, need);
     if (why) excluded.push({ modelId: m.id, excludedBecause: why });
-    else eligible.push(m);
-  }
-  const key = (m: ModelConfig) => ({
-    t: tierDistance(q.primary.tier, m.tier),
-    ...healthScore(q.health.get(m.id)),
+    else ranked.push({ m, i, t: tierDistance(q.primary.tier, m.tier), ...healthScore(q.health.get(m.id)) });
   });
-  eligible.sort((a, b) => {
-    const ka = key(a);
-    const kb = key(b);
-    return (
-      ka.t - kb.t ||
-      ka.failShare - kb.failShare ||
-      (ka.latency === kb.latency ? 0 : ka.latency < kb.latency ? -1 : 1) ||
-      (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0)
-    );
-  });
+  ranked.sort(
+    (a, b) =>
+      a.t - b.t ||
+      a.failShare - b.failShare ||
+      (a.latency === b.latency ? 0 : a.latency < b.latency ? -1 : 1) ||
+      a.i - b.i,
+  );
+  const eligible = ranked.map((r) => r.m);
   const candidates = [...eligible.map((m, i) => ({ modelId: m.id, rank: i + 1 })), ...excluded];
   const pick = eligible[0];
   if (!pick) {
