@@ -4,24 +4,26 @@
  * and their medians. Each argument is one variant: node flags (space-separated; "" is `npm start` as
  * it is), and optionally `bundle=FILE`, another build of scripts/start.ts to run instead of this
  * tree's (made with `node scripts/build.mjs scripts/start.ts dist/ab/base.mjs` at another commit;
- * keep it under dist/ so its external packages resolve). KIND sets the primary's behaviour.
+ * keep it under dist/ so its external packages resolve). KIND sets the primary's behaviour;
+ * LATENCY=1 adds, each round, the p50 of one request at a time (SECONDS long) to the figures.
  *
  *   ROUNDS=5 SECONDS=8 npx tsx bench/flags.ts "" "--heap-growing-percent=0"
- *   KIND=refused npx tsx bench/flags.ts "" "bundle=dist/ab/base.mjs"
+ *   KIND=refused LATENCY=1 npx tsx bench/flags.ts "" "bundle=dist/ab/base.mjs"
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { costedThroughput, throughput, type Target } from './lib/load.js';
+import { costedThroughput, sequentialLatency, throughput, type Target } from './lib/load.js';
 import { stopAll } from './lib/procs.js';
-import { median } from './lib/stats.js';
+import { median, percentile } from './lib/stats.js';
 import { startLab, startUnderstudy, type PrimaryKind } from './lib/systems.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const variants = process.argv.slice(2);
 const rounds = Number(process.env.ROUNDS ?? 5);
 const seconds = Number(process.env.SECONDS ?? 8);
+const latency = process.env.LATENCY === '1';
 const kinds: readonly PrimaryKind[] = ['healthy', 'e503', 'refused'];
 const kind = kinds.find((k) => k === (process.env.KIND ?? 'healthy'));
 if (variants.length === 0 || !kind || !(rounds > 0) || !(seconds > 0) || rounds > 50 || seconds > 120) {
@@ -32,6 +34,7 @@ if (variants.length === 0 || !kind || !(rounds > 0) || !(seconds > 0) || rounds 
 }
 
 interface Figures {
+  p50Ms: number[];
   rps: number[];
   cpuUs: number[];
   rssMiB: number[];
@@ -48,11 +51,16 @@ try {
     lab.understudyFlags = words.filter((w) => !w.startsWith('bundle='));
     lab.understudyBundle = bundle ? resolve(root, bundle) : ownBundle;
     const { target } = await startUnderstudy(lab, kind, 'instant');
-    systems.push({ flags, target, figures: { rps: [], cpuUs: [], rssMiB: [] } });
+    systems.push({ flags, target, figures: { p50Ms: [], rps: [], cpuUs: [], rssMiB: [] } });
   }
   for (const s of systems) await throughput(s.target, 50, 2); // warm-up
   for (let r = 0; r < rounds; r++) {
     for (const s of r % 2 === 0 ? systems : [...systems].reverse()) {
+      if (latency) {
+        const p50 = percentile((await sequentialLatency(s.target, seconds * 1000)).samples, 0.5);
+        s.figures.p50Ms.push(p50);
+        console.log(`round ${r + 1} [${s.flags}]: latency p50 ${p50.toFixed(3)} ms, one request at a time`);
+      }
       const res = await costedThroughput(s.target, 50, seconds);
       const cpuUs = res.cpuMsPerRequest * 1000;
       const peak = res.peakRssMiB;
@@ -66,8 +74,9 @@ try {
     }
   }
   for (const { flags, figures: f } of systems) {
+    const p50 = latency ? `latency p50 ${median(f.p50Ms).toFixed(3)} ms, ` : '';
     console.log(
-      `median [${flags}]: ${median(f.rps).toFixed(0)} req/s, CPU ${median(f.cpuUs).toFixed(0)} µs/request, ` +
+      `median [${flags}]: ${p50}${median(f.rps).toFixed(0)} req/s, CPU ${median(f.cpuUs).toFixed(0)} µs/request, ` +
         `peak RSS ${median(f.rssMiB).toFixed(0)} MiB (max ${Math.max(...f.rssMiB).toFixed(0)})`,
     );
   }
