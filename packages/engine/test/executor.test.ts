@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { createEngine } from '../src/executor/engine.js';
 import { CONTINUE_INSTRUCTION, type AnswerInput } from '../src/executor/answer.js';
 import { InMemoryHealth } from '../src/health/memory.js';
+import type { HealthMemory } from '../src/health/types.js';
 import type { ProviderEvent } from '../src/types/chat.js';
 import type { AnswerEvent, AnswerResult } from '../src/types/result.js';
 import { FakeClient, ask, catalog, fails, healthy, model, type Step } from './fakes.js';
@@ -16,7 +17,7 @@ async function collect(events: AsyncIterable<AnswerEvent>) {
   return { all, last, result: last.result as AnswerResult, text: text.join('') };
 }
 
-function setup(scripts: ConstructorParameters<typeof FakeClient>[0], opts: { health?: InMemoryHealth } = {}) {
+function setup(scripts: ConstructorParameters<typeof FakeClient>[0], opts: { health?: HealthMemory } = {}) {
   const client = new FakeClient(scripts);
   const health = opts.health ?? new InMemoryHealth();
   const engine = createEngine({ client, health, options: { quickRetryDelayMs: 10 } });
@@ -525,6 +526,48 @@ describe('executor: cancellation', () => {
 });
 
 describe('executor: health memory', () => {
+  /** The same memory behind an interface with no synchronous check (a store that must be awaited). */
+  const asyncOnly = (inner: InMemoryHealth): HealthMemory => ({
+    check: async (t) => inner.check(t),
+    tryAcquireProbe: (t) => inner.tryAcquireProbe(t),
+    releaseProbe: (t) => inner.releaseProbe(t),
+    recordSuccess: (t, ms) => inner.recordSuccess(t, ms),
+    recordFailure: (t, f) => inner.recordFailure(t, f),
+    reset: (k) => inner.reset(k),
+    snapshot: () => inner.snapshot(),
+  });
+
+  it('a store checked synchronously or only asynchronously decides the same', async () => {
+    for (const health of [new InMemoryHealth(), asyncOnly(new InMemoryHealth())]) {
+      const { run, client } = setup(
+        { a1: fails('overloaded', { status: 529 }), b1: healthy('b') },
+        { health },
+      );
+      for (let i = 0; i < 3; i++) await run();
+      const { result } = await run();
+      assert.equal(client.callsTo('a1').length, 3, 'the open breaker spares the primary');
+      assert.equal(result.modelId, 'b1', 'the same backup: next tier on another provider');
+      assert.equal(result.fallback?.skippedByHealth, true);
+      assert.match(result.fallback?.explanation ?? '', /Automatic picked Model b1.*Next in line: Model b2/);
+    }
+  });
+
+  it('a store whose checks fail counts as "nothing known", synchronous or not', async () => {
+    const broken = new InMemoryHealth();
+    broken.checkNow = () => {
+      throw new Error('store down');
+    };
+    const rejecting = asyncOnly(new InMemoryHealth());
+    rejecting.check = () => Promise.reject(new Error('store down'));
+    for (const health of [broken, rejecting]) {
+      const { run } = setup({ a1: fails('overloaded', { status: 529 }), b1: healthy('b') }, { health });
+      const { result } = await run();
+      assert.equal(result.status, 'complete');
+      assert.equal(result.modelId, 'b1');
+      assert.equal(result.fallback?.skippedByHealth, false);
+    }
+  });
+
   it('after the breaker opens, requests go straight to the backup without touching the primary', async () => {
     const health = new InMemoryHealth();
     const { run, client } = setup({ a1: fails('overloaded', { status: 529 }), b1: healthy('b') }, { health });

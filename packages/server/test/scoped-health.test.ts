@@ -33,3 +33,27 @@ test('organizations with the same ids keep separate breakers, each seen with its
   await a.recordFailure({ providerId: 'other', modelId: 'gpt-4o' }, { reason: 'unreachable', message: 'x' });
   assert.equal((await a.check(t)).available, true);
 });
+
+test('a synchronous check is offered exactly when the inner store has one, and agrees with check()', async () => {
+  const shared = new InMemoryHealth();
+  const a = scopeHealth(shared, 'org-a');
+  const t = { providerId: 'openai', modelId: 'gpt-4o' };
+  for (let i = 0; i < 3; i++) await a.recordFailure(t, { reason: 'unreachable', message: 'refused' });
+  assert.ok(a.checkNow, 'in-process memory can be checked without waiting');
+  assert.deepEqual(a.checkNow(t), await a.check(t));
+  assert.equal(a.checkNow(t).model.key.id, 'gpt-4o');
+  const awaited = scopeHealth(
+    {
+      check: (x) => shared.check(x),
+      tryAcquireProbe: (x) => shared.tryAcquireProbe(x),
+      releaseProbe: (x) => shared.releaseProbe(x),
+      recordSuccess: (x, ms) => shared.recordSuccess(x, ms),
+      recordFailure: (x, f) => shared.recordFailure(x, f),
+      reset: (k) => shared.reset(k),
+      snapshot: () => shared.snapshot(),
+    },
+    'org-a',
+  );
+  assert.equal(awaited.checkNow, undefined, 'a store that must be awaited is not made to look synchronous');
+  assert.equal((await awaited.check(t)).available, false);
+});

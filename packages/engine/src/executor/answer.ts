@@ -100,24 +100,46 @@ function targetOf(catalog: Catalog, model: ModelConfig): ModelTarget | undefined
   return provider ? { provider, model } : undefined;
 }
 
-/** Health of every model the backup choice may consider. */
-export async function healthOf(
+/**
+ * A target's health, or undefined when the store fails ("nothing known"). Synchronous when the
+ * store keeps a local view: an await per check cost a busy server more than the check itself.
+ */
+function checkOf(
+  health: HealthMemory,
+  ref: TargetRef,
+): TargetHealth | undefined | Promise<TargetHealth | undefined> {
+  if (!health.checkNow) return safe(() => health.check(ref), undefined);
+  try {
+    return health.checkNow(ref);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Health of every model the backup choice may consider; synchronous when the store allows it. */
+export function healthOf(
   health: HealthMemory,
   catalog: Catalog,
   except: string,
-): Promise<Map<string, TargetHealth>> {
-  const pairs = await Promise.all(
-    catalog.models
-      .filter((m) => m.enabled && m.id !== except)
-      .map(
-        async (m) =>
-          [
-            m.id,
-            await safe(() => health.check({ providerId: m.providerId, modelId: m.id }), undefined),
-          ] as const,
-      ),
-  );
-  return new Map(pairs.filter((p): p is readonly [string, TargetHealth] => p[1] !== undefined));
+): Map<string, TargetHealth> | Promise<Map<string, TargetHealth>> {
+  const out = new Map<string, TargetHealth>();
+  const pending: Promise<void>[] = [];
+  for (const m of catalog.models) {
+    if (!m.enabled || m.id === except) continue;
+    const h = checkOf(health, { providerId: m.providerId, modelId: m.id });
+    if (h instanceof Promise) pending.push(h.then((v) => void (v && out.set(m.id, v))));
+    else if (h) out.set(m.id, h);
+  }
+  // Entries in catalog order, as the choice's explanation lists them, however the checks resolve.
+  if (pending.length === 0) return out;
+  return Promise.all(pending).then(() => {
+    const ordered = new Map<string, TargetHealth>();
+    for (const m of catalog.models) {
+      const h = out.get(m.id);
+      if (h) ordered.set(m.id, h);
+    }
+    return ordered;
+  });
 }
 
 /** Produces one answer as a stream of events; ends with `done` or `error`. Never throws. */
@@ -335,7 +357,8 @@ export async function* answer(
   let primaryFailure: FailureDetails;
   let skippedByHealth = false;
   const ref = refOf(primary);
-  const h = await safe(() => health.check(ref), undefined);
+  const checked = checkOf(health, ref);
+  const h = checked instanceof Promise ? await checked : checked;
   let probe = false;
   if (h && !h.available) {
     if (h.probeDue && (await safe(() => health.tryAcquireProbe(ref), false))) probe = true;
@@ -352,7 +375,7 @@ export async function* answer(
     if (o.status === 'cancelled') return void (yield cancelled(primary));
     let failure = o.failure as ProviderError;
     const wait = !probe && !o.contentSent ? quickRetryWait(failure, options) : undefined;
-    if (wait !== undefined && (await safe(() => health.check(ref), undefined))?.available !== false) {
+    if (wait !== undefined && (await checkOf(health, ref))?.available !== false) {
       try {
         await clock.sleep(wait, signal);
       } catch {
@@ -373,7 +396,8 @@ export async function* answer(
   // 2. One backup, never a chain.
   const fallbackReason = primaryFailure.reason;
   if (!isFallbackReason(fallbackReason)) return void (yield errorEvent(primaryFailure, undefined));
-  const candidatesHealth = await healthOf(health, catalog, primary.model.id);
+  const pendingHealth = healthOf(health, catalog, primary.model.id);
+  const candidatesHealth = pendingHealth instanceof Promise ? await pendingHealth : pendingHealth;
   const choice: BackupChoice = chooseBackup({
     catalog,
     primary: primary.model,

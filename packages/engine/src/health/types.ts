@@ -57,6 +57,12 @@ export interface TargetHealth {
 export interface HealthMemory {
   /** The target's breakers as known now. */
   check(target: TargetRef): Promise<TargetHealth>;
+  /**
+   * The same answer as `check`, without waiting, for stores that keep a local view (in-process
+   * memory; Redis through its mirror). The engine uses it when present: on a busy server the await
+   * of an async check costs several times the check itself, on every answer.
+   */
+  checkNow?(target: TargetRef): TargetHealth;
   /** Claims the single probe of the target's open breakers; false when another caller holds it. */
   tryAcquireProbe(target: TargetRef): Promise<boolean>;
   /** Gives the probe back without a verdict (the member cancelled). */

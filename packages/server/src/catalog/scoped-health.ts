@@ -30,11 +30,13 @@ export function scopeHealth(inner: HealthMemory, orgId: string): HealthMemory {
     ...v,
     key: { ...v.key, id: v.key.id.slice(prefix.length) },
   });
-  return {
-    check: async (t): Promise<TargetHealth> => {
-      const h = await inner.check(wrap(t));
-      return { ...h, provider: unwrapView(h.provider), model: unwrapView(h.model) };
-    },
+  const unwrap = (h: TargetHealth): TargetHealth => ({
+    ...h,
+    provider: unwrapView(h.provider),
+    model: unwrapView(h.model),
+  });
+  const scoped: HealthMemory = {
+    check: async (t) => unwrap(await inner.check(wrap(t))),
     tryAcquireProbe: (t) => inner.tryAcquireProbe(wrap(t)),
     releaseProbe: (t) => inner.releaseProbe(wrap(t)),
     recordSuccess: (t, ms) => inner.recordSuccess(wrap(t), ms),
@@ -42,4 +44,8 @@ export function scopeHealth(inner: HealthMemory, orgId: string): HealthMemory {
     reset: (key: CircuitKey) => inner.reset({ ...key, id: prefix + key.id }),
     snapshot: async () => (await inner.snapshot()).filter((v) => v.key.id.startsWith(prefix)).map(unwrapView),
   };
+  // Synchronous only where the inner store is: the engine then checks health without an await.
+  const now = inner.checkNow?.bind(inner);
+  if (now) scoped.checkNow = (t) => unwrap(now(wrap(t)));
+  return scoped;
 }

@@ -298,6 +298,10 @@ export class RedisHealth implements HealthMemory {
     }
   }
 
+  checkNow(target: TargetRef): TargetHealth {
+    return this.mirror.checkNow(target);
+  }
+
   async check(target: TargetRef): Promise<TargetHealth> {
     return this.mirror.checkNow(target);
   }
