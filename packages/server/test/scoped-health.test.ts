@@ -42,18 +42,12 @@ test('a synchronous check is offered exactly when the inner store has one, and a
   assert.ok(a.checkNow, 'in-process memory can be checked without waiting');
   assert.deepEqual(a.checkNow(t), await a.check(t));
   assert.equal(a.checkNow(t).model.key.id, 'gpt-4o');
-  const awaited = scopeHealth(
-    {
-      check: (x) => shared.check(x),
-      tryAcquireProbe: (x) => shared.tryAcquireProbe(x),
-      releaseProbe: (x) => shared.releaseProbe(x),
-      recordSuccess: (x, ms) => shared.recordSuccess(x, ms),
-      recordFailure: (x, f) => shared.recordFailure(x, f),
-      reset: (k) => shared.reset(k),
-      snapshot: () => shared.snapshot(),
-    },
-    'org-a',
-  );
+  // A store that must be awaited (a scope over the same memory, its synchronous check taken away).
+  const { checkNow: _sync, ...awaitOnly } = scopeHealth(shared, 'org-b');
+  assert.ok(_sync);
+  const awaited = scopeHealth(awaitOnly, 'org-a');
   assert.equal(awaited.checkNow, undefined, 'a store that must be awaited is not made to look synchronous');
+  assert.equal((await awaited.check(t)).available, true);
+  for (let i = 0; i < 3; i++) await awaited.recordFailure(t, { reason: 'unreachable', message: 'refused' });
   assert.equal((await awaited.check(t)).available, false);
 });
