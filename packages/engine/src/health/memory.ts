@@ -14,6 +14,7 @@ import {
   type BreakerPolicy,
   type BreakerState,
 } from './circuit.js';
+import { perTarget } from './per-target.js';
 import type { CircuitKey, CircuitView, HealthMemory, TargetHealth, TargetRef } from './types.js';
 
 /** Both breaker keys of a target. */
@@ -35,19 +36,15 @@ interface Slot {
   state: BreakerState | undefined;
 }
 
-/** Cached target pairs beyond this are dropped (they are rebuilt on demand): a bound, not a tuning. */
-const MAX_CACHED_PROVIDERS = 10_000;
-
 /** Circuit breakers per provider and per model, in a Map. Synchronous underneath; async to fit the interface. */
 export class InMemoryHealth implements HealthMemory {
   /** Every breaker seen, by its storage key. */
   private readonly slots = new Map<string, Slot>();
-  /**
-   * A target's two slots by provider id, then model id: every answer checks and records its targets
-   * several times, and a lookup by the caller's own id strings (whose hashes V8 keeps) spares
-   * building and hashing two key strings per call.
-   */
-  private readonly targets = new Map<string, Map<string, readonly [Slot, Slot]>>();
+  /** A target's two slots, found once per target rather than by two key strings per call. */
+  private readonly slotsOf = perTarget((t): readonly [Slot, Slot] => {
+    const [pk, mk] = keysOf(t);
+    return [this.slot(pk), this.slot(mk)];
+  });
   private readonly clock: Clock;
   readonly policy: BreakerPolicy;
 
@@ -62,20 +59,6 @@ export class InMemoryHealth implements HealthMemory {
     if (!s)
       this.slots.set(name, (s = { key: Object.freeze({ scope: key.scope, id: key.id }), state: undefined }));
     return s;
-  }
-
-  private slotsOf(t: TargetRef): readonly [Slot, Slot] {
-    let byModel = this.targets.get(t.providerId);
-    if (!byModel) {
-      if (this.targets.size >= MAX_CACHED_PROVIDERS) this.targets.clear();
-      this.targets.set(t.providerId, (byModel = new Map()));
-    }
-    let pair = byModel.get(t.modelId);
-    if (!pair) {
-      const [pk, mk] = keysOf(t);
-      byModel.set(t.modelId, (pair = [this.slot(pk), this.slot(mk)]));
-    }
-    return pair;
   }
 
   private stateOf(s: Slot): BreakerState {

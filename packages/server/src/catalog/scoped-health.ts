@@ -3,29 +3,23 @@
  * model and provider ids (`gpt-4o`, `openai`), while the shared memory needs ids unique across the
  * deployment. This view prefixes every id with the organization's id and strips it on the way out.
  */
-import type { CircuitKey, CircuitView, HealthMemory, TargetHealth, TargetRef } from '@understudy/engine';
-
-/** Cached wrapped refs beyond this many providers are dropped and rebuilt on demand. */
-const MAX_CACHED_PROVIDERS = 10_000;
+import {
+  perTarget,
+  type CircuitKey,
+  type CircuitView,
+  type HealthMemory,
+  type TargetHealth,
+  type TargetRef,
+} from '@understudy/engine';
 
 /** A HealthMemory for one organization over the deployment-wide one. */
 export function scopeHealth(inner: HealthMemory, orgId: string): HealthMemory {
   const prefix = `${orgId}/`;
-  // The wrapped ref of each target, made once: an answer checks and records its targets several
-  // times, and the inner memory looks them up by these strings (V8 keeps a string's hash, so the
-  // same string objects hash once). Targets are the organization's models: a bounded set.
-  const refs = new Map<string, Map<string, TargetRef>>();
-  const wrap = (t: TargetRef): TargetRef => {
-    let byModel = refs.get(t.providerId);
-    if (!byModel) {
-      if (refs.size >= MAX_CACHED_PROVIDERS) refs.clear();
-      refs.set(t.providerId, (byModel = new Map()));
-    }
-    let ref = byModel.get(t.modelId);
-    if (!ref)
-      byModel.set(t.modelId, (ref = { providerId: prefix + t.providerId, modelId: prefix + t.modelId }));
-    return ref;
-  };
+  // The wrapped ref of each target, made once: the inner memory then looks it up by the same strings.
+  const wrap = perTarget((t): TargetRef => ({
+    providerId: prefix + t.providerId,
+    modelId: prefix + t.modelId,
+  }));
   const unwrapView = (v: CircuitView): CircuitView => ({
     ...v,
     key: { ...v.key, id: v.key.id.slice(prefix.length) },

@@ -303,7 +303,7 @@ export class RedisHealth implements HealthMemory {
   }
 
   async check(target: TargetRef): Promise<TargetHealth> {
-    return this.mirror.checkNow(target);
+    return this.checkNow(target);
   }
 
   async tryAcquireProbe(target: TargetRef): Promise<boolean> {
