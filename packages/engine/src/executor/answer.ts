@@ -122,24 +122,19 @@ export function healthOf(
   catalog: Catalog,
   except: string,
 ): Map<string, TargetHealth> | Promise<Map<string, TargetHealth>> {
-  const out = new Map<string, TargetHealth>();
-  const pending: Promise<void>[] = [];
-  for (const m of catalog.models) {
-    if (!m.enabled || m.id === except) continue;
-    const h = checkOf(health, { providerId: m.providerId, modelId: m.id });
-    if (h instanceof Promise) pending.push(h.then((v) => void (v && out.set(m.id, v))));
-    else if (h) out.set(m.id, h);
+  const checks = catalog.models
+    .filter((m) => m.enabled && m.id !== except)
+    .map((m) => [m.id, checkOf(health, { providerId: m.providerId, modelId: m.id })] as const);
+  /** The known ones, in catalog order (the choice's explanation lists them so). */
+  const known = (hs: readonly (readonly [string, TargetHealth | undefined])[]) =>
+    new Map(hs.filter((p): p is readonly [string, TargetHealth] => p[1] !== undefined));
+  const now: [string, TargetHealth | undefined][] = [];
+  for (const [id, h] of checks) {
+    if (h instanceof Promise)
+      return Promise.all(checks.map(async ([i, x]) => [i, await x] as const)).then(known);
+    now.push([id, h]);
   }
-  // Entries in catalog order, as the choice's explanation lists them, however the checks resolve.
-  if (pending.length === 0) return out;
-  return Promise.all(pending).then(() => {
-    const ordered = new Map<string, TargetHealth>();
-    for (const m of catalog.models) {
-      const h = out.get(m.id);
-      if (h) ordered.set(m.id, h);
-    }
-    return ordered;
-  });
+  return known(now);
 }
 
 /** Produces one answer as a stream of events; ends with `done` or `error`. Never throws. */
