@@ -689,8 +689,8 @@ test('several instances share health memory, settings and conversations', { time
         );
         // The test means something only if a probe claim did go to the silent Redis (and so waited
         // for it): the proxy holds what each connection sent during the silence, and a claim is the
-        // f5 model's breaker (keyed by tenant/model) written half-open. Seen at the proxy, not inferred from timings, which
-        // move with the machine's load.
+        // f5 model's breaker (keyed by tenant/model) written half-open. Seen at the proxy, not
+        // inferred from timings, which move with the machine's load.
         const claims = proxy
           .held()
           .filter((sent) => /cb:model:\S*\/f5\r\n/.test(sent) && sent.includes('"state":"half_open"'));
