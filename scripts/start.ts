@@ -1,7 +1,6 @@
 /** `npm start`: the Understudy server, configured from the environment (see README). */
-import { main, tuneHeapGrowth } from '@understudy/server';
+import { main } from '@understudy/server';
 
-// Process-wide V8 setting, so here and not in the library: ~20 % less resident memory under load
-// (see packages/server/src/heap.ts for the measurement); an operator's own flag wins.
-tuneHeapGrowth();
+// Node's own flags (V8 heap and GC settings) come from scripts/node-flags.mjs, on the command line
+// `npm start` runs this bundle with: V8 reads some of them only at start-up.
 await main();
