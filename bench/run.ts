@@ -30,7 +30,6 @@ import {
   directTarget,
   FIRST_TOKEN_MS,
   limitTarget,
-  npmStartFlags,
   PACED_DELAY_MS,
   PACED_TOKENS,
   peerTarget,
@@ -495,8 +494,7 @@ in the raw values below).
 
 ${tableMd}
 
-**understudy**: \`POST /v1/chat/completions\` of \`scripts/start.ts\` (as \`npm start\` runs it, node flags
-\`${npmStartFlags().join(' ') || 'none'}\`), two
+**understudy**: \`POST /v1/chat/completions\` of \`scripts/start.ts\` (as \`npm start\` runs it), two
 providers, fallback Automatic, primary first-token (and header) timeout ${FIRST_TOKEN_MS} ms.
 **limit**: a bare \`node:http\` + \`undici\` proxy (\`bench/limit-proxy.ts\`) with the same fallback
 semantics and no more (backup on refusal, 429/5xx or no first content within ${FIRST_TOKEN_MS} ms; with

@@ -5,9 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { nodeFlags } from '../../scripts/node-flags.mjs';
 import type { Target } from './load.js';
 import { answers, freePort, spawnNode, type Proc } from './procs.js';
 
@@ -46,8 +44,6 @@ export interface Lab {
   understudyFlags: string[];
   /** Understudy bundled as `npm start` bundles it (scripts/build.mjs), run with plain node. */
   understudyBundle: string;
-  /** Extra environment for Understudy processes (e.g. MALLOC_ARENA_MAX in an A/B). */
-  understudyEnv?: Record<string, string>;
 }
 
 /**
@@ -86,11 +82,6 @@ function nodeEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...extra };
   if (process.env.TMPDIR !== undefined) env.TMPDIR = process.env.TMPDIR;
   return env;
-}
-
-/** Node's flags for Understudy as `npm start` picks them on this machine, given extra environment. */
-export function npmStartFlags(env: Record<string, string> = {}): string[] {
-  return nodeFlags(availableParallelism(), { ...process.env, ...env });
 }
 
 /** Starts the simulator, the limit proxy (with `limitFlags` for node) and the peer. */
@@ -256,8 +247,7 @@ export async function startUnderstudy(lab: Lab, kind: PrimaryKind, pace: Pace): 
   const url = `http://127.0.0.1:${port}`;
   const proc = await spawnNode({
     name: `understudy (${kind}, ${pace})`,
-    // Node's flags as `npm start` picks them on this machine, then the variant's own.
-    args: [...npmStartFlags(lab.understudyEnv), ...lab.understudyFlags, lab.understudyBundle],
+    args: [...lab.understudyFlags, lab.understudyBundle],
     env: nodeEnv({
       PORT: String(port),
       HOST: '127.0.0.1',
@@ -266,7 +256,6 @@ export async function startUnderstudy(lab: Lab, kind: PrimaryKind, pace: Pace): 
       UNDERSTUDY_DEMO: 'off',
       UNDERSTUDY_SHUTDOWN_GRACE_MS: '2000',
       LOG_LEVEL: 'warn',
-      ...lab.understudyEnv,
     }),
     cwd: lab.root,
     logFile: join(dir, 'server.log'),

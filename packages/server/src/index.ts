@@ -8,6 +8,7 @@ import { createLogger, startServer } from './server.js';
 export { loadConfig, type ServerConfig } from './config.js';
 export { startServer, createLogger, type RunningServer, type StartOptions } from './server.js';
 export type { AppContext } from './context.js';
+export { tuneHeapGrowth, heapGrowthFlag, HEAP_GROWING_PERCENT } from './heap.js';
 
 /** Starts the server from the environment and stops it gracefully on SIGTERM/SIGINT. */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
@@ -24,8 +25,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     process.exitCode = 1;
     return;
   }
-  // The node flags say which heap and GC settings are in force (`npm start` picks them per machine).
-  log.info({ nodeFlags: process.execArgv }, `Understudy is listening on ${server.url}`);
+  log.info(`Understudy is listening on ${server.url}`);
   const running = server;
   const stop = (signal: string) => {
     log.info({ signal }, 'shutting down: answers in flight finish or are saved as interrupted');

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { HEAP_GROWING_PERCENT, heapGrowthFlag } from '../src/index.js';
+
+describe('heap growth setting', () => {
+  it('is set when the operator chose none', () => {
+    assert.equal(heapGrowthFlag([], undefined), `--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+    assert.equal(
+      heapGrowthFlag(['--enable-source-maps'], '--max-old-space-size=512'),
+      '--heap-growing-percent=100',
+    );
+  });
+
+  it("leaves the operator's own choice alone, on node's command line or in NODE_OPTIONS", () => {
+    assert.equal(heapGrowthFlag(['--heap-growing-percent=30'], undefined), null);
+    assert.equal(heapGrowthFlag([], '--max-old-space-size=512 --heap_growing_percent=300'), null);
+    assert.equal(heapGrowthFlag(['--heap-growing-percent', '30'], ''), null);
+    // A flag that merely starts alike is not theirs.
+    assert.notEqual(heapGrowthFlag(['--heap-growing-percentage=3'], undefined), null);
+  });
+
+  it('is a flag this V8 accepts at run time (an unknown one would make node print a warning)', () => {
+    const child = spawnSync(
+      process.execPath,
+      ['-e', `require('node:v8').setFlagsFromString('--heap-growing-percent=${HEAP_GROWING_PERCENT}')`],
+      { encoding: 'utf8' },
+    );
+    assert.equal(child.status, 0);
+    assert.equal(child.stderr, '');
+    const bogus = spawnSync(
+      process.execPath,
+      ['-e', "require('node:v8').setFlagsFromString('--no-such-flag-here=1')"],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.match(bogus.stderr + bogus.stdout, /unknown|Error/i);
+  });
+});
