@@ -4,7 +4,8 @@
  * and their medians. Each argument is one variant: node flags (space-separated; "" is `npm start` as
  * it is), and optionally `bundle=FILE`, another build of scripts/start.ts to run instead of this
  * tree's (made with `node scripts/build.mjs scripts/start.ts dist/ab/base.mjs` at another commit;
- * keep it under dist/ so its external packages resolve). KIND sets the primary's behaviour;
+ * keep it under dist/ so its external packages resolve), and `env:NAME=VALUE` words for its
+ * environment (allocator settings, say). KIND sets the primary's behaviour;
  * LATENCY=1 adds, each round, the p50 of one request at a time (SECONDS long) to the figures.
  *
  *   ROUNDS=5 SECONDS=8 npx tsx bench/flags.ts "" "--heap-growing-percent=0"
@@ -35,6 +36,7 @@ if (variants.length === 0 || !kind || !(rounds > 0) || !(seconds > 0) || rounds 
 
 interface Figures {
   p50Ms: number[];
+  p99Ms: number[];
   rps: number[];
   cpuUs: number[];
   rssMiB: number[];
@@ -48,18 +50,30 @@ try {
   for (const flags of variants) {
     const words = flags.split(' ').filter(Boolean);
     const bundle = words.find((w) => w.startsWith('bundle='))?.slice('bundle='.length);
-    lab.understudyFlags = words.filter((w) => !w.startsWith('bundle='));
+    lab.understudyEnv = Object.fromEntries(
+      words
+        .filter((w) => w.startsWith('env:'))
+        .map((w) => {
+          const [name = '', ...value] = w.slice('env:'.length).split('=');
+          return [name, value.join('=')];
+        }),
+    );
+    lab.understudyFlags = words.filter((w) => !w.startsWith('bundle=') && !w.startsWith('env:'));
     lab.understudyBundle = bundle ? resolve(root, bundle) : ownBundle;
     const { target } = await startUnderstudy(lab, kind, 'instant');
-    systems.push({ flags, target, figures: { p50Ms: [], rps: [], cpuUs: [], rssMiB: [] } });
+    systems.push({ flags, target, figures: { p50Ms: [], p99Ms: [], rps: [], cpuUs: [], rssMiB: [] } });
   }
   for (const s of systems) await throughput(s.target, 50, 2); // warm-up
   for (let r = 0; r < rounds; r++) {
     for (const s of r % 2 === 0 ? systems : [...systems].reverse()) {
       if (latency) {
-        const p50 = percentile((await sequentialLatency(s.target, seconds * 1000)).samples, 0.5);
+        const { samples } = await sequentialLatency(s.target, seconds * 1000);
+        const [p50, p99] = [percentile(samples, 0.5), percentile(samples, 0.99)];
         s.figures.p50Ms.push(p50);
-        console.log(`round ${r + 1} [${s.flags}]: latency p50 ${p50.toFixed(3)} ms, one request at a time`);
+        s.figures.p99Ms.push(p99);
+        console.log(
+          `round ${r + 1} [${s.flags}]: latency p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms, one request at a time`,
+        );
       }
       const res = await costedThroughput(s.target, 50, seconds);
       const cpuUs = res.cpuMsPerRequest * 1000;
@@ -74,7 +88,9 @@ try {
     }
   }
   for (const { flags, figures: f } of systems) {
-    const p50 = latency ? `latency p50 ${median(f.p50Ms).toFixed(3)} ms, ` : '';
+    const p50 = latency
+      ? `latency p50 ${median(f.p50Ms).toFixed(3)} ms, p99 ${median(f.p99Ms).toFixed(3)} ms, `
+      : '';
     console.log(
       `median [${flags}]: ${p50}${median(f.rps).toFixed(0)} req/s, CPU ${median(f.cpuUs).toFixed(0)} µs/request, ` +
         `peak RSS ${median(f.rssMiB).toFixed(0)} MiB (max ${Math.max(...f.rssMiB).toFixed(0)})`,

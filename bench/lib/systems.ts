@@ -44,6 +44,8 @@ export interface Lab {
   understudyFlags: string[];
   /** Understudy bundled as `npm start` bundles it (scripts/build.mjs), run with plain node. */
   understudyBundle: string;
+  /** Extra environment for Understudy processes (e.g. an allocator setting in an A/B). */
+  understudyEnv?: Record<string, string>;
 }
 
 /**
@@ -256,6 +258,7 @@ export async function startUnderstudy(lab: Lab, kind: PrimaryKind, pace: Pace): 
       UNDERSTUDY_DEMO: 'off',
       UNDERSTUDY_SHUTDOWN_GRACE_MS: '2000',
       LOG_LEVEL: 'warn',
+      ...lab.understudyEnv,
     }),
     cwd: lab.root,
     logFile: join(dir, 'server.log'),

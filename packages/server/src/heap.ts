@@ -11,6 +11,12 @@ import { setFlagsFromString } from 'node:v8';
  * memory peaked near 190 MiB. At 2× (`npx tsx bench/flags.ts "" "--heap-growing-percent=0"`: 50
  * connections, 5 interleaved rounds of 8 s): peak RSS 185 → 147 MiB (medians), requests/s and CPU
  * per request equal within the rounds' spread. 50 % saved a few MiB more for ~4 % more CPU.
+ *
+ * Tried and not taken (2026-12-05, same tool): `--single-threaded-gc --max-semi-space-size=8` (only
+ * on node's command line: V8 reads them at start-up) cut CPU per request 8 % and peak RSS 7 MiB on
+ * healthy answers but cost 16 % more CPU and 1.5× the p99 latency when every answer went to the
+ * backup (KIND=e503): a fallback product cannot trade its fallback path for its healthy one.
+ * `MALLOC_ARENA_MAX=1` or `2` raised peak RSS by 15-20 MiB.
  */
 export const HEAP_GROWING_PERCENT = 100;
 
