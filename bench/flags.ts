@@ -88,11 +88,11 @@ try {
     }
   }
   for (const { flags, figures: f } of systems) {
-    const p50 = latency
+    const lat = latency
       ? `latency p50 ${median(f.p50Ms).toFixed(3)} ms, p99 ${median(f.p99Ms).toFixed(3)} ms, `
       : '';
     console.log(
-      `median [${flags}]: ${p50}${median(f.rps).toFixed(0)} req/s, CPU ${median(f.cpuUs).toFixed(0)} µs/request, ` +
+      `median [${flags}]: ${lat}${median(f.rps).toFixed(0)} req/s, CPU ${median(f.cpuUs).toFixed(0)} µs/request, ` +
         `peak RSS ${median(f.rssMiB).toFixed(0)} MiB (max ${Math.max(...f.rssMiB).toFixed(0)})`,
     );
   }
