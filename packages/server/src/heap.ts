@@ -23,20 +23,16 @@ export const HEAP_GROWING_PERCENT = 100;
 const FLAG = /^--heap[-_]growing[-_]percent(=|$)/;
 
 /**
- * The flag to set, or null when the operator already chose one on node's command line or in
- * NODE_OPTIONS (theirs wins).
+ * The flag to set, or null when the operator already chose one on node's command line (theirs
+ * wins). NODE_OPTIONS is not read: node refuses V8 flags there and exits before this could run.
  */
-export function heapGrowthFlag(execArgv: readonly string[], nodeOptions: string | undefined): string | null {
-  const given = [...execArgv, ...(nodeOptions ?? '').split(/\s+/)];
-  return given.some((a) => FLAG.test(a)) ? null : `--heap-growing-percent=${HEAP_GROWING_PERCENT}`;
+export function heapGrowthFlag(execArgv: readonly string[]): string | null {
+  return execArgv.some((a) => FLAG.test(a)) ? null : `--heap-growing-percent=${HEAP_GROWING_PERCENT}`;
 }
 
 /** Applies {@link heapGrowthFlag} to this process; V8 reads it at every full collection. */
-export function tuneHeapGrowth(
-  execArgv: readonly string[] = process.execArgv,
-  nodeOptions: string | undefined = process.env.NODE_OPTIONS,
-): string | null {
-  const flag = heapGrowthFlag(execArgv, nodeOptions);
+export function tuneHeapGrowth(execArgv: readonly string[] = process.execArgv): string | null {
+  const flag = heapGrowthFlag(execArgv);
   if (flag !== null) setFlagsFromString(flag);
   return flag;
 }
