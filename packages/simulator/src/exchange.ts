@@ -53,10 +53,31 @@ export class Exchange {
     this.record.headersAt = Date.now();
   }
 
-  /** Writes a frame ('' is a no-op). */
-  write(frame: string): void {
-    if (frame === '' || this.closed) return;
-    this.res.write(frame);
+  /** Writes a frame ('' is a no-op); false when the client is not keeping up (wait for {@link drained}). */
+  write(frame: string): boolean {
+    if (frame === '' || this.closed) return true;
+    return this.res.write(frame);
+  }
+
+  /**
+   * Resolves once the client has taken what was written (true) or the response is over (false). A
+   * real provider's server cannot push an answer faster than its client reads either, so a gateway
+   * that stops reading holds the rest of the answer back here.
+   */
+  drained(): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    if (!this.res.writableNeedDrain) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        this.res.off('drain', onDrain);
+        this.signal.removeEventListener('abort', onAbort);
+        resolve(ok);
+      };
+      const onDrain = () => done(true);
+      const onAbort = () => done(false);
+      this.res.on('drain', onDrain);
+      this.signal.addEventListener('abort', onAbort);
+    });
   }
 
   /** Counts one content token as sent. */

@@ -16,6 +16,8 @@ export const DEFAULT_SLOW_FIRST_TOKEN_MS = 2000;
 /** Interval of keep-alive frames while no_first_token holds a stream open. */
 export const KEEPALIVE_MS = 1000;
 
+/** Characters of a no-delay burst written at once: small answers stay one write, long ones wait for the client. */
+const BURST_PIECE = 64 * 1024;
 const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' };
 const MIDSTREAM = new Set<AppliedFault>([
   'cut_after',
@@ -134,11 +136,22 @@ async function stream(x: Exchange, a: Answer): Promise<void> {
   const stopAt = fault !== undefined && MIDSTREAM.has(fault) ? Math.min(after, chunks.length) : chunks.length;
   // Chunks with no delay between them are one burst: joined and written once. A client cannot tell
   // (http corks the socket for the tick, so they shared TCP segments anyway), and one chunked write
-  // per frame made a streamed answer cost the simulator about twice its whole-JSON answer.
+  // per frame made a streamed answer cost the simulator about twice its whole-JSON answer. A long
+  // burst goes out in pieces, each after the client took the last (backpressure, as a real server).
   let burst = '';
-  const send = a.chunkDelayMs > 0 ? (f: string) => x.write(f) : (f: string) => void (burst += f);
+  let behind = false;
+  const send =
+    a.chunkDelayMs > 0
+      ? (f: string) => void (behind = !x.write(f) || behind)
+      : (f: string) => void (burst += f);
   for (let i = 0; i < stopAt; i++) {
     if (i > 0 && a.chunkDelayMs > 0 && !(await wait(a.chunkDelayMs, x.signal))) return;
+    if (burst.length >= BURST_PIECE) {
+      behind = !x.write(burst);
+      burst = '';
+    }
+    if (behind && !(await x.drained())) return;
+    behind = false;
     if (x.closed) return;
     if (fault === 'malformed' && i === after) send(enc.malformed());
     send(enc.chunk(i, chunks[i] ?? ''));

@@ -189,6 +189,34 @@ describe('pacing, cancellation, keep-alive and close', () => {
     assert.equal(rec.requestedModel, 'paced+delay=40+tokens=50');
   });
 
+  it('a client that stops reading holds the rest of the answer back; reading again gets all of it', async () => {
+    // No pause between chunks, and ~80 MB of SSE: far more than the socket buffers between the two.
+    const tokens = 400_000;
+    const { response } = rawPost('/v1/chat/completions', chatBody(`m+tokens=${tokens}+delay=0`));
+    const res = await response;
+    res.pause();
+    let sent = -1;
+    for (let i = 0; i < 100; i++) {
+      await sleep(100);
+      const now = sim.attempts().at(-1)?.tokensSent ?? 0;
+      if (now === sent) break;
+      sent = now;
+    }
+    const held = sim.attempts().at(-1);
+    assert.equal(held?.outcome, 'open', 'the answer is not over while the client reads nothing');
+    assert.ok(
+      sent > 0 && sent < tokens / 4,
+      `${sent} of ${tokens} tokens went out to a client reading nothing`,
+    );
+    res.setEncoding('utf8');
+    let text = '';
+    res.on('data', (c: string) => (text += c));
+    res.resume();
+    await new Promise((resolve) => res.once('end', resolve));
+    assert.equal(collect('openai', text).text, expectedAnswer(prompt, tokens));
+    assert.equal((await waitForAttempt(sim, (a) => a.outcome !== 'open')).tokensSent, tokens);
+  });
+
   it('reuses a keep-alive connection across streaming and error responses', async () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
