@@ -281,7 +281,6 @@ export async function readSse(
   return events;
 }
 
-/** POSTs with the client's session and returns the raw (streaming) response. */
 /** POST /v1/chat/completions with an API key, as any OpenAI client would (20 s bound). */
 export function postCompletion(
   base: string,
@@ -297,6 +296,7 @@ export function postCompletion(
   });
 }
 
+/** POSTs with the client's session and returns the raw (streaming) response. */
 export function rawPost(c: Client, path: string, body: unknown, signal?: AbortSignal): Promise<Response> {
   return fetch(c.base + path, {
     method: 'POST',

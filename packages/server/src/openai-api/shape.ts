@@ -1,0 +1,108 @@
+/** OpenAI's wire shapes for the /v1 routes: errors with their status, headers and bodies of an answer. */
+import type { AnswerError, AnswerResult, FailureReason, FallbackRecord } from '@understudy/engine';
+import type { ApiAnswer } from './in-flight.js';
+
+/** An error in OpenAI's shape. */
+export class OpenAIError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    readonly code: string | null,
+    message: string,
+    readonly param: string | null = null,
+  ) {
+    super(message);
+  }
+  body() {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+const STATUS_BY_REASON: Record<FailureReason, [number, string, string]> = {
+  bad_request: [400, 'invalid_request_error', 'invalid_request'],
+  content_filtered: [400, 'invalid_request_error', 'content_filter'],
+  context_too_long: [400, 'invalid_request_error', 'context_length_exceeded'],
+  rate_limited: [429, 'rate_limit_error', 'rate_limit_exceeded'],
+  overloaded: [503, 'server_error', 'overloaded'],
+  timeout: [504, 'server_error', 'timeout'],
+  unreachable: [502, 'server_error', 'upstream_unreachable'],
+  provider_error: [502, 'server_error', 'upstream_error'],
+  provider_misconfigured: [502, 'server_error', 'upstream_misconfigured'],
+  interrupted: [502, 'server_error', 'upstream_interrupted'],
+  cancelled: [499, 'server_error', 'cancelled'],
+};
+
+function answerError(e: AnswerError): OpenAIError {
+  const [status, type, code] = STATUS_BY_REASON[e.reason];
+  return new OpenAIError(status, type, code, e.message);
+}
+
+/** What a client whose answer was cut by a server stop (past its grace period) is told. */
+const shuttingDown = () =>
+  new OpenAIError(
+    503,
+    'server_error',
+    'server_shutting_down',
+    'The server is shutting down; retry the request.',
+  );
+
+/** The error a client gets for an answer that did not complete. */
+export function failure(answer: ApiAnswer, error: AnswerError | undefined): OpenAIError {
+  if (answer.cancelledByShutdown) return shuttingDown();
+  return error ? answerError(error) : new OpenAIError(499, 'server_error', 'cancelled', 'cancelled');
+}
+
+export function fallbackHeaders(
+  model: string,
+  provider: string,
+  f: FallbackRecord | undefined,
+): Record<string, string> {
+  const h: Record<string, string> = { 'x-understudy-model': model, 'x-understudy-provider': provider };
+  if (f) {
+    h['x-understudy-fallback-from'] = f.originalModelId;
+    h['x-understudy-fallback-provider'] = f.originalProviderId;
+    h['x-understudy-fallback-reason'] = f.reason;
+  }
+  return h;
+}
+
+export function fallbackInfo(f: FallbackRecord) {
+  return {
+    original_model: f.originalModelId,
+    original_provider: f.originalProviderId,
+    reason: f.reason,
+    backup_model: f.backupModelId,
+    backup_provider: f.backupProviderId,
+    mode: f.mode,
+  };
+}
+
+export function usageOf(r: AnswerResult) {
+  return {
+    prompt_tokens: r.usage.inputTokens,
+    completion_tokens: r.usage.outputTokens,
+    total_tokens: r.usage.inputTokens + r.usage.outputTokens,
+  };
+}
+
+/** The chat.completion body of a completed answer. */
+export function completion(id: string, created: number, result: AnswerResult) {
+  const message: Record<string, unknown> = { role: 'assistant', content: result.text, refusal: null };
+  if (result.toolCalls.length) {
+    message.tool_calls = result.toolCalls.map((t) => ({
+      id: t.id,
+      type: 'function',
+      function: { name: t.name, arguments: t.arguments },
+    }));
+  }
+  return {
+    id,
+    object: 'chat.completion',
+    created,
+    model: result.modelId,
+    choices: [{ index: 0, message, finish_reason: result.finishReason ?? 'stop', logprobs: null }],
+    usage: usageOf(result),
+    system_fingerprint: null,
+    ...(result.fallback && { understudy: { fallback: fallbackInfo(result.fallback) } }),
+  };
+}

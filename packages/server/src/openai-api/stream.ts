@@ -1,0 +1,147 @@
+/** A streamed chat completion: chat.completion.chunk events, with backpressure down to the socket. */
+import type { AnswerEvent, AnswerResult, CancelSignal, FallbackRecord } from '@understudy/engine';
+import type { FastifyReply } from 'fastify';
+import type { ApiAnswer } from './in-flight.js';
+import { failure, fallbackHeaders, fallbackInfo, usageOf } from './shape.js';
+
+/**
+ * Resolves when a response's buffered output has gone to the socket, the response is over, or the
+ * answer was cancelled (a server stop must not wait on a client that stopped reading).
+ */
+function drained(res: FastifyReply['raw'], cancelled: CancelSignal): Promise<void> {
+  if (res.destroyed || !res.writableNeedDrain || cancelled.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      cancelled.removeEventListener('abort', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+    cancelled.addEventListener('abort', done);
+  });
+}
+
+/**
+ * Streams chat.completion.chunk events. Headers wait for the first content (or the end), so a
+ * failure before content gets a real HTTP status and a fallback before content shows in headers.
+ */
+export async function streamCompletion(
+  reply: FastifyReply,
+  events: AsyncIterable<AnswerEvent>,
+  o: {
+    id: string;
+    created: number;
+    modelId: string;
+    providerId: string;
+    finish: (r: AnswerResult) => void;
+    answer: ApiAnswer;
+  },
+): Promise<void> {
+  let model = o.modelId;
+  let provider: string | undefined;
+  let fallback: FallbackRecord | undefined;
+  let open = false;
+  const res = reply.raw;
+  /** Set when the socket's buffer is full: the next event is not pulled until the client catches up. */
+  let behind = false;
+  const write = (data: unknown) => {
+    if (!res.destroyed && !res.write(`data: ${JSON.stringify(data)}\n\n`)) behind = true;
+  };
+  const chunk = (
+    delta: Record<string, unknown>,
+    finishReason: string | null = null,
+    extra: Record<string, unknown> = {},
+  ) =>
+    write({
+      id: o.id,
+      object: 'chat.completion.chunk',
+      created: o.created,
+      model,
+      system_fingerprint: null,
+      choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }],
+      ...extra,
+    });
+  const openStream = (providerId: string) => {
+    if (open) return;
+    open = true;
+    reply.hijack();
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+      ...fallbackHeaders(model, providerId, fallback),
+    });
+    chunk({ role: 'assistant', content: '' });
+  };
+  const targetProvider = () => provider ?? o.providerId;
+
+  for await (const ev of events) {
+    switch (ev.type) {
+      case 'fallback':
+        fallback = ev.record;
+        provider = ev.record.backupProviderId;
+        model = ev.record.backupModelId;
+        // After content began, the client already holds the primary's partial text: announce in-band.
+        if (open) chunk({}, null, { understudy: { fallback: fallbackInfo(ev.record) } });
+        break;
+      case 'text':
+        openStream(targetProvider());
+        chunk({ content: ev.text });
+        break;
+      case 'tool_call':
+        openStream(targetProvider());
+        chunk({
+          tool_calls: [
+            {
+              index: ev.index,
+              ...(ev.id && { id: ev.id, type: 'function' }),
+              function: { ...(ev.name && { name: ev.name }), arguments: ev.argumentsDelta },
+            },
+          ],
+        });
+        break;
+      case 'usage':
+        break;
+      case 'done':
+      case 'error': {
+        const r = ev.result;
+        if (ev.type === 'error' || r.status !== 'complete') {
+          const e = failure(o.answer, ev.type === 'error' ? ev.error : undefined);
+          if (!open) {
+            reply.headers(fallbackHeaders(r.modelId, r.providerId, r.fallback));
+            reply.code(e.status).send(e.body());
+          } else {
+            write(e.body());
+            res.end();
+          }
+          // Bookkeeping after the response is on its way, as for a whole answer.
+          return o.finish(r);
+        }
+        model = r.modelId;
+        openStream(r.providerId);
+        chunk({}, r.finishReason ?? 'stop');
+        // Usage is always reported, whether or not stream_options.include_usage was asked.
+        write({
+          id: o.id,
+          object: 'chat.completion.chunk',
+          created: o.created,
+          model,
+          system_fingerprint: null,
+          choices: [],
+          usage: usageOf(r),
+        });
+        if (!res.destroyed) res.end('data: [DONE]\n\n');
+        return o.finish(r);
+      }
+    }
+    // Backpressure: the next event is pulled only once the client took this one, so a slow reader
+    // holds the rest of the answer upstream (the provider's socket), not in this process's memory.
+    if (behind) {
+      behind = false;
+      await drained(res, o.answer.signal);
+    }
+  }
+}
