@@ -49,20 +49,21 @@ export async function streamCompletion(
   const write = (data: unknown) => {
     if (!res.destroyed && !res.write(`data: ${JSON.stringify(data)}\n\n`)) behind = true;
   };
-  const chunk = (
-    delta: Record<string, unknown>,
-    finishReason: string | null = null,
-    extra: Record<string, unknown> = {},
-  ) =>
+  /** A chat.completion.chunk event with these fields after its common ones. */
+  const event = (fields: Record<string, unknown>) =>
     write({
       id: o.id,
       object: 'chat.completion.chunk',
       created: o.created,
       model,
       system_fingerprint: null,
-      choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }],
-      ...extra,
+      ...fields,
     });
+  const chunk = (
+    delta: Record<string, unknown>,
+    finishReason: string | null = null,
+    extra: Record<string, unknown> = {},
+  ) => event({ choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }], ...extra });
   const openStream = (providerId: string) => {
     if (open) return;
     open = true;
@@ -124,15 +125,7 @@ export async function streamCompletion(
         openStream(r.providerId);
         chunk({}, r.finishReason ?? 'stop');
         // Usage is always reported, whether or not stream_options.include_usage was asked.
-        write({
-          id: o.id,
-          object: 'chat.completion.chunk',
-          created: o.created,
-          model,
-          system_fingerprint: null,
-          choices: [],
-          usage: usageOf(r),
-        });
+        event({ choices: [], usage: usageOf(r) });
         if (!res.destroyed) res.end('data: [DONE]\n\n');
         return o.finish(r);
       }
