@@ -53,10 +53,15 @@ export class Exchange {
     this.record.headersAt = Date.now();
   }
 
-  /** Writes a frame ('' is a no-op); false when the client is not keeping up (wait for {@link drained}). */
-  write(frame: string): boolean {
-    if (frame === '' || this.closed) return true;
-    return this.res.write(frame);
+  /** Writes a frame ('' is a no-op). */
+  write(frame: string): void {
+    if (frame === '' || this.closed) return;
+    this.res.write(frame);
+  }
+
+  /** True while the client has not taken what was written (wait for {@link drained}). */
+  get behind(): boolean {
+    return !this.closed && this.res.writableNeedDrain;
   }
 
   /**
@@ -66,7 +71,7 @@ export class Exchange {
    */
   drained(): Promise<boolean> {
     if (this.closed) return Promise.resolve(false);
-    if (!this.res.writableNeedDrain) return Promise.resolve(true);
+    if (!this.behind) return Promise.resolve(true);
     return new Promise((resolve) => {
       const done = (ok: boolean) => {
         this.res.off('drain', onDrain);

@@ -139,19 +139,14 @@ async function stream(x: Exchange, a: Answer): Promise<void> {
   // per frame made a streamed answer cost the simulator about twice its whole-JSON answer. A long
   // burst goes out in pieces, each after the client took the last (backpressure, as a real server).
   let burst = '';
-  let behind = false;
-  const send =
-    a.chunkDelayMs > 0
-      ? (f: string) => void (behind = !x.write(f) || behind)
-      : (f: string) => void (burst += f);
+  const send = a.chunkDelayMs > 0 ? (f: string) => x.write(f) : (f: string) => void (burst += f);
   for (let i = 0; i < stopAt; i++) {
     if (i > 0 && a.chunkDelayMs > 0 && !(await wait(a.chunkDelayMs, x.signal))) return;
     if (burst.length >= BURST_PIECE) {
-      behind = !x.write(burst);
+      x.write(burst);
       burst = '';
     }
-    if (behind && !(await x.drained())) return;
-    behind = false;
+    if (x.behind && !(await x.drained())) return;
     if (x.closed) return;
     if (fault === 'malformed' && i === after) send(enc.malformed());
     send(enc.chunk(i, chunks[i] ?? ''));

@@ -52,6 +52,7 @@ export function failure(answer: ApiAnswer, error: AnswerError | undefined): Open
   return error ? answerError(error) : new OpenAIError(499, 'server_error', 'cancelled', 'cancelled');
 }
 
+/** The `x-understudy-*` headers: who answered and, after a fallback, from what and why. */
 export function fallbackHeaders(
   model: string,
   provider: string,
@@ -66,6 +67,7 @@ export function fallbackHeaders(
   return h;
 }
 
+/** The `understudy.fallback` object of a body or chunk (OpenAI's snake_case). */
 export function fallbackInfo(f: FallbackRecord) {
   return {
     original_model: f.originalModelId,
@@ -77,6 +79,7 @@ export function fallbackInfo(f: FallbackRecord) {
   };
 }
 
+/** OpenAI's `usage` of an answer. */
 export function usageOf(r: AnswerResult) {
   return {
     prompt_tokens: r.usage.inputTokens,

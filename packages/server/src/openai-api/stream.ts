@@ -44,10 +44,8 @@ export async function streamCompletion(
   let fallback: FallbackRecord | undefined;
   let open = false;
   const res = reply.raw;
-  /** Set when the socket's buffer is full: the next event is not pulled until the client catches up. */
-  let behind = false;
   const write = (data: unknown) => {
-    if (!res.destroyed && !res.write(`data: ${JSON.stringify(data)}\n\n`)) behind = true;
+    if (!res.destroyed) res.write(`data: ${JSON.stringify(data)}\n\n`);
   };
   /** A chat.completion.chunk event with these fields after its common ones. */
   const event = (fields: Record<string, unknown>) =>
@@ -132,9 +130,6 @@ export async function streamCompletion(
     }
     // Backpressure: the next event is pulled only once the client took this one, so a slow reader
     // holds the rest of the answer upstream (the provider's socket), not in this process's memory.
-    if (behind) {
-      behind = false;
-      await drained(res, o.answer.signal);
-    }
+    if (res.writableNeedDrain) await drained(res, o.answer.signal);
   }
 }
