@@ -6,43 +6,13 @@
  * connection hold megabytes, more than an answer's compact output, so they cannot show this.
  */
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { Duplex } from 'node:stream';
-import { setImmediate as tick } from 'node:timers/promises';
 import { test } from 'node:test';
 import type { AnswerEvent, AnswerResult } from '@understudy/engine';
 import type { FastifyReply } from 'fastify';
 import { ApiAnswers } from '../src/openai-api/in-flight.js';
 // The module's own file: its index exposes only the routes.
 import { streamCompletion } from '../src/openai-api/stream.js';
-
-/** A socket whose writes stay pending (counted against its buffer) until `release()`. */
-class SlowSocket extends Duplex {
-  readonly received: string[] = [];
-  private pending: (() => void)[] = [];
-  constructor() {
-    super({ writableHighWaterMark: 1024 });
-  }
-  private flowing = false;
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.received.push(chunk.toString());
-    if (this.flowing) done();
-    else this.pending.push(done);
-  }
-  override _read(): void {}
-  /** The client reads what reached it so far. */
-  release(): void {
-    for (const done of this.pending.splice(0)) done();
-  }
-  /** The client reads everything, from now on as fast as it comes. */
-  flow(): void {
-    this.flowing = true;
-    this.release();
-  }
-  get text(): string {
-    return this.received.join('');
-  }
-}
+import { responseOver, settle, SlowSocket } from './slow-socket.js';
 
 const TEXTS = Array.from({ length: 20 }, (_, i) => `${i} `.padEnd(600, 'x'));
 
@@ -78,12 +48,7 @@ function answerEvents(): { events: AsyncIterable<AnswerEvent>; pulled: () => num
 /** A real http server handling one request that arrives over a SlowSocket. */
 async function start() {
   const socket = new SlowSocket();
-  const server = createServer();
-  const res = await new Promise<ServerResponse>((resolve) => {
-    server.once('request', (_req: IncomingMessage, r: ServerResponse) => resolve(r));
-    server.emit('connection', socket);
-    socket.push('POST /v1/chat/completions HTTP/1.1\r\nhost: test\r\ncontent-length: 0\r\n\r\n');
-  });
+  const res = await responseOver(socket, 'POST /v1/chat/completions HTTP/1.1');
   // Only what streamCompletion uses of a reply: it hijacks it and writes to the raw response.
   const reply = { raw: res, hijack: () => undefined } as unknown as FastifyReply;
   const answer = new ApiAnswers().begin();
@@ -98,11 +63,6 @@ async function start() {
     answer,
   });
   return { socket, res, answer, done, pulled, finished: () => finished };
-}
-
-/** Lets every pending promise and I/O callback run. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 20; i++) await tick();
 }
 
 test('a stream waits for its client: no event is pulled while the socket is full', async () => {

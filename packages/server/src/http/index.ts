@@ -1,4 +1,5 @@
-/** HTTP edge helpers: typed errors, validation, cookies. */
+/** HTTP edge helpers: typed errors, validation, cookies, event-stream responses. */
 export * from './errors.js';
 export { parse, describeIssues, IdParams } from './validate.js';
 export { parseCookies, serializeCookie } from './cookies.js';
+export { SSE_HEADERS, drained } from './stream.js';

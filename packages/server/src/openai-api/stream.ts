@@ -1,27 +1,9 @@
 /** A streamed chat completion: chat.completion.chunk events, with backpressure down to the socket. */
-import type { AnswerEvent, AnswerResult, CancelSignal, FallbackRecord } from '@understudy/engine';
+import type { AnswerEvent, AnswerResult, FallbackRecord } from '@understudy/engine';
 import type { FastifyReply } from 'fastify';
+import { drained, SSE_HEADERS } from '../http/index.js';
 import type { ApiAnswer } from './in-flight.js';
 import { failure, fallbackHeaders, fallbackInfo, usageOf } from './shape.js';
-
-/**
- * Resolves when a response's buffered output has gone to the socket, the response is over, or the
- * answer was cancelled (a server stop must not wait on a client that stopped reading).
- */
-function drained(res: FastifyReply['raw'], cancelled: CancelSignal): Promise<void> {
-  if (res.destroyed || !res.writableNeedDrain || cancelled.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      cancelled.removeEventListener('abort', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-    cancelled.addEventListener('abort', done);
-  });
-}
 
 /**
  * Streams chat.completion.chunk events. Headers wait for the first content (or the end), so a
@@ -66,13 +48,7 @@ export async function streamCompletion(
     if (open) return;
     open = true;
     reply.hijack();
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-      ...fallbackHeaders(model, providerId, fallback),
-    });
+    res.writeHead(200, { ...SSE_HEADERS, ...fallbackHeaders(model, providerId, fallback) });
     chunk({ role: 'assistant', content: '' });
   };
   const targetProvider = () => provider ?? o.providerId;
