@@ -12,8 +12,9 @@ import type { AppContext } from '../context.js';
 import { conflict, HttpError, IdParams, notFound, parse } from '../http/index.js';
 import { newId, nowIso, type ConversationsTable, type MessagesTable } from '../storage/index.js';
 import { blankAnswerColumns, messageView } from './messages.js';
-import { stopAnswersIn, type Run } from './runs.js';
+import { stopAnswersIn } from './runs.js';
 import { openSse } from './sse.js';
+import { streamRun } from './viewer.js';
 
 const CreateBody = z.strictObject({
   mateId: z.string().min(1).max(100),
@@ -28,27 +29,6 @@ const MessageParams = z.strictObject({
 
 function conversationView(r: ConversationsTable) {
   return { id: r.id, mateId: r.mate_id, title: r.title, createdAt: r.created_at, updatedAt: r.updated_at };
-}
-
-/** Streams a run to the client: replays what happened so far, then follows it live until it ends. */
-function streamRun(reply: FastifyReply, run: Run, first?: { event: string; data: unknown }): void {
-  const sse = openSse(reply);
-  if (first) sse.send(first.event, first.data);
-  let ended = false;
-  const forward = (e: (typeof run.events)[number]) => {
-    if (ended) return;
-    const { type, ...data } = e;
-    sse.send(type, data);
-    if (type === 'done' || type === 'error') {
-      ended = true;
-      sse.end();
-    }
-  };
-  for (const e of run.events) forward(e);
-  if (ended) return;
-  const unsubscribe = run.subscribe(forward);
-  // The browser went away: stop sending, but the answer goes on and is saved.
-  sse.onClose(unsubscribe);
 }
 
 /** How often an answer written by another instance is read back, and for how long at most. */
@@ -66,13 +46,11 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
   const followRemote = (reply: FastifyReply, first: MessagesTable): void => {
     const sse = openSse(reply);
     sse.send('start', { assistantMessageId: first.id, resumed: true });
-    let closed = false;
-    sse.onClose(() => (closed = true));
     let sent = '';
     void (async () => {
       const until = Date.now() + FOLLOW_MAX_MS;
       let row: MessagesTable | undefined = first;
-      while (!closed && row && Date.now() < until) {
+      while (!sse.closed && row && Date.now() < until) {
         if (row.content.startsWith(sent) && row.content.length > sent.length) {
           sse.send('text', { text: row.content.slice(sent.length) });
           sent = row.content;
@@ -87,6 +65,8 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
             });
           break;
         }
+        // A slow viewer is sent the text saved meanwhile in one piece once it has read the last.
+        await sse.ready();
         await new Promise((r) => setTimeout(r, FOLLOW_POLL_MS));
         row = await db.selectFrom('messages').selectAll().where('id', '=', first.id).executeTakeFirst();
       }
@@ -302,7 +282,7 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
       modelId,
       request: chatRequest,
     });
-    streamRun(reply, run, {
+    streamRun(reply, run, ctx.log, {
       event: 'start',
       data: { userMessageId: userMsg, assistantMessageId: asstMsg, model: modelId },
     });
@@ -324,7 +304,7 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
       if (!row) throw notFound('message');
       const run = ctx.answers.get(messageId);
       if (run)
-        return streamRun(reply, run, {
+        return streamRun(reply, run, ctx.log, {
           event: 'start',
           data: { assistantMessageId: messageId, resumed: true },
         });
@@ -434,7 +414,7 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
         modelId,
         request: chatRequest,
       });
-      streamRun(reply, run, {
+      streamRun(reply, run, ctx.log, {
         event: 'start',
         data: { assistantMessageId: messageId, model: modelId, retry: true },
       });

@@ -1,5 +1,14 @@
-/** Server-sent events over a hijacked Fastify reply, with heartbeats and disconnect detection. */
+/**
+ * Server-sent events over a hijacked Fastify reply, with heartbeats, disconnect detection and
+ * backpressure: a writer asks `ready()` before it sends more, so a viewer that reads slowly holds
+ * what it has not read in the answer's own event list, not in its socket's buffer.
+ */
+import { Cancellation } from '@understudy/engine';
 import type { FastifyReply } from 'fastify';
+import { drained, SSE_HEADERS } from '../http/index.js';
+
+/** How long a viewer may take none of what was sent before its connection is dropped. */
+export const STALL_MS = 60_000;
 
 /** An open SSE response. */
 export interface SseStream {
@@ -7,24 +16,27 @@ export interface SseStream {
   end(): void;
   /** True once the client has gone away. */
   readonly closed: boolean;
+  /** True while the socket holds more than it wants: wait for `ready()` before sending more. */
+  readonly backedUp: boolean;
+  /**
+   * Resolves once the socket took what it held, or the client is gone. A client that takes
+   * nothing for the stall time is disconnected (a page that comes back reloads the saved answer).
+   */
+  ready(): Promise<void>;
   onClose(fn: () => void): void;
 }
 
 /** Takes over the reply and opens an event stream. */
-export function openSse(reply: FastifyReply, headers: Record<string, string> = {}): SseStream {
+export function openSse(reply: FastifyReply, o: { stallMs?: number } = {}): SseStream {
+  const stallMs = o.stallMs ?? STALL_MS;
   reply.hijack();
   const res = reply.raw;
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-    ...headers,
-  });
+  res.writeHead(200, SSE_HEADERS);
   let closed = false;
   const closers: (() => void)[] = [];
-  // Heartbeat comments keep proxies from closing an idle stream while a slow model thinks.
-  const beat = setInterval(() => !closed && res.write(': ping\n\n'), 15_000);
+  // Heartbeat comments keep proxies from closing an idle stream while a slow model thinks (a
+  // socket that is still full is not idle, and more bytes would not help it).
+  const beat = setInterval(() => !closed && !res.writableNeedDrain && res.write(': ping\n\n'), 15_000);
   res.on('close', () => {
     closed = true;
     clearInterval(beat);
@@ -40,6 +52,20 @@ export function openSse(reply: FastifyReply, headers: Record<string, string> = {
     },
     get closed() {
       return closed;
+    },
+    get backedUp() {
+      return !closed && res.writableNeedDrain;
+    },
+    async ready() {
+      if (closed || !res.writableNeedDrain) return;
+      const stall = new Cancellation();
+      const timer = setTimeout(() => stall.abort(), stallMs);
+      try {
+        await drained(res, stall);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (stall.aborted && !closed) res.destroy();
     },
     onClose(fn) {
       closers.push(fn);
