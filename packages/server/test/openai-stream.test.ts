@@ -46,7 +46,7 @@ function answerEvents(): { events: AsyncIterable<AnswerEvent>; pulled: () => num
 }
 
 /** A real http server handling one request that arrives over a SlowSocket. */
-async function start() {
+async function start(stallMs?: number) {
   const socket = new SlowSocket();
   const res = await responseOver(socket, 'POST /v1/chat/completions HTTP/1.1');
   // Only what streamCompletion uses of a reply: it hijacks it and writes to the raw response.
@@ -61,6 +61,7 @@ async function start() {
     providerId: 'p',
     finish: (r) => (finished = r),
     answer,
+    ...(stallMs !== undefined && { stallMs }),
   });
   return { socket, res, answer, done, pulled, finished: () => finished };
 }
@@ -111,4 +112,17 @@ test('a client whose connection closes while the socket is full ends the stream'
   // (In the route, the response's close also cancels the answer upstream.)
   await s.done;
   assert.equal(s.finished()?.status, 'complete', 'the answer was still booked');
+});
+
+test('a client that reads nothing for the stall time is disconnected, and the stream ends', async () => {
+  const t0 = Date.now();
+  const s = await start(300);
+  await settle();
+  assert.ok(s.pulled() < TEXTS.length / 2, 'waiting on the client');
+  // (In the route, the response's close cancels the answer upstream: the client is gone.)
+  await s.done;
+  const waited = Date.now() - t0;
+  assert.ok(waited >= 250, `dropped after ${waited} ms`);
+  assert.ok(s.res.destroyed && s.socket.destroyed, 'the connection was closed');
+  assert.equal(s.pulled(), TEXTS.length + 1, 'nothing more waited on it');
 });

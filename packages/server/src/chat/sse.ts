@@ -3,12 +3,8 @@
  * backpressure: a writer asks `ready()` before it sends more, so a viewer that reads slowly holds
  * what it has not read in the answer's own event list, not in its socket's buffer.
  */
-import { Cancellation } from '@understudy/engine';
 import type { FastifyReply } from 'fastify';
-import { drained, SSE_HEADERS } from '../http/index.js';
-
-/** How long a viewer may take none of what was sent before its connection is dropped. */
-export const STALL_MS = 60_000;
+import { CLIENT_STALL_MS, drained, SSE_HEADERS } from '../http/index.js';
 
 /** An open SSE response. */
 export interface SseStream {
@@ -26,9 +22,9 @@ export interface SseStream {
   onClose(fn: () => void): void;
 }
 
-/** Takes over the reply and opens an event stream. */
+/** Takes over the reply and opens an event stream (`stallMs`: see `CLIENT_STALL_MS`). */
 export function openSse(reply: FastifyReply, o: { stallMs?: number } = {}): SseStream {
-  const stallMs = o.stallMs ?? STALL_MS;
+  const stallMs = o.stallMs ?? CLIENT_STALL_MS;
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, SSE_HEADERS);
@@ -56,16 +52,8 @@ export function openSse(reply: FastifyReply, o: { stallMs?: number } = {}): SseS
     get backedUp() {
       return !closed && res.writableNeedDrain;
     },
-    async ready() {
-      if (closed || !res.writableNeedDrain) return;
-      const stall = new Cancellation();
-      const timer = setTimeout(() => stall.abort(), stallMs);
-      try {
-        await drained(res, stall);
-      } finally {
-        clearTimeout(timer);
-      }
-      if (stall.aborted && !closed) res.destroy();
+    ready() {
+      return closed ? Promise.resolve() : drained(res, undefined, stallMs);
     },
     onClose(fn) {
       closers.push(fn);

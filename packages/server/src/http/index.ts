@@ -2,4 +2,4 @@
 export * from './errors.js';
 export { parse, describeIssues, IdParams } from './validate.js';
 export { parseCookies, serializeCookie } from './cookies.js';
-export { SSE_HEADERS, drained } from './stream.js';
+export { CLIENT_STALL_MS, SSE_HEADERS, drained } from './stream.js';

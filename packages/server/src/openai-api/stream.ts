@@ -1,7 +1,7 @@
 /** A streamed chat completion: chat.completion.chunk events, with backpressure down to the socket. */
 import type { AnswerEvent, AnswerResult, FallbackRecord } from '@understudy/engine';
 import type { FastifyReply } from 'fastify';
-import { drained, SSE_HEADERS } from '../http/index.js';
+import { CLIENT_STALL_MS, drained, SSE_HEADERS } from '../http/index.js';
 import type { ApiAnswer } from './in-flight.js';
 import { failure, fallbackHeaders, fallbackInfo, usageOf } from './shape.js';
 
@@ -19,6 +19,8 @@ export async function streamCompletion(
     providerId: string;
     finish: (r: AnswerResult) => void;
     answer: ApiAnswer;
+    /** How long the client may read nothing before it is disconnected (see `CLIENT_STALL_MS`). */
+    stallMs?: number;
   },
 ): Promise<void> {
   let model = o.modelId;
@@ -106,6 +108,7 @@ export async function streamCompletion(
     }
     // Backpressure: the next event is pulled only once the client took this one, so a slow reader
     // holds the rest of the answer upstream (the provider's socket), not in this process's memory.
-    if (res.writableNeedDrain) await drained(res, o.answer.signal);
+    // A client that reads nothing for the stall time is disconnected, which cancels the answer.
+    if (res.writableNeedDrain) await drained(res, o.answer.signal, o.stallMs ?? CLIENT_STALL_MS);
   }
 }
