@@ -10,12 +10,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import type { FastifyReply } from 'fastify';
 import pino from 'pino';
-import { messageView } from '../src/chat/messages.js';
+import { blankAnswerColumns, messageView } from '../src/chat/messages.js';
 import type { Run, RunEvent } from '../src/chat/runs.js';
 import { openSse } from '../src/chat/sse.js';
 // The module's own file: the chat index exposes only routes and the run registry.
 import { streamRun } from '../src/chat/viewer.js';
-import { blankAnswerColumns } from '../src/chat/messages.js';
 import { responseOver, settle, SlowSocket } from './slow-socket.js';
 
 const TEXTS = Array.from({ length: 200 }, (_, i) => `${i} `.padEnd(600, 'x'));

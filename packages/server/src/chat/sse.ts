@@ -52,9 +52,7 @@ export function openSse(reply: FastifyReply, o: { stallMs?: number } = {}): SseS
     get backedUp() {
       return !closed && res.writableNeedDrain;
     },
-    ready() {
-      return closed ? Promise.resolve() : drained(res, undefined, stallMs);
-    },
+    ready: () => drained(res, undefined, stallMs),
     onClose(fn) {
       closers.push(fn);
     },

@@ -23,7 +23,6 @@ export function streamRun(
   const events = run.events;
   let next = 0;
   let pumping = false;
-  let unsubscribe = (): void => undefined;
   const pump = async (): Promise<void> => {
     if (pumping) return;
     pumping = true;
@@ -59,8 +58,9 @@ export function streamRun(
       log.warn({ err }, 'streaming an answer to a viewer failed');
       sse.end();
     });
+  // Listeners are told of later events only, so pump (which may unsubscribe) never runs before this.
+  const unsubscribe = run.subscribe(kick);
   // The browser went away: stop sending, but the answer goes on and is saved.
-  unsubscribe = run.subscribe(kick);
-  sse.onClose(() => unsubscribe());
+  sse.onClose(unsubscribe);
   kick();
 }
