@@ -1,0 +1,152 @@
+/**
+ * Each goal of the benchmark over the recent full runs, read from git: every full run's table is
+ * committed as bench/RESULTS.md, so the file's history is the record. One run on a noisy machine
+ * can pass or miss a goal that sits near its line; this says how often each goal passed.
+ *
+ *   npx tsx bench/history.ts [--since ISO-DATE] [--last N]
+ *
+ * `--since` defaults to 2026-12-03T20:00Z, when the limit proxy got its lean relay (bench/README.md):
+ * ratios to the limit before that date were measured against a slower limit and do not compare.
+ * The working copy's RESULTS.md counts too when it holds a run that is not committed yet.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { fmt, median } from './lib/stats.js';
+
+/** One goal of one run: the figure it is judged on and whether it passed. */
+export interface GoalResult {
+  /** Scenario, figure and goal, without the run's own numbers: the same in every run. */
+  key: string;
+  measure: number;
+  pass: boolean | undefined;
+}
+
+/** A full run's date and goals, read from its RESULTS.md. */
+export interface RunGoals {
+  date: string;
+  goals: GoalResult[];
+  /** Rows whose result disagrees with the goals read from them (the reading is wrong, not the run). */
+  mismatches: string[];
+}
+
+/** The cells of a table row that a goal may be judged on. */
+interface Cells {
+  understudy: number;
+  overLimit: number;
+  overPeer: number;
+}
+
+const num = (s: string | undefined): number => (s === undefined ? Number.NaN : Number.parseFloat(s));
+
+/**
+ * Judges one goal of a row from its text, as run.ts set it: "≤ 2× limit", "≥ 10× peer",
+ * "≥ 0.9× own healthy (0.89×)", "0 errors (0)", "≤ 1050 ms (max 1033)", "flat: ≤ +10 %".
+ */
+export function judge(text: string, c: Cells): GoalResult & { line?: number } {
+  const cmp = (op: string, x: number, line: number) =>
+    Number.isFinite(x) ? (op === '≤' ? x <= line : x >= line) : undefined;
+  let m = /^([≤≥]) ([\d.]+)× (limit|peer)$/.exec(text);
+  if (m) {
+    const x = m[3] === 'limit' ? c.overLimit : c.overPeer;
+    return { key: text, measure: x, line: num(m[2]), pass: cmp(m[1] as string, x, num(m[2])) };
+  }
+  m = /^([≤≥]) ([\d.]+)× own healthy \(([\d.]+)×\)$/.exec(text);
+  if (m) {
+    const x = num(m[3]);
+    const line = num(m[2]);
+    return { key: `${m[1]} ${m[2]}× own healthy`, measure: x, line, pass: cmp(m[1] as string, x, line) };
+  }
+  m = /^(\d+) errors \((\d+)\)$/.exec(text);
+  if (m) {
+    const x = num(m[2]);
+    return { key: `${m[1]} errors`, measure: x, pass: x <= num(m[1]) };
+  }
+  m = /^≤ (\d+) ms \(max \d+\)$/.exec(text);
+  if (m) return { key: `≤ ${m[1]} ms`, measure: c.understudy, pass: cmp('≤', c.understudy, num(m[1])) };
+  m = /^flat: ≤ \+([\d.]+) %$/.exec(text);
+  if (m) return { key: text, measure: c.understudy, pass: cmp('≤', c.understudy, num(m[1])) };
+  return { key: text, measure: Number.NaN, pass: undefined };
+}
+
+/** The goals of a full run's RESULTS.md; undefined for a quick (smoke) run or another file. */
+export function goalsOf(md: string): RunGoals | undefined {
+  if (!/^The last full run/m.test(md)) return undefined;
+  const date = /^- date: (\S+)/m.exec(md)?.[1];
+  if (!date) return undefined;
+  const table = md.split('## Table')[1]?.split('\n## ')[0] ?? '';
+  const goals: GoalResult[] = [];
+  const mismatches: string[] = [];
+  for (const line of table.split('\n')) {
+    const cells = line.split('|').map((s) => s.trim());
+    // | # | figure | understudy | limit | peer | ÷ limit | ÷ peer | goal | result |
+    if (cells.length < 11 || !/^\d+$/.test(cells[1] ?? '')) continue;
+    const [, scenario, figureCell, u, , , overLimit, overPeer, goalCell, result] = cells;
+    if (!goalCell || goalCell === '—') continue;
+    // "requests/s, 50 connections (req/s) — direct 5750 req/s" → "requests/s, 50 connections"
+    const figure = (figureCell ?? '').split(' — ')[0]?.replace(/ \([^()]*\)$/, '') ?? '';
+    const c: Cells = { understudy: num(u), overLimit: num(overLimit), overPeer: num(overPeer) };
+    const judged = goalCell.split('; ').map((g) => judge(g, c));
+    const all = judged.map((j) => j.pass);
+    const expected = all.includes(false) ? 'MISS' : all.includes(undefined) ? 'n/a' : 'pass';
+    if (expected !== result) {
+      // The table judged the unrounded figure: a figure shown exactly on its line missed by less
+      // than the table's rounding. Anything else means this reading is wrong, and is reported.
+      const onLine = judged.filter((j) => j.line !== undefined && j.measure === j.line);
+      if (result === 'MISS' && expected === 'pass' && onLine.length > 0) {
+        for (const j of onLine) j.pass = false;
+      } else mismatches.push(`${figure}: table says ${result}, goals read say ${expected}`);
+    }
+    for (const j of judged)
+      goals.push({ key: `${scenario} · ${figure} · ${j.key}`, measure: j.measure, pass: j.pass });
+  }
+  return { date, goals, mismatches };
+}
+
+/** Each goal over the runs (oldest first): a Markdown table with how often it passed. */
+export function historyTable(runs: readonly RunGoals[]): string {
+  const keys: string[] = [];
+  for (const r of runs) for (const g of r.goals) if (!keys.includes(g.key)) keys.push(g.key);
+  const when = runs.map((r) => r.date.slice(5, 16).replace('T', ' '));
+  const head = `| goal | passed | median | ${when.join(' | ')} |\n|---|--:|--:|${when.map(() => '--:').join('|')}|`;
+  const lines = keys.map((key) => {
+    const of = runs.map((r) => r.goals.find((g) => g.key === key));
+    const judged = of.filter((g): g is GoalResult => g !== undefined && g.pass !== undefined);
+    const passed = judged.filter((g) => g.pass).length;
+    const digits = (x: number) => (Math.abs(x) >= 100 ? 0 : 2);
+    const cell = (g: GoalResult | undefined) =>
+      g === undefined ? '—' : `${fmt(g.measure, digits(g.measure))}${g.pass === false ? ' ✗' : ''}`;
+    const mid = median(judged.map((g) => g.measure));
+    return `| ${key} | ${passed} of ${judged.length} | ${fmt(mid, digits(mid))} | ${of.map(cell).join(' | ')} |`;
+  });
+  return [head, ...lines].join('\n');
+}
+
+/** Every committed full run of bench/RESULTS.md since a date, and the working copy's if newer. */
+function runsFromGit(root: string, since: string): RunGoals[] {
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: root, encoding: 'utf8' });
+  const runs: RunGoals[] = [];
+  for (const commit of git('log', '--format=%H', '--', 'bench/RESULTS.md').split('\n').filter(Boolean)) {
+    const run = goalsOf(git('show', `${commit}:bench/RESULTS.md`));
+    if (run) runs.push(run);
+  }
+  const working = goalsOf(readFileSync(join(root, 'bench/RESULTS.md'), 'utf8'));
+  if (working && !runs.some((r) => r.date === working.date)) runs.push(working);
+  return runs.filter((r) => r.date >= since).sort((a, b) => a.date.localeCompare(b.date));
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const { values } = parseArgs({ options: { since: { type: 'string' }, last: { type: 'string' } } });
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const last = Number(values.last ?? 0);
+  let runs = runsFromGit(root, values.since ?? '2026-12-03T20:00Z');
+  if (last > 0) runs = runs.slice(-last);
+  for (const r of runs) for (const m of r.mismatches) console.error(`${r.date}: ${m}`);
+  console.log(
+    `${runs.length} full runs; each cell is the figure the goal is judged on, ✗ where it missed ` +
+      '(a figure shown exactly on its line missed by less than the rounding).\n',
+  );
+  console.log(historyTable(runs));
+}

@@ -1,0 +1,97 @@
+// bench/history.ts reads each goal back out of committed RESULTS.md files: it must read what
+// report.ts writes, judge each goal of a row on its own, and agree with the result the run printed.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { goalsOf, historyTable, type RunGoals } from '../bench/history.js';
+import { table, type Row } from '../bench/lib/report.js';
+
+/** A full run's RESULTS.md around a table, as run.ts writes it. */
+function results(date: string, rows: Row[], kind = 'full'): string {
+  return `# Understudy benchmark: results\n\nThe last ${kind} run of \`npm run bench\`.\n\n- date: ${date}\n\n## Table\n\n${table(rows)}\n\n## Notes\n\n- n\n`;
+}
+
+function row(figure: string, over: { limit?: number; peer?: number; u?: number }, goals: Row['goals']): Row {
+  const values: Row['values'] = { understudy: over.u ?? 1 };
+  const paired: NonNullable<Row['paired']> = {};
+  if (over.limit !== undefined) paired.limit = over.limit;
+  if (over.peer !== undefined) paired.peer = over.peer;
+  return { scenario: '2', figure, unit: 'x', values, ratios: true, paired, goals, note: 'a note' };
+}
+
+const rps = (limit: number, peer: number) =>
+  row('requests/s, 50 connections', { limit, peer }, [
+    { text: '≥ 10× peer', pass: peer >= 10 },
+    { text: '≥ 0.5× limit', pass: limit >= 0.5 },
+    { text: '0 errors (0)', pass: true },
+  ]);
+
+describe('bench history', () => {
+  it('judges each goal of a row on its own figure, as the run did', () => {
+    const run = goalsOf(
+      results('2026-12-05T19:28:11.868Z', [
+        rps(0.54, 3.85),
+        row('added latency p50', { limit: 2.16 }, [{ text: '≤ 2× limit', pass: false }]),
+        row('time to the backup’s first token', { u: 1021.4 }, [
+          { text: '≤ 1050 ms (max 1033)', pass: true },
+        ]),
+      ]),
+    );
+    assert.ok(run);
+    assert.deepEqual(run.mismatches, []);
+    assert.deepEqual(
+      run.goals.map((g) => [g.key, g.measure, g.pass]),
+      [
+        ['2 · requests/s, 50 connections · ≥ 10× peer', 3.85, false],
+        ['2 · requests/s, 50 connections · ≥ 0.5× limit', 0.54, true],
+        ['2 · requests/s, 50 connections · 0 errors', 0, true],
+        ['2 · added latency p50 · ≤ 2× limit', 2.16, false],
+        ['2 · time to the backup’s first token · ≤ 1050 ms', 1021.4, true],
+      ],
+    );
+  });
+
+  it('counts a figure shown on its line as missed when the run said so (it missed by less than the rounding)', () => {
+    const dead = (shown: string, pass: boolean) =>
+      row('requests/s, primary refusing connections', { limit: 0.5 }, [
+        { text: `≥ 0.9× own healthy (${shown}×)`, pass },
+        { text: '0 errors (0)', pass: true },
+      ]);
+    const missed = goalsOf(results('2026-12-03T20:26:31Z', [dead('0.90', false)]));
+    assert.deepEqual(missed?.mismatches, []);
+    assert.equal(missed?.goals[0]?.key, '2 · requests/s, primary refusing connections · ≥ 0.9× own healthy');
+    assert.equal(missed?.goals[0]?.pass, false);
+    // A table that contradicts its goals beyond rounding is a reading to distrust: reported.
+    const wrong = goalsOf(results('2026-12-03T20:26:31Z', [dead('0.95', false)]));
+    assert.equal(wrong?.mismatches.length, 1);
+    assert.match(wrong?.mismatches[0] ?? '', /table says MISS, goals read say pass/);
+  });
+
+  it('skips quick runs, whose figures are not comparable', () => {
+    assert.equal(goalsOf(results('2026-12-05T10:00:00Z', [rps(0.6, 4)], '**quick (smoke)**')), undefined);
+  });
+
+  it('tabulates each goal over the runs: how often it passed, its median, and each run marked', () => {
+    const runs = [
+      goalsOf(results('2026-12-04T10:00:00Z', [rps(0.52, 4)])),
+      goalsOf(results('2026-12-04T12:00:00Z', [rps(0.47, 4.4)])),
+      goalsOf(
+        results('2026-12-05T10:00:00Z', [
+          rps(0.6, 5),
+          row('added latency p50', { limit: 1.8 }, [{ text: '≤ 2× limit', pass: true }]),
+        ]),
+      ),
+    ].filter((r): r is RunGoals => r !== undefined);
+    const md = historyTable(runs).split('\n');
+    assert.equal(md[0], '| goal | passed | median | 12-04 10:00 | 12-04 12:00 | 12-05 10:00 |');
+    assert.equal(
+      md[2],
+      '| 2 · requests/s, 50 connections · ≥ 10× peer | 0 of 3 | 4.40 | 4.00 ✗ | 4.40 ✗ | 5.00 ✗ |',
+    );
+    assert.equal(
+      md[3],
+      '| 2 · requests/s, 50 connections · ≥ 0.5× limit | 2 of 3 | 0.52 | 0.52 | 0.47 ✗ | 0.60 |',
+    );
+    // A goal the older runs did not have counts only where it was measured.
+    assert.equal(md[5], '| 2 · added latency p50 · ≤ 2× limit | 1 of 1 | 1.80 | — | — | 1.80 |');
+  });
+});
