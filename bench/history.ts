@@ -5,9 +5,9 @@
  *
  *   npx tsx bench/history.ts [--since ISO-DATE] [--last N]
  *
- * `--since` defaults to 2026-12-03T20:00Z, when the limit proxy got its lean relay (bench/README.md):
- * ratios to the limit before that date were measured against a slower limit and do not compare.
- * The working copy's RESULTS.md counts too when it holds a run that is not committed yet.
+ * `--since` defaults to COMPARABLE_SINCE. The working copy's RESULTS.md counts too when it holds a
+ * run that is not committed yet. `npm run bench` puts the same table, its own run included, in
+ * RESULTS.md.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -124,24 +124,52 @@ export function historyTable(runs: readonly RunGoals[]): string {
   return [head, ...lines].join('\n');
 }
 
-/** Every committed full run of bench/RESULTS.md since a date, and the working copy's if newer. */
-function runsFromGit(root: string, since: string): RunGoals[] {
+/** The limit's lean relay (bench/README.md): ratios to the limit before this do not compare. */
+export const COMPARABLE_SINCE = '2026-12-03T20:00Z';
+
+/** Every committed full run of bench/RESULTS.md since a date, and `current` (a run's Markdown) if new. */
+export function recordedRuns(root: string, since: string, current: string): RunGoals[] {
   const git = (...args: string[]) => execFileSync('git', args, { cwd: root, encoding: 'utf8' });
   const runs: RunGoals[] = [];
   for (const commit of git('log', '--format=%H', '--', 'bench/RESULTS.md').split('\n').filter(Boolean)) {
     const run = goalsOf(git('show', `${commit}:bench/RESULTS.md`));
     if (run) runs.push(run);
   }
-  const working = goalsOf(readFileSync(join(root, 'bench/RESULTS.md'), 'utf8'));
-  if (working && !runs.some((r) => r.date === working.date)) runs.push(working);
+  const now = goalsOf(current);
+  if (now && !runs.some((r) => r.date === now.date)) runs.push(now);
   return runs.filter((r) => r.date >= since).sort((a, b) => a.date.localeCompare(b.date));
+}
+
+/**
+ * A full run's RESULTS.md with a section on each goal over the last `last` full runs, this one
+ * included; as it was without git (a tarball) or for a quick run.
+ */
+export function withHistory(root: string, md: string, last = 10): string {
+  if (!goalsOf(md)) return md;
+  let runs: RunGoals[];
+  try {
+    runs = recordedRuns(root, COMPARABLE_SINCE, md).slice(-last);
+  } catch {
+    return md;
+  }
+  const section =
+    `## Each goal over the last ${runs.length} full runs\n\n` +
+    'From the committed RESULTS.md of earlier runs and this one (`npx tsx bench/history.ts`): the figure each ' +
+    'goal is judged on, ✗ where it missed (a figure shown exactly on its line missed by less than the ' +
+    'rounding). One run can pass or miss a goal near its line; the count says how often it passed.\n\n' +
+    `${historyTable(runs)}\n\n`;
+  return md.replace('## Raw values', `${section}## Raw values`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const { values } = parseArgs({ options: { since: { type: 'string' }, last: { type: 'string' } } });
   const root = join(dirname(fileURLToPath(import.meta.url)), '..');
   const last = Number(values.last ?? 0);
-  let runs = runsFromGit(root, values.since ?? '2026-12-03T20:00Z');
+  let runs = recordedRuns(
+    root,
+    values.since ?? COMPARABLE_SINCE,
+    readFileSync(join(root, 'bench/RESULTS.md'), 'utf8'),
+  );
   if (last > 0) runs = runs.slice(-last);
   for (const r of runs) for (const m of r.mismatches) console.error(`${r.date}: ${m}`);
   console.log(

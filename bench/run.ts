@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { withHistory } from './history.js';
 import { summarize, summaryMarkdown } from './profile-summary.js';
 import {
   costedThroughput,
@@ -573,7 +574,7 @@ async function main(): Promise<number> {
     return 1;
   }
   rmSync(tmp, { recursive: true, force: true });
-  const md = markdown(machine(), tableMd, raw, extra);
+  const md = withHistory(root, markdown(machine(), tableMd, raw, extra));
   const out =
     args.out ?? (quick ? join(tmpdir(), 'understudy-bench-quick.md') : join(root, 'bench/RESULTS.md'));
   writeFileSync(out, md);

@@ -1,13 +1,17 @@
 // bench/history.ts reads each goal back out of committed RESULTS.md files: it must read what
 // report.ts writes, judge each goal of a row on its own, and agree with the result the run printed.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { goalsOf, historyTable, type RunGoals } from '../bench/history.js';
+import { goalsOf, historyTable, withHistory, type RunGoals } from '../bench/history.js';
 import { table, type Row } from '../bench/lib/report.js';
 
 /** A full run's RESULTS.md around a table, as run.ts writes it. */
 function results(date: string, rows: Row[], kind = 'full'): string {
-  return `# Understudy benchmark: results\n\nThe last ${kind} run of \`npm run bench\`.\n\n- date: ${date}\n\n## Table\n\n${table(rows)}\n\n## Notes\n\n- n\n`;
+  return `# Understudy benchmark: results\n\nThe last ${kind} run of \`npm run bench\`.\n\n- date: ${date}\n\n## Table\n\n${table(rows)}\n\n## Notes\n\n- n\n\n## Raw values\n\n| r |\n`;
 }
 
 function row(figure: string, over: { limit?: number; peer?: number; u?: number }, goals: Row['goals']): Row {
@@ -93,5 +97,37 @@ describe('bench history', () => {
     );
     // A goal the older runs did not have counts only where it was measured.
     assert.equal(md[5], '| 2 · added latency p50 · ≤ 2× limit | 1 of 1 | 1.80 | — | — | 1.80 |');
+  });
+
+  it("puts the goals of the committed runs and this one into a full run's RESULTS.md", () => {
+    // A repository of its own, whose history holds one earlier run (and a quick one, not counted).
+    const root = mkdtempSync(join(tmpdir(), 'bench-history-'));
+    try {
+      const git = (...args: string[]) =>
+        execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: root });
+      git('init', '-q');
+      mkdirSync(join(root, 'bench'));
+      const commit = (md: string) => {
+        writeFileSync(join(root, 'bench/RESULTS.md'), md);
+        git('add', '.');
+        git('commit', '-q', '-m', 'run');
+      };
+      commit(results('2026-12-04T10:00:00Z', [rps(0.45, 4)]));
+      commit(results('2026-12-04T11:00:00Z', [rps(0.9, 9)], '**quick (smoke)**'));
+      const now = results('2026-12-05T10:00:00Z', [rps(0.6, 5)]);
+      const md = withHistory(root, now);
+      const section = md.split('## Each goal over the last 2 full runs')[1]?.split('## Raw values')[0] ?? '';
+      assert.match(section, /\| goal \| passed \| median \| 12-04 10:00 \| 12-05 10:00 \|/);
+      assert.match(
+        section,
+        /\| 2 · requests\/s, 50 connections · ≥ 0\.5× limit \| 1 of 2 \| 0\.53 \| 0\.45 ✗ \| 0\.60 \|/,
+      );
+      assert.ok(md.startsWith(now.split('## Raw values')[0] as string), 'the run itself is unchanged');
+      // A quick run is written as it is.
+      const quick = results('2026-12-05T11:00:00Z', [rps(0.6, 5)], '**quick (smoke)**');
+      assert.equal(withHistory(root, quick), quick);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
