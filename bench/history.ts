@@ -127,15 +127,19 @@ export function historyTable(runs: readonly RunGoals[]): string {
 /** The limit's lean relay (bench/README.md): ratios to the limit before this do not compare. */
 export const COMPARABLE_SINCE = '2026-12-03T20:00Z';
 
-/** Every committed full run of bench/RESULTS.md since a date, and `current` (a run's Markdown) if new. */
-export function recordedRuns(root: string, since: string, current: string): RunGoals[] {
+/** How to read the table's cells. */
+const LEGEND =
+  'each cell is the figure the goal is judged on, ✗ where it missed (a figure shown exactly on its ' +
+  'line missed by less than the rounding)';
+
+/** Every committed full run of bench/RESULTS.md since a date, and `now` (a run read already) if new. */
+export function recordedRuns(root: string, since: string, now: RunGoals | undefined): RunGoals[] {
   const git = (...args: string[]) => execFileSync('git', args, { cwd: root, encoding: 'utf8' });
   const runs: RunGoals[] = [];
   for (const commit of git('log', '--format=%H', '--', 'bench/RESULTS.md').split('\n').filter(Boolean)) {
     const run = goalsOf(git('show', `${commit}:bench/RESULTS.md`));
     if (run) runs.push(run);
   }
-  const now = goalsOf(current);
   if (now && !runs.some((r) => r.date === now.date)) runs.push(now);
   return runs.filter((r) => r.date >= since).sort((a, b) => a.date.localeCompare(b.date));
 }
@@ -145,18 +149,18 @@ export function recordedRuns(root: string, since: string, current: string): RunG
  * included; as it was without git (a tarball) or for a quick run.
  */
 export function withHistory(root: string, md: string, last = 10): string {
-  if (!goalsOf(md)) return md;
+  const now = goalsOf(md);
+  if (!now) return md;
   let runs: RunGoals[];
   try {
-    runs = recordedRuns(root, COMPARABLE_SINCE, md).slice(-last);
+    runs = recordedRuns(root, COMPARABLE_SINCE, now).slice(-last);
   } catch {
     return md;
   }
   const section =
     `## Each goal over the last ${runs.length} full runs\n\n` +
-    'From the committed RESULTS.md of earlier runs and this one (`npx tsx bench/history.ts`): the figure each ' +
-    'goal is judged on, ✗ where it missed (a figure shown exactly on its line missed by less than the ' +
-    'rounding). One run can pass or miss a goal near its line; the count says how often it passed.\n\n' +
+    `From the committed RESULTS.md of earlier runs and this one (\`npx tsx bench/history.ts\`): ${LEGEND}. ` +
+    'One run can pass or miss a goal near its line; the count says how often it passed.\n\n' +
     `${historyTable(runs)}\n\n`;
   return md.replace('## Raw values', `${section}## Raw values`);
 }
@@ -168,13 +172,10 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   let runs = recordedRuns(
     root,
     values.since ?? COMPARABLE_SINCE,
-    readFileSync(join(root, 'bench/RESULTS.md'), 'utf8'),
+    goalsOf(readFileSync(join(root, 'bench/RESULTS.md'), 'utf8')),
   );
   if (last > 0) runs = runs.slice(-last);
   for (const r of runs) for (const m of r.mismatches) console.error(`${r.date}: ${m}`);
-  console.log(
-    `${runs.length} full runs; each cell is the figure the goal is judged on, ✗ where it missed ` +
-      '(a figure shown exactly on its line missed by less than the rounding).\n',
-  );
+  console.log(`${runs.length} full runs; ${LEGEND}.\n`);
   console.log(historyTable(runs));
 }
