@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { goalKey, judge, parseGoal, type Figures } from './lib/goal.js';
 import { fmt, median } from './lib/stats.js';
 
 /** One goal of one run: the figure it is judged on and whether it passed. */
@@ -32,43 +33,15 @@ export interface RunGoals {
   mismatches: string[];
 }
 
-/** The cells of a table row that a goal may be judged on. */
-interface Cells {
-  understudy: number;
-  overLimit: number;
-  overPeer: number;
-}
-
 const num = (s: string | undefined): number => (s === undefined ? Number.NaN : Number.parseFloat(s));
 
-/**
- * Judges one goal of a row from its text, as run.ts set it: "≤ 2× limit", "≥ 10× peer",
- * "≥ 0.9× own healthy (0.89×)", "0 errors (0)", "≤ 1050 ms (max 1033)", "flat: ≤ +10 %".
- */
-export function judge(text: string, c: Cells): GoalResult & { line?: number } {
-  const cmp = (op: string, x: number, line: number) =>
-    Number.isFinite(x) ? (op === '≤' ? x <= line : x >= line) : undefined;
-  let m = /^([≤≥]) ([\d.]+)× (limit|peer)$/.exec(text);
-  if (m) {
-    const x = m[3] === 'limit' ? c.overLimit : c.overPeer;
-    return { key: text, measure: x, line: num(m[2]), pass: cmp(m[1] as string, x, num(m[2])) };
-  }
-  m = /^([≤≥]) ([\d.]+)× own healthy \(([\d.]+)×\)$/.exec(text);
-  if (m) {
-    const x = num(m[3]);
-    const line = num(m[2]);
-    return { key: `${m[1]} ${m[2]}× own healthy`, measure: x, line, pass: cmp(m[1] as string, x, line) };
-  }
-  m = /^(\d+) errors \((\d+)\)$/.exec(text);
-  if (m) {
-    const x = num(m[2]);
-    return { key: `${m[1]} errors`, measure: x, pass: x <= num(m[1]) };
-  }
-  m = /^≤ (\d+) ms \(max \d+\)$/.exec(text);
-  if (m) return { key: `≤ ${m[1]} ms`, measure: c.understudy, pass: cmp('≤', c.understudy, num(m[1])) };
-  m = /^flat: ≤ \+([\d.]+) %$/.exec(text);
-  if (m) return { key: text, measure: c.understudy, pass: cmp('≤', c.understudy, num(m[1])) };
-  return { key: text, measure: Number.NaN, pass: undefined };
+/** One goal's text read back and judged on the row's cells, as the run judged it (lib/goal.ts). */
+function readGoal(text: string, f: Figures): GoalResult & { line?: number } {
+  const goal = parseGoal(text);
+  if (!goal) return { key: text, measure: Number.NaN, pass: undefined };
+  const read = { key: goalKey(goal), ...judge(goal, f) };
+  // A count is shown exactly; only a rounded figure can sit on its line and still have missed.
+  return goal.kind === 'errors' ? read : { ...read, line: goal.line };
 }
 
 /** The goals of a full run's RESULTS.md; undefined for a quick (smoke) run or another file. */
@@ -87,8 +60,8 @@ export function goalsOf(md: string): RunGoals | undefined {
     if (!goalCell || goalCell === '—') continue;
     // "requests/s, 50 connections (req/s) — direct 5750 req/s" → "requests/s, 50 connections"
     const figure = (figureCell ?? '').split(' — ')[0]?.replace(/ \([^()]*\)$/, '') ?? '';
-    const c: Cells = { understudy: num(u), overLimit: num(overLimit), overPeer: num(overPeer) };
-    const judged = goalCell.split('; ').map((g) => judge(g, c));
+    const f: Figures = { understudy: num(u), overLimit: num(overLimit), overPeer: num(overPeer) };
+    const judged = goalCell.split('; ').map((g) => readGoal(g, f));
     const all = judged.map((j) => j.pass);
     const expected = all.includes(false) ? 'MISS' : all.includes(undefined) ? 'n/a' : 'pass';
     if (expected !== result) {

@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { goalsOf, historyTable, withHistory, type RunGoals } from '../bench/history.js';
-import { table, type Row } from '../bench/lib/report.js';
+import { goalKey, judge } from '../bench/lib/goal.js';
+import { rows, type Plan } from '../bench/lib/goals.js';
+import { Raw, figures, table, type Row } from '../bench/lib/report.js';
 
 /** A full run's RESULTS.md around a table, as run.ts writes it. */
 function results(date: string, rows: Row[], kind = 'full'): string {
@@ -24,20 +26,20 @@ function row(figure: string, over: { limit?: number; peer?: number; u?: number }
 
 const rps = (limit: number, peer: number) =>
   row('requests/s, 50 connections', { limit, peer }, [
-    { text: '≥ 10× peer', pass: peer >= 10 },
-    { text: '≥ 0.5× limit', pass: limit >= 0.5 },
-    { text: '0 errors (0)', pass: true },
+    { kind: 'ratio', op: '≥', line: 10, to: 'peer' },
+    { kind: 'ratio', op: '≥', line: 0.5, to: 'limit' },
+    { kind: 'errors', line: 0, measure: 0 },
   ]);
+const latency = (limit: number) =>
+  row('added latency p50', { limit }, [{ kind: 'ratio', op: '≤', line: 2, to: 'limit' }]);
 
 describe('bench history', () => {
   it('judges each goal of a row on its own figure, as the run did', () => {
     const run = goalsOf(
       results('2026-12-05T19:28:11.868Z', [
         rps(0.54, 3.85),
-        row('added latency p50', { limit: 2.16 }, [{ text: '≤ 2× limit', pass: false }]),
-        row('time to the backup’s first token', { u: 1021.4 }, [
-          { text: '≤ 1050 ms (max 1033)', pass: true },
-        ]),
+        latency(2.16),
+        row('time to the backup’s first token', { u: 1021.4 }, [{ kind: 'ms', line: 1050, max: 1033 }]),
       ]),
     );
     assert.ok(run);
@@ -55,19 +57,63 @@ describe('bench history', () => {
   });
 
   it('counts a figure shown on its line as missed when the run said so (it missed by less than the rounding)', () => {
-    const dead = (shown: string, pass: boolean) =>
+    const dead = (measure: number) =>
       row('requests/s, primary refusing connections', { limit: 0.5 }, [
-        { text: `≥ 0.9× own healthy (${shown}×)`, pass },
-        { text: '0 errors (0)', pass: true },
+        { kind: 'own healthy', op: '≥', line: 0.9, measure },
+        { kind: 'errors', line: 0, measure: 0 },
       ]);
-    const missed = goalsOf(results('2026-12-03T20:26:31Z', [dead('0.90', false)]));
+    // 0.898 is shown as "0.90×", which reads as a pass; the table judged 0.898 and said MISS.
+    const md = results('2026-12-03T20:26:31Z', [dead(0.898)]);
+    assert.match(md, /≥ 0\.9× own healthy \(0\.90×\); 0 errors \(0\) \| MISS \|/);
+    const missed = goalsOf(md);
     assert.deepEqual(missed?.mismatches, []);
     assert.equal(missed?.goals[0]?.key, '2 · requests/s, primary refusing connections · ≥ 0.9× own healthy');
     assert.equal(missed?.goals[0]?.pass, false);
+    // An error count is shown exactly: 0 errors on the line of 0 passed, whatever the row's result.
+    assert.equal(missed?.goals[1]?.key, '2 · requests/s, primary refusing connections · 0 errors');
+    assert.equal(missed?.goals[1]?.pass, true);
     // A table that contradicts its goals beyond rounding is a reading to distrust: reported.
-    const wrong = goalsOf(results('2026-12-03T20:26:31Z', [dead('0.95', false)]));
+    const wrong = goalsOf(
+      results('2026-12-03T20:26:31Z', [dead(0.95)]).replace('(0) | pass |', '(0) | MISS |'),
+    );
     assert.equal(wrong?.mismatches.length, 1);
     assert.match(wrong?.mismatches[0] ?? '', /table says MISS, goals read say pass/);
+  });
+
+  it('reads back every goal the benchmark sets, with the result the run gave it', () => {
+    // Every measurement the rows ask for has three rounds: understudy 3, limit 2, peer 1, others 1,
+    // so the ratio goals land on both sides of their lines (1.5× limit, 3× peer) and 9 errors miss.
+    class Filled extends Raw {
+      override get(key: string): number[] {
+        const got = super.get(key);
+        if (got.length > 0) return got;
+        const v = key.endsWith('/ understudy') ? 3 : key.endsWith('/ limit') ? 2 : 1;
+        return [v, v, v];
+      }
+    }
+    const plan: Plan = {
+      rounds: 3,
+      latencyS: 1,
+      rpsS: 1,
+      deadLatencyS: 1,
+      deadRpsS: 1,
+      streamS: 1,
+      soakS: 300,
+      connections: 50,
+      streams: 20,
+    };
+    const written = rows(new Filled(), plan, { startMiB: 100, endMiB: 112, pct: 12 });
+    const live = written.flatMap((r) =>
+      r.goals.map((g) => [`${r.scenario} · ${r.figure} · ${goalKey(g)}`, judge(g, figures(r)).pass]),
+    );
+    assert.equal(live.length, 15, 'every goal of the benchmark');
+    assert.ok(live.some(([, pass]) => pass === true) && live.some(([, pass]) => pass === false));
+    const read = goalsOf(results('2026-12-06T03:00:00Z', written));
+    assert.deepEqual(read?.mismatches, []);
+    assert.deepEqual(
+      read?.goals.map((g) => [g.key, g.pass]),
+      live,
+    );
   });
 
   it('skips quick runs, whose figures are not comparable', () => {
@@ -78,12 +124,7 @@ describe('bench history', () => {
     const runs = [
       goalsOf(results('2026-12-04T10:00:00Z', [rps(0.52, 4)])),
       goalsOf(results('2026-12-04T12:00:00Z', [rps(0.47, 4.4)])),
-      goalsOf(
-        results('2026-12-05T10:00:00Z', [
-          rps(0.6, 5),
-          row('added latency p50', { limit: 1.8 }, [{ text: '≤ 2× limit', pass: true }]),
-        ]),
-      ),
+      goalsOf(results('2026-12-05T10:00:00Z', [rps(0.6, 5), latency(1.8)])),
     ].filter((r): r is RunGoals => r !== undefined);
     const md = historyTable(runs).split('\n');
     assert.equal(md[0], '| goal | passed | median | 12-04 10:00 | 12-04 12:00 | 12-05 10:00 |');

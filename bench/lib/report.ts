@@ -2,15 +2,10 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
+import { goalText, judge, type Figures, type Goal } from './goal.js';
 import { fmt, median, ratio } from './stats.js';
 
 export type Sys = 'understudy' | 'limit' | 'peer';
-
-/** A goal: evaluated on the row's values; undefined when it could not be measured. */
-export interface Goal {
-  text: string;
-  pass: boolean | undefined;
-}
 
 /** One figure of the table. */
 export interface Row {
@@ -22,6 +17,7 @@ export interface Row {
   ratios: boolean;
   /** Medians of the per-round ratios (see `Raw.pair`); shown instead of the ratio of the medians. */
   paired?: Partial<Record<'limit' | 'peer', number>>;
+  /** Judged on the row's figures (`figures`) when the table is written. */
   goals: Goal[];
   note?: string;
   digits?: number;
@@ -68,22 +64,28 @@ function cell(x: number | undefined, digits: number): string {
   return x === undefined ? '—' : fmt(x, digits);
 }
 
-function goalCell(goals: Goal[]): { text: string; result: string } {
-  if (goals.length === 0) return { text: '—', result: '' };
-  const text = goals.map((g) => g.text).join('; ');
-  const results = goals.map((g) => g.pass);
-  const result = results.includes(false) ? 'MISS' : results.includes(undefined) ? 'n/a' : 'pass';
-  return { text, result };
-}
-
 /** Understudy ÷ another system: the row's paired median when it has one, else the ratio of the medians. */
-function ratioCell(r: Row, other: 'limit' | 'peer'): string {
-  if (!r.ratios) return '—';
+function over(r: Row, other: 'limit' | 'peer'): number | undefined {
+  if (!r.ratios) return undefined;
   const paired = r.paired?.[other];
-  if (paired !== undefined) return fmt(paired, 2);
+  if (paired !== undefined) return paired;
   const u = r.values.understudy;
   const o = r.values[other];
-  return u !== undefined && o !== undefined ? fmt(ratio(u, o), 2) : '—';
+  return u !== undefined && o !== undefined ? ratio(u, o) : undefined;
+}
+
+/** The figures a row's goals are judged on: its understudy value and its two ratios, unrounded. */
+export function figures(r: Row): Figures {
+  return { understudy: r.values.understudy, overLimit: over(r, 'limit'), overPeer: over(r, 'peer') };
+}
+
+/** The goal and result cells: MISS if any goal missed, n/a if one could not be judged. */
+function goalCell(r: Row): { text: string; result: string } {
+  if (r.goals.length === 0) return { text: '—', result: '' };
+  const f = figures(r);
+  const results = r.goals.map((g) => judge(g, f).pass);
+  const result = results.includes(false) ? 'MISS' : results.includes(undefined) ? 'n/a' : 'pass';
+  return { text: r.goals.map(goalText).join('; '), result };
 }
 
 /** The table as Markdown. */
@@ -96,9 +98,9 @@ export function table(rows: Row[]): string {
     const u = r.values.understudy;
     const l = r.values.limit;
     const p = r.values.peer;
-    const rl = ratioCell(r, 'limit');
-    const rp = ratioCell(r, 'peer');
-    const g = goalCell(r.goals);
+    const rl = cell(over(r, 'limit'), 2);
+    const rp = cell(over(r, 'peer'), 2);
+    const g = goalCell(r);
     const figure = `${r.figure} (${r.unit})${r.note ? ` — ${r.note}` : ''}`;
     return `| ${r.scenario} | ${figure} | ${cell(u, d)} | ${cell(l, d)} | ${cell(p, d)} | ${rl} | ${rp} | ${g.text} | ${g.result} |`;
   });
