@@ -14,8 +14,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { goalKey, judge, parseGoal, type Figures } from './lib/goal.js';
-import { fmt, median } from './lib/stats.js';
+import { goalKey, judge, parseGoal, shownRounded, type Figures } from './lib/goal.js';
+import { fmt, median, unfmt } from './lib/stats.js';
 
 /** One goal of one run: the figure it is judged on and whether it passed. */
 export interface GoalResult {
@@ -33,15 +33,12 @@ export interface RunGoals {
   mismatches: string[];
 }
 
-const num = (s: string | undefined): number => (s === undefined ? Number.NaN : Number.parseFloat(s));
-
 /** One goal's text read back and judged on the row's cells, as the run judged it (lib/goal.ts). */
 function readGoal(text: string, f: Figures): GoalResult & { line?: number } {
   const goal = parseGoal(text);
   if (!goal) return { key: text, measure: Number.NaN, pass: undefined };
   const read = { key: goalKey(goal), ...judge(goal, f) };
-  // A count is shown exactly; only a rounded figure can sit on its line and still have missed.
-  return goal.kind === 'errors' ? read : { ...read, line: goal.line };
+  return shownRounded(goal) ? { ...read, line: goal.line } : read;
 }
 
 /** The goals of a full run's RESULTS.md; undefined for a quick (smoke) run or another file. */
@@ -60,7 +57,7 @@ export function goalsOf(md: string): RunGoals | undefined {
     if (!goalCell || goalCell === '—') continue;
     // "requests/s, 50 connections (req/s) — direct 5750 req/s" → "requests/s, 50 connections"
     const figure = (figureCell ?? '').split(' — ')[0]?.replace(/ \([^()]*\)$/, '') ?? '';
-    const f: Figures = { understudy: num(u), overLimit: num(overLimit), overPeer: num(overPeer) };
+    const f: Figures = { understudy: unfmt(u), overLimit: unfmt(overLimit), overPeer: unfmt(overPeer) };
     const judged = goalCell.split('; ').map((g) => readGoal(g, f));
     const all = judged.map((j) => j.pass);
     const expected = all.includes(false) ? 'MISS' : all.includes(undefined) ? 'n/a' : 'pass';

@@ -3,7 +3,7 @@
  * that text reads back. A run judges its goals with `judge`; bench/history.ts reads committed runs'
  * goal texts with `parseGoal` and judges them with the same `judge`, so the two cannot disagree.
  */
-import { fmt } from './stats.js';
+import { fmt, unfmt } from './stats.js';
 
 /** At most or at least the line. */
 export type Op = '≤' | '≥';
@@ -58,25 +58,23 @@ export function goalKey(g: Goal): string {
   }
 }
 
-const num = (s: string | undefined): number => (s === undefined ? Number.NaN : Number.parseFloat(s));
-
 /** The goal a table's text shows (`goalText` read back); undefined for a text no goal writes. */
 export function parseGoal(text: string): Goal | undefined {
   let m = /^([≤≥]) ([\d.]+)× (limit|peer)$/.exec(text);
-  if (m) return { kind: 'ratio', op: m[1] as Op, line: num(m[2]), to: m[3] as 'limit' | 'peer' };
+  if (m) return { kind: 'ratio', op: m[1] as Op, line: unfmt(m[2]), to: m[3] as 'limit' | 'peer' };
   m = /^([≤≥]) ([\d.]+)× own healthy \(([\d.]+|n\/a)×\)$/.exec(text);
-  if (m) return { kind: 'own healthy', op: m[1] as Op, line: num(m[2]), measure: num(m[3]) };
+  if (m) return { kind: 'own healthy', op: m[1] as Op, line: unfmt(m[2]), measure: unfmt(m[3]) };
   m = /^(\d+) errors \((\d+)\)$/.exec(text);
-  if (m) return { kind: 'errors', line: num(m[1]), measure: num(m[2]) };
+  if (m) return { kind: 'errors', line: unfmt(m[1]), measure: unfmt(m[2]) };
   m = /^≤ (\d+) ms \(max (\d+|n\/a)\)$/.exec(text);
-  if (m) return { kind: 'ms', line: num(m[1]), max: num(m[2]) };
+  if (m) return { kind: 'ms', line: unfmt(m[1]), max: unfmt(m[2]) };
   m = /^flat: ≤ \+([\d.]+) %$/.exec(text);
-  if (m) return { kind: 'flat', line: num(m[1]) };
+  if (m) return { kind: 'flat', line: unfmt(m[1]) };
   return undefined;
 }
 
 /** The figure a goal is judged on; NaN when it was not measured. */
-export function measureOf(g: Goal, f: Figures): number {
+function measureOf(g: Goal, f: Figures): number {
   switch (g.kind) {
     case 'ratio':
       return (g.to === 'limit' ? f.overLimit : f.overPeer) ?? Number.NaN;
@@ -87,6 +85,14 @@ export function measureOf(g: Goal, f: Figures): number {
     case 'flat':
       return f.understudy ?? Number.NaN;
   }
+}
+
+/**
+ * Whether the table shows the goal's figure rounded, so that a figure shown exactly on its line may
+ * have missed by less than the rounding; a count (errors) is shown exactly.
+ */
+export function shownRounded(g: Goal): boolean {
+  return g.kind !== 'errors';
 }
 
 /** Whether the goal is met by a row's figures; undefined when its figure was not measured. */

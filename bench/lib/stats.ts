@@ -27,3 +27,8 @@ export function fmt(x: number, digits = 2): string {
   if (!Number.isFinite(x)) return 'n/a';
   return x.toFixed(digits);
 }
+
+/** A figure as `fmt` wrote it back to a number: NaN for "n/a" or a missing cell. */
+export function unfmt(s: string | undefined): number {
+  return s === undefined ? Number.NaN : Number.parseFloat(s);
+}
