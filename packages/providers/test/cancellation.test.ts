@@ -4,6 +4,7 @@
  * with either an AbortController or the engine's Cancellation, and
  * 1,000 aborted streams leave no sockets and no heap growth behind.
  */
+// test-runner: alone (it asserts the SPEC's 100 ms bounds in wall-clock time)
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {

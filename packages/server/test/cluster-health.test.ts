@@ -5,6 +5,7 @@
  * every call returns within the 100 ms bound when Redis goes silent (the first ones, which wait for
  * it, included), and local knowledge gathered meanwhile is shared when Redis answers again.
  */
+// test-runner: alone (it asserts the SPEC's 100 ms bounds in wall-clock time)
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

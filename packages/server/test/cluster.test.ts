@@ -9,6 +9,7 @@
  * conversation driven through several instances keeps every message, in order, once; a starting
  * instance does not reclaim another live instance's answer.
  */
+// test-runner: alone (it asserts the SPEC's 100 ms bounds in wall-clock time)
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
