@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { goalKey, judge, parseGoal, shownRounded, type Figures } from './lib/goal.js';
+import { goalKey, judge, parseGoal, shownRounded, verdict, type Figures } from './lib/goal.js';
 import { fmt, median, unfmt } from './lib/stats.js';
 
 /** One goal of one run: the figure it is judged on and whether it passed. */
@@ -59,8 +59,7 @@ export function goalsOf(md: string): RunGoals | undefined {
     const figure = (figureCell ?? '').split(' — ')[0]?.replace(/ \([^()]*\)$/, '') ?? '';
     const f: Figures = { understudy: unfmt(u), overLimit: unfmt(overLimit), overPeer: unfmt(overPeer) };
     const judged = goalCell.split('; ').map((g) => readGoal(g, f));
-    const all = judged.map((j) => j.pass);
-    const expected = all.includes(false) ? 'MISS' : all.includes(undefined) ? 'n/a' : 'pass';
+    const expected = verdict(judged.map((j) => j.pass));
     if (expected !== result) {
       // The table judged the unrounded figure: a figure shown exactly on its line missed by less
       // than the table's rounding. Anything else means this reading is wrong, and is reported.

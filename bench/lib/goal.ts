@@ -102,3 +102,8 @@ export function judge(g: Goal, f: Figures): { measure: number; pass: boolean | u
   const op = 'op' in g ? g.op : '≤';
   return { measure, pass: op === '≤' ? measure <= g.line : measure >= g.line };
 }
+
+/** A row's result from its goals' judgements: MISS if any missed, n/a if one could not be judged. */
+export function verdict(passes: (boolean | undefined)[]): 'pass' | 'MISS' | 'n/a' {
+  return passes.includes(false) ? 'MISS' : passes.includes(undefined) ? 'n/a' : 'pass';
+}

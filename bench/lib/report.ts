@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { goalText, judge, type Figures, type Goal } from './goal.js';
+import { goalText, judge, verdict, type Figures, type Goal } from './goal.js';
 import { fmt, median, ratio } from './stats.js';
 
 export type Sys = 'understudy' | 'limit' | 'peer';
@@ -83,8 +83,7 @@ export function figures(r: Row): Figures {
 function goalCell(r: Row): { text: string; result: string } {
   if (r.goals.length === 0) return { text: '—', result: '' };
   const f = figures(r);
-  const results = r.goals.map((g) => judge(g, f).pass);
-  const result = results.includes(false) ? 'MISS' : results.includes(undefined) ? 'n/a' : 'pass';
+  const result = verdict(r.goals.map((g) => judge(g, f).pass));
   return { text: r.goals.map(goalText).join('; '), result };
 }
 
