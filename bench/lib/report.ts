@@ -26,14 +26,17 @@ export interface Row {
 /** Per-round raw values, by key (e.g. `1 latency p50 ms / understudy`). */
 export class Raw {
   readonly rounds = new Map<string, number[]>();
+  /** Appends one round's value under `key`. */
   add(key: string, value: number): void {
     const list = this.rounds.get(key) ?? [];
     list.push(value);
     this.rounds.set(key, list);
   }
+  /** Every round's value under `key`, in round order. */
   get(key: string): number[] {
     return this.rounds.get(key) ?? [];
   }
+  /** The median over rounds of `key`. */
   median(key: string): number {
     return median(this.get(key));
   }

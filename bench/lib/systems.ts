@@ -28,6 +28,7 @@ const SIM_FAULTS: Record<string, string> = {
   silent: 'no_first_token',
 };
 
+/** The simulator model name for a pace: instant answers, or the paced stream of scenario 5. */
 export function upstreamModel(pace: Pace): string {
   return pace === 'paced' ? `gpt-4o+tokens=${PACED_TOKENS}+delay=${PACED_DELAY_MS}` : 'gpt-4o';
 }

@@ -71,6 +71,7 @@ export async function closedLoopbackPort(): Promise<number> {
   return port;
 }
 
+/** Starts a simulator on loopback and a real provider client for it; `close` stops both. */
 export async function startEnv(): Promise<Env> {
   const sim = await startSimulator({ host: '127.0.0.1', port: 0 });
   const agent = createProviderAgent();
@@ -120,6 +121,7 @@ export interface ModelOpts {
   timeouts?: ModelConfig['timeouts'];
 }
 
+/** A model of the test catalog on provider `providerId`: tier 3, no capabilities or tags, the short test timeouts, unless `o` says otherwise. */
 export function model(id: string, providerId: string, o: ModelOpts = {}): ModelConfig {
   const m: ModelConfig = {
     id,
@@ -136,6 +138,7 @@ export function model(id: string, providerId: string, o: ModelOpts = {}): ModelC
   return m;
 }
 
+/** A catalog of these providers and models: the first model is the default, fallback Automatic unless given. */
 export function catalog(
   providers: ProviderConfig[],
   models: ModelConfig[],
@@ -245,6 +248,7 @@ export async function settled(
   return list;
 }
 
+/** Resolves after `ms` milliseconds. */
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Gaps between consecutive attempts' start times. */

@@ -511,6 +511,7 @@ function cat(
   return catalog(providers, models);
 }
 
+/** Declares the SPEC §2.1 matrix (every row, in both consumption modes) with the primary on protocol `p`. */
 export function defineMatrix(p: Protocol): void {
   describe(`SPEC §2.1 matrix, primary on ${p.name}`, () => {
     let env: Env;

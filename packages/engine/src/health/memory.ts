@@ -81,6 +81,7 @@ export class InMemoryHealth implements HealthMemory {
     };
   }
 
+  /** HealthMemory.check: `checkNow`, as a promise. */
   async check(target: TargetRef): Promise<TargetHealth> {
     return this.checkNow(target);
   }
@@ -101,10 +102,12 @@ export class InMemoryHealth implements HealthMemory {
     return true;
   }
 
+  /** HealthMemory.tryAcquireProbe: `acquireProbeNow`, as a promise. */
   async tryAcquireProbe(target: TargetRef): Promise<boolean> {
     return this.acquireProbeNow(target);
   }
 
+  /** HealthMemory.releaseProbe: the target's half-open breakers go back to open, a probe due again at once. */
   async releaseProbe(target: TargetRef): Promise<void> {
     const now = this.clock.now();
     for (const s of this.slotsOf(target)) s.state = endProbeUnused(this.stateOf(s), now);
@@ -116,6 +119,7 @@ export class InMemoryHealth implements HealthMemory {
     for (const s of this.slotsOf(target)) s.state = onSuccess(this.stateOf(s), latencyMs, now, this.policy);
   }
 
+  /** HealthMemory.recordSuccess: `successNow`, as a promise. */
   async recordSuccess(target: TargetRef, latencyMs: number): Promise<void> {
     this.successNow(target, latencyMs);
   }
@@ -129,10 +133,12 @@ export class InMemoryHealth implements HealthMemory {
     }
   }
 
+  /** HealthMemory.recordFailure: `failureNow`, as a promise. */
   async recordFailure(target: TargetRef, failure: FailureDetails): Promise<void> {
     this.failureNow(target, failure);
   }
 
+  /** HealthMemory.reset: the breaker is forgotten (fresh and closed on next use). */
   async reset(key: CircuitKey): Promise<void> {
     const s = this.slots.get(keyString(key));
     if (s) s.state = undefined;
@@ -143,6 +149,7 @@ export class InMemoryHealth implements HealthMemory {
     this.slot(key).state = state;
   }
 
+  /** HealthMemory.snapshot: every breaker that has a state. */
   async snapshot(): Promise<CircuitView[]> {
     const now = this.clock.now();
     const views: CircuitView[] = [];

@@ -298,14 +298,17 @@ export class RedisHealth implements HealthMemory {
     }
   }
 
+  /** HealthMemory.checkNow: read from the local mirror, never waiting on Redis. */
   checkNow(target: TargetRef): TargetHealth {
     return this.mirror.checkNow(target);
   }
 
+  /** HealthMemory.check: `checkNow`, as a promise. */
   async check(target: TargetRef): Promise<TargetHealth> {
     return this.checkNow(target);
   }
 
+  /** HealthMemory.tryAcquireProbe: claimed atomically in Redis, so one probe runs across the cluster. */
   async tryAcquireProbe(target: TargetRef): Promise<boolean> {
     // The mirror says no probe is due (another instance's claim was pushed): no round-trip needed.
     if (!this.mirror.checkNow(target).probeDue) return false;
@@ -315,6 +318,7 @@ export class RedisHealth implements HealthMemory {
     });
   }
 
+  /** HealthMemory.releaseProbe: half-open breakers go back to open, a probe due again at once, for every instance. */
   async releaseProbe(target: TargetRef): Promise<void> {
     await this.transition(keysOf(target), (states, now) => ({
       next: states.map((s) => (s.state === 'half_open' ? endProbeUnused(s, now) : undefined)),
@@ -322,6 +326,7 @@ export class RedisHealth implements HealthMemory {
     }));
   }
 
+  /** HealthMemory.recordSuccess: closes the target's breakers for every instance. */
   async recordSuccess(target: TargetRef, latencyMs: number): Promise<void> {
     await this.transition(keysOf(target), (states, now) => ({
       next: states.map((s) => onSuccess(s, latencyMs, now, this.policy)),
@@ -329,6 +334,7 @@ export class RedisHealth implements HealthMemory {
     }));
   }
 
+  /** HealthMemory.recordFailure: counted on the failure's scopes (provider, model, or both), shared with every instance. */
   async recordFailure(target: TargetRef, failure: FailureDetails): Promise<void> {
     const scopes = scopesFor(failure);
     const keys = keysOf(target).filter((k) => scopes.includes(k.scope));
@@ -339,10 +345,12 @@ export class RedisHealth implements HealthMemory {
     }));
   }
 
+  /** HealthMemory.reset: a fresh closed breaker for every instance. */
   async reset(key: CircuitKey): Promise<void> {
     await this.transition([key], (_states, now) => ({ next: [freshBreaker(now)], result: undefined }));
   }
 
+  /** HealthMemory.snapshot: the local mirror's breakers. */
   async snapshot(): Promise<CircuitView[]> {
     return this.mirror.snapshot();
   }

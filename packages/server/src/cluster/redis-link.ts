@@ -233,6 +233,7 @@ export class RedisLink {
     };
   }
 
+  /** Stops the recheck timer and disconnects both connections; the link reports down from then on. */
   async close(): Promise<void> {
     this.closed = true;
     this.upState = false;

@@ -13,6 +13,7 @@ export class OpenAIError extends Error {
   ) {
     super(message);
   }
+  /** The JSON body OpenAI clients parse: `{ error: { message, type, param, code } }`. */
   body() {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }

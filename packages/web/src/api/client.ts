@@ -26,6 +26,8 @@ export function setCsrfToken(token: string): void {
 
 /** Listeners told when the session is gone (401), so the app can show the sign-in page. */
 const signedOutListeners = new Set<() => void>();
+
+/** Calls `fn` when the session is gone (a 401 outside /api/auth); returns the unsubscribe. */
 export function onSignedOut(fn: () => void): () => void {
   signedOutListeners.add(fn);
   return () => signedOutListeners.delete(fn);
@@ -68,10 +70,15 @@ export async function request<T>(method: string, path: string, body?: unknown): 
   return (await res.json()) as T;
 }
 
+/** GET `path`, the parsed JSON body. */
 export const get = <T>(path: string) => request<T>('GET', path);
+/** POST `body` (an empty object when left out) to `path`. */
 export const post = <T>(path: string, body?: unknown) => request<T>('POST', path, body ?? {});
+/** PUT `body` to `path`. */
 export const put = <T>(path: string, body: unknown) => request<T>('PUT', path, body);
+/** PATCH `path` with `body`. */
 export const patch = <T>(path: string, body: unknown) => request<T>('PATCH', path, body);
+/** DELETE `path`. */
 export const del = (path: string) => request<undefined>('DELETE', path);
 
 /**

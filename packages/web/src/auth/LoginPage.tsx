@@ -2,6 +2,7 @@ import { auth } from '../api/endpoints.js';
 import type { Session } from '../api/types.js';
 import { AuthForm, Field, val } from './AuthForm.js';
 
+/** The sign-in page: email and password; `onSignedIn` gets the new session. */
 export function LoginPage({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
   return (
     <AuthForm

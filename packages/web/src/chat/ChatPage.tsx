@@ -1,4 +1,3 @@
-/** The chat: Mates and conversations on the side, the open conversation in the middle. */
 import { useCallback, useEffect, useState } from 'react';
 import { chat } from '../api/endpoints.js';
 import type { Conversation, Mate, ModelsForMembers } from '../api/types.js';
@@ -8,6 +7,7 @@ import { navigate } from '../ui/router.js';
 import { ConversationList } from './ConversationList.js';
 import { ConversationView } from './ConversationView.js';
 
+/** The chat: Mates and conversations on the side, the open conversation in the middle. */
 export function ChatPage({ path }: { path: string }) {
   const match = /^\/c\/([^/]+)/.exec(path);
   const activeId = match?.[1] ? decodeURIComponent(match[1]) : undefined;

@@ -1,4 +1,3 @@
-/** The member's conversations: open, rename (inline) and delete (with a confirming second click). */
 import { useState } from 'react';
 import type { Conversation } from '../api/types.js';
 import { PencilIcon, TrashIcon } from '../ui/icons.js';
@@ -76,6 +75,7 @@ function Row({
   );
 }
 
+/** The member's conversations: open, rename (inline) and delete (with a confirming second click). */
 export function ConversationList({
   conversations,
   activeId,

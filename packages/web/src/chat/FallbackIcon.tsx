@@ -1,14 +1,8 @@
-/**
- * The amber icon beside the token counter of an answer that came from a backup model. Hovering or
- * focusing it shows a tooltip naming the backup model and the original provider that was
- * unavailable, and why. It is a button so the keyboard can reach it; Escape hides the tooltip.
- * The tooltip opens centred below the icon and is moved back inside the window when that would
- * overflow it (a narrow phone, an icon near an edge), above the icon when there is no room below.
- */
 import { useId, useLayoutEffect, useRef, useState } from 'react';
 import type { FallbackInfo } from '../api/types.js';
 import { reasonWords } from './reasons.js';
 
+/** The tooltip's sentence: the backup model that answered, the original provider, and why it was unavailable. */
 export function fallbackSentence(f: FallbackInfo, label: (modelId: string) => string): string {
   const provider = f.originalProviderLabel ?? f.originalProvider;
   const why = f.skippedByHealth
@@ -17,6 +11,13 @@ export function fallbackSentence(f: FallbackInfo, label: (modelId: string) => st
   return `Answered by the backup model ${label(f.backupModel)}. The original provider ${provider} was unavailable: ${why}.`;
 }
 
+/**
+ * The amber icon beside the token counter of an answer that came from a backup model. Hovering or
+ * focusing it shows a tooltip naming the backup model and the original provider that was
+ * unavailable, and why. It is a button so the keyboard can reach it; Escape hides the tooltip.
+ * The tooltip opens centred below the icon and is moved back inside the window when that would
+ * overflow it (a narrow phone, an icon near an edge), above the icon when there is no room below.
+ */
 export function FallbackIcon({ fallback, label }: { fallback: FallbackInfo; label: (id: string) => string }) {
   const [open, setOpen] = useState(false);
   const id = useId();

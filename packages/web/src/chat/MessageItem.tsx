@@ -1,8 +1,3 @@
-/**
- * One message. An assistant message has a header with the Mate's name, the model that answered,
- * the token counter and, after a fallback, the amber icon; failed, interrupted and stopped answers
- * show the standard error message with Retry.
- */
 import type { Message } from '../api/types.js';
 import { FallbackIcon } from './FallbackIcon.js';
 import { MarkdownText } from './Markdown.js';
@@ -25,6 +20,11 @@ function failureText(m: Message, label: (id: string) => string): string {
   return `${p}${b}.`;
 }
 
+/**
+ * One message. An assistant message has a header with the Mate's name, the model that answered,
+ * the token counter and, after a fallback, the amber icon; failed, interrupted and stopped answers
+ * show the standard error message with Retry.
+ */
 export function MessageItem({
   message: m,
   mateName,

@@ -1,8 +1,3 @@
-/**
- * One conversation's state: its messages, the answer being written (streamed over SSE), and the
- * member's actions (send, stop, retry). An answer in progress when the conversation is opened is
- * reattached, so leaving and coming back shows answers that went on (or finished) meanwhile.
- */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiError, streamAnswer } from '../api/client.js';
 import { chat } from '../api/endpoints.js';
@@ -77,6 +72,11 @@ function lost(messages: Message[], targetId: string): Message[] {
   );
 }
 
+/**
+ * One conversation's state: its messages, the answer being written (streamed over SSE), and the
+ * member's actions (send, stop, retry). An answer in progress when the conversation is opened is
+ * reattached, so leaving and coming back shows answers that went on (or finished) meanwhile.
+ */
 export function useConversation(id: string) {
   const [detail, setDetail] = useState<ConversationDetail>();
   const [messages, setMessages] = useState<Message[]>([]);

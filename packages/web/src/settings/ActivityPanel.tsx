@@ -1,8 +1,3 @@
-/**
- * Fallback activity: a chart of fallbacks per provider per day, then the recent events. Refreshes
- * live. Identical API fallbacks close together arrive as one event of `count` answers: it shows
- * "×N" (read as "N answers") and the mean and max latency; the chart counts answers, not events.
- */
 import { useCallback } from 'react';
 import { admin } from '../api/endpoints.js';
 import type { FallbackEvent } from '../api/types.js';
@@ -34,6 +29,11 @@ function AnswerCount({ e }: { e: FallbackEvent }) {
   );
 }
 
+/**
+ * Fallback activity: a chart of fallbacks per provider per day, then the recent events. Refreshes
+ * live. Identical API fallbacks close together arrive as one event of `count` answers: it shows
+ * "×N" (read as "N answers") and the mean and max latency; the chart counts answers, not events.
+ */
 export function ActivityPanel() {
   const load = useCallback(() => admin.activity(DAYS), []);
   const { data, error } = usePolling(load, 5000);

@@ -1,4 +1,3 @@
-/** Adding a provider: id, type, label, base URL (optional for the big vendors) and API key. */
 import type { FormEvent } from 'react';
 import { useState } from 'react';
 import { admin } from '../api/endpoints.js';
@@ -13,6 +12,7 @@ const TYPES: { value: ProviderType; label: string }[] = [
   { value: 'openai-compatible', label: 'OpenAI-compatible (Ollama, vLLM, Groq, Mistral…)' },
 ];
 
+/** Adding a provider: id, type, label, base URL (optional for the big vendors) and API key. */
 export function AddProviderForm({ onAdded }: { onAdded: (p: Provider) => void }) {
   const [error, setError] = useState<string>();
   const submit = async (e: FormEvent<HTMLFormElement>) => {

@@ -1,10 +1,10 @@
-/** API keys for the OpenAI-compatible API: create (the key is shown once), revoke. */
 import type { FormEvent } from 'react';
 import { useState } from 'react';
 import { admin } from '../api/endpoints.js';
 import { ErrorText } from '../ui/ErrorText.js';
 import { useAsync } from '../ui/useAsync.js';
 
+/** API keys for the OpenAI-compatible API: create (the key is shown once), revoke. */
 export function ApiKeysPanel() {
   const keys = useAsync(admin.apiKeys);
   const [error, setError] = useState<string>();

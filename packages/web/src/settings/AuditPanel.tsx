@@ -1,10 +1,10 @@
-/** The audit log: who changed what setting, when, old → new. */
 import { admin } from '../api/endpoints.js';
 import { ErrorText } from '../ui/ErrorText.js';
 import { useAsync } from '../ui/useAsync.js';
 
 const show = (v: unknown) => (v === null || v === undefined ? '—' : JSON.stringify(v));
 
+/** The audit log: who changed what setting, when, old → new. */
 export function AuditPanel() {
   const { data, error } = useAsync(admin.audit);
   return (

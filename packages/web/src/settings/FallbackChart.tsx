@@ -1,13 +1,13 @@
+import type { FallbackActivity } from '../api/types.js';
+
+const COLOURS = ['#d97706', '#2563eb', '#059669', '#db2777', '#7c3aed', '#0891b2'];
+
 /**
  * Fallbacks per provider per day, as stacked bars (one colour per original provider) over the last
  * days. Hand-drawn SVG: a dozen bars do not need a chart library. The numbers are also in the
  * accessible label and in each bar's <title>. They count answers: an event that stands for several
  * coalesced answers counts them all (the server sums them per day).
  */
-import type { FallbackActivity } from '../api/types.js';
-
-const COLOURS = ['#d97706', '#2563eb', '#059669', '#db2777', '#7c3aed', '#0891b2'];
-
 export function FallbackChart({ counts, days }: { counts: FallbackActivity['countsByDay']; days: number }) {
   const dayList: string[] = [];
   for (let i = days - 1; i >= 0; i--)

@@ -1,10 +1,3 @@
-/**
- * Models Management → Settings: the Default Model, and directly below it the Fallback Model
- * dropdown (Automatic, None, then every available model except the Default Model). Choosing an
- * option only changes the form; each setting is saved by its own Save button, so moving through a
- * dropdown with the arrow keys (which fires `change` at every step) saves nothing on the way.
- * When the server refuses a change, its message is shown with the rules of SPEC §2.2 in plain words.
- */
 import type { FormEvent, ReactNode } from 'react';
 import { useEffect, useState } from 'react';
 import { ApiError } from '../api/client.js';
@@ -26,6 +19,13 @@ const HELP: Record<string, string> = {
   specific: 'Specific Model: this model always acts as the backup.',
 };
 
+/**
+ * Models Management → Settings: the Default Model, and directly below it the Fallback Model
+ * dropdown (Automatic, None, then every available model except the Default Model). Choosing an
+ * option only changes the form; each setting is saved by its own Save button, so moving through a
+ * dropdown with the arrow keys (which fires `change` at every step) saves nothing on the way.
+ * When the server refuses a change, its message is shown with the rules of SPEC §2.2 in plain words.
+ */
 export function FallbackSettingsTab() {
   const [settings, setSettings] = useState<OrgSettings>();
   const [models, setModels] = useState<AdminModel[]>([]);

@@ -1,4 +1,3 @@
-/** Mates: create, edit (name, instructions, model or the organization default), remove. */
 import type { FormEvent } from 'react';
 import { useState } from 'react';
 import { admin, chat } from '../api/endpoints.js';
@@ -58,6 +57,7 @@ function MateForm({
   );
 }
 
+/** Mates: create, edit (name, instructions, model or the organization default), remove. */
 export function MatesPanel() {
   const mates = useAsync(chat.mates);
   const models = useAsync(chat.models);

@@ -1,9 +1,3 @@
-/**
- * Members: invite (the link is shown to copy), change roles, remove; pending invitations.
- * A role is changed only by its Save button: choosing in the dropdown (where each arrow key fires
- * `change`) saves nothing, so a keyboard user never grants the roles passed on the way. Removing
- * asks for a confirming second click.
- */
 import type { FormEvent } from 'react';
 import { useState } from 'react';
 import { admin } from '../api/endpoints.js';
@@ -103,6 +97,12 @@ function MemberRow({
   );
 }
 
+/**
+ * Members: invite (the link is shown to copy), change roles, remove; pending invitations.
+ * A role is changed only by its Save button: choosing in the dropdown (where each arrow key fires
+ * `change`) saves nothing, so a keyboard user never grants the roles passed on the way. Removing
+ * asks for a confirming second click.
+ */
 export function MembersPanel({ session }: { session: Session }) {
   const members = useAsync(admin.members);
   const invitations = useAsync(admin.invitations);

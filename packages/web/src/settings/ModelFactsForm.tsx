@@ -1,4 +1,3 @@
-/** Editing a model's facts: label, upstream name, tier, context window, capabilities, tags. */
 import type { FormEvent } from 'react';
 import type { ModelFacts } from '../api/endpoints.js';
 import type { AdminModel } from '../api/types.js';
@@ -10,6 +9,7 @@ function str(f: FormData, k: string): string {
   return typeof v === 'string' ? v.trim() : '';
 }
 
+/** Editing a model's facts: label, upstream name, tier, context window, capabilities, tags. */
 export function ModelFactsForm({
   model: m,
   onSave,

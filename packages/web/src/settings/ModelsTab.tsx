@@ -1,4 +1,3 @@
-/** Models Management → Models: the available list (enable, disable, reorder, edit facts). */
 import { useState } from 'react';
 import { admin } from '../api/endpoints.js';
 import type { AdminModel } from '../api/types.js';
@@ -6,6 +5,7 @@ import { ErrorText } from '../ui/ErrorText.js';
 import { useAsync } from '../ui/useAsync.js';
 import { ModelFactsForm } from './ModelFactsForm.js';
 
+/** Models Management → Models: the available list (enable, disable, reorder, edit facts). */
 export function ModelsTab() {
   const { data: models, error: loadError, setData } = useAsync(admin.models);
   const [error, setError] = useState<string>();

@@ -1,4 +1,3 @@
-/** Models Management → Providers: add, test the connection, rotate the key. Keys are write-only. */
 import { useState } from 'react';
 import { admin } from '../api/endpoints.js';
 import type { ConnectionTest, Provider } from '../api/types.js';
@@ -91,6 +90,7 @@ function ProviderCard({ p, onChanged }: { p: Provider; onChanged: (p: Provider) 
   );
 }
 
+/** Models Management → Providers: add, test the connection, rotate the key. Keys are write-only. */
 export function ProvidersTab() {
   const { data, error, setData } = useAsync(admin.providers);
   if (!data) return <ErrorText message={error} />;

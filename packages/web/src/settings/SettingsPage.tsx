@@ -1,7 +1,3 @@
-/**
- * Organization Settings (Owners and Admins only; the app does not even route Members here, and the
- * server refuses them with 403). Models Management has three tabs: Models, Providers, Settings.
- */
 import type { Session } from '../api/types.js';
 import { Link } from '../ui/Link.js';
 import { ActivityPanel } from './ActivityPanel.js';
@@ -51,6 +47,10 @@ function ModelsManagement({ path }: { path: string }) {
   );
 }
 
+/**
+ * Organization Settings (Owners and Admins only; the app does not even route Members here, and the
+ * server refuses them with 403). Models Management has three tabs: Models, Providers, Settings.
+ */
 export function SettingsPage({ path, session }: { path: string; session: Session }) {
   const section = SECTIONS.find((s) => s.href !== '/settings/models' && path.startsWith(s.href));
   return (

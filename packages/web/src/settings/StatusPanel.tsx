@@ -1,8 +1,3 @@
-/**
- * Provider status: each provider's and model's health, refreshed every two seconds, and for the
- * built-in simulator a switch that puts a simulated provider into an outage, so anyone can watch
- * fallback happen.
- */
 import { useCallback, useEffect, useState } from 'react';
 import { admin } from '../api/endpoints.js';
 import type { Health, ProviderStatus } from '../api/types.js';
@@ -80,6 +75,11 @@ function OutageSwitch({
   );
 }
 
+/**
+ * Provider status: each provider's and model's health, refreshed every two seconds, and for the
+ * built-in simulator a switch that puts a simulated provider into an outage, so anyone can watch
+ * fallback happen.
+ */
 export function StatusPanel() {
   const load = useCallback(() => Promise.all([admin.providerStatus(), admin.demo()]), []);
   const { data, error, refresh } = usePolling(load, 2000);

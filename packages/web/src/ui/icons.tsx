@@ -12,6 +12,7 @@ const common = {
   focusable: false,
 };
 
+/** A pencil (edit, rename). */
 export function PencilIcon() {
   return (
     <svg {...common}>
@@ -20,6 +21,7 @@ export function PencilIcon() {
   );
 }
 
+/** A bin (delete, remove). */
 export function TrashIcon() {
   return (
     <svg {...common}>
