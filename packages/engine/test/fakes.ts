@@ -28,10 +28,12 @@ export class FakeClient implements ProviderClient {
     >,
   ) {}
 
+  /** The calls made to one model, in order. */
   callsTo(modelId: string): FakeCall[] {
     return this.calls.filter((c) => c.modelId === modelId);
   }
 
+  /** ProviderClient.stream: plays the model's script for this call number, honouring `signal`. */
   async *stream(
     target: ModelTarget,
     request: ChatRequest,

@@ -57,6 +57,7 @@ export class BlackholeProxy {
 
   constructor(private readonly target: { host: string; port: number }) {}
 
+  /** Listens on a free loopback port (then in `port`), forwarding to Redis. */
   async start(): Promise<void> {
     this.server = createServer((client) => {
       const upstream = connect(this.target.port, this.target.host);
@@ -78,6 +79,7 @@ export class BlackholeProxy {
     this.port = (this.server.address() as AddressInfo).port;
   }
 
+  /** From now on nothing is forwarded either way; sockets stay open. */
   blackhole(): void {
     this.blackholed = true;
   }
@@ -87,6 +89,7 @@ export class BlackholeProxy {
     return [...this.pairs].map((p) => Buffer.concat(p.up).toString('utf8')).filter((s) => s !== '');
   }
 
+  /** Forwards again, delivering what was held first. */
   resume(): void {
     this.blackholed = false;
     for (const p of this.pairs) {
@@ -95,6 +98,7 @@ export class BlackholeProxy {
     }
   }
 
+  /** Destroys every connection and stops listening. */
   async close(): Promise<void> {
     for (const p of this.pairs) {
       p.client.destroy();

@@ -11,11 +11,13 @@ export class SlowSocket extends Duplex {
     super({ writableHighWaterMark: 1024 });
   }
   private flowing = false;
+  /** Records the chunk; the write completes only once the client reads (`release`, `flow`). */
   override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
     this.received.push(chunk.toString());
     if (this.flowing) done();
     else this.pending.push(done);
   }
+  /** A no-op: the request is pushed by `responseOver`, not pulled. */
   override _read(): void {}
   /** The client reads what reached it so far. */
   release(): void {
@@ -26,6 +28,7 @@ export class SlowSocket extends Duplex {
     this.flowing = true;
     this.release();
   }
+  /** Everything written to the socket so far. */
   get text(): string {
     return this.received.join('');
   }

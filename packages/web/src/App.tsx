@@ -1,7 +1,3 @@
-/**
- * The app shell: finds out whether first-run setup is needed and who is signed in, then routes
- * between the auth pages, the chat and Organization Settings (Owners and Admins only).
- */
 import { useCallback, useEffect, useState } from 'react';
 import { onSignedOut, setCsrfToken } from './api/client.js';
 import { auth } from './api/endpoints.js';
@@ -27,10 +23,15 @@ const hint = {
   set: (on: boolean) => (on ? localStorage.setItem(HINT, '1') : localStorage.removeItem(HINT)),
 };
 
+/** True for Owners and Admins, who see Organization Settings. */
 export function isManager(s: Session): boolean {
   return s.user.role === 'owner' || s.user.role === 'admin';
 }
 
+/**
+ * The app shell: finds out whether first-run setup is needed and who is signed in, then routes
+ * between the auth pages, the chat and Organization Settings (Owners and Admins only).
+ */
 export function App() {
   const path = usePath();
   const [boot, setBoot] = useState<Boot>({ state: 'loading' });

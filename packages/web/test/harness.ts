@@ -108,6 +108,7 @@ export interface WatchedPage {
   expectError(fragment: string): void;
 }
 
+/** A new browser context and page on the server, with console errors collected. */
 export async function openPage(h: Harness, viewport = { width: 1280, height: 820 }): Promise<WatchedPage> {
   const context = await h.browser.newContext({ viewport, baseURL: h.url });
   context.setDefaultTimeout(10_000);
