@@ -14,5 +14,10 @@ export {
 } from './openai/index.js';
 export { createAnthropicAdapter, anthropicProtocol, buildAnthropicRequest } from './anthropic/index.js';
 export { createGoogleAdapter, googleProtocol, buildGoogleRequest } from './google/index.js';
-export { createProviderAgent, defaultDispatcher, type HttpCall } from './http/index.js';
+export {
+  createProviderAgent,
+  defaultDispatcher,
+  type HttpCall,
+  type ProviderAgentOptions,
+} from './http/index.js';
 export { DEFAULT_MAX_LINE_BYTES, SseDecoder, decodeSse, type SseEvent } from './sse/index.js';

@@ -4,7 +4,7 @@
  * gracefully. `startServer` is what `main()` and the tests call.
  */
 import { createEngine, type Engine } from '@understudy/engine';
-import { createProviderClient, testConnection } from '@understudy/providers';
+import { createProviderAgent, createProviderClient, testConnection } from '@understudy/providers';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { FallbackRecorder } from './activity/index.js';
@@ -28,7 +28,7 @@ import { HttpError } from './http/index.js';
 import { createMetrics } from './metrics/index.js';
 import { registerOpenAIRoutes } from './openai-api/index.js';
 import { countOrganizations } from './organizations/index.js';
-import { createSecretBox, loadSecretKey, randomToken } from './security/index.js';
+import { createSecretBox, guardedLookup, loadSecretKey, randomToken } from './security/index.js';
 import { openStorage, storageConfig } from './storage/index.js';
 import { webHandler } from './web.js';
 
@@ -120,7 +120,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const runDemo = config.demo === 'on' || (config.demo === 'auto' && !hasRealProviders(config, file));
   const demo = runDemo ? await startDemo({ chunkDelayMs: config.demoChunkDelayMs }) : undefined;
 
-  const client = createProviderClient();
+  // Every provider connection checks the address it connects to (SPEC §6), not only the saved URL.
+  const dispatcher = createProviderAgent({ lookup: guardedLookup() });
+  const client = createProviderClient({ dispatcher });
   const engines = new Map<string, Engine>();
   const localCatalogs = createCatalogService({
     db: storage.db,
@@ -176,7 +178,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       }
       return e;
     },
-    testConnection: (provider, model, signal) => testConnection(provider, model, signal),
+    testConnection: (provider, model, signal) => testConnection(provider, model, signal, { dispatcher }),
     demo,
     fallbacks,
     answers: undefined as unknown as AnswerRuns,
@@ -331,6 +333,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       await registry.stop();
       await cluster.close();
       await demo?.close();
+      await dispatcher.destroy();
       await storage.close();
     })());
   return { app, ctx, url, demo, close };

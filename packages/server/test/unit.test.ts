@@ -1,16 +1,22 @@
 /** Unit tests of the pure parts: SSRF classification, secret box, passwords, settings rules, bootstrap parsing. */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import type { lookup as dnsLookup, LookupAddress } from 'node:dns';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ModelConfig } from '@understudy/engine';
+import { createProviderAgent } from '@understudy/providers';
+import { request } from 'undici';
 import { checkSettings, fallbackChoices } from '../src/admin/index.js';
 import { readBootstrapFile } from '../src/bootstrap/index.js';
 import {
   checkProviderUrl,
   classifyAddress,
   createSecretBox,
+  guardedLookup,
   hashPassword,
   loadSecretKey,
   tokenHash,
@@ -45,6 +51,87 @@ test('SSRF: metadata and link-local always refused, private only when allowed', 
   assert.equal(
     (await checkProviderUrl('https://no-such-host.invalid/', { allowPrivate: false, allowUnresolved: true }))
       .ok,
+    true,
+  );
+});
+
+test('SSRF: a provider connection refuses a name that now resolves to a metadata address (DNS rebinding)', async () => {
+  const server = createServer((_req, res) => res.end('reached'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  // The name passed the save-time check; what it resolves to at connect time is the test's to say.
+  // 0.0.0.0 is forbidden like the metadata address, and were the guard broken the connection would
+  // reach this loopback server (Linux treats it as the local host) instead of leaving the machine.
+  let answer = '0.0.0.0';
+  const resolver = ((_host: string, _opts: object, cb: (e: Error | null, a: LookupAddress[]) => void) =>
+    cb(null, [{ address: answer, family: 4 }])) as unknown as typeof dnsLookup;
+  const agent = createProviderAgent({ lookup: guardedLookup(resolver) });
+  try {
+    const refused = await request(`http://rebind.test:${port}/`, { dispatcher: agent }).catch(
+      (e: unknown) => e,
+    );
+    assert.ok(refused instanceof Error, 'the request must fail');
+    assert.match(
+      String((refused as Error & { cause?: unknown }).cause ?? refused),
+      /resolves to 0\.0\.0\.0, a forbidden address/,
+    );
+    answer = '127.0.0.1';
+    const ok = await request(`http://rebind.test:${port}/`, { dispatcher: agent });
+    assert.equal(await ok.body.text(), 'reached');
+  } finally {
+    await agent.close();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+  // Both callback shapes of dns.lookup: one address, or all of them.
+  const lookup = guardedLookup(resolver);
+  const one = await new Promise<string>((res, rej) =>
+    lookup('x', {}, (e, a) => (e ? rej(e) : res(String(a)))),
+  );
+  assert.equal(one, '127.0.0.1');
+  answer = 'fe80::1';
+  const err = await new Promise<unknown>((res) => lookup('x', { all: true }, (e) => res(e)));
+  assert.ok(err instanceof Error);
+});
+
+test('SSRF: IPv6 spellings of IPv4 addresses are classified by the IPv4 address they reach', async () => {
+  // The URL parser rewrites [::ffff:127.0.0.1] to [::ffff:7f00:1]: the hex spelling must not pass as public.
+  for (const ip of [
+    '::ffff:a9fe:a9fe', // mapped 169.254.169.254, hex
+    '0:0:0:0:0:ffff:169.254.169.254',
+    '::ffff:0:a9fe:a9fe', // SIIT
+    '::a9fe:a9fe', // IPv4-compatible
+    '64:ff9b::a9fe:a9fe', // NAT64
+    '64:ff9b::169.254.169.254',
+    '2002:a9fe:a9fe::1', // 6to4
+    '::ffff:0.0.0.0',
+    'fec0::1', // site-local
+    '2001:0:4136:e378:8000:63bf:3fff:fdd2', // Teredo
+    'fe80::1%eth0', // with a zone
+    'not-an-address',
+  ]) {
+    assert.equal(classifyAddress(ip), 'blocked', ip);
+  }
+  for (const ip of ['::ffff:7f00:1', '::7f00:1', '64:ff9b::a00:1', '2002:c0a8:101::', '64:ff9b:1::1'])
+    assert.equal(classifyAddress(ip), 'private', ip);
+  for (const ip of ['::ffff:808:808', '64:ff9b::808:808', '2002:808:808::1'])
+    assert.equal(classifyAddress(ip), 'public', ip);
+  for (const url of [
+    'http://[::ffff:127.0.0.1]:8299/v1',
+    'http://[::ffff:7f00:1]/v1',
+    'http://[::127.0.0.1]/v1',
+    'http://[64:ff9b::127.0.0.1]/v1',
+  ]) {
+    const v = await checkProviderUrl(url, { allowPrivate: false });
+    assert.equal(v.ok, false, url);
+    assert.match(v.ok ? '' : v.message, /private address/, url);
+  }
+  for (const url of ['http://[::ffff:169.254.169.254]/v1', 'http://[2002:a9fe:a9fe::]/']) {
+    const v = await checkProviderUrl(url, { allowPrivate: true });
+    assert.equal(v.ok, false, url);
+    assert.match(v.ok ? '' : v.message, /a forbidden address \(link-local, metadata/, url);
+  }
+  assert.equal(
+    (await checkProviderUrl('http://[::ffff:127.0.0.1]:8299/v1', { allowPrivate: true })).ok,
     true,
   );
 });

@@ -1,13 +1,25 @@
 /** The pooled keep-alive HTTP client every adapter shares. */
+import type { LookupFunction } from 'node:net';
 import { Agent, type Dispatcher } from 'undici';
+
+/** Options of `createProviderAgent`. */
+export interface ProviderAgentOptions {
+  /**
+   * Resolves host names for new connections instead of `dns.lookup`: a server checks here every
+   * address it is about to connect to, so a name that re-resolves after it was validated (DNS
+   * rebinding) still cannot reach a forbidden address.
+   */
+  lookup?: LookupFunction;
+}
 
 /**
  * Options for a provider agent. The engine enforces connect, first-token and stall timeouts by
  * aborting the request signal, so undici must impose none of its own: a long reasoning model may
  * legitimately send nothing for minutes, and a second, shorter clock would misreport it.
  */
-export function agentOptions(): Agent.Options {
+export function agentOptions(opts: ProviderAgentOptions = {}): Agent.Options {
   return {
+    ...(opts.lookup && { connect: { lookup: opts.lookup } }),
     headersTimeout: 0,
     bodyTimeout: 0,
     // A safety net only, far above any per-model connect timeout the engine applies.
@@ -19,8 +31,8 @@ export function agentOptions(): Agent.Options {
 }
 
 /** Creates a keep-alive undici Agent configured for provider traffic. */
-export function createProviderAgent(): Agent {
-  return new Agent(agentOptions());
+export function createProviderAgent(opts: ProviderAgentOptions = {}): Agent {
+  return new Agent(agentOptions(opts));
 }
 
 let shared: Dispatcher | undefined;

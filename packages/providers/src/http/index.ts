@@ -1,5 +1,5 @@
 /** Shared HTTP plumbing: the keep-alive agent, the request helper and the bounded error reader. */
-export { agentOptions, createProviderAgent, defaultDispatcher } from './agent.js';
+export { agentOptions, createProviderAgent, defaultDispatcher, type ProviderAgentOptions } from './agent.js';
 export { HIGH_WATER_BYTES, ResponseBody } from './body.js';
 export { failureFromJson, failureFromResponse, headerValue } from './errors.js';
 export {

@@ -2,4 +2,4 @@
 export { hashPassword, verifyPassword, DUMMY_HASH } from './passwords.js';
 export { createSecretBox, loadSecretKey, type SecretBox } from './secret-box.js';
 export { randomToken, tokenHash } from './tokens.js';
-export { checkProviderUrl, classifyAddress, type UrlVerdict } from './ssrf.js';
+export { checkProviderUrl, classifyAddress, guardedLookup, type UrlVerdict } from './ssrf.js';

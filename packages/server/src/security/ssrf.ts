@@ -5,8 +5,10 @@
  * provider such as `OLLAMA_BASE_URL`), since Ollama / vLLM / LM Studio often run on the local
  * network. The built-in simulator is exempt: its provider rows carry an explicit allow flag.
  */
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
+import ipaddr from 'ipaddr.js';
 
 /** Why a URL was refused, in words for the admin. */
 export type UrlVerdict = { ok: true; url: URL } | { ok: false; message: string };
@@ -19,41 +21,63 @@ const METADATA_HOSTS = new Set([
   'instance-data.ec2.internal',
 ]);
 
-function ipv4ToInt(ip: string): number {
-  return ip.split('.').reduce((acc, part) => (acc << 8) + Number(part), 0) >>> 0;
+type Kind = 'blocked' | 'private' | 'public';
+
+const cidrs = (list: string[]) => list.map((c) => ipaddr.parseCIDR(c));
+const inAny = (addr: ipaddr.IPv4 | ipaddr.IPv6, list: [ipaddr.IPv4 | ipaddr.IPv6, number][]) =>
+  list.some(([range, bits]) => range.kind() === addr.kind() && addr.match(range, bits));
+
+const BLOCKED_V4 = cidrs(['169.254.0.0/16', '0.0.0.0/8', '224.0.0.0/4', '240.0.0.0/4', '100.100.100.200/32']);
+const PRIVATE_V4 = cidrs(['127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10']);
+const BLOCKED_V6 = cidrs([
+  '::/128', // unspecified
+  'fe80::/10', // link-local
+  'fec0::/10', // site-local (deprecated, still routed by some stacks)
+  'ff00::/8', // multicast
+  'fd00:ec2::254/128', // AWS instance metadata over IPv6
+  // Teredo embeds its IPv4 addresses obfuscated; no provider is reached through it.
+  '2001::/32',
+]);
+const PRIVATE_V6 = cidrs(['::1/128', 'fc00::/7', '64:ff9b:1::/48']);
+
+function classifyV4(a: ipaddr.IPv4): Kind {
+  if (inAny(a, BLOCKED_V4)) return 'blocked';
+  if (inAny(a, PRIVATE_V4)) return 'private';
+  return 'public';
 }
 
-function inV4(ip: string, cidr: string): boolean {
-  const [base, bits] = cidr.split('/');
-  const mask = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
-  return (ipv4ToInt(ip) & mask) === (ipv4ToInt(base ?? '0.0.0.0') & mask);
+/**
+ * The IPv4 address an IPv6 address carries and reaches, for the forms that translate to IPv4:
+ * IPv4-mapped (::ffff:a.b.c.d, in any spelling: the URL parser rewrites it to hex), SIIT
+ * (::ffff:0:a.b.c.d), IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::a.b.c.d) and 6to4
+ * (2002:aabb:ccdd::). Each is a way to name a loopback or metadata address in IPv6.
+ */
+function embeddedV4(a: ipaddr.IPv6): ipaddr.IPv4 | undefined {
+  const w = a.parts;
+  const tail = () => new ipaddr.IPv4([w[6]! >> 8, w[6]! & 0xff, w[7]! >> 8, w[7]! & 0xff]);
+  if (a.isIPv4MappedAddress()) return a.toIPv4Address();
+  const range = a.range();
+  // NAT64's well-known prefix 64:ff9b::/96 (its local-use 64:ff9b:1::/48 is a private range below).
+  const wellKnownNat64 = range === 'rfc6052' && w.slice(2, 6).every((x) => x === 0);
+  if (range === 'rfc6145' || wellKnownNat64) return tail();
+  if (range === '6to4') return new ipaddr.IPv4([w[1]! >> 8, w[1]! & 0xff, w[2]! >> 8, w[2]! & 0xff]);
+  // IPv4-compatible: the first 96 bits zero (:: and ::1 are their own cases).
+  if (w.slice(0, 6).every((x) => x === 0) && (w[6] !== 0 || w[7]! > 1)) return tail();
+  return undefined;
 }
 
 /** Classifies an IP address: `blocked` (never), `private` (only when allowed) or `public`. */
-export function classifyAddress(ip: string): 'blocked' | 'private' | 'public' {
-  let addr = ip.toLowerCase();
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(addr);
-  if (mapped?.[1]) addr = mapped[1];
-  if (isIP(addr) === 4) {
-    if (
-      ['169.254.0.0/16', '0.0.0.0/8', '224.0.0.0/4', '240.0.0.0/4', '100.100.100.200/32'].some((c) =>
-        inV4(addr, c),
-      )
-    ) {
-      return 'blocked';
-    }
-    if (
-      ['127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10'].some((c) =>
-        inV4(addr, c),
-      )
-    ) {
-      return 'private';
-    }
-    return 'public';
-  }
-  if (addr === '::' || /^fe[89ab]/.test(addr) || addr.startsWith('ff') || addr === 'fd00:ec2::254')
-    return 'blocked';
-  if (addr === '::1' || /^f[cd]/.test(addr)) return 'private';
+export function classifyAddress(ip: string): Kind {
+  // A zone index (fe80::1%eth0) names a local interface: link-local by definition.
+  if (ip.includes('%')) return 'blocked';
+  if (!ipaddr.isValid(ip)) return 'blocked';
+  const a = ipaddr.parse(ip);
+  if (a.kind() === 'ipv4') return classifyV4(a as ipaddr.IPv4);
+  const v6 = a as ipaddr.IPv6;
+  const v4 = embeddedV4(v6);
+  if (v4) return classifyV4(v4);
+  if (inAny(v6, BLOCKED_V6)) return 'blocked';
+  if (inAny(v6, PRIVATE_V6)) return 'private';
   return 'public';
 }
 
@@ -95,7 +119,7 @@ export async function checkProviderUrl(
     if (kind === 'blocked') {
       return {
         ok: false,
-        message: `baseUrl host ${host} resolves to ${a}, a link-local or metadata address`,
+        message: `baseUrl host ${host} resolves to ${a}, a forbidden address (link-local, metadata, unspecified or multicast)`,
       };
     }
     if (kind === 'private' && !opts.allowPrivate) {
@@ -106,4 +130,38 @@ export async function checkProviderUrl(
     }
   }
   return { ok: true, url };
+}
+
+/** `dns.lookup`'s shape, for an injected resolver in tests. */
+type Lookup = typeof dnsLookup;
+
+/**
+ * A `lookup` for the provider agent that refuses link-local and metadata addresses at connect
+ * time. The base URL was checked when it was saved, but a name can resolve differently later
+ * (DNS rebinding); the one check that cannot be raced is the one on the address being connected
+ * to. Private addresses stay a save-time rule: whether they are allowed depends on the provider
+ * (the simulator, an operator's Ollama), which a connection does not know.
+ */
+export function guardedLookup(resolve: Lookup = dnsLookup): LookupFunction {
+  return (hostname, options, callback) => {
+    resolve(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) return callback(err, '', 0);
+      const list = addresses as LookupAddress[];
+      const bad = list.find((a) => classifyAddress(a.address) === 'blocked');
+      if (bad) {
+        const refused = Object.assign(
+          new Error(
+            `refused to connect to ${hostname}: it resolves to ${bad.address}, a forbidden address (link-local, metadata, unspecified or multicast)`,
+          ),
+          { code: 'EADDRNOTAVAIL' },
+        );
+        return callback(refused, '', 0);
+      }
+      if (options.all) return callback(null, list);
+      const first = list[0];
+      if (!first)
+        return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
+      callback(null, first.address, first.family);
+    });
+  };
 }
