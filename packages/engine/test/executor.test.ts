@@ -174,6 +174,10 @@ describe('executor: single backup, never a chain', () => {
     assert.equal(result.error?.reason, 'overloaded');
     assert.equal(result.error?.primary.modelId, 'a1');
     assert.equal(result.error?.backup?.modelId, 'b1');
+    // Nothing of the backup's reached the member: the answer is still the primary's (API headers, the chat's header).
+    assert.equal(result.modelId, 'a1');
+    assert.equal(result.providerId, 'a');
+    assert.equal(result.fallback, undefined);
     assert.match(result.error?.message ?? '', /Model a1 \(Provider A\) was overloaded/);
     assert.match(result.error?.message ?? '', /Model b1 \(Provider B\) could not be reached/);
     assert.doesNotMatch(result.error?.message ?? '', /sk-secret/);
@@ -274,6 +278,21 @@ describe('executor: takeover after content (SPEC §2.4)', () => {
     assert.equal(result.status, 'failed');
     assert.equal(result.error?.reason, 'interrupted', 'the primary’s failure, not the backup’s rejection');
     assert.equal(result.text, 'The answer is ', 'the partial text is kept');
+    assert.equal(result.modelId, 'a1', 'the partial text is the primary’s');
+  });
+
+  it('a backup that took over and then failed is named, with its takeover, on the failed answer', async () => {
+    const { run } = setup({
+      a1: cut,
+      b1: [{ type: 'open' }, { type: 'text', text: 'forty' }, ...fails('interrupted', { inStream: true })],
+    });
+    const { last, result } = await run({ takeover: 'instruct' });
+    assert.equal(last.type, 'error');
+    assert.equal(result.status, 'failed');
+    assert.equal(result.text, 'The answer is forty');
+    assert.equal(result.modelId, 'b1');
+    assert.equal(result.fallback?.backupModelId, 'b1');
+    assert.equal(result.error?.reason, 'interrupted');
   });
 
   it('a finish reason without the end marker is complete', async () => {

@@ -496,6 +496,8 @@ interface ActivityBody {
     latencyMaxMs: number | null;
     at: string;
     firstAt: string;
+    backupModel: string;
+    outcome: string;
   }[];
   countsByDay: { day: string; provider: string; count: number }[];
 }
@@ -587,6 +589,33 @@ test('coalesced fallback activity through the server', async (t) => {
           a.countsByDay.reduce((n, c) => n + c.count, 0),
           N + 7 + 3,
         );
+      });
+
+      await t.test('a double outage is an event of its own, outcome failed, counted per day', async () => {
+        await owner.put('/api/admin/demo/providers/sim-b/outage', { fault: 'unavailable' });
+        try {
+          const res = await fetch(`${server.url}/v1/chat/completions`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ model: 'sim-a-large', messages: [{ role: 'user', content: 'Hi' }] }),
+            signal: AbortSignal.timeout(20_000),
+          });
+          const body = (await res.json()) as { error: { message: string } };
+          assert.ok(res.status >= 500, `a failure status, got ${res.status}`);
+          assert.match(body.error.message, /Simulator B/, 'the error names the backup’s failure too');
+          // Nothing of the backup's was sent: the answer named is the primary's, with no takeover headers.
+          assert.equal(res.headers.get('x-understudy-model'), 'sim-a-large');
+          assert.equal(res.headers.get('x-understudy-fallback-from'), null);
+        } finally {
+          await owner.put('/api/admin/demo/providers/sim-b/outage', { fault: 'none' });
+        }
+        const a = await view();
+        const failed = a.events.filter((e) => e.outcome === 'failed');
+        assert.deepEqual(
+          failed.map((e) => [e.surface, e.originalModel, e.originalProvider, e.backupModel, e.count]),
+          [['api', 'sim-a-large', 'sim-a', 'sim-b-large', 1]],
+        );
+        assert.equal(dayTotal(a), N + 7 + 3 + 1, 'the double outage counts as a fallback of its day');
       });
     } finally {
       await server.close();

@@ -222,7 +222,9 @@ export async function* answer(
         providerId: backup.target.provider.id,
       };
     const res: AnswerResult = primary
-      ? result('failed', backup?.target ?? primary, shown, { error, ...extra })
+      ? // The backup is named only when its words are in the answer (a takeover that then failed);
+        // a backup that failed before any content produced nothing, so the answer is the primary's.
+        result('failed', backup && extra.fallback ? backup.target : primary, shown, { error, ...extra })
       : {
           status: 'failed',
           modelId,
@@ -440,7 +442,8 @@ export async function* answer(
     for (const ev of completed(backup, b, shown, record)) yield ev;
     return;
   }
-  if (b.status === 'cancelled') return void (yield cancelled(backup, b.contentSent ? record : undefined));
+  if (b.status === 'cancelled')
+    return void (yield b.contentSent ? cancelled(backup, record) : cancelled(primary));
   const backupFailure = (b.failure as ProviderError).toDetails();
   // After a takeover the member is owed the real cause: the primary's failure, not the backup's rejection.
   const extra = b.contentSent ? { fallback: record } : {};

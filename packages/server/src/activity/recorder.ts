@@ -14,7 +14,7 @@
  * coalesced answer is a map lookup and a few additions: the id and the timestamps are made once per
  * row, when it is created and when it is written.
  */
-import type { AnswerResult } from '@understudy/engine';
+import { isFallbackReason, type AnswerResult, type FallbackRecord } from '@understudy/engine';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { newId, nowIso, type Database, type FallbackEventsTable } from '../storage/index.js';
@@ -49,6 +49,30 @@ interface Group {
   count: number;
   latencySum: number;
   latencyMax: number;
+}
+
+/** What an activity row says of a fallback: the two models and providers, and why. */
+type FallbackFacts = Pick<
+  FallbackRecord,
+  'originalModelId' | 'originalProviderId' | 'reason' | 'backupModelId' | 'backupProviderId'
+>;
+
+/**
+ * The fallback an answer needed, if any: the takeover record when the backup's answer was shown,
+ * and otherwise the backup that was tried and failed too (or was known to be down). A double
+ * outage is the event an admin most needs to see, though no takeover reached the member.
+ */
+function fallbackOf(r: AnswerResult): FallbackFacts | undefined {
+  if (r.fallback) return r.fallback;
+  const err = r.error;
+  if (!err?.backup || !isFallbackReason(err.reason)) return undefined;
+  return {
+    originalModelId: err.primary.modelId,
+    originalProviderId: err.primary.providerId,
+    reason: err.reason,
+    backupModelId: err.backup.modelId,
+    backupProviderId: err.backup.providerId,
+  };
 }
 
 /** The row of a group, fixed from its first write attempt on (a retry writes the same id and values). */
@@ -120,7 +144,7 @@ export class FallbackRecorder {
 
   /** Buffers the fallback of a finished answer, if it had one; never waits and never throws. */
   record(e: FallbackEvent): void {
-    const f = e.result.fallback;
+    const f = fallbackOf(e.result);
     if (!f) return;
     if (this.closed) {
       // Storage is closing or closed: nothing can write it any more.
