@@ -24,15 +24,17 @@ import { newInstanceId, registerInstance, startCluster } from './cluster/index.j
 import type { ServerConfig } from './config.js';
 import type { AppContext } from './context.js';
 import { startDemo, type Demo } from './demo/index.js';
-import { HttpError } from './http/index.js';
+import { clientError, HttpError } from './http/index.js';
 import { createMetrics } from './metrics/index.js';
-import { registerOpenAIRoutes } from './openai-api/index.js';
+import { OpenAIError, registerOpenAIRoutes } from './openai-api/index.js';
 import { countOrganizations } from './organizations/index.js';
 import { createSecretBox, guardedLookup, loadSecretKey, randomToken } from './security/index.js';
 import { openStorage, storageConfig } from './storage/index.js';
 import { webHandler } from './web.js';
 
 /** A running server. */
+const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
 export interface RunningServer {
   app: FastifyInstance;
   ctx: AppContext;
@@ -233,15 +235,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {
-      let message = err.message;
-      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
-        message = `the body is larger than the ${config.bodyLimitBytes} bytes allowed`;
-      else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
-        message = 'send JSON with content-type: application/json';
-      else if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') message = 'the body is empty; send a JSON object';
-      else if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY')
-        message = `the body is not valid JSON: ${err.message}`;
-      return reply.code(status).send({ error: { code: err.code ?? 'bad_request', message } });
+      const e = clientError(err, config.bodyLimitBytes);
+      return reply.code(e.status).send({ error: { code: e.code, message: e.message } });
     }
     request.log.error({ err }, 'request failed');
     return reply
@@ -290,12 +285,20 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const web = webHandler(config.webDist, () => ctx.setupToken !== undefined);
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? '';
-    if (path.startsWith('/api/') || path.startsWith('/v1/') || path === '/api' || path === '/v1') {
-      return reply
-        .code(404)
-        .send({ error: { code: 'not_found', message: `no route ${request.method} ${path}` } });
-    }
-    return web(request, reply);
+    const api = path.startsWith('/api/') || path === '/api';
+    const v1 = path.startsWith('/v1/') || path === '/v1';
+    if (!api && !v1) return web(request, reply);
+    // A path that exists with other methods is a wrong method (405, with what it allows), not a wrong path.
+    const allowed = HTTP_METHODS.filter((m) => app.hasRoute({ method: m, url: path }));
+    const [status, code, message] =
+      allowed.length > 0
+        ? [405, 'method_not_allowed', `${path} takes ${allowed.join(', ')}, not ${request.method}`]
+        : [404, 'not_found', `no route ${request.method} ${path}`];
+    if (allowed.length > 0) reply.header('allow', allowed.join(', '));
+    // The OpenAI-compatible surface answers in OpenAI's error shape, as its other errors do.
+    if (v1)
+      return reply.code(status).send(new OpenAIError(status, 'invalid_request_error', code, message).body());
+    return reply.code(status).send({ error: { code, message } });
   });
 
   await app.listen({ port: config.port, host: config.host });

@@ -193,6 +193,51 @@ test('bad input', async (t) => {
         assert.ok(j.error.message && j.error.type, body);
       }
 
+      // Framework refusals carry codes of ours, never Fastify's internals, and /v1 keeps OpenAI's shape.
+      type OpenAIBody = {
+        error: { message: string; type: string; param: string | null; code: string | null };
+      };
+      const badJson = await v1('{"model":');
+      const badJsonBody = (await badJson.json()) as OpenAIBody;
+      assert.deepEqual(
+        [badJson.status, badJsonBody.error.type, badJsonBody.error.code],
+        [400, 'invalid_request_error', 'invalid_json'],
+      );
+      assert.ok('param' in badJsonBody.error);
+      const textBody = await fetch(`${server.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/xml' },
+        body: '<hello/>',
+      });
+      const textJson = (await textBody.json()) as OpenAIBody;
+      assert.deepEqual([textBody.status, textJson.error.code], [415, 'unsupported_media_type']);
+      const auth = { authorization: `Bearer ${key}` };
+      const wrongMethod = await fetch(`${server.url}/v1/chat/completions`, { headers: auth });
+      const wrongMethodBody = (await wrongMethod.json()) as OpenAIBody;
+      assert.equal(wrongMethod.status, 405);
+      assert.equal(wrongMethod.headers.get('allow'), 'POST');
+      assert.deepEqual(
+        [wrongMethodBody.error.type, wrongMethodBody.error.code, wrongMethodBody.error.param],
+        ['invalid_request_error', 'method_not_allowed', null],
+      );
+      const noRoute = await fetch(`${server.url}/v1/completions`, { method: 'POST', headers: auth });
+      const noRouteBody = (await noRoute.json()) as OpenAIBody;
+      assert.equal(noRoute.status, 404);
+      assert.deepEqual(
+        [noRouteBody.error.type, noRouteBody.error.code],
+        ['invalid_request_error', 'not_found'],
+      );
+      assert.match(noRouteBody.error.message, /no route POST \/v1\/completions/);
+      // The app's own API: the same rules in its own shape.
+      const getLogin = await owner.req<ErrorBody & { error: { code: string } }>('GET', '/api/auth/login');
+      assert.deepEqual([getLogin.status, getLogin.body?.error.code], [405, 'method_not_allowed']);
+      const badApiJson = await owner.req<ErrorBody & { error: { code: string } }>(
+        'POST',
+        '/api/auth/login',
+        '{"email":',
+      );
+      assert.deepEqual([badApiJson.status, badApiJson.body?.error.code], [400, 'invalid_json']);
+
       // Nothing was stored half-way, settings unchanged, and the server still answers.
       assert.deepEqual(await countRows(), before);
       assert.deepEqual((await owner.get('/api/admin/settings')).body, settingsBefore.body);

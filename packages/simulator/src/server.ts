@@ -109,8 +109,12 @@ async function handleChat(
       request = adapter.parse(body, ctx);
       options = parseModelName(request.requestedModel);
     } catch (err) {
-      if (!(err instanceof SyntaxError || err instanceof RequestError)) throw err;
-      const message = err instanceof SyntaxError ? 'The request body is not valid JSON.' : err.message;
+      // Tested one class at a time: RequestError has SyntaxError's shape, so a combined instanceof
+      // narrowing may reduce the union to SyntaxError and type the other branch as never.
+      let message: string;
+      if (err instanceof RequestError) message = err.message;
+      else if (err instanceof SyntaxError) message = 'The request body is not valid JSON.';
+      else throw err;
       rejection = adapter.error('invalid_request', { model: modelHint(body, ctx), inputTokens: 0, message });
     }
   }

@@ -23,3 +23,41 @@ export const forbidden = (message = 'your role does not allow this') =>
 export const notFound = (what: string) => new HttpError(404, 'not_found', `${what} not found`);
 /** 409: conflicts with the current state. */
 export const conflict = (message: string) => new HttpError(409, 'conflict', message);
+
+/** What the framework's own 4xx errors become: our codes and words, not Fastify's internals. */
+const FRAMEWORK_ERRORS: Record<string, { code: string; message: (limit: number, detail: string) => string }> =
+  {
+    FST_ERR_CTP_BODY_TOO_LARGE: {
+      code: 'request_too_large',
+      message: (limit) => `the body is larger than the ${limit} bytes allowed`,
+    },
+    FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+      code: 'unsupported_media_type',
+      message: () => 'send JSON with content-type: application/json',
+    },
+    FST_ERR_CTP_EMPTY_JSON_BODY: {
+      code: 'invalid_json',
+      message: () => 'the body is empty; send a JSON object',
+    },
+    FST_ERR_CTP_INVALID_JSON_BODY: {
+      code: 'invalid_json',
+      message: (_l, detail) => `the body is not valid JSON: ${detail}`,
+    },
+  };
+
+/**
+ * A 4xx raised by the framework (body parsing, size, content type) as the API reports it: the
+ * status it chose, a stable code of ours and a message that says what to send instead.
+ */
+export function clientError(
+  err: { statusCode?: number; code?: string; message: string },
+  bodyLimitBytes: number,
+): HttpError {
+  const status = err.statusCode ?? 400;
+  const known = err.code ? FRAMEWORK_ERRORS[err.code] : undefined;
+  if (known) return new HttpError(status, known.code, known.message(bodyLimitBytes, err.message));
+  if (err instanceof SyntaxError)
+    return new HttpError(status, 'invalid_json', `the body is not valid JSON: ${err.message}`);
+  const code = err.code && !err.code.startsWith('FST_') ? err.code : 'bad_request';
+  return new HttpError(status, code, err.message);
+}

@@ -8,12 +8,14 @@ import type { AnswerError, AnswerResult } from '@understudy/engine';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { API_KEY, principalOf } from '../auth/index.js';
 import type { AppContext } from '../context.js';
-import { HttpError, describeIssues } from '../http/index.js';
+import { HttpError, clientError, describeIssues } from '../http/index.js';
 import { newId } from '../storage/index.js';
 import { ApiAnswers } from './in-flight.js';
 import { CompletionBody, toChatRequest } from './request.js';
 import { OpenAIError, completion, failure, fallbackHeaders } from './shape.js';
 import { streamCompletion } from './stream.js';
+
+export { OpenAIError } from './shape.js';
 
 /**
  * Registers the /v1 routes in their own scope (OpenAI-shaped errors); returns their answers in
@@ -33,22 +35,14 @@ export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): Api
               : 'invalid_request_error';
         return reply.code(err.status).send(new OpenAIError(err.status, type, err.code, err.message).body());
       }
-      const status =
-        typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500
-          ? err.statusCode
-          : 500;
-      if (status === 500) ctx.log.error({ err }, 'OpenAI-compatible API failed');
-      const message = status === 500 ? 'internal error' : err.message;
-      return reply
-        .code(status)
-        .send(
-          new OpenAIError(
-            status,
-            status === 500 ? 'server_error' : 'invalid_request_error',
-            err.code ?? null,
-            message,
-          ).body(),
-        );
+      if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+        const e = clientError(err, ctx.config.bodyLimitBytes);
+        return reply
+          .code(e.status)
+          .send(new OpenAIError(e.status, 'invalid_request_error', e.code, e.message).body());
+      }
+      ctx.log.error({ err }, 'OpenAI-compatible API failed');
+      return reply.code(500).send(new OpenAIError(500, 'server_error', null, 'internal error').body());
     });
 
     v1.get('/v1/models', { config: { access: API_KEY } }, async (request) => {
