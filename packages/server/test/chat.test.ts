@@ -464,6 +464,43 @@ test('web chat', async (t) => {
         assert.equal((await messagesOf(member, conv)).length, 2);
       });
 
+      await t.test('the first message names a conversation; a title the member chose is kept', async () => {
+        type Conv = { title: string };
+        const conv = await newConv();
+        assert.equal((await member.get<Conv>(`/api/conversations/${conv}`)).body.title, 'Chat with Ada');
+        const first = await readSse(
+          await rawPost(member, `/api/conversations/${conv}/messages`, {
+            content: '\n  What   is the capital\nof France?',
+          }),
+        );
+        assert.equal(first[0]?.data.conversationTitle, 'What is the capital');
+        assert.equal(
+          (await member.get<Conv>(`/api/conversations/${conv}`)).body.title,
+          'What is the capital',
+        );
+        const second = await readSse(
+          await rawPost(member, `/api/conversations/${conv}/messages`, { content: 'And of Spain?' }),
+        );
+        assert.equal(second[0]?.data.conversationTitle, undefined, 'only the first message names it');
+        assert.equal(
+          (await member.get<Conv>(`/api/conversations/${conv}`)).body.title,
+          'What is the capital',
+        );
+
+        const long = await newConv();
+        await readSse(
+          await rawPost(member, `/api/conversations/${long}/messages`, { content: 'word '.repeat(40) }),
+        );
+        const t1 = (await member.get<Conv>(`/api/conversations/${long}`)).body.title;
+        assert.ok(t1.length <= 60 && t1.endsWith('…') && !t1.includes('  '), t1);
+
+        const named = (
+          await member.post<{ id: string }>('/api/conversations', { mateId: mate, title: 'Trip plans' })
+        ).body.id;
+        await readSse(await rawPost(member, `/api/conversations/${named}/messages`, { content: 'Hi' }));
+        assert.equal((await member.get<Conv>(`/api/conversations/${named}`)).body.title, 'Trip plans');
+      });
+
       await t.test('members see only their own conversations', async () => {
         const conv = await newConv();
         assert.equal((await owner.get(`/api/conversations/${conv}`)).status, 404);

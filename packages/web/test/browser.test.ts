@@ -261,6 +261,9 @@ describe('web app in Chromium', { skip: hasChromium ? false : SKIP_LINE, timeout
     await page.waitForURL(/\/c\//);
     conversationUrl = page.url();
     await sendAndWait(page, 0, 'Hello there');
+    // The first message names the conversation, in its heading and in the sidebar, without a reload.
+    await page.getByRole('heading', { name: 'Hello there' }).waitFor();
+    await page.getByRole('link', { name: 'Hello there' }).waitFor();
     const msg = answers(page).first();
     const header = msg.locator('.msg-header');
     assert.match(await header.innerText(), /Ada/);
@@ -303,7 +306,7 @@ describe('web app in Chromium', { skip: hasChromium ? false : SKIP_LINE, timeout
     await tooltip.waitFor({ state: 'hidden' });
     // Keyboard: real Tab presses from the conversation's title reach the icon and show the
     // tooltip; Escape hides it while the focus stays on the icon.
-    await page.getByRole('heading', { name: 'Chat with Ada' }).click();
+    await page.getByRole('heading', { name: 'Hello there' }).click();
     assert.equal(await tooltip.isVisible(), false);
     const presses = await tabTo(page, icon);
     assert.ok(presses >= 1);

@@ -14,6 +14,7 @@ import { newId, nowIso, type ConversationsTable, type MessagesTable } from '../s
 import { blankAnswerColumns, messageView } from './messages.js';
 import { stopAnswersIn } from './runs.js';
 import { openSse } from './sse.js';
+import { defaultTitle, titleFromMessage } from './titles.js';
 import { streamRun } from './viewer.js';
 
 const CreateBody = z.strictObject({
@@ -170,7 +171,7 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
       org_id: u.orgId,
       user_id: u.userId,
       mate_id: mate.id,
-      title: body.title || `Chat with ${mate.name}`,
+      title: body.title || defaultTitle(mate.name),
       created_at: now,
       updated_at: now,
     };
@@ -228,7 +229,7 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
     const userMsg = newId();
     const asstMsg = newId();
     // Stored before any provider is called: the member's message is never lost.
-    const seq = await db.transaction().execute(async (trx) => {
+    const { seq, title } = await db.transaction().execute(async (trx) => {
       // PostgreSQL: lock the conversation so two sends cannot both pass the check (SQLite serialises writers).
       if (ctx.storage.kind === 'postgres') {
         await trx.selectFrom('conversations').select('id').where('id', '=', id).forUpdate().execute();
@@ -269,8 +270,22 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
         },
       ];
       await trx.insertInto('messages').values(rows).execute();
-      await trx.updateTable('conversations').set({ updated_at: now }).where('id', '=', id).execute();
-      return s + 1;
+      // The first message names a conversation that still has its Mate's default title.
+      let title: string | undefined;
+      if (!last) {
+        const mate = await trx
+          .selectFrom('mates')
+          .select('name')
+          .where('id', '=', conv.mate_id)
+          .executeTakeFirst();
+        if (mate && conv.title === defaultTitle(mate.name)) title = titleFromMessage(content);
+      }
+      await trx
+        .updateTable('conversations')
+        .set({ updated_at: now, ...(title !== undefined && { title }) })
+        .where('id', '=', id)
+        .execute();
+      return { seq: s + 1, title };
     });
     const chatRequest = await buildRequest(conv, seq);
     const run = ctx.answers.start({
@@ -284,7 +299,12 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
     });
     streamRun(reply, run, ctx.log, {
       event: 'start',
-      data: { userMessageId: userMsg, assistantMessageId: asstMsg, model: modelId },
+      data: {
+        userMessageId: userMsg,
+        assistantMessageId: asstMsg,
+        model: modelId,
+        ...(title !== undefined && { conversationTitle: title }),
+      },
     });
   });
 

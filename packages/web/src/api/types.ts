@@ -93,7 +93,14 @@ export interface ConversationDetail extends Conversation {
 
 /** One server-sent event of an answer. */
 export type AnswerEvent =
-  | { type: 'start'; userMessageId?: string; assistantMessageId: string; model?: string }
+  | {
+      type: 'start';
+      userMessageId?: string;
+      assistantMessageId: string;
+      model?: string;
+      /** The title the conversation got from this, its first message. */
+      conversationTitle?: string;
+    }
   | { type: 'text'; text: string }
   | { type: 'fallback'; fallback: FallbackInfo; discardText: boolean }
   | { type: 'usage'; usage: Usage }

@@ -95,7 +95,14 @@ export function ChatPage({ path }: { path: string }) {
             <Link href="/" className="back-link">
               ← Conversations
             </Link>
-            <ConversationView key={activeId} id={activeId} label={label} />
+            <ConversationView
+              key={activeId}
+              id={activeId}
+              label={label}
+              onTitle={(title) =>
+                setConversations((cs) => cs.map((x) => (x.id === activeId ? { ...x, title } : x)))
+              }
+            />
           </>
         ) : (
           <p className="placeholder muted">Pick a Mate and start a new chat, or open a conversation.</p>

@@ -5,8 +5,17 @@ import { MessageItem } from './MessageItem.js';
 import { useConversation } from './useConversation.js';
 
 /** The open conversation: its messages (streaming in) and the composer. */
-export function ConversationView({ id, label }: { id: string; label: (modelId: string) => string }) {
-  const { detail, messages, error, streamingId, send, stop, retry } = useConversation(id);
+export function ConversationView({
+  id,
+  label,
+  onTitle,
+}: {
+  id: string;
+  label: (modelId: string) => string;
+  /** Called when the conversation gets a title from its first message. */
+  onTitle?: (title: string) => void;
+}) {
+  const { detail, messages, error, streamingId, send, stop, retry } = useConversation(id, onTitle);
   const end = useRef<HTMLDivElement>(null);
   const last = messages[messages.length - 1];
   useEffect(() => {

@@ -77,7 +77,7 @@ function lost(messages: Message[], targetId: string): Message[] {
  * member's actions (send, stop, retry). An answer in progress when the conversation is opened is
  * reattached, so leaving and coming back shows answers that went on (or finished) meanwhile.
  */
-export function useConversation(id: string) {
+export function useConversation(id: string, onTitle?: (title: string) => void) {
   const [detail, setDetail] = useState<ConversationDetail>();
   const [messages, setMessages] = useState<Message[]>([]);
   const [error, setError] = useState<string>();
@@ -87,6 +87,9 @@ export function useConversation(id: string) {
 
   // Stop pressed before the server named the answer (its `start` event): sent once it does.
   const stopWhenStarted = useRef(false);
+  // A ref, so that a caller's new callback each render does not re-create `follow` (and reattach).
+  const titled = useRef(onTitle);
+  titled.current = onTitle;
 
   const stopMessage = useCallback(
     async (messageId: string) => {
@@ -121,6 +124,11 @@ export function useConversation(id: string) {
           (e) => {
             if (e.type === 'start') {
               target = e.assistantMessageId;
+              const title = e.conversationTitle;
+              if (title !== undefined) {
+                setDetail((d) => d && { ...d, title });
+                titled.current?.(title);
+              }
               setStreamingId(target);
               if (stopWhenStarted.current) {
                 stopWhenStarted.current = false;
