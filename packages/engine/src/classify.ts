@@ -85,8 +85,11 @@ export function classifyUpstream(
   secrets: readonly (string | undefined)[] = [],
 ): ProviderError {
   const reason = reasonFor(f);
-  const detail = f.message?.trim() || (f.status ? `HTTP ${f.status}` : 'provider error');
-  const message = redact(f.status ? `HTTP ${f.status}: ${detail}` : detail, secrets);
+  // A body with no message: the status alone ("HTTP 403"), not "HTTP 403: HTTP 403".
+  const detail = f.message?.trim();
+  const status = f.status ? `HTTP ${f.status}` : undefined;
+  const words = status && detail ? `${status}: ${detail}` : (status ?? detail ?? 'provider error');
+  const message = redact(words, secrets);
   const retryAfterMs = parseRetryAfter(f.retryAfter, f.retryAfterMs);
   return new ProviderError({
     reason,

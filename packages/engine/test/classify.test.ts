@@ -120,6 +120,14 @@ describe('classification: details', () => {
     assert.doesNotMatch(e.message, /sk-live|XYZSECRET/);
   });
 
+  it('says the status once when the body has no message', () => {
+    assert.equal(classifyUpstream({ status: 403 }).message, 'HTTP 403');
+    assert.equal(classifyUpstream({ status: 403, message: '  ' }).message, 'HTTP 403');
+    assert.equal(classifyUpstream({ status: 403, message: 'key revoked' }).message, 'HTTP 403: key revoked');
+    assert.equal(classifyUpstream({ message: 'boom', inStream: true }).message, 'boom');
+    assert.equal(classifyUpstream({ inStream: true }).message, 'provider error');
+  });
+
   it('network errors: reset before response may be retried; after headers it is an interruption', () => {
     const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
     const before = classifyNetworkError(reset, false);
