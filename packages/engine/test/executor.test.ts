@@ -189,6 +189,10 @@ describe('executor: single backup, never a chain', () => {
     const { last, result } = await run({ catalog: catalog({ fallback: { mode: 'none' } }) });
     assert.equal(last.type, 'error');
     assert.equal(result.error?.backup, undefined);
+    assert.match(
+      result.error?.message ?? '',
+      /overloaded happened\. Fallback is off for this organization, so no backup model was asked$/,
+    );
     assert.equal(client.calls.length, 1);
   });
 
@@ -201,12 +205,22 @@ describe('executor: single backup, never a chain', () => {
 
   it('Specific equal to the Mate’s own model: no distinct backup, standard error', async () => {
     const { run, client } = setup({ b1: fails('overloaded') });
-    const { last } = await run({
+    const { last, result } = await run({
       modelId: 'b1',
       catalog: catalog({ fallback: { mode: 'specific', modelId: 'b1' } }),
     });
     assert.equal(last.type, 'error');
+    assert.match(result.error?.message ?? '', /is the Specific fallback model itself: no distinct backup$/);
     assert.equal(client.calls.length, 1);
+  });
+
+  it('Automatic with no model that qualifies says so in the standard error', async () => {
+    const cat = catalog({ models: [model('a1', 'a', 3, { tags: ['eu-hosted'] }), model('b1', 'b', 3)] });
+    const { run, client } = setup({ a1: fails('overloaded', { status: 529 }), b1: healthy('not eu') });
+    const { result } = await run({ catalog: cat });
+    assert.equal(result.status, 'failed');
+    assert.match(result.error?.message ?? '', /No other model in the list could take over/);
+    assert.equal(client.callsTo('b1').length, 0, 'the model without the compliance tag is never asked');
   });
 
   it('context too long goes only to a larger window', async () => {

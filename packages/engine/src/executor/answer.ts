@@ -94,6 +94,21 @@ function backupRequest(req: ChatRequest, mode: TakeoverMode, partial: string): C
   return req;
 }
 
+/**
+ * Why no backup took over, in words for the member: fallback is off, the Specific model cannot
+ * serve (its own explanation), or no model of the list qualified under Automatic.
+ */
+function noBackupNote(catalog: Catalog, choice: BackupChoice): string {
+  switch (catalog.fallback.mode) {
+    case 'none':
+      return 'Fallback is off for this organization, so no backup model was asked';
+    case 'specific':
+      return choice.explanation.replace(/\.$/, '');
+    default:
+      return 'No other model in the list could take over';
+  }
+}
+
 /** Resolves a model id to its target, or a failure explaining why it cannot be used. */
 function targetOf(catalog: Catalog, model: ModelConfig): ModelTarget | undefined {
   const provider = catalog.providers.find((p) => p.id === model.providerId);
@@ -200,12 +215,15 @@ export async function* answer(
     primaryFailure: FailureDetails,
     backup: { target: ModelTarget; failure: FailureDetails } | undefined,
     extra: Partial<AnswerResult> = {},
+    /** Why no backup was asked, when fallback was due but none could be. */
+    note?: string,
   ): AnswerEvent {
     const p = primary ?? {
       model: { id: modelId, label: modelId },
       provider: { id: '', label: 'unknown provider' },
     };
     const parts = [describeFailure(p.model.label, p.provider.label, primaryFailure)];
+    if (note) parts.push(note);
     if (backup)
       parts.push(
         `Backup ${describeFailure(backup.target.model.label, backup.target.provider.label, backup.failure)}`,
@@ -404,7 +422,7 @@ export async function* answer(
     health: candidatesHealth,
   });
   const backup = choice.model && targetOf(catalog, choice.model);
-  if (!backup) return void (yield errorEvent(primaryFailure, undefined));
+  if (!backup) return void (yield errorEvent(primaryFailure, undefined, {}, noBackupNote(catalog, choice)));
   const contentSent = shown.length > 0 || toolCallsShown;
   let mode: TakeoverMode = 'invisible';
   if (contentSent) {
