@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createEngine } from '../src/executor/engine.js';
-import { CONTINUE_INSTRUCTION, type AnswerInput } from '../src/executor/answer.js';
+import type { AnswerInput } from '../src/executor/answer.js';
+import { CONTINUE_INSTRUCTION } from '../src/executor/rules.js';
 import { InMemoryHealth } from '../src/health/memory.js';
 import type { HealthMemory } from '../src/health/types.js';
 import type { ProviderEvent } from '../src/types/chat.js';

@@ -7,10 +7,10 @@ import type { CancelSignal } from '../cancel.js';
 import type { Clock } from '../clock.js';
 import type { ProviderError } from '../errors.js';
 import { isFallbackReason, type FailureDetails } from '../errors.js';
-import type { HealthMemory, TargetHealth, TargetRef } from '../health/types.js';
+import type { HealthMemory } from '../health/types.js';
 import { chooseBackup, type BackupChoice } from '../policy/backup.js';
 import { estimateRequestTokens, estimateTextTokens } from '../tokens.js';
-import type { Catalog, ModelConfig } from '../types/catalog.js';
+import type { Catalog } from '../types/catalog.js';
 import type { ChatRequest, Usage } from '../types/chat.js';
 import type { ModelTarget, ProviderClient } from '../types/provider.js';
 import type {
@@ -22,12 +22,10 @@ import type {
   TakeoverMode,
 } from '../types/result.js';
 import { runAttempt, type AttemptOutcome } from './attempt.js';
+import { checkOf, healthOf, knownDown, refOf, safe } from './health-view.js';
+import { backupRequest, noBackupNote, quickRetryWait, targetOf } from './rules.js';
 import { timeoutsFor, type EngineOptions } from './options.js';
 import { describeFailure } from './words.js';
-
-/** The instruction that asks a backup to continue a cut-off answer (API clients already hold the partial text). */
-export const CONTINUE_INSTRUCTION =
-  'Your previous reply was cut off. Continue it exactly from where it stopped, without repeating anything.';
 
 /** What the executor is built from. */
 export interface ExecutorDeps {
@@ -46,110 +44,6 @@ export interface AnswerInput {
   signal?: CancelSignal;
   /** After content was shown, a backup that cannot continue a prefill restarts (web chat) or is instructed to continue (API). */
   takeover: 'restart' | 'instruct';
-}
-
-/** Health calls never fail or block an answer: a broken store counts as "nothing known". */
-async function safe<T>(p: () => Promise<T>, fallback: T): Promise<T> {
-  try {
-    return await p();
-  } catch {
-    return fallback;
-  }
-}
-
-const refOf = (t: ModelTarget): TargetRef => ({ providerId: t.provider.id, modelId: t.model.id });
-
-/** The failure to record when health memory says a target is down and no call is made. */
-function knownDown(h: TargetHealth): FailureDetails {
-  const c = h.provider.state !== 'closed' ? h.provider : h.model;
-  const reason = c.reason ?? 'unreachable';
-  const message = `known to be unavailable${c.lastError ? ` (last error: ${c.lastError})` : ''}`;
-  return { reason, message };
-}
-
-/** How long to wait before the single quick retry, or undefined when the failure is no blip. */
-function quickRetryWait(f: ProviderError, o: EngineOptions): number | undefined {
-  if (f.reason === 'rate_limited') {
-    return f.retryAfterMs !== undefined && f.retryAfterMs <= o.quickRetryMaxMs ? f.retryAfterMs : undefined;
-  }
-  if ((f.status === 500 || f.status === 502) && !f.inStream) return o.quickRetryDelayMs;
-  if (f.reason === 'unreachable' && f.beforeResponse) return o.quickRetryDelayMs;
-  return undefined;
-}
-
-/** The request a backup receives for each takeover mode. */
-function backupRequest(req: ChatRequest, mode: TakeoverMode, partial: string): ChatRequest {
-  if (mode === 'prefill')
-    return { ...req, messages: [...req.messages, { role: 'assistant', content: partial }] };
-  if (mode === 'instruct') {
-    return {
-      ...req,
-      messages: [
-        ...req.messages,
-        { role: 'assistant', content: partial },
-        { role: 'user', content: CONTINUE_INSTRUCTION },
-      ],
-    };
-  }
-  return req;
-}
-
-/**
- * Why no backup took over, in words for the member: fallback is off, the Specific model cannot
- * serve (its own explanation), or no model of the list qualified under Automatic.
- */
-function noBackupNote(catalog: Catalog, choice: BackupChoice): string {
-  switch (catalog.fallback.mode) {
-    case 'none':
-      return 'Fallback is off for this organization, so no backup model was asked';
-    case 'specific':
-      return choice.explanation.replace(/\.$/, '');
-    default:
-      return 'No other model in the list could take over';
-  }
-}
-
-/** Resolves a model id to its target, or a failure explaining why it cannot be used. */
-function targetOf(catalog: Catalog, model: ModelConfig): ModelTarget | undefined {
-  const provider = catalog.providers.find((p) => p.id === model.providerId);
-  return provider ? { provider, model } : undefined;
-}
-
-/**
- * A target's health, or undefined when the store fails ("nothing known"). Synchronous when the
- * store keeps a local view: an await per check cost a busy server more than the check itself.
- */
-function checkOf(
-  health: HealthMemory,
-  ref: TargetRef,
-): TargetHealth | undefined | Promise<TargetHealth | undefined> {
-  if (!health.checkNow) return safe(() => health.check(ref), undefined);
-  try {
-    return health.checkNow(ref);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Health of every model the backup choice may consider; synchronous when the store allows it. */
-export function healthOf(
-  health: HealthMemory,
-  catalog: Catalog,
-  except: string,
-): Map<string, TargetHealth> | Promise<Map<string, TargetHealth>> {
-  const checks = catalog.models
-    .filter((m) => m.enabled && m.id !== except)
-    .map((m) => [m.id, checkOf(health, { providerId: m.providerId, modelId: m.id })] as const);
-  /** The known ones, in catalog order (the choice's explanation lists them so). */
-  const known = (hs: readonly (readonly [string, TargetHealth | undefined])[]) =>
-    new Map(hs.filter((p): p is readonly [string, TargetHealth] => p[1] !== undefined));
-  const now: [string, TargetHealth | undefined][] = [];
-  for (const [id, h] of checks) {
-    if (h instanceof Promise)
-      return Promise.all(checks.map(async ([i, x]) => [i, await x] as const)).then(known);
-    now.push([id, h]);
-  }
-  return known(now);
 }
 
 /** Produces one answer as a stream of events; ends with `done` or `error`. Never throws. */

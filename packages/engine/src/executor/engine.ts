@@ -7,7 +7,8 @@ import type { Catalog } from '../types/catalog.js';
 import type { ChatRequest } from '../types/chat.js';
 import type { ProviderClient } from '../types/provider.js';
 import type { AnswerEvent } from '../types/result.js';
-import { answer, healthOf, type AnswerInput } from './answer.js';
+import { answer, type AnswerInput } from './answer.js';
+import { healthOf } from './health-view.js';
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from './options.js';
 
 /** What an engine is made of. */
