@@ -37,3 +37,49 @@ test('markdown: javascript: and other unsafe links are emptied', () => {
     assert.doesNotMatch(html, /javascript:|vbscript:|data:/i, url);
   }
 });
+
+test('markdown: GFM tables render as a table in a scroll box, with alignment', () => {
+  const html = render('| Model | Tier |\n| :--- | ---: |\n| Sim A | 1 |\n| Sim B | 2 |');
+  assert.match(html, /^<div class="md-table-scroll"><table><thead><tr>/);
+  assert.match(html, /<th style="text-align:left">Model<\/th><th style="text-align:right">Tier<\/th>/);
+  assert.match(
+    html,
+    /<tbody><tr><td style="text-align:left">Sim A<\/td><td style="text-align:right">1<\/td><\/tr>/,
+  );
+  assert.doesNotMatch(html, /\|/);
+});
+
+test('markdown: strikethrough and bare-URL autolinks render; autolinks open in a new tab', () => {
+  const html = render('~~old~~ new, see https://example.com/docs and www.example.org.');
+  assert.match(html, /<del>old<\/del> new/);
+  assert.match(
+    html,
+    /<a href="https:\/\/example.com\/docs" target="_blank" rel="noopener noreferrer nofollow">https:\/\/example.com\/docs<\/a>/,
+  );
+  assert.match(
+    html,
+    /<a href="http:\/\/www.example.org" target="_blank" rel="noopener noreferrer nofollow">/,
+  );
+});
+
+test('markdown: tables and GFM autolinks keep the safety rules', () => {
+  const html = render(
+    '| a | b |\n| - | - |\n| <img src=x onerror="alert(1)"> | [x](javascript:alert(1)) |\n| <script>alert(2)</script> | javascript:alert(3) |',
+  );
+  assert.match(html, /<table>/);
+  assert.doesNotMatch(html, /<img|<script|onerror|href="javascript:/i);
+  // A bare "javascript:" is text, never a link.
+  assert.doesNotMatch(html, /<a[^>]*href="[^"]*alert/i);
+});
+
+test('markdown: a footnote link stays in this tab; its target id carries the given prefix', () => {
+  const html = renderToStaticMarkup(
+    createElement(
+      Markdown,
+      { ...markdownProps, remarkRehypeOptions: { clobberPrefix: 'mdr1-' } },
+      'Claim[^1]\n\n[^1]: Source.',
+    ),
+  );
+  assert.match(html, /<a href="#mdr1-fn-1">1<\/a>/);
+  assert.match(html, /<li id="mdr1-fn-1">/);
+});

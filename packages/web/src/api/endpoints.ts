@@ -57,7 +57,61 @@ export const chat = {
     `/api/conversations/${enc(id)}/messages/${enc(messageId)}/events`,
 };
 
-export type ModelFacts = Partial<Omit<AdminModel, 'id' | 'provider'>>;
+/** A model capability, as POST/PATCH /api/admin/models accept them. */
+export type ModelCapability = 'vision' | 'tools' | 'json' | 'prefill' | 'reasoning';
+
+/** Per-model timeouts in milliseconds (each 100–600000; a missing one takes the engine default). */
+export interface ModelTimeoutsInput {
+  connectMs?: number;
+  firstTokenMs?: number;
+  stallMs?: number;
+}
+
+/**
+ * The facts PATCH /api/admin/models/:id accepts; every field is optional. `null` clears
+ * `contextWindow`, `maxOutputTokens` and `timeouts` (the whole object: it is replaced, not merged).
+ */
+export interface ModelFacts {
+  label?: string;
+  upstreamModel?: string;
+  tier?: number;
+  contextWindow?: number | null;
+  maxOutputTokens?: number | null;
+  capabilities?: ModelCapability[];
+  tags?: string[];
+  timeouts?: ModelTimeoutsInput | null;
+  enabled?: boolean;
+}
+
+/**
+ * POST /api/admin/models: `id` and `provider` are slugs, `provider` one of the organization's. The
+ * built-in catalog fills label, tier, context window, max output tokens and capabilities for a
+ * well-known `upstreamModel`; for any other, `tier` is required. Given facts always win.
+ */
+export interface NewModel {
+  id: string;
+  provider: string;
+  upstreamModel: string;
+  label?: string;
+  tier?: number;
+  contextWindow?: number | null;
+  maxOutputTokens?: number | null;
+  capabilities?: ModelCapability[];
+  tags?: string[];
+  timeouts?: ModelTimeoutsInput | null;
+  enabled?: boolean;
+}
+
+/** A built-in catalog entry (GET /api/admin/catalog). */
+export interface CatalogModel {
+  upstream: string;
+  providerType: ProviderType;
+  label: string;
+  tier: number;
+  contextWindow: number;
+  maxOutputTokens: number;
+  capabilities: ModelCapability[];
+}
 
 export const admin = {
   createMate: (b: { name: string; instructions: string; model: string | null }) =>
@@ -69,8 +123,8 @@ export const admin = {
   models: () => get<{ models: AdminModel[] }>('/api/admin/models').then((r) => r.models),
   updateModel: (id: string, facts: ModelFacts) => patch<AdminModel>(`/api/admin/models/${enc(id)}`, facts),
   orderModels: (ids: string[]) => put<unknown>('/api/admin/models/order', { ids }),
-  addModel: (b: { id: string; provider: string; upstreamModel: string; label?: string }) =>
-    post<AdminModel>('/api/admin/models', b),
+  addModel: (b: NewModel) => post<AdminModel>('/api/admin/models', b),
+  catalog: () => get<{ models: CatalogModel[] }>('/api/admin/catalog').then((r) => r.models),
 
   providers: () => get<{ providers: Provider[] }>('/api/admin/providers').then((r) => r.providers),
   addProvider: (b: { id: string; type: ProviderType; label: string; baseUrl?: string; apiKey?: string }) =>

@@ -1,15 +1,6 @@
 import { useId, useLayoutEffect, useRef, useState } from 'react';
-import type { FallbackInfo } from '../api/types.js';
-import { reasonWords } from './reasons.js';
-
-/** The tooltip's sentence: the backup model that answered, the original provider, and why it was unavailable. */
-export function fallbackSentence(f: FallbackInfo, label: (modelId: string) => string): string {
-  const provider = f.originalProviderLabel ?? f.originalProvider;
-  const why = f.skippedByHealth
-    ? `${label(f.originalModel)} was skipped because provider ${provider} is known to be unavailable`
-    : `${label(f.originalModel)} ${reasonWords(f.reason)}`;
-  return `Answered by the backup model ${label(f.backupModel)}. The original provider ${provider} was unavailable: ${why}.`;
-}
+import type { FallbackInfo, MessageStatus } from '../api/types.js';
+import { fallbackIconName, fallbackSentence } from './fallbackSentence.js';
 
 /**
  * The amber icon beside the token counter of an answer that came from a backup model. Hovering or
@@ -18,7 +9,16 @@ export function fallbackSentence(f: FallbackInfo, label: (modelId: string) => st
  * The tooltip opens centred below the icon and is moved back inside the window when that would
  * overflow it (a narrow phone, an icon near an edge), above the icon when there is no room below.
  */
-export function FallbackIcon({ fallback, label }: { fallback: FallbackInfo; label: (id: string) => string }) {
+export function FallbackIcon({
+  fallback,
+  label,
+  status = 'complete',
+}: {
+  fallback: FallbackInfo;
+  label: (id: string) => string;
+  /** The message's status: the tooltip words a failed, interrupted or stopped answer truthfully. */
+  status?: MessageStatus;
+}) {
   const [open, setOpen] = useState(false);
   const id = useId();
   const tip = useRef<HTMLSpanElement>(null);
@@ -43,7 +43,7 @@ export function FallbackIcon({ fallback, label }: { fallback: FallbackInfo; labe
       <button
         type="button"
         className="fallback-icon"
-        aria-label="Answered by backup model"
+        aria-label={fallbackIconName(status)}
         aria-describedby={id}
         onFocus={() => setOpen(true)}
         onBlur={() => setOpen(false)}
@@ -62,7 +62,7 @@ export function FallbackIcon({ fallback, label }: { fallback: FallbackInfo; labe
         </svg>
       </button>
       <span role="tooltip" id={id} className="tooltip" hidden={!open} ref={tip}>
-        {fallbackSentence(fallback, label)}
+        {fallbackSentence(fallback, label, status)}
       </span>
     </span>
   );

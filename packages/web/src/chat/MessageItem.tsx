@@ -3,9 +3,11 @@ import { FallbackIcon } from './FallbackIcon.js';
 import { MarkdownText } from './Markdown.js';
 import { reasonWords } from './reasons.js';
 
+/** "1,234 tokens" ("~" when estimated); none for an answer that ended without any (a "0 tokens" says nothing). */
 function tokenCounter(m: Message): string | null {
   if (!m.usage) return null;
   const total = m.usage.inputTokens + m.usage.outputTokens;
+  if (total === 0 && m.status !== 'complete' && m.status !== 'in_progress') return null;
   return `${m.usage.estimated ? '~' : ''}${total.toLocaleString('en')} tokens`;
 }
 
@@ -60,7 +62,7 @@ export function MessageItem({
             {tokens}
           </span>
         )}
-        {m.fallback && <FallbackIcon fallback={m.fallback} label={label} />}
+        {m.fallback && <FallbackIcon fallback={m.fallback} label={label} status={m.status} />}
         {writing && <span className="writing">writing…</span>}
       </div>
       {m.content && <MarkdownText text={m.content} />}

@@ -1,8 +1,36 @@
 import { admin } from '../api/endpoints.js';
 import { ErrorText } from '../ui/ErrorText.js';
 import { useAsync } from '../ui/useAsync.js';
+import { auditChange, type ChangeLine } from './auditChanges.js';
 
-const show = (v: unknown) => (v === null || v === undefined ? '—' : JSON.stringify(v));
+/** One line of a change: "key: old → new", or only the side there is. */
+function Line({ line }: { line: ChangeLine }) {
+  return (
+    <li>
+      {line.key !== undefined && <span className="change-key">{line.key}: </span>}
+      {line.old !== undefined && <span className="change-old">{line.old}</span>}
+      {line.old !== undefined && line.new !== undefined && ' → '}
+      {line.new !== undefined && <span className="change-new">{line.new}</span>}
+    </li>
+  );
+}
+
+/** An entry's old → new as readable lines (see auditChanges.ts), wrapping long values. */
+function Change({ old: before, new: after }: { old: unknown; new: unknown }) {
+  const c = auditChange(before, after);
+  if (c.side === 'none') return <span className="muted">—</span>;
+  if (c.lines.length === 0) return <span className="muted">No change</span>;
+  return (
+    <>
+      {c.side !== 'both' && <div className="muted small">{c.side === 'new' ? 'New:' : 'Old:'}</div>}
+      <ul className="changes">
+        {c.lines.map((l, i) => (
+          <Line key={l.key ?? i} line={l} />
+        ))}
+      </ul>
+    </>
+  );
+}
 
 /** The audit log: who changed what setting, when, old → new. */
 export function AuditPanel() {
@@ -12,7 +40,7 @@ export function AuditPanel() {
       <h1 id="audit-title">Audit log</h1>
       <ErrorText message={error} />
       <div className="table-wrap">
-        <table className="table">
+        <table className="table audit-table">
           <thead>
             <tr>
               <th scope="col">When</th>
@@ -30,8 +58,8 @@ export function AuditPanel() {
                   {e.action}
                   {e.targetId && <span className="muted small"> {e.targetId}</span>}
                 </td>
-                <td className="mono small">
-                  {show(e.old)} → {show(e.new)}
+                <td className="change small">
+                  <Change old={e.old} new={e.new} />
                 </td>
               </tr>
             ))}

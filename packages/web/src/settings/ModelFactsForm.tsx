@@ -1,72 +1,148 @@
 import type { FormEvent } from 'react';
+import { useState } from 'react';
 import type { ModelFacts } from '../api/endpoints.js';
 import type { AdminModel } from '../api/types.js';
+import { ErrorText } from '../ui/ErrorText.js';
+import {
+  CAPABILITIES,
+  fieldError,
+  focusField,
+  intFromForm,
+  formText as str,
+  timeoutsFromForm,
+  TimeoutFields,
+  type FieldError,
+} from './modelFields.js';
 
-const CAPABILITIES = ['vision', 'tools', 'json', 'prefill', 'reasoning'];
-
-function str(f: FormData, k: string): string {
-  const v = f.get(k);
-  return typeof v === 'string' ? v.trim() : '';
-}
-
-/** Editing a model's facts: label, upstream name, tier, context window, capabilities, tags. */
+/**
+ * Editing a model's facts: label, upstream name, tier, context window, max output tokens,
+ * capabilities, tags and timeouts. An empty context window, max output tokens or timeout clears the
+ * model's own value (the catalog's or the engine's default applies). A refusal shows here, with its
+ * field focused; `onSave` rejects to refuse.
+ */
 export function ModelFactsForm({
   model: m,
   onSave,
   onCancel,
 }: {
   model: AdminModel;
-  onSave: (facts: ModelFacts) => void;
+  onSave: (facts: ModelFacts) => Promise<void>;
   onCancel: () => void;
 }) {
-  const submit = (e: FormEvent<HTMLFormElement>) => {
+  const [error, setError] = useState<FieldError>();
+  const [saving, setSaving] = useState(false);
+  const [reasoning, setReasoning] = useState(m.capabilities.includes('reasoning'));
+  const submit = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
-    const f = new FormData(e.currentTarget);
-    const ctx = str(f, 'contextWindow');
-    onSave({
-      label: str(f, 'label'),
-      upstreamModel: str(f, 'upstreamModel'),
-      tier: Number(str(f, 'tier')),
-      contextWindow: ctx ? Number(ctx) : null,
-      capabilities: CAPABILITIES.filter((c) => f.get(`cap-${c}`) === 'on'),
-      tags: str(f, 'tags')
-        .split(',')
-        .map((t) => t.trim())
-        .filter(Boolean),
-    });
+    const form = e.currentTarget;
+    const f = new FormData(form);
+    setError(undefined);
+    setSaving(true);
+    try {
+      await onSave({
+        label: str(f, 'label'),
+        upstreamModel: str(f, 'upstreamModel'),
+        tier: Number(str(f, 'tier')),
+        contextWindow: intFromForm(f, 'contextWindow') ?? null,
+        maxOutputTokens: intFromForm(f, 'maxOutputTokens') ?? null,
+        capabilities: CAPABILITIES.filter((c) => f.get(`cap-${c}`) === 'on'),
+        tags: str(f, 'tags')
+          .split(',')
+          .map((t) => t.trim())
+          .filter(Boolean),
+        timeouts: timeoutsFromForm(f),
+      });
+    } catch (err) {
+      const fe = fieldError(err);
+      setError(fe);
+      focusField(form, fe.field);
+    } finally {
+      setSaving(false);
+    }
   };
+  const invalid = (name: string) => error?.field === name || undefined;
   return (
-    <form className="facts-form" onSubmit={submit} aria-label={`Edit ${m.label}`}>
+    <form className="facts-form" onSubmit={(e) => void submit(e)} aria-label={`Edit ${m.label}`}>
       <label className="field">
         <span>Label</span>
-        <input name="label" defaultValue={m.label} required />
+        <input name="label" defaultValue={m.label} required aria-invalid={invalid('label')} />
       </label>
       <label className="field">
         <span>Upstream model name</span>
-        <input name="upstreamModel" defaultValue={m.upstreamModel} required />
+        <input
+          name="upstreamModel"
+          defaultValue={m.upstreamModel}
+          required
+          aria-invalid={invalid('upstreamModel')}
+        />
       </label>
       <label className="field">
         <span>Tier (quality rank)</span>
-        <input name="tier" type="number" min={0} max={100} defaultValue={m.tier} required />
+        <input
+          name="tier"
+          type="number"
+          min={0}
+          max={100}
+          defaultValue={m.tier}
+          required
+          aria-invalid={invalid('tier')}
+        />
       </label>
       <label className="field">
         <span>Context window (tokens)</span>
-        <input name="contextWindow" type="number" min={1} defaultValue={m.contextWindow ?? ''} />
+        <input
+          name="contextWindow"
+          type="number"
+          min={1}
+          max={100_000_000}
+          defaultValue={m.contextWindow ?? ''}
+          placeholder="unknown"
+          aria-invalid={invalid('contextWindow')}
+        />
       </label>
-      <fieldset className="field">
+      <label className="field">
+        <span>Max output tokens</span>
+        <input
+          name="maxOutputTokens"
+          type="number"
+          min={1}
+          max={10_000_000}
+          defaultValue={m.maxOutputTokens ?? ''}
+          placeholder="unknown"
+          aria-invalid={invalid('maxOutputTokens')}
+        />
+      </label>
+      <label className="field">
+        <span>Compliance tags</span>
+        <input
+          name="tags"
+          placeholder="comma-separated, e.g. eu-hosted"
+          defaultValue={m.tags.join(', ')}
+          aria-invalid={invalid('tags')}
+        />
+      </label>
+      <fieldset className="field span-all">
         <legend>Capabilities</legend>
         {CAPABILITIES.map((c) => (
           <label key={c} className="check">
-            <input type="checkbox" name={`cap-${c}`} defaultChecked={m.capabilities.includes(c)} /> {c}
+            <input
+              type="checkbox"
+              name={`cap-${c}`}
+              defaultChecked={m.capabilities.includes(c)}
+              onChange={c === 'reasoning' ? (e) => setReasoning(e.target.checked) : undefined}
+            />{' '}
+            {c}
           </label>
         ))}
       </fieldset>
-      <label className="field">
-        <span>Compliance tags (comma-separated)</span>
-        <input name="tags" defaultValue={m.tags.join(', ')} />
-      </label>
+      <TimeoutFields timeouts={m.timeouts} reasoning={reasoning} invalid={error?.field} />
+      {error && (
+        <div className="span-all">
+          <ErrorText message={`Not saved: ${error.message}`} />
+        </div>
+      )}
       <div className="row">
-        <button type="submit" className="primary">
+        <button type="submit" className="primary" disabled={saving}>
           Save
         </button>
         <button type="button" onClick={onCancel}>

@@ -3,9 +3,10 @@ import { admin } from '../api/endpoints.js';
 import type { AdminModel } from '../api/types.js';
 import { ErrorText } from '../ui/ErrorText.js';
 import { useAsync } from '../ui/useAsync.js';
+import { AddModelForm } from './AddModelForm.js';
 import { ModelFactsForm } from './ModelFactsForm.js';
 
-/** Models Management → Models: the available list (enable, disable, reorder, edit facts). */
+/** Models Management → Models: the available list (enable, disable, reorder, edit facts, add). */
 export function ModelsTab() {
   const { data: models, error: loadError, setData } = useAsync(admin.models);
   const [error, setError] = useState<string>();
@@ -77,16 +78,19 @@ export function ModelsTab() {
               }}
               onMove={(by) => move(i, by)}
               onEdit={() => setEditing(editing === m.id ? undefined : m.id)}
-              onSave={(facts) =>
-                run(async () => {
-                  replace(await admin.updateModel(m.id, facts));
-                  setEditing(undefined);
-                })
-              }
+              onSave={async (facts) => {
+                // A refusal rejects: the form shows it beside its fields.
+                replace(await admin.updateModel(m.id, facts));
+                setEditing(undefined);
+              }}
             />
           ))}
         </tbody>
       </table>
+      <AddModelForm
+        existingIds={models.map((m) => m.id)}
+        onAdded={(m) => setData((ms) => [...(ms ?? []), m])}
+      />
     </section>
   );
 }
@@ -99,7 +103,7 @@ function ModelRow(p: {
   onToggle: () => void;
   onMove: (by: -1 | 1) => void;
   onEdit: () => void;
-  onSave: (facts: Parameters<typeof admin.updateModel>[1]) => void;
+  onSave: (facts: Parameters<typeof admin.updateModel>[1]) => Promise<void>;
 }) {
   const { m } = p;
   return (

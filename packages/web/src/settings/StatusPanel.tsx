@@ -5,7 +5,25 @@ import { reasonWords } from '../chat/reasons.js';
 import { ErrorText } from '../ui/ErrorText.js';
 import { usePolling } from './usePolling.js';
 
-function HealthBadge({ h, available = true }: { h: Health; available?: boolean }) {
+/** Health memory has seen nothing wrong (closed, no failures): under an outage, not yet hit by requests. */
+const unseen = (h: Health) => h.state === 'closed' && h.consecutiveFailures === 0;
+
+/**
+ * What health memory knows of a provider or model. Health memory learns from real requests only,
+ * so under a simulated outage that no request has hit yet it has seen nothing wrong: the badge then
+ * says so in neutral grey ("No failures seen yet") instead of a green "Healthy" beside the red
+ * outage note.
+ */
+function HealthBadge({
+  h,
+  available = true,
+  outage = false,
+}: {
+  h: Health;
+  available?: boolean;
+  outage?: boolean;
+}) {
+  const failures = `${h.consecutiveFailures} recent failure(s)`;
   const [cls, text] =
     h.state === 'open'
       ? ['bad', `Unavailable${h.reason ? `: ${reasonWords(h.reason)}` : ''}`]
@@ -14,8 +32,10 @@ function HealthBadge({ h, available = true }: { h: Health; available?: boolean }
         : !available
           ? ['bad', 'Unavailable']
           : h.consecutiveFailures > 0
-            ? ['warn', `Healthy, ${h.consecutiveFailures} recent failure(s)`]
-            : ['good', 'Healthy'];
+            ? ['warn', outage ? failures : `Healthy, ${failures}`]
+            : outage
+              ? ['neutral', 'No failures seen yet']
+              : ['good', 'Healthy'];
   return <span className={`badge ${cls}`}>{text}</span>;
 }
 
@@ -93,11 +113,16 @@ export function StatusPanel() {
         {providers.map((p) => (
           <li key={p.id} className="card provider" data-provider={p.id}>
             <div className="provider-head">
-              <strong>{p.label}</strong> <HealthBadge h={p.health} />
+              <strong>{p.label}</strong> <HealthBadge h={p.health} outage={p.demoOutage !== null} />
               {p.demoOutage && (
                 <span className="badge bad">Simulated outage: {p.demoOutage.replace(/_/g, ' ')}</span>
               )}
             </div>
+            {p.demoOutage && [p.health, ...p.models.map((m) => m.health)].some(unseen) && (
+              <div className="muted small outage-note">
+                Health memory has not seen this outage yet: it shows here once requests to this provider fail.
+              </div>
+            )}
             {p.health.lastError && <div className="muted small">Last error: {p.health.lastError}</div>}
             <ul className="plain-list">
               {p.models.map((m) => (
@@ -106,7 +131,7 @@ export function StatusPanel() {
                     {m.label}
                     {!m.enabled && <span className="muted small"> (disabled)</span>}
                   </span>
-                  <HealthBadge h={m.health} available={m.available} />
+                  <HealthBadge h={m.health} available={m.available} outage={p.demoOutage !== null} />
                   {m.health.latencyMs !== null && (
                     <span className="muted small">{Math.round(m.health.latencyMs)} ms</span>
                   )}

@@ -1,0 +1,70 @@
+/**
+ * An audit entry's old → new as readable lines, kept free of JSX so a plain Node test can check it.
+ * Only what the API returned is shown: when both sides are objects, one line per changed key
+ * ("fallback.mode: automatic → specific", nested objects by dotted path); when one side is absent
+ * (a creation or a removal), the other side's keys and values; plain values as they are.
+ */
+
+/** One line of a change: a key (absent for a plain value) and its old and/or new value, as text. */
+export interface ChangeLine {
+  key?: string;
+  old?: string;
+  new?: string;
+}
+
+/** The change as the audit log shows it. `side` says which side a one-sided change shows. */
+export interface AuditChange {
+  side: 'both' | 'old' | 'new' | 'none';
+  lines: ChangeLine[];
+}
+
+type Plain = Record<string, unknown>;
+
+const isPlain = (v: unknown): v is Plain => typeof v === 'object' && v !== null && !Array.isArray(v);
+const absent = (v: unknown) => v === null || v === undefined;
+
+/** A value as text: strings as they are, lists comma-separated, "—" for nothing, JSON for the rest. */
+export function valueText(v: unknown): string {
+  if (absent(v)) return '—';
+  if (typeof v === 'string') return v === '' ? '""' : v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) {
+    if (v.length === 0) return '(empty list)';
+    if (v.every((x) => absent(x) || ['string', 'number', 'boolean'].includes(typeof x)))
+      return v.map(valueText).join(', ');
+  }
+  if (isPlain(v) && Object.keys(v).length === 0) return '{}';
+  return JSON.stringify(v);
+}
+
+/** An object's leaves by dotted path, in the object's own key order (nested plain objects are opened). */
+function leaves(o: Plain, prefix = ''): [string, unknown][] {
+  return Object.entries(o).flatMap(([k, v]): [string, unknown][] =>
+    isPlain(v) && Object.keys(v).length > 0 ? leaves(v, `${prefix}${k}.`) : [[`${prefix}${k}`, v]],
+  );
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** An entry's old → new as lines: per changed key for two objects, per key for a one-sided object. */
+export function auditChange(oldValue: unknown, newValue: unknown): AuditChange {
+  if (absent(oldValue) && absent(newValue)) return { side: 'none', lines: [] };
+  if (isPlain(oldValue) && isPlain(newValue)) {
+    const before = new Map(leaves(oldValue));
+    const after = new Map(leaves(newValue));
+    const keys = [...new Set([...before.keys(), ...after.keys()])];
+    const lines = keys
+      .filter((k) => !same(before.get(k), after.get(k)))
+      .map((k) => ({ key: k, old: valueText(before.get(k)), new: valueText(after.get(k)) }));
+    return { side: 'both', lines };
+  }
+  const oneSided = (v: unknown, side: 'old' | 'new'): AuditChange => ({
+    side,
+    lines: isPlain(v)
+      ? leaves(v).map(([key, x]) => ({ key, [side]: valueText(x) }))
+      : [{ [side]: valueText(v) }],
+  });
+  if (absent(oldValue)) return oneSided(newValue, 'new');
+  if (absent(newValue)) return oneSided(oldValue, 'old');
+  return { side: 'both', lines: [{ old: valueText(oldValue), new: valueText(newValue) }] };
+}

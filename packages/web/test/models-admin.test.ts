@@ -1,0 +1,262 @@
+/**
+ * Models Management → Models in a real browser (Debian's Chromium through playwright-core) against
+ * the real server: an admin adds a model for a provider through the Add model form and sees it in
+ * the list without a reload; a well-known upstream name takes its facts from the built-in catalog;
+ * the Edit form stores per-model timeouts (typed in seconds, stored in milliseconds) and max output
+ * tokens, and emptying them clears the overrides; refusals (a duplicate id, an invalid id) show next
+ * to the form with the field focused.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { DEFAULT_ENGINE_OPTIONS } from '@understudy/engine';
+import type { Locator } from 'playwright-core';
+import {
+  api,
+  CHROMIUM,
+  openPage,
+  PASSWORD,
+  startHarness,
+  type Harness,
+  type WatchedPage,
+} from './harness.js';
+
+const SKIP_LINE = `chromium not found at ${CHROMIUM}: browser tests skipped`;
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium && process.env.CI === 'true')
+  throw new Error(`${SKIP_LINE} (but CI=true: Chromium is required)`);
+
+interface StoredModel {
+  id: string;
+  provider: string;
+  upstreamModel: string;
+  label: string;
+  tier: number;
+  contextWindow: number | null;
+  maxOutputTokens: number | null;
+  capabilities: string[];
+  timeouts: { connectMs?: number; firstTokenMs?: number; stallMs?: number } | null;
+  enabled: boolean;
+}
+
+const UPSTREAM = 'Qwen/Qwen2.5-72B-Instruct';
+const SUGGESTED_ID = 'qwen-qwen2.5-72b-instruct';
+const LABEL = 'Qwen 72B';
+
+/** Whether this element has the keyboard focus. */
+const isFocused = async (l: Locator) => (await l.and(l.page().locator(':focus')).count()) === 1;
+
+describe('Models admin in Chromium', { skip: hasChromium ? false : SKIP_LINE, timeout: 120_000 }, () => {
+  let h: Harness;
+  let owner: WatchedPage;
+
+  before(async () => {
+    h = await startHarness();
+    owner = await openPage(h);
+    const { page } = owner;
+    await page.goto(`/setup?token=${encodeURIComponent(h.server.ctx.setupToken ?? '')}`);
+    await page.getByLabel('Organization name').fill('Acme');
+    await page.getByLabel('Your name').fill('Olivia Owner');
+    await page.getByLabel('Email').fill('owner@example.com');
+    await page.getByLabel('Password (10+ characters)').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Create organization' }).click();
+    await page.getByRole('link', { name: 'Organization Settings' }).waitFor();
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  const storedModels = async (): Promise<StoredModel[]> => {
+    const r = await api(owner.context.request, 'GET', '/api/admin/models');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return r.body.models as StoredModel[];
+  };
+  const stored = async (id: string): Promise<StoredModel> => {
+    const m = (await storedModels()).find((x) => x.id === id);
+    assert.ok(m, `model ${id} is stored`);
+    return m;
+  };
+  const addForm = () => owner.page.getByRole('form', { name: 'Add a model' });
+  const noConsoleErrors = () => assert.deepEqual(owner.errors, [], 'console errors');
+
+  it('adds a model for a new provider through the form; it is listed without a reload', async () => {
+    const { page } = owner;
+    const provider = await api(owner.context.request, 'POST', '/api/admin/providers', {
+      id: 'local-vllm',
+      type: 'openai-compatible',
+      label: 'Local vLLM',
+      baseUrl: 'https://203.0.113.7/v1',
+    });
+    assert.equal(provider.status, 201, JSON.stringify(provider.body));
+    await page.goto('/settings/models');
+    const form = addForm();
+    await form.waitFor();
+    await page.evaluate('window.__sameDocument = true');
+    await form.getByLabel('Provider').selectOption({ label: 'Local vLLM' });
+    await form.getByLabel('Upstream model name').fill(UPSTREAM);
+    // The id follows the upstream name until edited; an unknown model needs its tier.
+    assert.equal(await form.getByLabel('Id', { exact: true }).inputValue(), SUGGESTED_ID);
+    await form.getByText('Not in the built-in catalog').waitFor();
+    assert.equal(await form.getByLabel(/^Tier/).getAttribute('required'), '');
+    await form.getByLabel('Label (optional)').fill(LABEL);
+    await form.getByLabel(/^Tier/).fill('3');
+    await form.getByLabel('Context window (tokens)').fill('32768');
+    await form.getByRole('button', { name: 'Add model' }).click();
+    await form
+      .getByRole('status')
+      .filter({ hasText: `Added ${LABEL} (${SUGGESTED_ID})` })
+      .waitFor();
+    const row = page.getByRole('row').filter({ hasText: SUGGESTED_ID });
+    await row.getByRole('cell', { name: 'local-vllm' }).waitFor();
+    assert.match(await row.innerText(), new RegExp(`${LABEL}[\\s\\S]*32,768`));
+    assert.equal(await page.evaluate('window.__sameDocument === true'), true, 'the page did not reload');
+    // The form is ready for the next one.
+    assert.equal(await form.getByLabel('Upstream model name').inputValue(), '');
+    assert.deepEqual(await stored(SUGGESTED_ID), {
+      id: SUGGESTED_ID,
+      provider: 'local-vllm',
+      upstreamModel: UPSTREAM,
+      label: LABEL,
+      tier: 3,
+      contextWindow: 32768,
+      maxOutputTokens: null,
+      capabilities: [],
+      tags: [],
+      timeouts: null,
+      enabled: true,
+    });
+    // Added last, so it is also last in the list's order.
+    assert.equal((await storedModels()).at(-1)?.id, SUGGESTED_ID);
+    noConsoleErrors();
+  });
+
+  it('a well-known upstream name takes its facts from the built-in catalog', async () => {
+    const { page } = owner;
+    const form = addForm();
+    await form.getByLabel('Provider').selectOption({ label: 'Local vLLM' });
+    await form.getByLabel('Upstream model name').fill('llama3.1');
+    await form.getByText('In the built-in catalog: Llama 3.1').waitFor();
+    assert.equal(await form.getByLabel(/^Tier/).getAttribute('required'), null);
+    await form.getByLabel('Id', { exact: true }).fill('llama-local');
+    await form.getByRole('button', { name: 'Add model' }).click();
+    await page.getByRole('row').filter({ hasText: 'llama-local' }).waitFor();
+    const catalog = await api(owner.context.request, 'GET', '/api/admin/catalog');
+    const facts = (catalog.body.models as { upstream: string; tier: number; contextWindow: number }[]).find(
+      (m) => m.upstream === 'llama3.1',
+    );
+    assert.ok(facts);
+    const m = await stored('llama-local');
+    assert.equal(m.tier, facts.tier);
+    assert.equal(m.contextWindow, facts.contextWindow);
+    assert.equal(m.provider, 'local-vllm');
+    noConsoleErrors();
+  });
+
+  it('the Edit form stores timeouts (seconds → ms) and max output tokens, and empty clears them', async () => {
+    const { page } = owner;
+    const edit = page.getByRole('form', { name: `Edit ${LABEL}` });
+    const open = async () => {
+      await page
+        .getByRole('row')
+        .filter({ hasText: SUGGESTED_ID })
+        .getByRole('button', { name: 'Edit' })
+        .click();
+      await edit.waitFor();
+    };
+    const save = async () => {
+      await edit.getByRole('button', { name: 'Save' }).click();
+      await edit.waitFor({ state: 'detached' });
+    };
+    const connect = edit.getByLabel('Connect timeout (s)');
+    const firstToken = edit.getByLabel('First-token timeout (s)');
+    const stall = edit.getByLabel('Stall timeout (s)');
+    const maxOut = edit.getByLabel('Max output tokens');
+
+    await open();
+    // Empty means the engine's default, which the placeholders name.
+    const s = (ms: number) => String(ms / 1000);
+    assert.match(
+      (await connect.getAttribute('placeholder')) ?? '',
+      new RegExp(`^${s(DEFAULT_ENGINE_OPTIONS.connectMs)}\\b`),
+    );
+    assert.match(
+      (await firstToken.getAttribute('placeholder')) ?? '',
+      new RegExp(`^${s(DEFAULT_ENGINE_OPTIONS.firstTokenMs)}\\b`),
+    );
+    assert.match(
+      (await stall.getAttribute('placeholder')) ?? '',
+      new RegExp(`^${s(DEFAULT_ENGINE_OPTIONS.stallMs)}\\b`),
+    );
+    await edit.getByLabel('reasoning').check();
+    assert.match(
+      (await firstToken.getAttribute('placeholder')) ?? '',
+      new RegExp(`^${s(DEFAULT_ENGINE_OPTIONS.reasoningFirstTokenMs)}\\b`),
+    );
+    await edit.getByLabel('reasoning').uncheck();
+    await connect.fill('3');
+    await firstToken.fill('45.5');
+    await stall.fill('20');
+    await maxOut.fill('8192');
+    await save();
+    let m = await stored(SUGGESTED_ID);
+    assert.deepEqual(m.timeouts, { connectMs: 3000, firstTokenMs: 45500, stallMs: 20000 });
+    assert.equal(m.maxOutputTokens, 8192);
+    assert.equal(m.contextWindow, 32768, 'other facts kept');
+
+    // The form shows what is stored, in seconds; emptying one field clears only that override.
+    await open();
+    assert.deepEqual(
+      [
+        await connect.inputValue(),
+        await firstToken.inputValue(),
+        await stall.inputValue(),
+        await maxOut.inputValue(),
+      ],
+      ['3', '45.5', '20', '8192'],
+    );
+    await stall.fill('');
+    await save();
+    m = await stored(SUGGESTED_ID);
+    assert.deepEqual(m.timeouts, { connectMs: 3000, firstTokenMs: 45500 });
+    assert.equal(m.maxOutputTokens, 8192);
+
+    // Emptying all of them clears the overrides.
+    await open();
+    await connect.fill('');
+    await firstToken.fill('');
+    await maxOut.fill('');
+    await save();
+    m = await stored(SUGGESTED_ID);
+    assert.equal(m.timeouts, null);
+    assert.equal(m.maxOutputTokens, null);
+    noConsoleErrors();
+  });
+
+  it('a duplicate or invalid id shows a message next to the form, with the Id field focused', async () => {
+    const before = (await storedModels()).length;
+    const form = addForm();
+    const id = form.getByLabel('Id', { exact: true });
+    await form.getByLabel('Upstream model name').fill('another-model');
+    await id.fill(SUGGESTED_ID);
+    await form.getByLabel(/^Tier/).fill('2');
+    owner.expectError('status of 409');
+    await form.getByRole('button', { name: 'Add model' }).click();
+    const alert = form.getByRole('alert');
+    await alert.filter({ hasText: `a model with id "${SUGGESTED_ID}" already exists` }).waitFor();
+    assert.ok(await isFocused(id), 'the Id field has the focus');
+    assert.equal(await id.getAttribute('aria-invalid'), 'true');
+    // The server's validation message, named by its field.
+    await id.fill('Not A Slug');
+    owner.expectError('status of 400');
+    await form.getByRole('button', { name: 'Add model' }).click();
+    await alert.filter({ hasText: /^Not added: Id: use lowercase letters/ }).waitFor();
+    assert.ok(await isFocused(id), 'the Id field has the focus');
+    assert.equal((await storedModels()).length, before, 'nothing was added');
+    // Fixing it clears the message.
+    await id.fill('another-model');
+    await form.getByRole('button', { name: 'Add model' }).click();
+    await form.getByRole('status').filter({ hasText: 'Added another-model' }).waitFor();
+    assert.equal(await alert.count(), 0);
+    noConsoleErrors();
+  });
+});

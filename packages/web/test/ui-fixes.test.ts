@@ -1,0 +1,446 @@
+/**
+ * QA fixes of the web app: the fallback tooltip names why health memory skipped the primary and
+ * words an answer the backup took over but did not finish truthfully; a failed answer with no
+ * tokens shows no "0 tokens"; the audit log shows changes as readable lines that fit a 1280 px
+ * window; Provider status does not pair a green "Healthy" with a simulated outage no request has
+ * hit yet; and GFM tables render inside a chat answer. The pure parts are checked directly, the
+ * rest in Chromium against the real server and simulator (skipped when Chromium is absent).
+ * `UI_FIXES_SCREENSHOTS=<dir>` also writes screenshots there.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import type { FallbackInfo, MessageStatus } from '../src/api/types.js';
+import { fallbackIconName, fallbackSentence } from '../src/chat/fallbackSentence.js';
+import { reasonWords } from '../src/chat/reasons.js';
+import { auditChange, valueText } from '../src/settings/auditChanges.js';
+import {
+  api,
+  CHROMIUM,
+  openPage,
+  PASSWORD,
+  startHarness,
+  type Harness,
+  type WatchedPage,
+} from './harness.js';
+
+const SKIP_LINE = `chromium not found at ${CHROMIUM}: browser tests skipped`;
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium && process.env.CI === 'true')
+  throw new Error(`${SKIP_LINE} (but CI=true: Chromium is required)`);
+const SHOTS = process.env.UI_FIXES_SCREENSHOTS;
+
+const LABELS: Record<string, string> = { 'sim-a-large': 'Sim A Large', 'sim-b-large': 'Sim B Large' };
+const label = (id: string) => LABELS[id] ?? id;
+const fallback = (over: Partial<FallbackInfo> = {}): FallbackInfo => ({
+  originalModel: 'sim-a-large',
+  originalProvider: 'sim-a',
+  originalProviderLabel: 'Simulator A',
+  reason: 'overloaded',
+  backupModel: 'sim-b-large',
+  backupProvider: 'sim-b',
+  mode: 'before_content',
+  skippedByHealth: false,
+  primaryFailure: 'overloaded',
+  ...over,
+});
+
+test('fallbackSentence: a complete answer keeps its wording', () => {
+  assert.equal(
+    fallbackSentence(fallback(), label),
+    'Answered by the backup model Sim B Large. The original provider Simulator A was unavailable: Sim A Large was overloaded.',
+  );
+  assert.equal(fallbackSentence(fallback(), label, 'complete'), fallbackSentence(fallback(), label));
+  assert.equal(fallbackIconName('complete'), 'Answered by backup model');
+});
+
+test('fallbackSentence: a primary skipped by health memory says why (the failure it remembers)', () => {
+  for (const reason of ['overloaded', 'timeout', 'rate_limited', 'unreachable']) {
+    const text = fallbackSentence(fallback({ skippedByHealth: true, reason }), label);
+    assert.equal(
+      text,
+      `Answered by the backup model Sim B Large. The original provider Simulator A was unavailable: Sim A Large was skipped because provider Simulator A is known to be unavailable (when last tried, it ${reasonWords(reason)}).`,
+    );
+  }
+  assert.match(
+    fallbackSentence(fallback({ skippedByHealth: true, reason: 'some_new_reason' }), label),
+    /known to be unavailable \(when last tried, it failed \(some new reason\)\)\.$/,
+  );
+});
+
+test('fallbackSentence: an answer the backup took over but did not finish is not "answered by" it', () => {
+  const endings: [MessageStatus, string][] = [
+    ['failed', 'The answer could not be completed.'],
+    ['interrupted', 'The answer was interrupted.'],
+    ['cancelled', 'The answer was stopped.'],
+  ];
+  for (const [status, ending] of endings) {
+    const text = fallbackSentence(fallback({ reason: 'interrupted' }), label, status);
+    assert.equal(
+      text,
+      `The backup model Sim B Large took over after the original provider Simulator A was unavailable: Sim A Large stopped in the middle of the answer. ${ending}`,
+    );
+    assert.doesNotMatch(text, /Answered by/);
+    assert.equal(fallbackIconName(status), 'Backup model took over');
+  }
+  const skipped = fallbackSentence(fallback({ skippedByHealth: true }), label, 'failed');
+  assert.match(skipped, /^The backup model Sim B Large took over after the original provider Simulator A/);
+  assert.match(skipped, /\(when last tried, it was overloaded\)\. The answer could not be completed\.$/);
+  // While the backup is still writing, it is answering.
+  assert.match(
+    fallbackSentence(fallback(), label, 'in_progress'),
+    /^The backup model Sim B Large is answering\. /,
+  );
+  assert.equal(fallbackIconName('in_progress'), 'Answered by backup model');
+});
+
+test('auditChange: per changed key for two objects; one-sided objects list their keys; plain values as they are', () => {
+  assert.deepEqual(
+    auditChange(
+      { defaultModel: 'sim-a-large', fallback: { mode: 'automatic' } },
+      { defaultModel: 'sim-a-large', fallback: { mode: 'specific', model: 'sim-b-medium' } },
+    ),
+    {
+      side: 'both',
+      lines: [
+        { key: 'fallback.mode', old: 'automatic', new: 'specific' },
+        { key: 'fallback.model', old: '—', new: 'sim-b-medium' },
+      ],
+    },
+  );
+  assert.deepEqual(auditChange({ outage: 'none' }, { outage: 'overloaded' }).lines, [
+    { key: 'outage', old: 'none', new: 'overloaded' },
+  ]);
+  assert.deepEqual(auditChange(null, { name: 'Ada', tags: ['a', 'b'], tier: 2, on: true }), {
+    side: 'new',
+    lines: [
+      { key: 'name', new: 'Ada' },
+      { key: 'tags', new: 'a, b' },
+      { key: 'tier', new: '2' },
+      { key: 'on', new: 'true' },
+    ],
+  });
+  assert.deepEqual(auditChange({ id: 'x' }, null), { side: 'old', lines: [{ key: 'id', old: 'x' }] });
+  assert.deepEqual(auditChange(['a', 'b'], ['b', 'a']).lines, [{ old: 'a, b', new: 'b, a' }]);
+  assert.deepEqual(auditChange('old', 'new').lines, [{ old: 'old', new: 'new' }]);
+  assert.deepEqual(auditChange({ a: 1 }, { a: 1 }), { side: 'both', lines: [] });
+  assert.deepEqual(auditChange(null, undefined), { side: 'none', lines: [] });
+  assert.equal(valueText([{ a: 1 }]), '[{"a":1}]');
+  assert.equal(valueText(''), '""');
+  assert.equal(valueText([]), '(empty list)');
+});
+
+/** The assistant messages of the open conversation. */
+const answers = (page: Page) => page.locator('li.msg-assistant');
+
+describe('QA fixes in Chromium', { skip: hasChromium ? false : SKIP_LINE, timeout: 120_000 }, () => {
+  let h: Harness;
+  let owner: WatchedPage;
+  let mateId = '';
+  /** A conversation with a complete answer (B's). */
+  let answered = '';
+
+  const noConsoleErrors = (o: WatchedPage) => assert.deepEqual(o.errors, [], 'console errors');
+  const shot = async (page: Page, name: string, fullPage = false) => {
+    if (!SHOTS) return;
+    mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: join(SHOTS, name), fullPage });
+  };
+  const setOutage = async (provider: string, fault: string) => {
+    const r = await api(owner.context.request, 'PUT', `/api/admin/demo/providers/${provider}/outage`, {
+      fault,
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+  };
+  /** Opens a new conversation, sends `text` and waits for its answer to reach `status`. */
+  const askInNewChat = async (text: string, status: MessageStatus) => {
+    const conv = await api(owner.context.request, 'POST', '/api/conversations', { mateId });
+    assert.equal(conv.status, 201, JSON.stringify(conv.body));
+    const id = String(conv.body.id);
+    const { page } = owner;
+    await page.goto(`/c/${id}`);
+    await page.getByLabel('Message', { exact: true }).fill(text);
+    await page.keyboard.press('Enter');
+    const msg = answers(page).first();
+    await msg.and(page.locator(`[data-status="${status}"]`)).waitFor({ timeout: 20_000 });
+    const stored = await api(owner.context.request, 'GET', `/api/conversations/${id}`);
+    const messages = stored.body.messages as {
+      status: string;
+      fallback: FallbackInfo | null;
+      usage: { inputTokens: number; outputTokens: number } | null;
+    }[];
+    return { id, msg, stored: messages.at(-1) };
+  };
+  const simA = async () => {
+    const r = await api(owner.context.request, 'GET', '/api/admin/provider-status');
+    const p = (r.body.providers as { id: string; models: { id: string; available: boolean }[] }[]).find(
+      (x) => x.id === 'sim-a',
+    );
+    return p?.models.find((m) => m.id === 'sim-a-large');
+  };
+
+  before(async () => {
+    h = await startHarness();
+    owner = await openPage(h);
+    const setup = await api(owner.context.request, 'POST', '/api/setup', {
+      token: h.server.ctx.setupToken ?? '',
+      organization: 'Acme',
+      name: 'Olivia Owner',
+      email: 'owner@example.com',
+      password: PASSWORD,
+    });
+    assert.ok(setup.status < 300, JSON.stringify(setup.body));
+    // The session of the API call is not the page's: the Owner signs in through the form.
+    await owner.context.clearCookies();
+    const { page } = owner;
+    await page.goto('/');
+    await page.getByLabel('Email').fill('owner@example.com');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('link', { name: 'Organization Settings' }).waitFor();
+    const mate = await api(owner.context.request, 'POST', '/api/mates', {
+      name: 'Ada',
+      instructions: 'Be brief.',
+      model: null,
+    });
+    assert.equal(mate.status, 201, JSON.stringify(mate.body));
+    mateId = String(mate.body.id);
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  it('F: under a simulated outage no request has hit, the provider is not shown as a green "Healthy"', async () => {
+    const { page } = owner;
+    await setOutage('sim-a', 'overloaded');
+    await page.goto('/settings/status');
+    const card = page.locator('[data-provider="sim-a"]');
+    await card.getByText('Simulated outage: overloaded').waitFor();
+    const head = card.locator('.provider-head');
+    await head.getByText('No failures seen yet').waitFor();
+    assert.equal(await card.locator('.badge.good').count(), 0, 'no green badge on the card under an outage');
+    assert.doesNotMatch(await card.innerText(), /Healthy/);
+    await card.getByText('Health memory has not seen this outage yet').waitFor();
+    // A provider without an outage is still plainly healthy.
+    const other = page.locator('[data-provider="sim-b"]');
+    assert.equal(await other.locator('.provider-head .badge.good').innerText(), 'Healthy');
+    assert.equal(await other.getByText('Health memory has not seen').count(), 0);
+    await shot(page, 'status-outage.png');
+    await setOutage('sim-a', 'none');
+    noConsoleErrors(owner);
+  });
+
+  it('D: a failed answer without tokens shows no token counter', async () => {
+    // Fallback None (so the backup's health is left alone for the next steps), the primary down.
+    const none = await api(owner.context.request, 'PUT', '/api/admin/settings', {
+      fallback: { mode: 'none' },
+    });
+    assert.equal(none.status, 200, JSON.stringify(none.body));
+    await setOutage('sim-a', 'unavailable');
+    const { msg, stored } = await askInNewChat('Is anybody there at all?', 'failed');
+    const auto = await api(owner.context.request, 'PUT', '/api/admin/settings', {
+      fallback: { mode: 'automatic' },
+    });
+    assert.equal(auto.status, 200, JSON.stringify(auto.body));
+    assert.equal(stored?.status, 'failed');
+    assert.equal((stored?.usage?.inputTokens ?? 0) + (stored?.usage?.outputTokens ?? 0), 0, 'no tokens');
+    await msg.getByRole('alert').waitFor();
+    assert.equal(await msg.locator('.tokens').count(), 0, 'no token counter');
+    assert.doesNotMatch(await msg.locator('.msg-header').innerText(), /tokens/);
+    noConsoleErrors(owner);
+  });
+
+  it('C: an answer the backup took over and then lost is not "answered by the backup"', async () => {
+    // The primary is cut mid-answer, the backup takes over and is cut too.
+    await setOutage('sim-a', 'cut_after');
+    await setOutage('sim-b', 'cut_after');
+    const cut = await askInNewChat('Tell me a long story', 'interrupted');
+    assert.ok(cut.stored?.fallback, 'the server stores the takeover');
+    const { page } = owner;
+    // A partial answer with tokens keeps its counter.
+    if ((cut.stored?.usage?.inputTokens ?? 0) + (cut.stored?.usage?.outputTokens ?? 0) > 0)
+      await cut.msg.locator('.tokens').waitFor();
+    const icon = cut.msg.getByRole('button', { name: 'Backup model took over' });
+    await icon.hover();
+    const tooltip = page.getByRole('tooltip');
+    await tooltip.waitFor({ state: 'visible' });
+    const tip = await tooltip.innerText();
+    assert.doesNotMatch(tip, /Answered by/);
+    assert.match(
+      tip,
+      /^The backup model .+ took over after the original provider Simulator A .+ was unavailable: /,
+    );
+    assert.match(tip, /The answer was interrupted\.$/);
+    await page.mouse.move(0, 0);
+
+    // The primary fails before it writes anything, the backup takes over and is cut: failed.
+    await setOutage('sim-a', 'overloaded');
+    const failed = await askInNewChat('Tell me another long story', 'failed');
+    assert.ok(failed.stored?.fallback, 'the server stores the takeover');
+    await failed.msg.getByRole('button', { name: 'Backup model took over' }).hover();
+    await tooltip.waitFor({ state: 'visible' });
+    const tip2 = await tooltip.innerText();
+    assert.doesNotMatch(tip2, /Answered by/);
+    assert.match(tip2, /took over after the original provider Simulator A/);
+    assert.match(tip2, /The answer could not be completed\.$/);
+    await shot(page, 'tooltip-took-over-failed.png');
+    await page.mouse.move(0, 0);
+    await setOutage('sim-b', 'none');
+    noConsoleErrors(owner);
+  });
+
+  it('B: a primary skipped by health memory: the tooltip says why', async () => {
+    await setOutage('sim-a', 'overloaded');
+    // Short API answers through the primary (answered by the backup) until health memory opens its
+    // circuit.
+    const key = await api(owner.context.request, 'POST', '/api/admin/api-keys', { name: 'Probe' });
+    assert.equal(key.status, 201, JSON.stringify(key.body));
+    for (let i = 0; i < 6 && (await simA())?.available !== false; i++) {
+      const res = await owner.context.request.post('/v1/chat/completions', {
+        headers: { authorization: `Bearer ${String(key.body.key)}`, 'content-type': 'application/json' },
+        data: JSON.stringify({
+          model: 'sim-a-large',
+          messages: [{ role: 'user', content: 'Hi' }],
+          max_tokens: 5,
+        }),
+      });
+      assert.equal(res.status(), 200, await res.text());
+    }
+    assert.equal((await simA())?.available, false, 'circuit open');
+    const { id, msg, stored } = await askInNewChat('Are you still down?', 'complete');
+    answered = id;
+    assert.equal(stored?.fallback?.skippedByHealth, true, JSON.stringify(stored?.fallback));
+    const { page } = owner;
+    await msg.getByRole('button', { name: 'Answered by backup model' }).hover();
+    const tooltip = page.getByRole('tooltip');
+    await tooltip.waitFor({ state: 'visible' });
+    const tip = await tooltip.innerText();
+    assert.match(tip, /^Answered by the backup model /);
+    const why = `is known to be unavailable (when last tried, it ${reasonWords(stored?.fallback?.reason ?? '')}).`;
+    assert.ok(tip.endsWith(why), `${tip} ends with ${why}`);
+    assert.match(tip, /\(when last tried, it was overloaded\)/);
+    await shot(page, 'tooltip-skipped-by-health.png');
+    await page.mouse.move(0, 0);
+    await setOutage('sim-a', 'none');
+    noConsoleErrors(owner);
+  });
+
+  it('A: a GFM table in an answer renders as a table that scrolls inside the message on a phone', async () => {
+    const { page } = owner;
+    const id = answered;
+    assert.ok(id, 'B left a conversation with a complete answer');
+    // The simulator writes no tables: a stored answer is shown as a model would have written one.
+    const table = [
+      'Here is the comparison:',
+      '',
+      '| Model | Provider | Tier | Notes |',
+      '| :--- | :--- | ---: | :--- |',
+      '| Sim A Large | Simulator A (OpenAI protocol) | 3 | ~~slow~~ fast, see https://example.com/sim-a |',
+      '| Sim B Large | Simulator B (Anthropic protocol) | 3 | the automatic backup of Sim A Large |',
+    ].join('\n');
+    await page.route(`**/api/conversations/${id}`, async (route) => {
+      const res = await route.fetch();
+      const body = (await res.json()) as { messages: { role: string; content: string }[] };
+      for (const m of body.messages) if (m.role === 'assistant') m.content = table;
+      await route.fulfill({ response: res, json: body });
+    });
+    await page.goto(`/c/${id}`);
+    const msg = answers(page).first();
+    const t = msg.locator('.md-table-scroll > table');
+    await t.waitFor();
+    assert.equal(await t.locator('thead th').count(), 4);
+    assert.equal(await t.locator('tbody tr').count(), 2);
+    assert.equal(await t.locator('tbody td').first().innerText(), 'Sim A Large');
+    assert.doesNotMatch(await msg.locator('.markdown').innerText(), /\| :?---/);
+    assert.equal(await msg.locator('del').innerText(), 'slow');
+    assert.equal(
+      await msg.getByRole('link', { name: 'https://example.com/sim-a' }).getAttribute('target'),
+      '_blank',
+    );
+    // Borders and padding on the cells.
+    const cell = String(
+      await page.evaluate(
+        '(() => { const s = getComputedStyle(document.querySelector(".md-table-scroll td")); return s.borderTopStyle + " " + s.paddingLeft; })()',
+      ),
+    );
+    assert.match(cell, /^solid [1-9]/);
+    await shot(page, 'chat-table.png');
+    // Phone width: the table scrolls inside its box, the page does not.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await t.waitFor();
+    const overflow = Number(await page.evaluate('document.documentElement.scrollWidth - window.innerWidth'));
+    assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone`);
+    const [sw, cw] = [
+      Number(await page.evaluate('document.querySelector(".md-table-scroll").scrollWidth')),
+      Number(await page.evaluate('document.querySelector(".md-table-scroll").clientWidth')),
+    ];
+    assert.ok(sw > cw, `the table scrolls inside the message (${sw} > ${cw})`);
+    await shot(page, 'chat-table-phone.png');
+    await page.setViewportSize({ width: 1280, height: 820 });
+    await page.unroute(`**/api/conversations/${id}`);
+    noConsoleErrors(owner);
+  });
+
+  it('E: the audit log shows readable changes that fit a 1280 px window', async () => {
+    const req = owner.context.request;
+    const long = `sim-${'x'.repeat(190)}`;
+    const tags = Array.from({ length: 8 }, (_, i) => `a-rather-long-tag-number-${i}`);
+    const created = await api(req, 'POST', '/api/admin/models', {
+      id: 'audit-probe',
+      provider: 'sim-b',
+      upstreamModel: long,
+      label: 'Audit probe',
+      tier: 1,
+      contextWindow: 8000,
+      maxOutputTokens: 1000,
+      tags,
+      enabled: false,
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const patched = await api(req, 'PATCH', '/api/admin/models/audit-probe', {
+      label: 'Audit probe, renamed',
+      tags: [...tags, 'one-more'],
+    });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    const settings = await api(req, 'PUT', '/api/admin/settings', {
+      fallback: { mode: 'specific', model: 'sim-b-medium' },
+    });
+    assert.equal(settings.status, 200, JSON.stringify(settings.body));
+    const { page } = owner;
+    await page.setViewportSize({ width: 1280, height: 820 });
+    await page.goto('/settings/audit');
+    const rows = page.getByRole('row');
+    const update = rows.filter({ hasText: 'model.update' }).first();
+    await update.waitFor();
+    // Only the changed keys, in words; no JSON.
+    const change = await update.locator('td').nth(3).innerText();
+    assert.match(change, /label: Audit probe → Audit probe, renamed/);
+    assert.match(change, /tags: a-rather-long-tag-number-0, .* → a-rather-long-tag-number-0, .*one-more/);
+    assert.doesNotMatch(change, /tier|upstreamModel|[{}"]/);
+    const settingsRow = await rows
+      .filter({ hasText: 'settings.update' })
+      .first()
+      .locator('td')
+      .nth(3)
+      .innerText();
+    assert.match(settingsRow, /fallback\.mode: automatic → specific/);
+    assert.match(settingsRow, /fallback\.model: — → sim-b-medium/);
+    const outageRow = await rows.filter({ hasText: 'demo.outage' }).first().locator('td').nth(3).innerText();
+    assert.match(outageRow, /^outage: \w+ → none$/);
+    const createRow = await rows.filter({ hasText: 'model.create' }).first().locator('td').nth(3).innerText();
+    assert.match(createRow, /^New:\s/);
+    assert.ok(createRow.includes(`upstreamModel: ${long}`), createRow);
+    // Nothing is clipped or scrolls sideways: the table fits its box and the page fits the window.
+    const [sw, cw] = [
+      Number(await page.evaluate('document.querySelector(".table-wrap").scrollWidth')),
+      Number(await page.evaluate('document.querySelector(".table-wrap").clientWidth')),
+    ];
+    assert.ok(sw <= cw, `the audit table scrolls sideways at 1280 px (${sw} > ${cw})`);
+    const overflow = Number(await page.evaluate('document.documentElement.scrollWidth - window.innerWidth'));
+    assert.ok(overflow <= 0, `the page is ${overflow}px wider than the window`);
+    await shot(page, 'audit-1280.png');
+    noConsoleErrors(owner);
+  });
+});
