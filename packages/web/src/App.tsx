@@ -89,6 +89,17 @@ export function App() {
   const inSettings = path.startsWith('/settings');
   return (
     <div className="app">
+      {/* The first Tab stop: past the top bar and the sidebar's rows, straight to the page's content. */}
+      <a
+        className="skip-link"
+        href="#main"
+        onClick={(e) => {
+          e.preventDefault();
+          document.getElementById('main')?.focus();
+        }}
+      >
+        Skip to content
+      </a>
       <TopBar session={session} manager={isManager(session)} onSignOut={signOut} />
       {inSettings && isManager(session) ? (
         <SettingsPage path={path} session={session} />

@@ -747,7 +747,7 @@ describe('web app in Chromium', { skip: hasChromium ? false : SKIP_LINE, timeout
     const msg = answers(page).first();
     await msg.and(page.locator('[data-status="cancelled"]')).waitFor({ timeout: 20_000 });
     await page.unroute(pattern);
-    await msg.getByText('Stopped.').waitFor();
+    await msg.getByText('Stopped.', { exact: true }).waitFor();
     await msg.getByRole('button', { name: 'Retry' }).waitFor();
     const stored = (await storedMessages(owner, id)).at(-1);
     assert.equal(stored?.status, 'cancelled');

@@ -212,6 +212,28 @@ describe('QA fixes in Chromium', { skip: hasChromium ? false : SKIP_LINE, timeou
     await h?.close();
   });
 
+  it('a skip link is the first Tab stop and moves the focus to the content, past the sidebar', async () => {
+    const { page } = owner;
+    await page.goto('/');
+    await page.getByRole('heading', { name: 'Mates' }).waitFor();
+    await page.keyboard.press('Tab');
+    const skip = page.getByRole('link', { name: 'Skip to content' });
+    assert.equal(await skip.evaluate((el) => el === document.activeElement), true, 'first Tab stop');
+    const box = await skip.boundingBox();
+    assert.ok(box && box.y >= 0, 'shown on screen once focused');
+    await shot(page, 'skip-link.png');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'main');
+    for (const path of ['/settings/audit']) {
+      await page.goto(path);
+      await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+      await page.keyboard.press('Tab');
+      await page.keyboard.press('Enter');
+      assert.equal(await page.evaluate(() => document.activeElement?.id), 'main', path);
+    }
+    noConsoleErrors(owner);
+  });
+
   it('F: under a simulated outage no request has hit, the provider is not shown as a green "Healthy"', async () => {
     const { page } = owner;
     await setOutage('sim-a', 'overloaded');

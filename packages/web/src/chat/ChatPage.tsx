@@ -89,7 +89,7 @@ export function ChatPage({ path }: { path: string }) {
         />
         <ErrorText message={error} />
       </aside>
-      <main className="chat-main">
+      <main className="chat-main" id="main" tabIndex={-1}>
         {activeId ? (
           <>
             <Link href="/" className="back-link">

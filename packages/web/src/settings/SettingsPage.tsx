@@ -67,7 +67,7 @@ export function SettingsPage({ path, session }: { path: string; session: Session
           </Link>
         ))}
       </nav>
-      <main className="settings-main">
+      <main className="settings-main" id="main" tabIndex={-1}>
         {section?.href === '/settings/mates' ? (
           <MatesPanel />
         ) : section?.href === '/settings/members' ? (
