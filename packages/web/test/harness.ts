@@ -4,7 +4,7 @@
  * playwright-core. Pages collect console errors so each test can assert there were none.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,17 @@ import {
 
 /** Debian's Chromium (`CHROMIUM_PATH` overrides it, e.g. to check the skip path). */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/**
+ * The `skip` option of a browser suite: false when Chromium is here, else the line that says the
+ * suite was skipped. Under CI=true a missing Chromium throws instead: CI runs every browser test.
+ */
+export function chromiumSkip(): false | string {
+  if (existsSync(CHROMIUM)) return false;
+  const line = `chromium not found at ${CHROMIUM}: browser tests skipped`;
+  if (process.env.CI === 'true') throw new Error(`${line} (but CI=true: Chromium is required)`);
+  return line;
+}
 export const WEB_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const REPO_ROOT = join(WEB_DIR, '..', '..');
 export const PASSWORD = 'correct horse battery';

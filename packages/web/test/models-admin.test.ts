@@ -7,24 +7,18 @@
  * to the form with the field focused.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_ENGINE_OPTIONS } from '@understudy/engine';
 import type { Locator } from 'playwright-core';
 import {
   api,
-  CHROMIUM,
+  chromiumSkip,
   openPage,
   PASSWORD,
   startHarness,
   type Harness,
   type WatchedPage,
 } from './harness.js';
-
-const SKIP_LINE = `chromium not found at ${CHROMIUM}: browser tests skipped`;
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium && process.env.CI === 'true')
-  throw new Error(`${SKIP_LINE} (but CI=true: Chromium is required)`);
 
 interface StoredModel {
   id: string;
@@ -46,7 +40,7 @@ const LABEL = 'Qwen 72B';
 /** Whether this element has the keyboard focus. */
 const isFocused = async (l: Locator) => (await l.and(l.page().locator(':focus')).count()) === 1;
 
-describe('Models admin in Chromium', { skip: hasChromium ? false : SKIP_LINE, timeout: 120_000 }, () => {
+describe('Models admin in Chromium', { skip: chromiumSkip(), timeout: 120_000 }, () => {
   let h: Harness;
   let owner: WatchedPage;
 
