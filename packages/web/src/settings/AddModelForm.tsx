@@ -12,6 +12,7 @@ import {
   focusField,
   formText,
   intFromForm,
+  NumberFact,
   suggestModelId,
   timeoutsFromForm,
   TimeoutFields,
@@ -210,40 +211,22 @@ export function AddModelForm({
             aria-invalid={invalid('label')}
           />
         </label>
-        <label className="field">
-          <span>Tier (quality rank)</span>
-          <input
-            name="tier"
-            type="number"
-            min={0}
-            max={100}
-            required={!known}
-            placeholder={known ? `${known.tier} (catalog)` : '1 tiny … 5 frontier'}
-            aria-invalid={invalid('tier')}
-          />
-        </label>
-        <label className="field">
-          <span>Context window (tokens)</span>
-          <input
-            name="contextWindow"
-            type="number"
-            min={1}
-            max={100_000_000}
-            placeholder={known ? `${fmt(known.contextWindow)} (catalog)` : 'unknown'}
-            aria-invalid={invalid('contextWindow')}
-          />
-        </label>
-        <label className="field">
-          <span>Max output tokens</span>
-          <input
-            name="maxOutputTokens"
-            type="number"
-            min={1}
-            max={10_000_000}
-            placeholder={known ? `${fmt(known.maxOutputTokens)} (catalog)` : 'unknown'}
-            aria-invalid={invalid('maxOutputTokens')}
-          />
-        </label>
+        <NumberFact
+          name="tier"
+          required={!known}
+          placeholder={known ? `${known.tier} (catalog)` : '1 tiny … 5 frontier'}
+          invalid={invalid('tier')}
+        />
+        <NumberFact
+          name="contextWindow"
+          placeholder={known ? `${fmt(known.contextWindow)} (catalog)` : 'unknown'}
+          invalid={invalid('contextWindow')}
+        />
+        <NumberFact
+          name="maxOutputTokens"
+          placeholder={known ? `${fmt(known.maxOutputTokens)} (catalog)` : 'unknown'}
+          invalid={invalid('maxOutputTokens')}
+        />
       </div>
       <details className="more-facts">
         <summary>Capabilities, tags, timeouts</summary>

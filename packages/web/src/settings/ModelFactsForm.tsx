@@ -8,6 +8,7 @@ import {
   fieldError,
   focusField,
   intFromForm,
+  NumberFact,
   formText as str,
   timeoutsFromForm,
   TimeoutFields,
@@ -76,42 +77,19 @@ export function ModelFactsForm({
           aria-invalid={invalid('upstreamModel')}
         />
       </label>
-      <label className="field">
-        <span>Tier (quality rank)</span>
-        <input
-          name="tier"
-          type="number"
-          min={0}
-          max={100}
-          defaultValue={m.tier}
-          required
-          aria-invalid={invalid('tier')}
-        />
-      </label>
-      <label className="field">
-        <span>Context window (tokens)</span>
-        <input
-          name="contextWindow"
-          type="number"
-          min={1}
-          max={100_000_000}
-          defaultValue={m.contextWindow ?? ''}
-          placeholder="unknown"
-          aria-invalid={invalid('contextWindow')}
-        />
-      </label>
-      <label className="field">
-        <span>Max output tokens</span>
-        <input
-          name="maxOutputTokens"
-          type="number"
-          min={1}
-          max={10_000_000}
-          defaultValue={m.maxOutputTokens ?? ''}
-          placeholder="unknown"
-          aria-invalid={invalid('maxOutputTokens')}
-        />
-      </label>
+      <NumberFact name="tier" defaultValue={m.tier} required invalid={invalid('tier')} />
+      <NumberFact
+        name="contextWindow"
+        defaultValue={m.contextWindow ?? ''}
+        placeholder="unknown"
+        invalid={invalid('contextWindow')}
+      />
+      <NumberFact
+        name="maxOutputTokens"
+        defaultValue={m.maxOutputTokens ?? ''}
+        placeholder="unknown"
+        invalid={invalid('maxOutputTokens')}
+      />
       <label className="field">
         <span>Compliance tags</span>
         <input

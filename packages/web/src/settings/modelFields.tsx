@@ -181,3 +181,31 @@ export function TimeoutFields({
     </fieldset>
   );
 }
+
+/** The numeric facts both model forms edit, with the bounds the API checks. */
+const NUMBER_FACTS = {
+  tier: { label: 'Tier (quality rank)', min: 0, max: 100 },
+  contextWindow: { label: 'Context window (tokens)', min: 1, max: 100_000_000 },
+  maxOutputTokens: { label: 'Max output tokens', min: 1, max: 10_000_000 },
+} as const;
+
+/** One numeric fact of a model as a labelled number field; `invalid` marks the field a refusal named. */
+export function NumberFact({
+  name,
+  invalid,
+  ...input
+}: {
+  name: keyof typeof NUMBER_FACTS;
+  invalid: true | undefined;
+  defaultValue?: number | string;
+  placeholder?: string;
+  required?: boolean;
+}) {
+  const f = NUMBER_FACTS[name];
+  return (
+    <label className="field">
+      <span>{f.label}</span>
+      <input name={name} type="number" min={f.min} max={f.max} aria-invalid={invalid} {...input} />
+    </label>
+  );
+}
