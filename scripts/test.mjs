@@ -3,7 +3,8 @@
 // Files that assert one of the SPEC's wall-clock bounds (100 ms to fall back when Redis is silent,
 // sockets closed within 100 ms of a cancel) carry the line `// test-runner: alone` and run after
 // the others, one at a time: run beside another file (a browser, three server processes) on a
-// 2-core machine they measure that file's load, not our bound.
+// 2-core machine they measure that file's load, not our bound. The browser suites carry it too:
+// two of them at once (two Chromiums) can take past their 10 s wait for a first page load.
 // Usage: node scripts/test.mjs [path-filter ...]
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
@@ -72,7 +73,7 @@ function run(list, concurrency) {
 
 const passedTogether = await run(together, process.env.TEST_CONCURRENCY ?? '2');
 if (alone.length > 0)
-  console.log(`\nalone, one at a time (they assert wall-clock bounds): ${alone.join(', ')}`);
+  console.log(`\nalone, one at a time (each says why on its marker line): ${alone.join(', ')}`);
 const passedAlone = await run(alone, '1');
 const line = Object.entries(totals).map(([k, v]) => `${k} ${v}`);
 if (skippedSuites > 0) line.push(`skipped suites ${skippedSuites}`);

@@ -6,10 +6,12 @@
  * tokens, and emptying them clears the overrides; refusals (a duplicate id, an invalid id) show next
  * to the form with the field focused.
  */
+// test-runner: alone (a browser suite: beside another one, two Chromiums on 2 cores can take past the 10 s wait for a first page load)
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_ENGINE_OPTIONS } from '@understudy/engine';
 import type { Locator } from 'playwright-core';
+import type { AdminModel } from '../src/api/types.js';
 import {
   api,
   chromiumSkip,
@@ -20,18 +22,8 @@ import {
   type WatchedPage,
 } from './harness.js';
 
-interface StoredModel {
-  id: string;
-  provider: string;
-  upstreamModel: string;
-  label: string;
-  tier: number;
-  contextWindow: number | null;
-  maxOutputTokens: number | null;
-  capabilities: string[];
-  timeouts: { connectMs?: number; firstTokenMs?: number; stallMs?: number } | null;
-  enabled: boolean;
-}
+/** A model as GET /api/admin/models returns it: the web app's own type of it. */
+type StoredModel = AdminModel;
 
 const UPSTREAM = 'Qwen/Qwen2.5-72B-Instruct';
 const SUGGESTED_ID = 'qwen-qwen2.5-72b-instruct';

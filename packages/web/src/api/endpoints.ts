@@ -88,19 +88,11 @@ export interface ModelFacts {
  * built-in catalog fills label, tier, context window, max output tokens and capabilities for a
  * well-known `upstreamModel`; for any other, `tier` is required. Given facts always win.
  */
-export interface NewModel {
+export type NewModel = Omit<ModelFacts, 'upstreamModel'> & {
   id: string;
   provider: string;
   upstreamModel: string;
-  label?: string;
-  tier?: number;
-  contextWindow?: number | null;
-  maxOutputTokens?: number | null;
-  capabilities?: ModelCapability[];
-  tags?: string[];
-  timeouts?: ModelTimeoutsInput | null;
-  enabled?: boolean;
-}
+};
 
 /** A built-in catalog entry (GET /api/admin/catalog). */
 export interface CatalogModel {
