@@ -21,6 +21,7 @@ import {
   api,
   chromiumSkip,
   openPage,
+  setUpOwnerInBrowser,
   PASSWORD,
   REPO_ROOT,
   startHarness,
@@ -230,13 +231,7 @@ describe('web app in Chromium', { skip: chromiumSkip(), timeout: 300_000 }, () =
 
   it('first-run setup creates the organization and signs the Owner in', async () => {
     const { page } = owner;
-    await page.goto(`/setup?token=${encodeURIComponent(h.server.ctx.setupToken ?? '')}`);
-    await page.getByLabel('Organization name').fill('Acme');
-    await page.getByLabel('Your name').fill('Olivia Owner');
-    await page.getByLabel('Email').fill('owner@example.com');
-    await page.getByLabel('Password (10+ characters)').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Create organization' }).click();
-    await page.getByRole('link', { name: 'Organization Settings' }).waitFor();
+    await setUpOwnerInBrowser(h, page);
     // A Mate to talk to, through the Mates settings.
     await page.getByRole('link', { name: 'Organization Settings' }).click();
     await page.getByRole('link', { name: 'Mates' }).click();

@@ -136,6 +136,20 @@ export async function openPage(h: Harness, viewport = { width: 1280, height: 820
   return { page, context, errors, expectError: (f) => expected.push(f) };
 }
 
+/**
+ * First-run setup through the page's form: the organization "Acme" and its Owner, Olivia, signed
+ * in on this page when it returns.
+ */
+export async function setUpOwnerInBrowser(h: Harness, page: Page): Promise<void> {
+  await page.goto(`/setup?token=${encodeURIComponent(h.server.ctx.setupToken ?? '')}`);
+  await page.getByLabel('Organization name').fill('Acme');
+  await page.getByLabel('Your name').fill('Olivia Owner');
+  await page.getByLabel('Email').fill('owner@example.com');
+  await page.getByLabel('Password (10+ characters)').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Create organization' }).click();
+  await page.getByRole('link', { name: 'Organization Settings' }).waitFor();
+}
+
 /** A JSON call with the browser context's session (cookie) and its CSRF token, outside the page. */
 export async function api(
   request: APIRequestContext,

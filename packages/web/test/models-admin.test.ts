@@ -8,6 +8,7 @@
  */
 // test-runner: alone (a browser suite: beside another one, two Chromiums on 2 cores can take past the 10 s wait for a first page load)
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_ENGINE_OPTIONS } from '@understudy/engine';
 import type { Locator } from 'playwright-core';
@@ -16,7 +17,7 @@ import {
   api,
   chromiumSkip,
   openPage,
-  PASSWORD,
+  setUpOwnerInBrowser,
   startHarness,
   type Harness,
   type WatchedPage,
@@ -28,6 +29,8 @@ type StoredModel = AdminModel;
 const UPSTREAM = 'Qwen/Qwen2.5-72B-Instruct';
 const SUGGESTED_ID = 'qwen-qwen2.5-72b-instruct';
 const LABEL = 'Qwen 72B';
+/** A folder to write the phone screenshot to, when set. */
+const SHOTS = process.env.MODELS_SCREENSHOTS;
 
 /** Whether this element has the keyboard focus. */
 const isFocused = async (l: Locator) => (await l.and(l.page().locator(':focus')).count()) === 1;
@@ -40,13 +43,7 @@ describe('Models admin in Chromium', { skip: chromiumSkip(), timeout: 120_000 },
     h = await startHarness();
     owner = await openPage(h);
     const { page } = owner;
-    await page.goto(`/setup?token=${encodeURIComponent(h.server.ctx.setupToken ?? '')}`);
-    await page.getByLabel('Organization name').fill('Acme');
-    await page.getByLabel('Your name').fill('Olivia Owner');
-    await page.getByLabel('Email').fill('owner@example.com');
-    await page.getByLabel('Password (10+ characters)').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Create organization' }).click();
-    await page.getByRole('link', { name: 'Organization Settings' }).waitFor();
+    await setUpOwnerInBrowser(h, page);
   });
   after(async () => {
     await h?.close();
@@ -244,5 +241,38 @@ describe('Models admin in Chromium', { skip: chromiumSkip(), timeout: 120_000 },
     await form.getByRole('status').filter({ hasText: 'Added another-model' }).waitFor();
     assert.equal(await alert.count(), 0);
     noConsoleErrors();
+  });
+
+  it('on a phone the list and the Edit form fit the screen: no sideways scrolling', async () => {
+    // The owner's own page, narrowed: a new browser context would not carry the session.
+    const { page } = owner;
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      await page.goto('/settings/models');
+      const row = page.getByRole('row').filter({ hasText: SUGGESTED_ID });
+      await row.getByRole('button', { name: 'Edit' }).click();
+      const form = page.getByRole('form', { name: `Edit ${LABEL}` });
+      await form.waitFor();
+      // Strings, not functions: this file is type-checked without the DOM library.
+      const overflow = await page.evaluate(
+        'document.documentElement.scrollWidth - document.documentElement.clientWidth',
+      );
+      assert.equal(overflow, 0, 'the page is not wider than the phone');
+      const table = page.locator('table.models-table');
+      const [tw, fw] = await Promise.all([table.boundingBox(), form.boundingBox()]);
+      assert.ok(tw && tw.x >= 0 && tw.x + tw.width <= 390, `table inside the screen: ${JSON.stringify(tw)}`);
+      assert.ok(fw && fw.x >= 0 && fw.x + fw.width <= 390, `form inside the screen: ${JSON.stringify(fw)}`);
+      // Every cell still says what it is, and the controls are there.
+      const tierLabel = await page.evaluate(
+        `getComputedStyle(document.querySelector('.models-table td[data-label="Tier"]'), '::before').content`,
+      );
+      assert.equal(tierLabel, '"Tier: "');
+      await row.getByRole('checkbox', { name: `Enabled: ${LABEL}` }).waitFor();
+      if (SHOTS) await page.screenshot({ path: join(SHOTS, 'models-phone.png'), fullPage: true });
+      await form.getByRole('button', { name: 'Cancel' }).click();
+      noConsoleErrors();
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 820 });
+    }
   });
 });

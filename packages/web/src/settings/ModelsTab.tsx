@@ -43,20 +43,32 @@ export function ModelsTab() {
         never used.
       </p>
       <ErrorText message={error} />
-      <table className="table">
-        <thead>
-          <tr>
-            <th scope="col">Model</th>
-            <th scope="col">Provider</th>
-            <th scope="col">Tier</th>
-            <th scope="col">Context</th>
-            <th scope="col">Enabled</th>
-            <th scope="col">
+      {/* Explicit roles: on a phone the rows are restyled as cards (display: flex), which drops a
+          table's implicit roles in some browsers; these keep it a table for screen readers. */}
+      <table className="table models-table" role="table">
+        <thead role="rowgroup">
+          <tr role="row">
+            <th scope="col" role="columnheader">
+              Model
+            </th>
+            <th scope="col" role="columnheader">
+              Provider
+            </th>
+            <th scope="col" role="columnheader">
+              Tier
+            </th>
+            <th scope="col" role="columnheader">
+              Context
+            </th>
+            <th scope="col" role="columnheader">
+              Enabled
+            </th>
+            <th scope="col" role="columnheader">
               <span className="visually-hidden">Actions</span>
             </th>
           </tr>
         </thead>
-        <tbody>
+        <tbody role="rowgroup">
           {models.map((m, i) => (
             <ModelRow
               key={m.id}
@@ -108,8 +120,8 @@ function ModelRow(p: {
   const { m } = p;
   return (
     <>
-      <tr className={m.enabled ? '' : 'disabled-row'}>
-        <td>
+      <tr role="row" className={m.enabled ? '' : 'disabled-row'}>
+        <td role="cell">
           <strong>{m.label}</strong>
           <div className="muted small">
             {m.id}
@@ -117,16 +129,22 @@ function ModelRow(p: {
             {m.tags.length > 0 && ` · ${m.tags.join(', ')}`}
           </div>
         </td>
-        <td>{m.provider}</td>
-        <td>{m.tier}</td>
-        <td>{m.contextWindow?.toLocaleString('en') ?? '—'}</td>
-        <td>
+        <td role="cell" data-label="Provider">
+          {m.provider}
+        </td>
+        <td role="cell" data-label="Tier">
+          {m.tier}
+        </td>
+        <td role="cell" data-label="Context">
+          {m.contextWindow?.toLocaleString('en') ?? '—'}
+        </td>
+        <td role="cell" data-label="Enabled">
           <label className="switch">
             <input type="checkbox" checked={m.enabled} onChange={p.onToggle} />
             <span className="visually-hidden">Enabled: {m.label}</span>
           </label>
         </td>
-        <td className="actions">
+        <td role="cell" className="actions">
           <button
             type="button"
             className="icon-button"
@@ -151,8 +169,8 @@ function ModelRow(p: {
         </td>
       </tr>
       {p.editing && (
-        <tr>
-          <td colSpan={6}>
+        <tr role="row" className="edit-row">
+          <td role="cell" colSpan={6}>
             <ModelFactsForm model={m} onSave={p.onSave} onCancel={p.onEdit} />
           </td>
         </tr>
