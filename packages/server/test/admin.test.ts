@@ -14,11 +14,8 @@ import {
   setupOwner,
   startTestServer,
   tempDir,
+  type ErrorBody,
 } from './helpers.js';
-
-interface ErrorBody {
-  error: { code: string; message: string };
-}
 
 test('admin API', async (t) => {
   await forEachBackend(t, async (t, backend) => {

@@ -4,11 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { forEachBackend, rawPost, setupOwner, startTestServer, tempDir } from './helpers.js';
-
-interface ErrorBody {
-  error: { code?: string; message: string };
-}
+import { forEachBackend, rawPost, setupOwner, startTestServer, tempDir, type ErrorBody } from './helpers.js';
 
 test('bad input', async (t) => {
   await forEachBackend(t, async (t, backend) => {

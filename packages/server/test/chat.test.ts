@@ -16,6 +16,7 @@ import {
   tempDir,
   waitFor,
   type Client,
+  type ErrorBody,
 } from './helpers.js';
 import { startRelay } from './relay.js';
 
@@ -212,6 +213,15 @@ test('web chat', async (t) => {
               { role: 'assistant', content: msgs[1]!.content },
               { role: 'user', content: 'Second question' },
             ]);
+
+            // While Grace names it, her model can be neither disabled nor deleted: she could not answer.
+            for (const r of [
+              await owner.patch<ErrorBody>('/api/admin/models/rec-model', { enabled: false }),
+              await owner.del<ErrorBody>('/api/admin/models/rec-model'),
+            ]) {
+              assert.equal(r.status, 409);
+              assert.match(r.body.error.message, /Mates use this model: Grace; change their model first/);
+            }
 
             // Editing the Mate's model changes which model answers (the conversation goes on).
             assert.equal(

@@ -136,6 +136,11 @@ export async function startTestServer(o: {
 }
 
 /** A JSON HTTP response. */
+/** The API's error body: `{ error: { code, message } }`. */
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
 export interface Res<T = Record<string, unknown>> {
   status: number;
   headers: Headers;

@@ -801,7 +801,7 @@ describe('web app in Chromium', { skip: chromiumSkip(), timeout: 300_000 }, () =
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByRole('link', { name: 'Throwaway' }).waitFor();
     await page.getByRole('button', { name: 'Delete Throwaway' }).click();
-    await page.getByRole('button', { name: 'Delete?' }).click();
+    await page.getByRole('button', { name: 'Confirm deletion of Throwaway' }).click();
     await page.getByRole('link', { name: 'Throwaway' }).waitFor({ state: 'detached' });
     await page.waitForURL((u) => u.pathname === '/');
     noConsoleErrors(owner);

@@ -4,7 +4,9 @@
  * the list without a reload; a well-known upstream name takes its facts from the built-in catalog;
  * the Edit form stores per-model timeouts (typed in seconds, stored in milliseconds) and max output
  * tokens, and emptying them clears the overrides; refusals (a duplicate id, an invalid id) show next
- * to the form with the field focused.
+ * to the form with the field focused. Mates against models: a refused name shows its message (no
+ * uncaught error); a Mate whose model went unavailable says so and keeps it through an edit;
+ * Remove, which takes every conversation with the Mate, asks for a confirming click that says so.
  */
 // test-runner: alone (a browser suite: beside another one, two Chromiums on 2 cores can take past the 10 s wait for a first page load)
 import assert from 'node:assert/strict';
@@ -240,6 +242,93 @@ describe('Models admin in Chromium', { skip: chromiumSkip(), timeout: 120_000 },
     await form.getByRole('button', { name: 'Add model' }).click();
     await form.getByRole('status').filter({ hasText: 'Added another-model' }).waitFor();
     assert.equal(await alert.count(), 0);
+    noConsoleErrors();
+  });
+
+  it('Mates: a refusal shows, an unavailable model is kept and flagged, Remove asks first', async () => {
+    const { page } = owner;
+    const { db } = h.server.ctx;
+    const orgId = (await db.selectFrom('organizations').select('id').executeTakeFirstOrThrow()).id;
+    const mates = async () =>
+      (await api(owner.context.request, 'GET', '/api/mates')).body.mates as {
+        id: string;
+        name: string;
+        model: string | null;
+      }[];
+    await page.goto('/settings/mates');
+    const form = page.locator('.add-form');
+    // Blank after trimming: the browser's `required` lets it through, the server refuses it.
+    await form.getByLabel('Name').fill('   ');
+    owner.expectError('status of 400');
+    await form.getByRole('button', { name: 'Create Mate' }).click();
+    await page.getByRole('alert').filter({ hasText: /name/ }).waitFor();
+    await form.getByLabel('Name').fill('Rex');
+    await form.getByLabel('Model').selectOption({ label: LABEL });
+    await form.getByRole('button', { name: 'Create Mate' }).click();
+    const card = page.getByRole('listitem').filter({ hasText: 'Rex' });
+    await card.getByText(LABEL, { exact: true }).waitFor();
+    assert.equal(await page.getByRole('alert').count(), 0, 'the earlier message is gone');
+    const rex = (await mates()).find((m) => m.name === 'Rex');
+    assert.ok(rex);
+    assert.equal(rex.model, SUGGESTED_ID);
+
+    // The API will not disable a model a Mate names; a config file still can. Its effect, here:
+    const refused = await api(owner.context.request, 'PATCH', `/api/admin/models/${SUGGESTED_ID}`, {
+      enabled: false,
+    });
+    assert.equal(refused.status, 409, JSON.stringify(refused.body));
+    const setEnabled = async (on: boolean) => {
+      await db
+        .updateTable('models')
+        .set({ enabled: on ? 1 : 0 })
+        .where('org_id', '=', orgId)
+        .where('slug', '=', SUGGESTED_ID)
+        .execute();
+      h.server.ctx.catalogs.invalidate(orgId);
+    };
+    await setEnabled(false);
+    try {
+      await page.reload();
+      await card.getByText(`${SUGGESTED_ID} is unavailable`).waitFor();
+      if (SHOTS) await page.screenshot({ path: join(SHOTS, 'mates-unavailable.png') });
+      await card.getByRole('button', { name: 'Edit Rex' }).click();
+      const model = card.getByLabel('Model');
+      assert.equal(await model.inputValue(), SUGGESTED_ID, "the edit form keeps the Mate's model");
+      await card.getByLabel('Name').fill('Rexa');
+      await card.getByRole('button', { name: 'Save' }).click();
+      await page
+        .getByRole('listitem')
+        .filter({ hasText: 'Rexa' })
+        .getByRole('button', { name: 'Edit Rexa' })
+        .waitFor();
+      const saved = (await mates()).find((m) => m.id === rex.id);
+      assert.deepEqual([saved?.name, saved?.model], ['Rexa', SUGGESTED_ID], 'renamed, model unchanged');
+    } finally {
+      await setEnabled(true);
+    }
+
+    // Removing takes the Mate's conversations too, so the first click only asks.
+    const conv = await api(owner.context.request, 'POST', '/api/conversations', { mateId: rex.id });
+    assert.equal(conv.status, 201, JSON.stringify(conv.body));
+    await page.getByRole('button', { name: 'Remove Rexa' }).click();
+    const confirm = page.getByRole('button', { name: 'Confirm removal of Rexa and all its conversations' });
+    assert.equal(await confirm.textContent(), 'Remove with all its conversations');
+    assert.ok(await isFocused(confirm), 'the confirm button has the focus');
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, 'mates-confirm.png') });
+    assert.ok(
+      (await mates()).some((m) => m.id === rex.id),
+      'one click removed nothing',
+    );
+    await page.keyboard.press('Tab');
+    await page.getByRole('button', { name: 'Remove Rexa' }).click();
+    await confirm.click();
+    await page.getByRole('button', { name: 'Remove Rexa' }).waitFor({ state: 'detached' });
+    assert.ok(!(await mates()).some((m) => m.id === rex.id), 'the Mate is gone');
+    const convs = await api(owner.context.request, 'GET', '/api/conversations');
+    assert.ok(
+      !(convs.body.conversations as { id: string }[]).some((c) => c.id === conv.body.id),
+      'and its conversation',
+    );
     noConsoleErrors();
   });
 

@@ -152,6 +152,21 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext): void
       .where('id', '=', orgId)
       .executeTakeFirstOrThrow();
 
+  // A Mate whose model is disabled or gone cannot answer at all (no fallback starts from nothing),
+  // so neither is allowed while a Mate names the model.
+  const refuseIfMatesUse = async (orgId: string, slug: string) => {
+    const mates = await db
+      .selectFrom('mates')
+      .select('name')
+      .where('org_id', '=', orgId)
+      .where('model_id', '=', slug)
+      .execute();
+    if (mates.length)
+      throw conflict(
+        `Mates use this model: ${mates.map((m) => m.name).join(', ')}; change their model first`,
+      );
+  };
+
   app.get('/api/admin/models', { config: { access: MANAGERS } }, async (request) => {
     const u = userOf(request);
     const rows = await db
@@ -248,6 +263,7 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext): void
           `"${id}" is the Specific Fallback Model; choose another Fallback Model before disabling it`,
         );
       }
+      await refuseIfMatesUse(u.orgId, id);
     }
     const after: ModelConfig = { ...before };
     if (body.label !== undefined) after.label = body.label;
@@ -333,16 +349,7 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext): void
       throw conflict(`"${id}" is the Default Model; choose another Default Model first`);
     if (s.fallback_mode === 'specific' && s.fallback_model_id === id)
       throw conflict(`"${id}" is the Specific Fallback Model; choose another Fallback Model first`);
-    const mates = await db
-      .selectFrom('mates')
-      .select('name')
-      .where('org_id', '=', u.orgId)
-      .where('model_id', '=', id)
-      .execute();
-    if (mates.length)
-      throw conflict(
-        `Mates use this model: ${mates.map((m) => m.name).join(', ')}; change their model first`,
-      );
+    await refuseIfMatesUse(u.orgId, id);
     await db.transaction().execute(async (trx) => {
       await trx.deleteFrom('models').where('id', '=', row.id).execute();
       await writeAudit(trx, {

@@ -114,7 +114,9 @@ export function registerMateRoutes(app: FastifyInstance, ctx: AppContext): void 
     const { id } = parse(IdParams, request.params, 'params');
     const body = parse(PatchBody, request.body);
     const row = await find(u.orgId, id);
-    if (body.model !== undefined) await checkModel(u.orgId, body.model);
+    // Keeping the model the Mate already has is no change, even when that model has since been
+    // disabled: an edit of the name must not be refused for it.
+    if (body.model !== undefined && body.model !== row.model_id) await checkModel(u.orgId, body.model);
     const next: MatesTable = {
       ...row,
       name: body.name ?? row.name,

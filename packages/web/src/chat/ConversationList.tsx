@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import type { Conversation } from '../api/types.js';
 import { PencilIcon, TrashIcon } from '../ui/icons.js';
+import { ConfirmButton } from '../ui/ConfirmButton.js';
 import { Link } from '../ui/Link.js';
 
 function Row({
@@ -16,7 +17,6 @@ function Row({
 }) {
   const [editing, setEditing] = useState(false);
   const [title, setTitle] = useState(c.title);
-  const [confirming, setConfirming] = useState(false);
   if (editing)
     return (
       <li className="conv-row">
@@ -51,26 +51,15 @@ function Row({
       >
         <PencilIcon />
       </button>
-      {confirming ? (
-        <button
-          type="button"
-          className="danger small"
-          onClick={() => void onDelete()}
-          onBlur={() => setConfirming(false)}
-          autoFocus
-        >
-          Delete?
-        </button>
-      ) : (
-        <button
-          type="button"
-          className="icon-button"
-          aria-label={`Delete ${c.title}`}
-          onClick={() => setConfirming(true)}
-        >
-          <TrashIcon />
-        </button>
-      )}
+      <ConfirmButton
+        className="icon-button"
+        label={`Delete ${c.title}`}
+        confirm="Delete?"
+        confirmLabel={`Confirm deletion of ${c.title}`}
+        onConfirm={onDelete}
+      >
+        <TrashIcon />
+      </ConfirmButton>
     </li>
   );
 }

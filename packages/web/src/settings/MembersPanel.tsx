@@ -2,6 +2,7 @@ import type { FormEvent } from 'react';
 import { useState } from 'react';
 import { admin } from '../api/endpoints.js';
 import type { Invitation, Member, Role, Session } from '../api/types.js';
+import { ConfirmButton } from '../ui/ConfirmButton.js';
 import { ErrorText } from '../ui/ErrorText.js';
 import { useAsync } from '../ui/useAsync.js';
 
@@ -20,7 +21,6 @@ function MemberRow({
 }) {
   const [draft, setDraft] = useState<Role>();
   const [busy, setBusy] = useState(false);
-  const [confirming, setConfirming] = useState(false);
   const role = draft ?? m.role;
   const changed = role !== m.role;
   const saveRole = async (e: FormEvent) => {
@@ -70,28 +70,16 @@ function MemberRow({
         </form>
       </td>
       <td>
-        {!self &&
-          (confirming ? (
-            <button
-              type="button"
-              className="danger small"
-              aria-label={`Confirm removal of ${m.name}`}
-              onClick={() => void onRemove().then((ok) => !ok && setConfirming(false))}
-              onBlur={() => setConfirming(false)}
-              autoFocus
-            >
-              Confirm removal
-            </button>
-          ) : (
-            <button
-              type="button"
-              className="danger small"
-              aria-label={`Remove ${m.name}`}
-              onClick={() => setConfirming(true)}
-            >
-              Remove
-            </button>
-          ))}
+        {!self && (
+          <ConfirmButton
+            label={`Remove ${m.name}`}
+            confirm="Confirm removal"
+            confirmLabel={`Confirm removal of ${m.name}`}
+            onConfirm={onRemove}
+          >
+            Remove
+          </ConfirmButton>
+        )}
       </td>
     </tr>
   );
