@@ -303,6 +303,79 @@ test('admin API', async (t) => {
         for (const a of ['member.role', 'member.remove', 'invitation.create', 'api_key.create'])
           assert.ok(actions.includes(a), a);
       });
+      await t.test('invitations: one valid link per email; nobody removes themselves', async () => {
+        type Pending = { invitations: { id: string; email: string; role: string }[] };
+        const pendingFor = async (email: string) =>
+          (await admin.get<Pending>('/api/admin/invitations')).body.invitations.filter(
+            (i) => i.email === email,
+          );
+        const first = await admin.post<{ token: string }>('/api/admin/invitations', {
+          email: 'twice@example.com',
+          role: 'member',
+        });
+        const second = await admin.post<{ id: string; token: string }>('/api/admin/invitations', {
+          email: 'twice@example.com',
+          role: 'admin',
+        });
+        assert.deepEqual([first.status, second.status], [201, 201]);
+        // The second replaced the first: one listed, with the new role; the old link is dead.
+        assert.deepEqual(
+          (await pendingFor('twice@example.com')).map((i) => [i.id, i.role]),
+          [[second.body.id, 'admin']],
+        );
+        assert.equal((await new Client(server.url).get(`/api/invitations/${first.body.token}`)).status, 404);
+        const audit = await owner.get<{
+          entries: { action: string; targetId: string; old: unknown }[];
+        }>('/api/admin/audit');
+        const entry = audit.body.entries.find(
+          (e) => e.action === 'invitation.create' && e.targetId === second.body.id,
+        );
+        assert.deepEqual(entry?.old, { email: 'twice@example.com', role: 'member', replaced: true });
+
+        // A link that another one's acceptance used up is not listed as valid. Two pending links for
+        // one email can still be in a database written before the rule above: one is made here.
+        const orgId = (await db.selectFrom('organizations').select('id').executeTakeFirstOrThrow()).id;
+        const members = (await owner.get<{ members: { id: string; email: string }[] }>('/api/admin/members'))
+          .body.members;
+        await db
+          .insertInto('invitations')
+          .values({
+            id: 'inv-older',
+            org_id: orgId,
+            email: 'twice@example.com',
+            role: 'member',
+            token_hash: 'not-a-real-hash',
+            created_by: members.find((m) => m.email === 'owner@example.com')!.id,
+            created_at: new Date().toISOString(),
+            expires_at: new Date(Date.now() + 86_400_000).toISOString(),
+            accepted_at: null,
+          })
+          .execute();
+        assert.equal((await pendingFor('twice@example.com')).length, 2);
+        const token = second.body.token;
+        assert.equal(
+          (
+            await new Client(server.url).post('/api/invitations/accept', {
+              token,
+              name: 'Twice',
+              password: PASSWORD,
+            })
+          ).status,
+          201,
+        );
+        assert.deepEqual(await pendingFor('twice@example.com'), [], 'no used-up link is listed');
+
+        // Removing oneself is refused, for an Admin and an Owner alike.
+        for (const [client, email] of [
+          [admin, 'admin@example.com'],
+          [owner, 'owner@example.com'],
+        ] as const) {
+          const self = members.find((m) => m.email === email)!;
+          const r = await client.del<ErrorBody>(`/api/admin/members/${self.id}`);
+          assert.equal(r.status, 409, email);
+          assert.match(r.body.error.message, /cannot remove yourself/);
+        }
+      });
     } finally {
       await server.close();
       tmp.remove();

@@ -99,6 +99,9 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
       .where('org_id', '=', u.orgId)
       .executeTakeFirst();
     if (!target) throw notFound('member');
+    // Signing oneself out of the organization for good is not an admin action; another Owner or
+    // Admin does it (and the last Owner can never go).
+    if (id === u.userId) throw conflict('you cannot remove yourself; ask another Owner or Admin');
     if (target.role === 'owner' && u.role !== 'owner') throw forbidden('only an Owner can remove an Owner');
     if (target.role === 'owner' && (await ownerCount(u.orgId)) <= 1)
       throw conflict('the organization must keep at least one Owner');
@@ -148,6 +151,24 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
     const expiresAt = new Date(Date.now() + INVITE_DAYS * 86_400_000).toISOString();
     const email = normalizeEmail(body.email);
     await db.transaction().execute(async (trx) => {
+      // Inviting an email again replaces its pending invitation (a lost link, another role): one
+      // person, one valid link.
+      const replaced = await trx
+        .selectFrom('invitations')
+        .select(['id', 'role'])
+        .where('org_id', '=', u.orgId)
+        .where('email', '=', email)
+        .where('accepted_at', 'is', null)
+        .execute();
+      if (replaced.length)
+        await trx
+          .deleteFrom('invitations')
+          .where(
+            'id',
+            'in',
+            replaced.map((r) => r.id),
+          )
+          .execute();
       await trx
         .insertInto('invitations')
         .values({
@@ -168,6 +189,7 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
         action: 'invitation.create',
         targetType: 'invitation',
         targetId: id,
+        ...(replaced[0] && { old: { email, role: replaced[0].role, replaced: true } }),
         new: { email, role: body.role },
       });
     });

@@ -167,6 +167,14 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
         .where('accepted_at', 'is', null)
         .executeTakeFirst();
       if (Number(upd.numUpdatedRows) !== 1) throw badRequest('invitation already used');
+      // Any other link of this organization for this email is used up with it: the email now has
+      // its account.
+      await trx
+        .deleteFrom('invitations')
+        .where('org_id', '=', inv.org_id)
+        .where('email', '=', inv.email)
+        .where('accepted_at', 'is', null)
+        .execute();
       return { userId, orgId: inv.org_id };
     });
     const csrf = await startSession(
