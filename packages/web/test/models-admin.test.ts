@@ -245,6 +245,68 @@ describe('Models admin in Chromium', { skip: chromiumSkip(), timeout: 120_000 },
     noConsoleErrors();
   });
 
+  it('reordering keeps the keyboard focus on the moved model; a list changed meanwhile is reloaded', async () => {
+    const { page } = owner;
+    await page.goto('/settings/models');
+    const [a, b] = await storedModels();
+    assert.ok(a && b);
+    const upB = page.getByRole('button', { name: `Move ${b.label} up` });
+    const downB = page.getByRole('button', { name: `Move ${b.label} down` });
+    await upB.focus();
+    await page.keyboard.press('Enter');
+    await page
+      .getByRole('status')
+      .filter({ hasText: `${b.label} moved to position 1 of` })
+      .waitFor();
+    // At the top its up arrow is disabled, so the focus is on its down arrow.
+    assert.ok(await isFocused(downB), 'focus stays on the moved model');
+    assert.deepEqual(
+      (await storedModels()).slice(0, 2).map((m) => m.id),
+      [b.id, a.id],
+    );
+    await page.keyboard.press('Enter');
+    await page
+      .getByRole('status')
+      .filter({ hasText: `${b.label} moved to position 2 of` })
+      .waitFor();
+    assert.ok(await isFocused(downB), 'and again after moving down');
+    assert.deepEqual(
+      (await storedModels()).slice(0, 2).map((m) => m.id),
+      [a.id, b.id],
+    );
+
+    // A disabled model's controls are not dimmed like its facts: they all still work.
+    const dimmed = (sel: string) =>
+      page.evaluate(`getComputedStyle(document.querySelector('tr.disabled-row ${sel}')).opacity`);
+    const off = await api(owner.context.request, 'PATCH', `/api/admin/models/${SUGGESTED_ID}`, {
+      enabled: false,
+    });
+    assert.equal(off.status, 200, JSON.stringify(off.body));
+    await page.reload();
+    await page.locator('tr.disabled-row').first().waitFor();
+    assert.deepEqual([await dimmed('td'), await dimmed('td.actions')], ['0.55', '1']);
+    await api(owner.context.request, 'PATCH', `/api/admin/models/${SUGGESTED_ID}`, { enabled: true });
+
+    // Another admin adds a model after this page loaded: a move says so and shows the list as it is.
+    const added = await api(owner.context.request, 'POST', '/api/admin/models', {
+      id: 'added-meanwhile',
+      provider: 'local-vllm',
+      upstreamModel: 'added-meanwhile',
+      tier: 2,
+    });
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+    owner.expectError('status of 400');
+    await upB.click();
+    await page.getByRole('alert').filter({ hasText: 'the list of models had changed' }).waitFor();
+    await page.getByRole('row').filter({ hasText: 'added-meanwhile' }).waitFor();
+    assert.deepEqual(
+      (await storedModels()).slice(0, 2).map((m) => m.id),
+      [a.id, b.id],
+      'nothing moved',
+    );
+    noConsoleErrors();
+  });
+
   it('Mates: a refusal shows, an unavailable model is kept and flagged, Remove asks first', async () => {
     const { page } = owner;
     const { db } = h.server.ctx;

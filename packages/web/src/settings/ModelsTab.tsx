@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { admin } from '../api/endpoints.js';
 import type { AdminModel } from '../api/types.js';
 import { ErrorText } from '../ui/ErrorText.js';
@@ -21,6 +21,10 @@ export function ModelsTab() {
     }
   };
   const replace = (m: AdminModel) => setData((ms) => ms?.map((x) => (x.id === m.id ? m : x)));
+  // Moving a row moves its buttons in the page, which drops the keyboard focus: it is given back
+  // to the moved model's arrow (the other one at either end), and the new place is announced.
+  const [moved, setMoved] = useState<{ id: string; by: -1 | 1 }>();
+  const [notice, setNotice] = useState<string>();
   const move = (i: number, by: -1 | 1) =>
     run(async () => {
       if (!models) return;
@@ -28,8 +32,27 @@ export function ModelsTab() {
       const [m] = next.splice(i, 1);
       if (!m) return;
       next.splice(i + by, 0, m);
-      await admin.orderModels(next.map((x) => x.id));
+      try {
+        await admin.orderModels(next.map((x) => x.id));
+      } catch (e) {
+        // Another admin added or removed a model since this list loaded: show the list as it is.
+        const fresh = await admin.models().catch(() => undefined);
+        const ids = (l: AdminModel[]) =>
+          l
+            .map((x) => x.id)
+            .sort()
+            .join('\n');
+        if (fresh && ids(fresh) !== ids(models)) {
+          setData(fresh);
+          throw new Error(
+            'Not moved: the list of models had changed since this page loaded. Here it is as it is now; try again.',
+          );
+        }
+        throw e;
+      }
       setData(next);
+      setMoved({ id: m.id, by });
+      setNotice(`${m.label} moved to position ${i + by + 1} of ${next.length}.`);
     });
 
   if (!models) return <ErrorText message={loadError} />;
@@ -43,6 +66,9 @@ export function ModelsTab() {
         never used.
       </p>
       <ErrorText message={error} />
+      <p role="status" className="visually-hidden">
+        {notice}
+      </p>
       {/* Explicit roles: on a phone the rows are restyled as cards (display: flex), which drops a
           table's implicit roles in some browsers; these keep it a table for screen readers. */}
       <table className="table models-table" role="table">
@@ -76,6 +102,7 @@ export function ModelsTab() {
               first={i === 0}
               last={i === models.length - 1}
               editing={editing === m.id}
+              focusMove={moved?.id === m.id ? moved : undefined}
               onToggle={() => {
                 // The switch moves at once; a refusal puts it back and run() shows why.
                 replace({ ...m, enabled: !m.enabled });
@@ -112,12 +139,23 @@ function ModelRow(p: {
   first: boolean;
   last: boolean;
   editing: boolean;
+  /** Set just after this row moved: which arrow gets the focus back. */
+  focusMove: { by: -1 | 1 } | undefined;
   onToggle: () => void;
   onMove: (by: -1 | 1) => void;
   onEdit: () => void;
   onSave: (facts: Parameters<typeof admin.updateModel>[1]) => Promise<void>;
 }) {
   const { m } = p;
+  const up = useRef<HTMLButtonElement>(null);
+  const down = useRef<HTMLButtonElement>(null);
+  const { focusMove, first, last } = p;
+  // Only when a move happened (a new object each time), not when the row merely reaches an end.
+  useEffect(() => {
+    if (!focusMove) return;
+    const towards = focusMove.by < 0 ? (first ? down : up) : last ? up : down;
+    towards.current?.focus();
+  }, [focusMove]);
   return (
     <>
       <tr role="row" className={m.enabled ? '' : 'disabled-row'}>
@@ -148,6 +186,7 @@ function ModelRow(p: {
           <button
             type="button"
             className="icon-button"
+            ref={up}
             aria-label={`Move ${m.label} up`}
             disabled={p.first}
             onClick={() => p.onMove(-1)}
@@ -157,6 +196,7 @@ function ModelRow(p: {
           <button
             type="button"
             className="icon-button"
+            ref={down}
             aria-label={`Move ${m.label} down`}
             disabled={p.last}
             onClick={() => p.onMove(1)}
