@@ -1,7 +1,7 @@
 /** Members, invitations and API keys of an organization (Owners and Admins). */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { writeAudit } from '../audit/index.js';
+import { memberLabel, writeAudit } from '../audit/index.js';
 import { MANAGERS, userOf } from '../auth/index.js';
 import type { AppContext } from '../context.js';
 import { conflict, forbidden, IdParams, notFound, parse } from '../http/index.js';
@@ -58,7 +58,7 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
     const { role } = parse(RoleBody, request.body);
     const target = await db
       .selectFrom('users')
-      .select(['id', 'role', 'email'])
+      .select(['id', 'role', 'email', 'name'])
       .where('id', '=', id)
       .where('org_id', '=', u.orgId)
       .executeTakeFirst();
@@ -82,6 +82,7 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
         action: 'member.role',
         targetType: 'member',
         targetId: id,
+        targetLabel: memberLabel(target),
         old: { email: target.email, role: target.role },
         new: { email: target.email, role },
       });
@@ -94,7 +95,7 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
     const { id } = parse(IdParams, request.params, 'params');
     const target = await db
       .selectFrom('users')
-      .select(['id', 'role', 'email'])
+      .select(['id', 'role', 'email', 'name'])
       .where('id', '=', id)
       .where('org_id', '=', u.orgId)
       .executeTakeFirst();
@@ -115,6 +116,7 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
         action: 'member.remove',
         targetType: 'member',
         targetId: id,
+        targetLabel: memberLabel(target),
         old: { email: target.email, role: target.role },
       });
     });
@@ -189,6 +191,7 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
         action: 'invitation.create',
         targetType: 'invitation',
         targetId: id,
+        targetLabel: email,
         ...(replaced[0] && { old: { email, role: replaced[0].role, replaced: true } }),
         new: { email, role: body.role },
       });
@@ -224,6 +227,7 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
         action: 'invitation.revoke',
         targetType: 'invitation',
         targetId: id,
+        targetLabel: inv.email,
         old: inv,
       });
     });

@@ -3,7 +3,7 @@ import type { Capability, ModelConfig } from '@understudy/engine';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import { writeAudit } from '../audit/index.js';
+import { writeAudit, writeAuditChange } from '../audit/index.js';
 import { ANY_MEMBER, MANAGERS, userOf } from '../auth/index.js';
 import { BUILTIN_MODELS, builtinFacts, modelFromRow } from '../catalog/index.js';
 import type { AppContext } from '../context.js';
@@ -286,7 +286,7 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext): void
     }
     await db.transaction().execute(async (trx) => {
       await upsertModel(trx, u.orgId, after, row.source);
-      await writeAudit(trx, {
+      await writeAuditChange(trx, {
         orgId: u.orgId,
         actor: actor(u),
         action: 'model.update',
@@ -326,7 +326,7 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext): void
           .where('slug', '=', slug)
           .execute();
       }
-      await writeAudit(trx, {
+      await writeAuditChange(trx, {
         orgId: u.orgId,
         actor: actor(u),
         action: 'model.order',

@@ -1,7 +1,7 @@
 /** Providers: add, edit, test the connection, rotate the key (keys are write-only), remove. */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { writeAudit } from '../audit/index.js';
+import { unchanged, writeAudit, writeAuditChange } from '../audit/index.js';
 import { MANAGERS, userOf } from '../auth/index.js';
 import { DEFAULT_BASE_URLS } from '../catalog/index.js';
 import type { AppContext } from '../context.js';
@@ -159,16 +159,21 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): v
         label: v.label,
         baseUrl: v.baseUrl,
         apiVersion: v.apiVersion,
-        headerNames: v.headerNames,
+        // Sorted: the same headers given in another order are no change.
+        headerNames: [...v.headerNames].sort(),
       });
-      await writeAudit(trx, {
+      // Header values may be credentials, so the entry never holds them; an edit of them alone
+      // (same names) is still a change, recorded as such.
+      const headers = (r: ProvidersTable): unknown => (r.headers_json ? JSON.parse(r.headers_json) : null);
+      const headerValues = unchanged(headers(row), headers(next)) ? {} : { headerValues: 'changed' };
+      await writeAuditChange(trx, {
         orgId: u.orgId,
         actor: { id: u.userId, label: u.email },
         action: 'provider.update',
         targetType: 'provider',
         targetId: id,
         old: pick(providerView(row)),
-        new: pick(providerView(next)),
+        new: { ...pick(providerView(next)), ...headerValues },
       });
     });
     ctx.catalogs.invalidate(u.orgId);
@@ -182,13 +187,16 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): v
     const { apiKey } = parse(KeyBody, request.body);
     const row = await find(u.orgId, id);
     const sealed = apiKey ? ctx.box.seal(apiKey) : null;
+    const updatedAt = nowIso();
     await db.transaction().execute(async (trx) => {
       await trx
         .updateTable('providers')
-        .set({ api_key_enc: sealed, updated_at: nowIso() })
+        .set({ api_key_enc: sealed, updated_at: updatedAt })
         .where('id', '=', row.id)
         .execute();
-      // The audit says that the key changed, never what it is.
+      // The audit says that the key changed, never what it is. Removing a key where there is none is
+      // no change.
+      if (row.api_key_enc === null && sealed === null) return;
       await writeAudit(trx, {
         orgId: u.orgId,
         actor: { id: u.userId, label: u.email },

@@ -2,7 +2,7 @@
 import type { FallbackSetting } from '@understudy/engine';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { writeAudit } from '../audit/index.js';
+import { writeAuditChange } from '../audit/index.js';
 import { MANAGERS, userOf } from '../auth/index.js';
 import type { AppContext } from '../context.js';
 import { badRequest, notFound, parse } from '../http/index.js';
@@ -87,7 +87,7 @@ export function registerSettingsRoutes(app: FastifyInstance, ctx: AppContext): v
         })
         .where('id', '=', u.orgId)
         .execute();
-      await writeAudit(trx, {
+      await writeAuditChange(trx, {
         orgId: u.orgId,
         actor: { id: u.userId, label: u.email },
         action: 'settings.update',

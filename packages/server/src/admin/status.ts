@@ -3,7 +3,7 @@ import type { CircuitView } from '@understudy/engine';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { fallbackActivity } from '../activity/index.js';
-import { listAudit, writeAudit } from '../audit/index.js';
+import { listAudit, writeAuditChange } from '../audit/index.js';
 import { MANAGERS, userOf } from '../auth/index.js';
 import { DEMO_FAULTS, type AppContext } from '../context.js';
 import { conflict, notFound, parse } from '../http/index.js';
@@ -11,7 +11,11 @@ import { Slug } from './providers.js';
 
 const AuditQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
-  before: z.string().max(100).optional(),
+  /** The `next` of the previous page: entries older than that entry id. */
+  before: z
+    .string()
+    .regex(/^[0-9a-z]{1,100}$/, 'the `next` of a previous page')
+    .optional(),
 });
 const ActivityQuery = z.strictObject({
   days: z.coerce.number().int().min(1).max(365).default(14),
@@ -41,7 +45,7 @@ export function registerStatusRoutes(app: FastifyInstance, ctx: AppContext): voi
   app.get('/api/admin/audit', { config: { access: MANAGERS } }, async (request) => {
     const u = userOf(request);
     const q = parse(AuditQuery, request.query, 'query');
-    return { entries: await listAudit(ctx.db, u.orgId, q) };
+    return listAudit(ctx.db, u.orgId, q);
   });
 
   app.get('/api/admin/fallback-activity', { config: { access: MANAGERS } }, async (request) => {
@@ -122,7 +126,7 @@ export function registerStatusRoutes(app: FastifyInstance, ctx: AppContext): voi
     const name = ctx.demo.simName(u.orgId, id);
     const old = ctx.demo.outage(name) ?? 'none';
     await ctx.demo.setOutage(name, fault === 'none' ? undefined : fault);
-    await writeAudit(ctx.db, {
+    await writeAuditChange(ctx.db, {
       orgId: u.orgId,
       actor: { id: u.userId, label: u.email },
       action: 'demo.outage',

@@ -18,6 +18,8 @@ export interface AuditEntry {
   action: string;
   targetType: string;
   targetId?: string | null;
+  /** What a reader knows the target by (a member's name and email): an id alone names no one. */
+  targetLabel?: string | null;
   old?: unknown;
   new?: unknown;
 }
@@ -35,10 +37,43 @@ export async function writeAudit(db: Kysely<Database>, e: AuditEntry): Promise<v
       action: e.action,
       target_type: e.targetType,
       target_id: e.targetId ?? null,
+      target_label: e.targetLabel ?? null,
       old_json: e.old === undefined ? null : JSON.stringify(e.old),
       new_json: e.new === undefined ? null : JSON.stringify(e.new),
     })
     .execute();
+}
+
+/** JSON with every object's keys sorted, so two values compare alike whatever their key order. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    typeof x === 'object' && x !== null && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : x,
+  );
+}
+
+/** Whether an update's old and new views are the same (nothing to record). */
+export function unchanged(oldValue: unknown, newValue: unknown): boolean {
+  return canonical(oldValue) === canonical(newValue);
+}
+
+/**
+ * Appends an update's entry unless it changes nothing (old and new alike): a PATCH or PUT that
+ * repeats the current values succeeds but is no change to audit. Says whether it wrote one.
+ */
+export async function writeAuditChange(
+  db: Kysely<Database>,
+  e: AuditEntry & { old: unknown; new: unknown },
+): Promise<boolean> {
+  if (unchanged(e.old, e.new)) return false;
+  await writeAudit(db, e);
+  return true;
+}
+
+/** How the audit log names a member: name and email (an account's id says nothing to a reader). */
+export function memberLabel(m: { name: string; email: string }): string {
+  return `${m.name} (${m.email})`;
 }
 
 /** One audit log entry as the API shows it. */
@@ -49,27 +84,41 @@ export interface AuditView {
   action: string;
   targetType: string;
   targetId: string | null;
+  targetLabel: string | null;
   old: unknown;
   new: unknown;
 }
 
-/** The organization's audit log, newest first. */
+/** A page of the audit log: `next` is the `before` cursor of the older page, null on the last one. */
+export interface AuditPage {
+  entries: AuditView[];
+  next: string | null;
+}
+
+/** A page of the organization's audit log, newest first, older than the `before` entry id if given. */
 export async function listAudit(
   db: Kysely<Database>,
   orgId: string,
-  opts: { limit: number; before?: string },
-): Promise<AuditView[]> {
+  opts: { limit: number; before?: string | undefined },
+): Promise<AuditPage> {
   let q = db.selectFrom('audit_log').selectAll().where('org_id', '=', orgId);
   if (opts.before) q = q.where('id', '<', opts.before);
-  const rows = await q.orderBy('id', 'desc').limit(opts.limit).execute();
-  return rows.map((r) => ({
+  // One row past the page says whether an older page exists, without a count of the whole log.
+  const rows = await q
+    .orderBy('id', 'desc')
+    .limit(opts.limit + 1)
+    .execute();
+  const page = rows.slice(0, opts.limit);
+  const entries = page.map((r) => ({
     id: r.id,
     at: r.at,
     actor: { id: r.actor_id, label: r.actor_label },
     action: r.action,
     targetType: r.target_type,
     targetId: r.target_id,
+    targetLabel: r.target_label,
     old: r.old_json === null ? null : (JSON.parse(r.old_json) as unknown),
     new: r.new_json === null ? null : (JSON.parse(r.new_json) as unknown),
   }));
+  return { entries, next: rows.length > opts.limit ? (page.at(-1)?.id ?? null) : null };
 }

@@ -1,6 +1,7 @@
 /** Sign-in, sign-out, first-run setup, optional sign-up, and accepting invitations. */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { memberLabel, writeAudit } from '../audit/index.js';
 import type { AppContext } from '../context.js';
 import { badRequest, conflict, HttpError, notFound, parse, unauthorized } from '../http/index.js';
 import {
@@ -175,6 +176,17 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
         .where('email', '=', inv.email)
         .where('accepted_at', 'is', null)
         .execute();
+      // Who joined, and with which role, is a change to the organization like an invitation sent:
+      // made by the new member themselves.
+      await writeAudit(trx, {
+        orgId: inv.org_id,
+        actor: { id: userId, label: inv.email },
+        action: 'invitation.accept',
+        targetType: 'invitation',
+        targetId: inv.id,
+        targetLabel: memberLabel({ name: body.name, email: inv.email }),
+        new: { email: inv.email, name: body.name, role: inv.role },
+      });
       return { userId, orgId: inv.org_id };
     });
     const csrf = await startSession(

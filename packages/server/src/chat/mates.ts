@@ -1,7 +1,7 @@
 /** Mates (Native): name, instructions, model or the organization default. Managers edit; everyone reads. */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { writeAudit } from '../audit/index.js';
+import { writeAudit, writeAuditChange } from '../audit/index.js';
 import { ANY_MEMBER, MANAGERS, userOf } from '../auth/index.js';
 import type { AppContext } from '../context.js';
 import { badRequest, IdParams, notFound, parse } from '../http/index.js';
@@ -136,14 +136,17 @@ export function registerMateRoutes(app: FastifyInstance, ctx: AppContext): void 
         .where('id', '=', id)
         .where('org_id', '=', u.orgId)
         .execute();
-      await writeAudit(trx, {
+      // Instructions go in only when they changed (they can be long): an edit of them alone is
+      // still a change to record.
+      const edited = next.instructions !== row.instructions;
+      await writeAuditChange(trx, {
         orgId: u.orgId,
         actor: { id: u.userId, label: u.email },
         action: 'mate.update',
         targetType: 'mate',
         targetId: id,
-        old: { name: row.name, model: row.model_id },
-        new: { name: next.name, model: next.model_id },
+        old: { name: row.name, model: row.model_id, ...(edited && { instructions: row.instructions }) },
+        new: { name: next.name, model: next.model_id, ...(edited && { instructions: next.instructions }) },
       });
     });
     return mateView(next);

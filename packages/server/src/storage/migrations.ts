@@ -237,11 +237,22 @@ const m003: Migration = {
   },
 };
 
+/**
+ * The audit log names its target for a reader (a member's name and email), not only by id. Older
+ * entries keep null: the web page shows their id as before.
+ */
+const m004: Migration = {
+  async up(db: AnyDb) {
+    await db.schema.alterTable('audit_log').addColumn('target_label', 'text').execute();
+  },
+};
+
 /** Every migration, by name; names sort in application order. */
 export const migrations: Record<string, Migration> = {
   '001_initial': m001,
   '002_instances': m002,
   '003_fallback_counts': m003,
+  '004_audit_target_label': m004,
 };
 
 /** Kysely's provider for the in-code migrations above. */

@@ -193,6 +193,8 @@ export interface AuditLogTable {
   action: string;
   target_type: string;
   target_id: string | null;
+  /** What a reader knows the target by (a member's name and email); null on older entries. */
+  target_label: string | null;
   old_json: string | null;
   new_json: string | null;
 }

@@ -3,7 +3,7 @@ import { del, get, patch, post, put } from './client.js';
 import type {
   AdminModel,
   ApiKey,
-  AuditEntry,
+  AuditPage,
   ConnectionTest,
   Conversation,
   ConversationDetail,
@@ -139,7 +139,8 @@ export const admin = {
   createApiKey: (name: string) => post<ApiKey & { key: string }>('/api/admin/api-keys', { name }),
   revokeApiKey: (id: string) => del(`/api/admin/api-keys/${enc(id)}`),
 
-  audit: () => get<{ entries: AuditEntry[] }>('/api/admin/audit?limit=200').then((r) => r.entries),
+  /** A page of the audit log (the server's 100 entries), older than the `before` cursor if given. */
+  audit: (before?: string) => get<AuditPage>(`/api/admin/audit${before ? `?before=${enc(before)}` : ''}`),
   activity: (days = 14) => get<FallbackActivity>(`/api/admin/fallback-activity?days=${days}`),
   providerStatus: () =>
     get<{ providers: ProviderStatus[] }>('/api/admin/provider-status').then((r) => r.providers),

@@ -199,8 +199,16 @@ export interface AuditEntry {
   action: string;
   targetType: string;
   targetId: string | null;
+  /** What a reader knows the target by (a member's name and email); null on older entries. */
+  targetLabel: string | null;
   old: unknown;
   new: unknown;
+}
+
+/** A page of the audit log, newest first; `next` fetches the older page (null: none). */
+export interface AuditPage {
+  entries: AuditEntry[];
+  next: string | null;
 }
 
 export interface FallbackEvent {

@@ -1,10 +1,13 @@
+import { useEffect, useRef, useState } from 'react';
 import { admin } from '../api/endpoints.js';
+import type { AuditPage } from '../api/types.js';
 import { ErrorText } from '../ui/ErrorText.js';
 import { useAsync } from '../ui/useAsync.js';
 import { auditChange, type ChangeLine } from './auditChanges.js';
 
-/** One line of a change: "key: old → new", or only the side there is. */
+/** One line of a change: a sentence, or "key: old → new", or only the side there is. */
 function Line({ line }: { line: ChangeLine }) {
+  if (line.note !== undefined) return <li>{line.note}</li>;
   return (
     <li>
       {line.key !== undefined && <span className="change-key">{line.key}: </span>}
@@ -16,13 +19,15 @@ function Line({ line }: { line: ChangeLine }) {
 }
 
 /** An entry's old → new as readable lines (see auditChanges.ts), wrapping long values. */
-function Change({ old: before, new: after }: { old: unknown; new: unknown }) {
-  const c = auditChange(before, after);
+function Change({ action, old: before, new: after }: { action: string; old: unknown; new: unknown }) {
+  const c = auditChange(before, after, action);
   if (c.side === 'none') return <span className="muted">—</span>;
   if (c.lines.length === 0) return <span className="muted">No change</span>;
   return (
     <>
-      {c.side !== 'both' && <div className="muted small">{c.side === 'new' ? 'New:' : 'Old:'}</div>}
+      {(c.side === 'new' || c.side === 'old') && (
+        <div className="muted small">{c.side === 'new' ? 'New:' : 'Old:'}</div>
+      )}
       <ul className="changes">
         {c.lines.map((l, i) => (
           <Line key={l.key ?? i} line={l} />
@@ -32,9 +37,37 @@ function Change({ old: before, new: after }: { old: unknown; new: unknown }) {
   );
 }
 
-/** The audit log: who changed what setting, when, old → new. */
+/** The audit log: who changed what setting, when, old → new; older pages on request. */
 export function AuditPanel() {
-  const { data, error } = useAsync(admin.audit);
+  const { data, error } = useAsync(() => admin.audit());
+  // Pages fetched with "Show older entries", appended in order below the first.
+  const [older, setOlder] = useState<AuditPage[]>([]);
+  const [loading, setLoading] = useState(false);
+  const [olderError, setOlderError] = useState<string>();
+  const end = useRef<HTMLParagraphElement>(null);
+  const pages = data ? [data, ...older] : [];
+  const entries = pages.flatMap((p) => p.entries);
+  const next = pages.at(-1)?.next ?? null;
+  const reachedEnd = older.length > 0 && next === null;
+  // The button goes away with the last page: the focus moves to the line that replaces it.
+  useEffect(() => {
+    if (reachedEnd) end.current?.focus();
+  }, [reachedEnd]);
+
+  const showOlder = async () => {
+    if (!next || loading) return;
+    setLoading(true);
+    setOlderError(undefined);
+    try {
+      const page = await admin.audit(next);
+      setOlder((o) => [...o, page]);
+    } catch (e) {
+      setOlderError(e instanceof Error ? e.message : String(e));
+    } finally {
+      setLoading(false);
+    }
+  };
+
   return (
     <section aria-labelledby="audit-title">
       <h1 id="audit-title">Audit log</h1>
@@ -50,20 +83,28 @@ export function AuditPanel() {
             </tr>
           </thead>
           <tbody>
-            {data?.map((e) => (
+            {entries.map((e) => (
               <tr key={e.id}>
                 <td className="nowrap">{new Date(e.at).toLocaleString()}</td>
                 <td>{e.actor.label}</td>
                 <td>
                   {e.action}
-                  {e.targetId && <span className="muted small"> {e.targetId}</span>}
+                  {(e.targetLabel ?? e.targetId) && (
+                    <span
+                      className="muted small"
+                      title={e.targetLabel ? (e.targetId ?? undefined) : undefined}
+                    >
+                      {' '}
+                      {e.targetLabel ?? e.targetId}
+                    </span>
+                  )}
                 </td>
                 <td className="change small">
-                  <Change old={e.old} new={e.new} />
+                  <Change action={e.action} old={e.old} new={e.new} />
                 </td>
               </tr>
             ))}
-            {data?.length === 0 && (
+            {data?.entries.length === 0 && (
               <tr>
                 <td colSpan={4} className="muted">
                   Nothing yet.
@@ -73,6 +114,20 @@ export function AuditPanel() {
           </tbody>
         </table>
       </div>
+      <ErrorText message={olderError} />
+      {next && (
+        <p>
+          {/* aria-disabled, not disabled: a disabled button drops the keyboard focus mid-click. */}
+          <button type="button" onClick={() => void showOlder()} aria-disabled={loading}>
+            Show older entries
+          </button>
+        </p>
+      )}
+      {reachedEnd && (
+        <p className="muted small" ref={end} tabIndex={-1}>
+          No older entries: this is the start of the log.
+        </p>
+      )}
     </section>
   );
 }

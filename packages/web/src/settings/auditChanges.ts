@@ -2,19 +2,28 @@
  * An audit entry's old → new as readable lines, kept free of JSX so a plain Node test can check it.
  * Only what the API returned is shown: when both sides are objects, one line per changed key
  * ("fallback.mode: automatic → specific", nested objects by dotted path); when one side is absent
- * (a creation or a removal), the other side's keys and values; plain values as they are.
+ * (a creation or a removal), the other side's keys and values; plain values as they are. A few
+ * actions whose old → new says little on its own read as a sentence instead (a key replaced: the
+ * same "has a key" on both sides; an invitation accepted).
  */
 
-/** One line of a change: a key (absent for a plain value) and its old and/or new value, as text. */
+/**
+ * One line of a change: a key (absent for a plain value) and its old and/or new value, as text;
+ * or a `note`, a sentence on its own.
+ */
 export interface ChangeLine {
   key?: string;
   old?: string;
   new?: string;
+  note?: string;
 }
 
-/** The change as the audit log shows it. `side` says which side a one-sided change shows. */
+/**
+ * The change as the audit log shows it. `side` says which side a one-sided change shows;
+ * 'summary' is a change told in words (its lines start with a note), neither old nor new.
+ */
 export interface AuditChange {
-  side: 'both' | 'old' | 'new' | 'none';
+  side: 'both' | 'old' | 'new' | 'none' | 'summary';
   lines: ChangeLine[];
 }
 
@@ -46,8 +55,41 @@ function leaves(o: Plain, prefix = ''): [string, unknown][] {
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
-/** An entry's old → new as lines: per changed key for two objects, per key for a one-sided object. */
-export function auditChange(oldValue: unknown, newValue: unknown): AuditChange {
+/**
+ * A provider key rotation records only whether a key is set ({hasKey} on each side: true → true
+ * for a replacement, which lists as no change). The log holds no key material, not even its last
+ * characters, so the sentence is all there is to show.
+ */
+function keyChange(oldValue: unknown, newValue: unknown): AuditChange | undefined {
+  if (!isPlain(oldValue) || !isPlain(newValue)) return undefined;
+  const [had, has] = [oldValue.hasKey === true, newValue.hasKey === true];
+  const note = had && has ? 'API key replaced' : has ? 'API key set' : had ? 'API key removed' : undefined;
+  return note ? { side: 'summary', lines: [{ note }] } : { side: 'both', lines: [] };
+}
+
+/** An accepted invitation: who joined, as what. */
+function accepted(_old: unknown, newValue: unknown): AuditChange | undefined {
+  if (!isPlain(newValue) || typeof newValue.role !== 'string') return undefined;
+  const rest = Object.entries(newValue).filter(([k]) => k !== 'role');
+  return {
+    side: 'summary',
+    lines: [{ note: `Joined as ${newValue.role}` }, ...rest.map(([key, v]) => ({ key, new: valueText(v) }))],
+  };
+}
+
+/** Actions told in words; any entry they do not recognise falls back to the generic lines. */
+const SUMMARIES = new Map<string, (oldValue: unknown, newValue: unknown) => AuditChange | undefined>([
+  ['provider.rotate_key', keyChange],
+  ['invitation.accept', accepted],
+]);
+
+/**
+ * An entry's old → new as lines: per changed key for two objects, per key for a one-sided object;
+ * in words for the actions above when `action` is given.
+ */
+export function auditChange(oldValue: unknown, newValue: unknown, action?: string): AuditChange {
+  const summary = action === undefined ? undefined : SUMMARIES.get(action)?.(oldValue, newValue);
+  if (summary) return summary;
   if (absent(oldValue) && absent(newValue)) return { side: 'none', lines: [] };
   if (isPlain(oldValue) && isPlain(newValue)) {
     const before = new Map(leaves(oldValue));

@@ -1,0 +1,180 @@
+/**
+ * The Audit log page: a provider key rotation says the key was replaced (never "No change", never
+ * key material); a role change names the member; an accepted invitation reads as who joined, as
+ * what; and older entries than the first page's 100 come with "Show older entries". The wording is
+ * checked directly, the page in Chromium against the real server (skipped when Chromium is absent).
+ * `AUDIT_SCREENSHOTS=<dir>` also writes a screenshot there.
+ */
+// test-runner: alone (a browser suite: beside another one, two Chromiums on 2 cores can take past the 10 s wait for a first page load)
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it, test } from 'node:test';
+import { auditChange } from '../src/settings/auditChanges.js';
+import {
+  api,
+  chromiumSkip,
+  openPage,
+  PASSWORD,
+  setUpOwnerInBrowser,
+  startHarness,
+  type Harness,
+  type WatchedPage,
+} from './harness.js';
+
+const SHOTS = process.env.AUDIT_SCREENSHOTS;
+
+test('auditChange: a key rotation and an accepted invitation read as sentences', () => {
+  const key = (had: boolean, has: boolean) =>
+    auditChange({ hasKey: had }, { hasKey: has }, 'provider.rotate_key');
+  assert.deepEqual(key(true, true), { side: 'summary', lines: [{ note: 'API key replaced' }] });
+  assert.deepEqual(key(false, true).lines, [{ note: 'API key set' }]);
+  assert.deepEqual(key(true, false).lines, [{ note: 'API key removed' }]);
+  assert.deepEqual(key(false, false), { side: 'both', lines: [] });
+  assert.deepEqual(
+    auditChange(null, { email: 'pat@example.com', name: 'Pat', role: 'admin' }, 'invitation.accept'),
+    {
+      side: 'summary',
+      lines: [
+        { note: 'Joined as admin' },
+        { key: 'email', new: 'pat@example.com' },
+        { key: 'name', new: 'Pat' },
+      ],
+    },
+  );
+  // Other actions, and an entry of an unexpected shape, keep the generic lines.
+  assert.deepEqual(auditChange({ hasKey: true }, { hasKey: true }, 'model.update').lines, []);
+  assert.deepEqual(auditChange(null, 'x', 'invitation.accept'), { side: 'new', lines: [{ new: 'x' }] });
+  assert.deepEqual(auditChange(null, 'x', 'constructor'), { side: 'new', lines: [{ new: 'x' }] });
+});
+
+describe('Audit log in Chromium', { skip: chromiumSkip(), timeout: 120_000 }, () => {
+  let h: Harness;
+  let owner: WatchedPage;
+
+  before(async () => {
+    h = await startHarness();
+    owner = await openPage(h);
+    await setUpOwnerInBrowser(h, owner.page);
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  const shot = async (name: string) => {
+    if (!SHOTS) return;
+    mkdirSync(SHOTS, { recursive: true });
+    await owner.page.screenshot({ path: join(SHOTS, name) });
+  };
+  /** The "Old → new" cell of the newest row whose "What" has this text. */
+  const changeOf = (what: string) =>
+    owner.page.getByRole('row').filter({ hasText: what }).first().locator('td').nth(3);
+
+  it('a key rotation, a role change and an accepted invitation read plainly', async () => {
+    const req = owner.context.request;
+    const key = 'sk-live-ROTATED-0123456789wxyz';
+    const created = await api(req, 'POST', '/api/admin/providers', {
+      id: 'acme-ai',
+      type: 'openai-compatible',
+      label: 'Acme AI',
+      baseUrl: 'https://93.184.215.14/v1',
+      apiKey: 'sk-live-FIRST-0123456789abcd',
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal((await api(req, 'PUT', '/api/admin/providers/acme-ai/key', { apiKey: key })).status, 200);
+
+    const inv = await api(req, 'POST', '/api/admin/invitations', {
+      email: 'pat@example.com',
+      role: 'member',
+    });
+    assert.equal(inv.status, 201, JSON.stringify(inv.body));
+    // Accepted from elsewhere: a request without the Owner's session.
+    const accepted = await fetch(`${h.url}/api/invitations/accept`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: inv.body.token, name: 'Pat Doe', password: PASSWORD }),
+    });
+    assert.equal(accepted.status, 201, await accepted.text());
+    const members = (await api(req, 'GET', '/api/admin/members')).body.members as {
+      id: string;
+      email: string;
+    }[];
+    const pat = members.find((m) => m.email === 'pat@example.com')!;
+    assert.equal((await api(req, 'PATCH', `/api/admin/members/${pat.id}`, { role: 'admin' })).status, 200);
+
+    const { page } = owner;
+    await page.goto('/settings/audit');
+    const rotation = changeOf('provider.rotate_key');
+    await rotation.waitFor();
+    assert.equal(await rotation.innerText(), 'API key replaced');
+    assert.doesNotMatch(await page.locator('main').innerText(), /ROTATED|FIRST|wxyz|abcd/);
+
+    const role = page.getByRole('row').filter({ hasText: 'member.role' }).first();
+    assert.match(await role.locator('td').nth(2).innerText(), /member\.role Pat Doe \(pat@example\.com\)/);
+    assert.equal(await role.locator('td').nth(3).innerText(), 'role: member → admin');
+
+    const accept = page.getByRole('row').filter({ hasText: 'invitation.accept' }).first();
+    assert.equal(await accept.locator('td').nth(1).innerText(), 'pat@example.com');
+    assert.match(await accept.locator('td').nth(2).innerText(), /Pat Doe \(pat@example\.com\)/);
+    assert.deepEqual((await accept.locator('td').nth(3).innerText()).split('\n'), [
+      'Joined as member',
+      'email: pat@example.com',
+      'name: Pat Doe',
+    ]);
+    await shot('audit-rows.png');
+    assert.deepEqual(owner.errors, [], 'console errors');
+  });
+
+  it('older entries than the first 100 come with "Show older entries"', async () => {
+    const req = owner.context.request;
+    const mate = await api(req, 'POST', '/api/mates', { name: 'Rename 0' });
+    assert.equal(mate.status, 201, JSON.stringify(mate.body));
+    for (let i = 1; i <= 110; i++) {
+      const r = await api(req, 'PATCH', `/api/mates/${String(mate.body.id)}`, { name: `Rename ${i}` });
+      assert.equal(r.status, 200);
+    }
+    const total = async () => {
+      let n = 0;
+      let cursor = '';
+      for (;;) {
+        const r = await api(req, 'GET', `/api/admin/audit?limit=500${cursor && `&before=${cursor}`}`);
+        n += (r.body.entries as unknown[]).length;
+        if (!r.body.next) return n;
+        cursor = String(r.body.next);
+      }
+    };
+    const all = await total();
+    assert.ok(all > 100 && all < 200, `${all} entries: two pages`);
+
+    const { page } = owner;
+    await page.goto('/settings/audit');
+    const rows = page.locator('.audit-table tbody tr');
+    await rows.nth(99).waitFor();
+    assert.equal(await rows.count(), 100, 'the newest 100 first');
+    // The oldest entry, the organization's creation, is on the older page.
+    assert.equal(await page.getByRole('row').filter({ hasText: 'organization.create' }).count(), 0);
+    const more = page.getByRole('button', { name: 'Show older entries' });
+    await more.scrollIntoViewIfNeeded();
+    await shot('audit-more.png');
+    await more.click();
+    await page.getByRole('row').filter({ hasText: 'organization.create' }).waitFor();
+    assert.equal(await rows.count(), all, 'the older page is appended, nothing twice');
+    assert.equal(await more.count(), 0, 'no more pages: the button goes');
+    const end = page.getByText('No older entries');
+    assert.equal(
+      await end.and(page.locator(':focus')).count(),
+      1,
+      'the focus moves to the line in its place',
+    );
+    // Newest first throughout: the renames count down.
+    const names = await page.getByRole('row').filter({ hasText: 'mate.update' }).allInnerTexts();
+    const news = names.map((t) => Number(/→ Rename (\d+)/.exec(t)?.[1]));
+    assert.deepEqual(
+      news,
+      [...news].sort((a, b) => b - a),
+    );
+    assert.equal(news.length, 110);
+    await shot('audit-end.png');
+    assert.deepEqual(owner.errors, [], 'console errors');
+  });
+});
