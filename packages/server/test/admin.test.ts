@@ -87,6 +87,12 @@ test('admin API', async (t) => {
             .where('slug', '=', 'acme-ai')
             .executeTakeFirstOrThrow();
           assert.equal(server.ctx.box.open(row2.api_key_enc!), 'sk-live-NEWKEY-abcdef0123456789');
+          // The reply is the provider as stored now, its update time included.
+          assert.equal(rotated.body.updatedAt, row2.updated_at);
+          // The simulator's providers are set up anew at every start: an edit would not last.
+          const rename = await admin.patch<ErrorBody>('/api/admin/providers/sim-a', { label: 'Mine' });
+          assert.equal(rename.status, 400);
+          assert.match(rename.body.error.message, /keep their name and URL/);
           const audit = await owner.get<{
             entries: { action: string; old: unknown; new: unknown; actor: { label: string } }[];
           }>('/api/admin/audit');
@@ -107,11 +113,23 @@ test('admin API', async (t) => {
           );
           assert.equal(down.body.ok, false);
           assert.equal(down.body.error.reason, 'overloaded');
-          const status = await admin.get<{ providers: { id: string; demoOutage: string | null }[] }>(
-            '/api/admin/provider-status',
-          );
-          assert.equal(status.body.providers.find((p) => p.id === 'sim-b')?.demoOutage, 'overloaded');
+          type Status = {
+            providers: { id: string; demoOutage: string | null; health: { state: string } }[];
+          };
+          const simB = async () =>
+            (await admin.get<Status>('/api/admin/provider-status')).body.providers.find(
+              (p) => p.id === 'sim-b',
+            );
+          assert.equal((await simB())?.demoOutage, 'overloaded');
+          // Health memory learns from tests as from any request: failures open the breaker...
+          for (let i = 0; i < 5 && (await simB())?.health.state !== 'open'; i++)
+            await admin.post('/api/admin/providers/sim-b/test', { model: 'sim-b-small' });
+          assert.equal((await simB())?.health.state, 'open');
           await owner.put('/api/admin/demo/providers/sim-b/outage', { fault: 'none' });
+          // ...and a test that passes closes it, without waiting for a member's request to probe.
+          const back = await admin.post('/api/admin/providers/sim-b/test', { model: 'sim-b-small' });
+          assert.equal(back.body.ok, true);
+          assert.equal((await simB())?.health.state, 'closed');
           const demo = await admin.get<{ providers: { id: string; outage: string | null; label: string }[] }>(
             '/api/admin/demo',
           );
@@ -147,12 +165,15 @@ test('admin API', async (t) => {
         assert.equal(unknown.status, 400);
         assert.match(unknown.body.error.message, /tier/);
         const edited = await admin.patch('/api/admin/models/gpt-4o', {
-          tags: ['eu-hosted'],
+          // Repeats say no more than once: each is kept once, in its first place.
+          tags: ['eu-hosted', 'zero-retention', 'eu-hosted'],
+          capabilities: ['tools', 'vision', 'tools'],
           timeouts: { firstTokenMs: 20000 },
           enabled: false,
         });
         assert.equal(edited.status, 200);
-        assert.deepEqual(edited.body.tags, ['eu-hosted']);
+        assert.deepEqual(edited.body.tags, ['eu-hosted', 'zero-retention']);
+        assert.deepEqual(edited.body.capabilities, ['tools', 'vision']);
         assert.equal(
           (await owner.get<{ models: { id: string }[] }>('/api/models')).body.models.some(
             (m) => m.id === 'gpt-4o',

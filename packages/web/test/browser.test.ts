@@ -851,6 +851,23 @@ describe('web app in Chromium', { skip: chromiumSkip(), timeout: 300_000 }, () =
     await groq.getByRole('button', { name: 'Save key' }).click();
     await groq.getByLabel('New API key for Groq').waitFor({ state: 'detached' });
     assert.doesNotMatch(await page.content(), /sk-secret/);
+    // Edit its name; remove it, which asks first. The simulator's providers offer neither.
+    await groq.getByRole('button', { name: 'Edit Groq' }).click();
+    await groq.getByRole('form', { name: 'Edit Groq' }).getByLabel('Name').fill('Groq Cloud');
+    await groq.getByRole('button', { name: 'Save' }).click();
+    const groqCloud = page.getByRole('listitem').filter({ hasText: 'Groq Cloud' });
+    await groqCloud.getByRole('button', { name: 'Edit Groq Cloud' }).waitFor();
+    const listed = await api(owner.context.request, 'GET', '/api/admin/providers');
+    assert.equal(
+      (listed.body.providers as { id: string; label: string }[]).find((p) => p.id === 'groq')?.label,
+      'Groq Cloud',
+    );
+    assert.equal(await simA.getByRole('button', { name: /^(Edit|Remove)/ }).count(), 0);
+    await groqCloud.getByRole('button', { name: 'Remove Groq Cloud' }).click();
+    await groqCloud.getByRole('button', { name: 'Confirm removal of Groq Cloud' }).click();
+    await groqCloud.waitFor({ state: 'detached' });
+    const after = await api(owner.context.request, 'GET', '/api/admin/providers');
+    assert.ok(!(after.body.providers as { id: string }[]).some((p) => p.id === 'groq'), 'removed');
     // API keys: created, shown once, revoked.
     await page.getByRole('link', { name: 'API keys' }).click();
     await page.getByLabel('Name of the new key').fill('CI bot');

@@ -3,8 +3,10 @@
  * words an answer the backup took over but did not finish truthfully; a failed answer with no
  * tokens shows no "0 tokens"; the audit log shows changes as readable lines that fit a 1280 px
  * window; Provider status does not pair a green "Healthy" with a simulated outage no request has
- * hit yet; and GFM tables render inside a chat answer. The pure parts are checked directly, the
- * rest in Chromium against the real server and simulator (skipped when Chromium is absent).
+ * hit yet, nor show it for a provider no request has reached, says when an unavailable provider is
+ * tried again, and a passing Test connection clears it; and GFM tables render inside a chat
+ * answer. The pure parts are checked directly, the rest in Chromium against the real server and
+ * simulator (skipped when Chromium is absent).
  * `UI_FIXES_SCREENSHOTS=<dir>` also writes screenshots there.
  */
 // test-runner: alone (a browser suite: beside another one, two Chromiums on 2 cores can take past the 10 s wait for a first page load)
@@ -243,9 +245,14 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 120_000 }, () 
     assert.equal(await card.locator('.badge.good').count(), 0, 'no green badge on the card under an outage');
     assert.doesNotMatch(await card.innerText(), /Healthy/);
     await card.getByText('Health memory has not seen this outage yet').waitFor();
-    // A provider without an outage is still plainly healthy.
+    // A provider without an outage, once a request has reached it, is plainly healthy.
     const other = page.locator('[data-provider="sim-b"]');
-    assert.equal(await other.locator('.provider-head .badge.good').innerText(), 'Healthy');
+    const tested = await api(owner.context.request, 'POST', '/api/admin/providers/sim-b/test', {});
+    assert.equal(tested.body.ok, true, JSON.stringify(tested.body));
+    await other
+      .locator('.provider-head .badge.good')
+      .filter({ hasText: /^Healthy$/ })
+      .waitFor();
     assert.equal(await other.getByText('Health memory has not seen').count(), 0);
     await shot(page, 'status-outage.png');
     await setOutage('sim-a', 'none');
@@ -463,4 +470,46 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 120_000 }, () 
     await shot(page, 'audit-1280.png');
     noConsoleErrors(owner);
   });
+
+  it('G: Provider status: untried is not "Healthy"; Unavailable says when it is tried again; a passing test clears it', async () => {
+    const { page } = owner;
+    // A provider of its own, that no request has reached yet.
+    const added = await api(owner.context.request, 'POST', '/api/admin/providers', {
+      id: 'spare',
+      type: 'openai-compatible',
+      label: 'Spare',
+      baseUrl: 'https://203.0.113.9/v1',
+    });
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+    await page.goto('/settings/status');
+    const spare = page.locator('[data-provider="spare"] .provider-head .badge');
+    assert.equal(await spare.innerText(), 'No requests yet');
+    assert.match((await spare.getAttribute('class')) ?? '', /\bneutral\b/, 'grey, not green');
+
+    // An outage the tests make health memory see, then the provider recovers.
+    const card = page.locator('[data-provider="sim-a"]');
+    const badge = card.locator('.provider-head .badge').first();
+    await setOutage('sim-a', 'overloaded');
+    try {
+      for (let i = 0; i < 5 && !/^Unavailable/.test(await badge.innerText()); i++) {
+        await api(owner.context.request, 'POST', '/api/admin/providers/sim-a/test', {});
+        await page.waitForTimeout(2100); // the page refreshes every 2 s
+      }
+      assert.match(
+        await badge.innerText(),
+        /^Unavailable: .* · (tried again in \d+ s|the next request tries it again)$/,
+      );
+      await shot(page, 'status-unavailable.png');
+    } finally {
+      await setOutage('sim-a', 'none');
+    }
+    const back = await api(owner.context.request, 'POST', '/api/admin/providers/sim-a/test', {});
+    assert.equal(back.body.ok, true, JSON.stringify(back.body));
+    await card
+      .locator('.provider-head .badge.good')
+      .filter({ hasText: /^Healthy$/ })
+      .waitFor();
+    noConsoleErrors(owner);
+  });
+
 });

@@ -11,8 +11,13 @@ import { badRequest, conflict, notFound, parse } from '../http/index.js';
 import { newId, nowIso, type Database, type ModelsTable } from '../storage/index.js';
 import { Slug } from './providers.js';
 
-const Capabilities = z.array(z.enum(['vision', 'tools', 'json', 'prefill', 'reasoning'])).max(5);
-const Tags = z.array(z.string().trim().min(1).max(50)).max(20);
+/** A list of distinct values, first occurrence kept: a tag twice says no more than once. */
+const distinct = <T>(xs: T[]): T[] => [...new Set(xs)];
+const Capabilities = z
+  .array(z.enum(['vision', 'tools', 'json', 'prefill', 'reasoning']))
+  .max(20)
+  .transform(distinct);
+const Tags = z.array(z.string().trim().min(1).max(50)).max(20).transform(distinct);
 const Timeouts = z.strictObject({
   connectMs: z.number().int().min(100).max(600_000).optional(),
   firstTokenMs: z.number().int().min(100).max(600_000).optional(),

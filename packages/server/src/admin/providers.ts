@@ -145,8 +145,10 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): v
     const { id } = parse(ProviderParams, request.params, 'params');
     const body = parse(PatchBody, request.body);
     const row = await find(u.orgId, id);
-    if (row.source === 'demo' && body.baseUrl !== undefined)
-      throw badRequest('the built-in simulator providers keep their URL');
+    // The simulator's providers are rewritten from the built-in set at every start: an edit would
+    // not last, so none is taken.
+    if (row.source === 'demo' && (body.baseUrl !== undefined || body.label !== undefined))
+      throw badRequest('the built-in simulator providers keep their name and URL');
     const set: Partial<ProvidersTable> = { updated_at: nowIso() };
     if (body.label !== undefined) set.label = body.label;
     if (body.baseUrl !== undefined) set.base_url = await checkUrl(body.baseUrl, row.allow_private === 1);
@@ -210,7 +212,7 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): v
     ctx.catalogs.invalidate(u.orgId);
     // A new key may fix a provider flagged as misconfigured: forget what health memory knew.
     await ctx.healthFor(u.orgId).reset({ scope: 'provider', id });
-    return providerView({ ...row, api_key_enc: sealed });
+    return providerView({ ...row, api_key_enc: sealed, updated_at: updatedAt });
   });
 
   app.post('/api/admin/providers/:id/test', { config: { access: MANAGERS } }, async (request) => {
@@ -228,6 +230,15 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): v
     if (body.model && !model) throw notFound(`model "${body.model}" of provider "${id}"`);
     const signal = AbortSignal.timeout(15_000);
     const result = await ctx.testConnection(provider, model, signal);
+    // The test is a real request, so health memory learns from it like from any other: a success
+    // closes the breakers an outage left open (no waiting for the next member's request to probe),
+    // a failure counts.
+    if (model) {
+      const health = ctx.healthFor(u.orgId);
+      const target = { providerId: id, modelId: model.id };
+      if (result.ok) await health.recordSuccess(target, result.latencyMs);
+      else await health.recordFailure(target, result.error);
+    }
     return { provider: id, model: model?.id ?? null, ...result };
   });
 

@@ -243,6 +243,9 @@ export interface Health {
   lastError: string | null;
   retryAt: string | null;
   consecutiveFailures: number;
+  /** Outcomes inside health memory's sliding window. */
+  recentFailures: number;
+  recentSuccesses: number;
   latencyMs: number | null;
   misconfigured: boolean;
 }

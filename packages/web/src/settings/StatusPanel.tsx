@@ -7,12 +7,23 @@ import { usePolling } from './usePolling.js';
 
 /** Health memory has seen nothing wrong (closed, no failures): under an outage, not yet hit by requests. */
 const unseen = (h: Health) => h.state === 'closed' && h.consecutiveFailures === 0;
+/** No request has reached it yet (or none lately): nothing is known, good or bad. */
+const untried = (h: Health) => unseen(h) && h.recentSuccesses === 0 && h.latencyMs === null;
+
+/** When an open breaker lets the next request try again, in words. */
+function retryWords(h: Health, now: number): string {
+  const at = h.retryAt ? Date.parse(h.retryAt) : NaN;
+  if (!(at > now)) return 'the next request tries it again';
+  return `tried again in ${Math.ceil((at - now) / 1000)} s`;
+}
 
 /**
- * What health memory knows of a provider or model. Health memory learns from real requests only,
- * so under a simulated outage that no request has hit yet it has seen nothing wrong: the badge then
- * says so in neutral grey ("No failures seen yet") instead of a green "Healthy" beside the red
- * outage note.
+ * What health memory knows of a provider or model. Health memory learns from real requests only
+ * (Test connection counts as one), so under a simulated outage that no request has hit yet it has
+ * seen nothing wrong: the badge then says so in neutral grey ("No failures seen yet") instead of a
+ * green "Healthy" beside the red outage note; a provider no request has reached is "No requests
+ * yet", not "Healthy"; an open breaker says when the next request tries it again, since that
+ * request (or a passing Test connection) is what closes it after the provider recovers.
  */
 function HealthBadge({
   h,
@@ -26,7 +37,7 @@ function HealthBadge({
   const failures = `${h.consecutiveFailures} recent failure(s)`;
   const [cls, text] =
     h.state === 'open'
-      ? ['bad', `Unavailable${h.reason ? `: ${reasonWords(h.reason)}` : ''}`]
+      ? ['bad', `Unavailable${h.reason ? `: ${reasonWords(h.reason)}` : ''} · ${retryWords(h, Date.now())}`]
       : h.state === 'half_open'
         ? ['warn', 'Recovering (probing)']
         : !available
@@ -35,7 +46,9 @@ function HealthBadge({
             ? ['warn', outage ? failures : `Healthy, ${failures}`]
             : outage
               ? ['neutral', 'No failures seen yet']
-              : ['good', 'Healthy'];
+              : untried(h)
+                ? ['neutral', 'No requests yet']
+                : ['good', 'Healthy'];
   return <span className={`badge ${cls}`}>{text}</span>;
 }
 
@@ -118,7 +131,9 @@ export function StatusPanel() {
                 <span className="badge bad">Simulated outage: {p.demoOutage.replace(/_/g, ' ')}</span>
               )}
             </div>
-            {p.demoOutage && [p.health, ...p.models.map((m) => m.health)].some(unseen) && (
+            {/* Only while the provider itself looks untouched: once it is open, its models are
+                unavailable with it, whatever their own breakers say. */}
+            {p.demoOutage && unseen(p.health) && (
               <div className="muted small outage-note">
                 Health memory has not seen this outage yet: it shows here once requests to this provider fail.
               </div>
