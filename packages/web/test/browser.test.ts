@@ -469,6 +469,23 @@ describe('web app in Chromium', { skip: chromiumSkip(), timeout: 300_000 }, () =
     assert.match(await admin.page.getByRole('banner').innerText(), /Ann Admin/);
     const session = await api(admin.context.request, 'GET', '/api/auth/session');
     assert.equal((session.body.user as { role: string }).role, 'admin');
+    // An Admin is not offered what only an Owner may do (the server refuses it anyway).
+    await admin.page.goto('/settings/members');
+    const ownerRole = admin.page.getByLabel('Role of Olivia Owner');
+    await ownerRole.waitFor();
+    assert.ok(await ownerRole.isDisabled(), "the Owner's role is read-only to an Admin");
+    assert.equal(await admin.page.getByRole('button', { name: 'Remove Olivia Owner' }).count(), 0);
+    assert.deepEqual(await admin.page.getByLabel('Role of Ann Admin').locator('option').allInnerTexts(), [
+      'admin',
+      'member',
+    ]);
+    assert.equal(
+      await admin.page.getByRole('button', { name: 'Remove Ann Admin' }).count(),
+      0,
+      'not oneself',
+    );
+    const inviteAs = admin.page.getByRole('form', { name: 'Invite someone' }).getByLabel('Role');
+    assert.deepEqual(await inviteAs.locator('option').allInnerTexts(), ['admin', 'member']);
     noConsoleErrors(admin);
     noConsoleErrors(owner);
   });

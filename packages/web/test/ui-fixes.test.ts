@@ -4,8 +4,9 @@
  * tokens shows no "0 tokens"; the audit log shows changes as readable lines that fit a 1280 px
  * window; Provider status does not pair a green "Healthy" with a simulated outage no request has
  * hit yet, nor show it for a provider no request has reached, says when an unavailable provider is
- * tried again, and a passing Test connection clears it; and GFM tables render inside a chat
- * answer. The pure parts are checked directly, the rest in Chromium against the real server and
+ * tried again, and a passing Test connection clears it; GFM tables render inside a chat answer;
+ * and on a phone the Members, API keys and Fallback activity tables are cards that fit the
+ * screen. The pure parts are checked directly, the rest in Chromium against the real server and
  * simulator (skipped when Chromium is absent).
  * `UI_FIXES_SCREENSHOTS=<dir>` also writes screenshots there.
  */
@@ -512,4 +513,93 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 120_000 }, () 
     noConsoleErrors(owner);
   });
 
+  it('H: on a phone the Members, API keys and Fallback activity tables are cards that fit the screen', async () => {
+    const req = owner.context.request;
+    // A second member, so the Members table has a Remove button (nobody removes themselves). The
+    // invitation is accepted in a context of its own: its session must not replace the Owner's.
+    const inv = await api(req, 'POST', '/api/admin/invitations', {
+      email: 'maximiliana.member@example.com',
+      role: 'member',
+    });
+    assert.equal(inv.status, 201, JSON.stringify(inv.body));
+    const guest = await openPage(h);
+    try {
+      const joined = await api(guest.context.request, 'POST', '/api/invitations/accept', {
+        token: new URL(String(inv.body.acceptUrl)).pathname.split('/').pop(),
+        name: 'Maximiliana Member',
+        password: PASSWORD,
+      });
+      assert.equal(joined.status, 201, JSON.stringify(joined.body));
+    } finally {
+      await guest.context.close();
+    }
+    // At least one API key (B leaves "Probe"), and one fallback (B and C leave some).
+    let keys = (await api(req, 'GET', '/api/admin/api-keys')).body.apiKeys as { name: string }[];
+    if (keys.length === 0) {
+      const k = await api(req, 'POST', '/api/admin/api-keys', { name: 'Phone probe' });
+      assert.equal(k.status, 201, JSON.stringify(k.body));
+      keys = (await api(req, 'GET', '/api/admin/api-keys')).body.apiKeys as { name: string }[];
+    }
+    const activity = await api(req, 'GET', '/api/admin/fallback-activity?days=14');
+    assert.ok((activity.body.events as unknown[]).length > 0, 'earlier tests left fallbacks to list');
+
+    const { page } = owner;
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      const inside = (box: { x: number; width: number } | null, what: string) =>
+        assert.ok(
+          box && box.x >= 0 && box.x + box.width <= 390,
+          `${what} inside the screen: ${JSON.stringify(box)}`,
+        );
+      const pages = [
+        {
+          path: '/settings/members',
+          heading: 'Members',
+          action: 'Remove Maximiliana Member',
+          label: 'Email',
+        },
+        {
+          path: '/settings/api-keys',
+          heading: 'API keys',
+          action: `Revoke ${keys[0]?.name}`,
+          label: 'Created',
+        },
+        { path: '/settings/activity', heading: 'Fallback activity', action: undefined, label: 'Outcome' },
+      ];
+      for (const { path, heading, action, label } of pages) {
+        await page.goto(path);
+        await page.getByRole('heading', { name: heading, exact: true }).waitFor();
+        const table = page.getByRole('table');
+        // The explicit roles keep it a table with headers, rows and cells for screen readers.
+        await table.getByRole('columnheader', { name: label }).waitFor({ state: 'attached' });
+        await table.getByRole('row').nth(1).getByRole('cell').first().waitFor();
+        // Strings, not functions: this file is type-checked without the DOM library.
+        const overflow = await page.evaluate(
+          'document.documentElement.scrollWidth - document.documentElement.clientWidth',
+        );
+        assert.equal(overflow, 0, `${path}: the page is not wider than the phone`);
+        inside(await table.boundingBox(), `${path}: the table`);
+        // No cell is pushed off the screen, and the cells say what they are.
+        const right = Number(
+          await page.evaluate(
+            'Math.max(...[...document.querySelectorAll(".card-table td")].map((td) => td.getBoundingClientRect().right))',
+          ),
+        );
+        assert.ok(right <= 390, `${path}: a cell ends at ${right}px`);
+        const before = await page.evaluate(
+          `getComputedStyle(document.querySelector('.card-table td[data-label="${label}"]'), '::before').content`,
+        );
+        assert.equal(before, `"${label}: "`, path);
+        if (action) {
+          const button = table.getByRole('button', { name: action, exact: true });
+          assert.ok(await button.isVisible(), `${path}: ${action} is visible`);
+          inside(await button.boundingBox(), `${path}: ${action}`);
+        }
+        await shot(page, `${path.split('/').pop()}-phone.png`, true);
+      }
+      noConsoleErrors(owner);
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 820 });
+    }
+  });
 });

@@ -7,6 +7,7 @@ import { FallbackChart } from './FallbackChart.js';
 import { usePolling } from './usePolling.js';
 
 const DAYS = 14;
+const COLUMNS = ['When', 'Mate', 'Original model (provider)', 'Reason', 'Backup', 'Latency', 'Outcome'];
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
@@ -47,37 +48,47 @@ export function ActivityPanel() {
           <FallbackChart counts={data.countsByDay} days={DAYS} />
           <h2>Recent fallbacks</h2>
           <div className="table-wrap">
-            <table className="table">
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Mate</th>
-                  <th scope="col">Original model (provider)</th>
-                  <th scope="col">Reason</th>
-                  <th scope="col">Backup</th>
-                  <th scope="col">Latency</th>
-                  <th scope="col">Outcome</th>
+            {/* Cards on a phone (see .card-table): explicit roles keep it a table for screen
+                readers. */}
+            <table className="table card-table" role="table">
+              <thead role="rowgroup">
+                <tr role="row">
+                  {COLUMNS.map((c) => (
+                    <th key={c} scope="col" role="columnheader">
+                      {c}
+                    </th>
+                  ))}
                 </tr>
               </thead>
-              <tbody>
+              <tbody role="rowgroup">
                 {data.events.map((e) => (
-                  <tr key={e.id}>
-                    <td className="nowrap">
+                  <tr key={e.id} role="row">
+                    <td role="cell" className="nowrap">
                       {new Date(e.at).toLocaleString()} <AnswerCount e={e} />
                     </td>
-                    <td>{e.mate?.name ?? (e.surface === 'api' ? 'API' : '—')}</td>
-                    <td>
+                    <td role="cell" data-label="Mate">
+                      {e.mate?.name ?? (e.surface === 'api' ? 'API' : '—')}
+                    </td>
+                    <td role="cell" data-label="Original">
                       {e.originalModel} ({e.originalProvider})
                     </td>
-                    <td>{reasonWords(e.reason)}</td>
-                    <td>{e.backupModel ? `${e.backupModel} (${e.backupProvider ?? '?'})` : 'none'}</td>
-                    <td>{latency(e)}</td>
-                    <td>{e.outcome}</td>
+                    <td role="cell" data-label="Reason">
+                      {reasonWords(e.reason)}
+                    </td>
+                    <td role="cell" data-label="Backup">
+                      {e.backupModel ? `${e.backupModel} (${e.backupProvider ?? '?'})` : 'none'}
+                    </td>
+                    <td role="cell" data-label="Latency">
+                      {latency(e)}
+                    </td>
+                    <td role="cell" data-label="Outcome">
+                      {e.outcome}
+                    </td>
                   </tr>
                 ))}
                 {data.events.length === 0 && (
-                  <tr>
-                    <td colSpan={7} className="muted">
+                  <tr role="row">
+                    <td role="cell" colSpan={COLUMNS.length} className="muted">
                       No fallbacks recorded.
                     </td>
                   </tr>

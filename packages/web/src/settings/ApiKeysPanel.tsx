@@ -58,28 +58,41 @@ export function ApiKeysPanel() {
           <code className="secret">{created.key}</code>
         </div>
       )}
-      <table className="table">
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Key starts with</th>
-            <th scope="col">Created</th>
-            <th scope="col">Last used</th>
-            <th scope="col">
+      {/* Cards on a phone (see .card-table): explicit roles keep it a table for screen readers. */}
+      <table className="table card-table" role="table">
+        <thead role="rowgroup">
+          <tr role="row">
+            <th scope="col" role="columnheader">
+              Name
+            </th>
+            <th scope="col" role="columnheader">
+              Key starts with
+            </th>
+            <th scope="col" role="columnheader">
+              Created
+            </th>
+            <th scope="col" role="columnheader">
+              Last used
+            </th>
+            <th scope="col" role="columnheader">
               <span className="visually-hidden">Actions</span>
             </th>
           </tr>
         </thead>
-        <tbody>
+        <tbody role="rowgroup">
           {keys.data?.map((k) => (
-            <tr key={k.id}>
-              <td>{k.name}</td>
-              <td>
+            <tr key={k.id} role="row">
+              <td role="cell">{k.name}</td>
+              <td role="cell" data-label="Key starts with">
                 <code>{k.prefix}…</code>
               </td>
-              <td>{new Date(k.createdAt).toLocaleString()}</td>
-              <td>{k.lastUsedAt ? new Date(k.lastUsedAt).toLocaleString() : 'never'}</td>
-              <td>
+              <td role="cell" data-label="Created">
+                {new Date(k.createdAt).toLocaleString()}
+              </td>
+              <td role="cell" data-label="Last used">
+                {k.lastUsedAt ? new Date(k.lastUsedAt).toLocaleString() : 'never'}
+              </td>
+              <td role="cell" className="actions">
                 <button
                   type="button"
                   className="danger small"

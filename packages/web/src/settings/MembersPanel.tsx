@@ -7,15 +7,20 @@ import { ErrorText } from '../ui/ErrorText.js';
 import { useAsync } from '../ui/useAsync.js';
 
 const ROLES: Role[] = ['owner', 'admin', 'member'];
+/** The roles a viewer may grant: only an Owner grants (or takes away) the Owner role. */
+const grantable = (viewer: Role): Role[] => (viewer === 'owner' ? ROLES : ROLES.filter((r) => r !== 'owner'));
 
 function MemberRow({
   member: m,
   self,
+  viewer,
   onRole,
   onRemove,
 }: {
   member: Member;
   self: boolean;
+  /** The signed-in user's role: an Admin is not offered what only an Owner may do. */
+  viewer: Role;
   onRole: (role: Role) => Promise<boolean>;
   onRemove: () => Promise<boolean>;
 }) {
@@ -23,6 +28,8 @@ function MemberRow({
   const [busy, setBusy] = useState(false);
   const role = draft ?? m.role;
   const changed = role !== m.role;
+  // An Owner's row is the Owners' to change: an Admin sees it, read-only.
+  const locked = viewer !== 'owner' && m.role === 'owner';
   const saveRole = async (e: FormEvent) => {
     e.preventDefault();
     if (!changed) return;
@@ -31,17 +38,21 @@ function MemberRow({
     setBusy(false);
   };
   return (
-    <tr>
-      <td>{m.name}</td>
-      <td>{m.email}</td>
-      <td>
+    <tr role="row">
+      <td role="cell">{m.name}</td>
+      <td role="cell" data-label="Email">
+        {m.email}
+      </td>
+      <td role="cell" data-label="Role">
         <form className="role-form" onSubmit={(e) => void saveRole(e)}>
           <select
             aria-label={`Role of ${m.name}`}
             value={role}
+            disabled={locked}
+            title={locked ? 'Only an Owner can change an Owner' : undefined}
             onChange={(e) => setDraft(e.target.value as Role)}
           >
-            {ROLES.map((r) => (
+            {(locked ? ROLES : grantable(viewer)).map((r) => (
               <option key={r} value={r}>
                 {r}
               </option>
@@ -69,8 +80,8 @@ function MemberRow({
           )}
         </form>
       </td>
-      <td>
-        {!self && (
+      <td role="cell" className="actions">
+        {!self && !locked && (
           <ConfirmButton
             label={`Remove ${m.name}`}
             confirm="Confirm removal"
@@ -130,23 +141,31 @@ export function MembersPanel({ session }: { session: Session }) {
           {notice}
         </p>
       )}
-      <table className="table">
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Email</th>
-            <th scope="col">Role</th>
-            <th scope="col">
+      {/* Cards on a phone (see .card-table): explicit roles keep it a table for screen readers. */}
+      <table className="table card-table" role="table">
+        <thead role="rowgroup">
+          <tr role="row">
+            <th scope="col" role="columnheader">
+              Name
+            </th>
+            <th scope="col" role="columnheader">
+              Email
+            </th>
+            <th scope="col" role="columnheader">
+              Role
+            </th>
+            <th scope="col" role="columnheader">
               <span className="visually-hidden">Actions</span>
             </th>
           </tr>
         </thead>
-        <tbody>
+        <tbody role="rowgroup">
           {members.data?.map((m) => (
             <MemberRow
               key={m.id}
               member={m}
               self={m.id === session.user.id}
+              viewer={session.user.role}
               onRole={(role) =>
                 run(async () => {
                   await admin.setRole(m.id, role);
@@ -166,8 +185,8 @@ export function MembersPanel({ session }: { session: Session }) {
         </tbody>
       </table>
 
-      <form className="card add-form" onSubmit={invite}>
-        <h2>Invite someone</h2>
+      <form className="card add-form" onSubmit={invite} aria-labelledby="invite-title">
+        <h2 id="invite-title">Invite someone</h2>
         <div className="row">
           <label className="field grow">
             <span>Email</span>
@@ -176,7 +195,7 @@ export function MembersPanel({ session }: { session: Session }) {
           <label className="field">
             <span>Role</span>
             <select name="role" defaultValue="member">
-              {ROLES.map((r) => (
+              {grantable(session.user.role).map((r) => (
                 <option key={r} value={r}>
                   {r}
                 </option>

@@ -71,7 +71,7 @@ export function ModelsTab() {
       </p>
       {/* Explicit roles: on a phone the rows are restyled as cards (display: flex), which drops a
           table's implicit roles in some browsers; these keep it a table for screen readers. */}
-      <table className="table models-table" role="table">
+      <table className="table card-table models-table" role="table">
         <thead role="rowgroup">
           <tr role="row">
             <th scope="col" role="columnheader">
