@@ -2,6 +2,7 @@ import { useCallback } from 'react';
 import { admin } from '../api/endpoints.js';
 import type { FallbackEvent } from '../api/types.js';
 import { reasonWords } from '../chat/reasons.js';
+import { CardTableHead } from '../ui/CardTable.js';
 import { ErrorText } from '../ui/ErrorText.js';
 import { FallbackChart } from './FallbackChart.js';
 import { usePolling } from './usePolling.js';
@@ -51,15 +52,7 @@ export function ActivityPanel() {
             {/* Cards on a phone (see .card-table): explicit roles keep it a table for screen
                 readers. */}
             <table className="table card-table" role="table">
-              <thead role="rowgroup">
-                <tr role="row">
-                  {COLUMNS.map((c) => (
-                    <th key={c} scope="col" role="columnheader">
-                      {c}
-                    </th>
-                  ))}
-                </tr>
-              </thead>
+              <CardTableHead columns={COLUMNS} />
               <tbody role="rowgroup">
                 {data.events.map((e) => (
                   <tr key={e.id} role="row">

@@ -1,6 +1,7 @@
 import type { FormEvent } from 'react';
 import { useState } from 'react';
 import { admin } from '../api/endpoints.js';
+import { CardTableHead } from '../ui/CardTable.js';
 import { ErrorText } from '../ui/ErrorText.js';
 import { useAsync } from '../ui/useAsync.js';
 
@@ -60,25 +61,7 @@ export function ApiKeysPanel() {
       )}
       {/* Cards on a phone (see .card-table): explicit roles keep it a table for screen readers. */}
       <table className="table card-table" role="table">
-        <thead role="rowgroup">
-          <tr role="row">
-            <th scope="col" role="columnheader">
-              Name
-            </th>
-            <th scope="col" role="columnheader">
-              Key starts with
-            </th>
-            <th scope="col" role="columnheader">
-              Created
-            </th>
-            <th scope="col" role="columnheader">
-              Last used
-            </th>
-            <th scope="col" role="columnheader">
-              <span className="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <CardTableHead columns={['Name', 'Key starts with', 'Created', 'Last used']} actions />
         <tbody role="rowgroup">
           {keys.data?.map((k) => (
             <tr key={k.id} role="row">

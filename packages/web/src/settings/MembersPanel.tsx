@@ -3,6 +3,7 @@ import { useState } from 'react';
 import { admin } from '../api/endpoints.js';
 import type { Invitation, Member, Role, Session } from '../api/types.js';
 import { ConfirmButton } from '../ui/ConfirmButton.js';
+import { CardTableHead } from '../ui/CardTable.js';
 import { ErrorText } from '../ui/ErrorText.js';
 import { useAsync } from '../ui/useAsync.js';
 
@@ -143,22 +144,7 @@ export function MembersPanel({ session }: { session: Session }) {
       )}
       {/* Cards on a phone (see .card-table): explicit roles keep it a table for screen readers. */}
       <table className="table card-table" role="table">
-        <thead role="rowgroup">
-          <tr role="row">
-            <th scope="col" role="columnheader">
-              Name
-            </th>
-            <th scope="col" role="columnheader">
-              Email
-            </th>
-            <th scope="col" role="columnheader">
-              Role
-            </th>
-            <th scope="col" role="columnheader">
-              <span className="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <CardTableHead columns={['Name', 'Email', 'Role']} actions />
         <tbody role="rowgroup">
           {members.data?.map((m) => (
             <MemberRow

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { admin } from '../api/endpoints.js';
 import type { AdminModel } from '../api/types.js';
+import { CardTableHead } from '../ui/CardTable.js';
 import { ErrorText } from '../ui/ErrorText.js';
 import { useAsync } from '../ui/useAsync.js';
 import { AddModelForm } from './AddModelForm.js';
@@ -69,31 +70,9 @@ export function ModelsTab() {
       <p role="status" className="visually-hidden">
         {notice}
       </p>
-      {/* Explicit roles: on a phone the rows are restyled as cards (display: flex), which drops a
-          table's implicit roles in some browsers; these keep it a table for screen readers. */}
+      {/* Cards on a phone (see .card-table): explicit roles keep it a table for screen readers. */}
       <table className="table card-table models-table" role="table">
-        <thead role="rowgroup">
-          <tr role="row">
-            <th scope="col" role="columnheader">
-              Model
-            </th>
-            <th scope="col" role="columnheader">
-              Provider
-            </th>
-            <th scope="col" role="columnheader">
-              Tier
-            </th>
-            <th scope="col" role="columnheader">
-              Context
-            </th>
-            <th scope="col" role="columnheader">
-              Enabled
-            </th>
-            <th scope="col" role="columnheader">
-              <span className="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <CardTableHead columns={['Model', 'Provider', 'Tier', 'Context', 'Enabled']} actions />
         <tbody role="rowgroup">
           {models.map((m, i) => (
             <ModelRow
