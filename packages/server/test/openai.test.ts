@@ -56,23 +56,59 @@ test('OpenAI-compatible API', async (t) => {
         assert.equal(response.headers.get('x-understudy-fallback-from'), null);
       });
 
-      await t.test('streaming completion reports usage even without include_usage', async () => {
-        const { data: stream, response } = await client.chat.completions
-          .create({ model: 'sim-b-medium', messages: [{ role: 'user', content: 'Hello' }], stream: true })
-          .withResponse();
-        assert.equal(response.headers.get('x-understudy-model'), 'sim-b-medium');
-        let text = '';
-        let usage: OpenAI.CompletionUsage | undefined | null;
-        let finish: string | null | undefined;
-        for await (const chunk of stream) {
-          assert.equal(chunk.model, 'sim-b-medium');
-          text += chunk.choices[0]?.delta.content ?? '';
-          finish = chunk.choices[0]?.finish_reason ?? finish;
-          if (chunk.usage) usage = chunk.usage;
-        }
-        assert.ok(text.length > 0);
-        assert.equal(finish, 'stop');
-        assert.ok(usage && usage.completion_tokens > 0);
+      await t.test(
+        'streaming: every chunk has a choice unless include_usage asks for a usage chunk',
+        async () => {
+          const { data: stream, response } = await client.chat.completions
+            .create({ model: 'sim-b-medium', messages: [{ role: 'user', content: 'Hello' }], stream: true })
+            .withResponse();
+          assert.equal(response.headers.get('x-understudy-model'), 'sim-b-medium');
+          let text = '';
+          let usage: OpenAI.CompletionUsage | undefined | null;
+          let finish: string | null | undefined;
+          for await (const chunk of stream) {
+            assert.equal(chunk.model, 'sim-b-medium');
+            // The loop every OpenAI example writes: it throws on a chunk without choices.
+            const [choice] = chunk.choices;
+            assert.ok(choice, `a chunk without choices: ${JSON.stringify(chunk)}`);
+            text += choice.delta.content ?? '';
+            finish = choice.finish_reason ?? finish;
+            // The usage still comes, on the finishing chunk.
+            if (chunk.usage) usage = chunk.usage;
+          }
+          assert.ok(text.length > 0);
+          assert.equal(finish, 'stop');
+          assert.ok(usage && usage.completion_tokens > 0);
+
+          // With include_usage, as OpenAI: the last chunk has no choices and carries the usage.
+          const withUsage = await client.chat.completions.create({
+            model: 'sim-b-medium',
+            messages: [{ role: 'user', content: 'Hello' }],
+            stream: true,
+            stream_options: { include_usage: true },
+          });
+          const chunks: OpenAI.ChatCompletionChunk[] = [];
+          for await (const chunk of withUsage) chunks.push(chunk);
+          const last = chunks.at(-1);
+          assert.deepEqual(last?.choices, []);
+          assert.ok(last?.usage && last.usage.completion_tokens > 0);
+          assert.ok(chunks.slice(0, -1).every((c) => c.choices.length === 1 && !c.usage));
+        },
+      );
+
+      await t.test('an answer that is only a tool call has null content, as OpenAI', async () => {
+        const data = await client.chat.completions.create({
+          model: 'sim-b-medium',
+          messages: [{ role: 'user', content: 'What is the weather in Paris?' }],
+          tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }],
+        });
+        const message = data.choices[0]?.message;
+        assert.equal(data.choices[0]?.finish_reason, 'tool_calls');
+        assert.equal(
+          message?.tool_calls?.[0]?.type === 'function' && message.tool_calls[0].function.name,
+          'get_weather',
+        );
+        assert.equal(message?.content, null);
       });
 
       await t.test('a fallback before content: model is the backup, headers say what happened', async () => {
@@ -202,6 +238,9 @@ test('OpenAI-compatible API', async (t) => {
             (e: unknown) => {
               assert.ok(e instanceof OpenAI.APIError);
               assert.ok(e.status === 502 || e.status === 503, String(e.status));
+              // No model answered, so none is named as the one that did.
+              assert.equal(e.headers?.get('x-understudy-model') ?? null, null);
+              assert.equal(e.headers?.get('x-understudy-provider') ?? null, null);
               // The standard error names both failures, and no key.
               assert.match(e.message, /Sim A Large/);
               assert.match(e.message, /Sim A Medium/);

@@ -108,7 +108,16 @@ export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): Api
       const created = Math.floor(Date.now() / 1000);
       if (body.stream) {
         const providerId = catalog.models.find((m) => m.id === modelId)?.providerId ?? '';
-        return streamCompletion(reply, events, { id, created, modelId, providerId, finish, answer });
+        const includeUsage = body.stream_options?.include_usage === true;
+        return streamCompletion(reply, events, {
+          id,
+          created,
+          modelId,
+          providerId,
+          finish,
+          answer,
+          includeUsage,
+        });
       }
 
       let result: AnswerResult | undefined;
@@ -121,8 +130,13 @@ export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): Api
         }
       }
       if (!result) throw new OpenAIError(500, 'server_error', null, 'the answer ended without a result');
-      reply.headers(fallbackHeaders(result.modelId, result.providerId, result.fallback));
-      if (error || result.status !== 'complete') {
+      const failed = error !== undefined || result.status !== 'complete';
+      reply.headers(
+        failed
+          ? fallbackHeaders(undefined, undefined, result.fallback)
+          : fallbackHeaders(result.modelId, result.providerId, result.fallback),
+      );
+      if (failed) {
         const e = failure(answer, error);
         reply.code(e.status).send(e.body());
       } else {

@@ -55,11 +55,15 @@ export function failure(answer: ApiAnswer, error: AnswerError | undefined): Open
 
 /** The `x-understudy-*` headers: who answered and, after a fallback, from what and why. */
 export function fallbackHeaders(
-  model: string,
-  provider: string,
+  model: string | undefined,
+  provider: string | undefined,
   f: FallbackRecord | undefined,
 ): Record<string, string> {
-  const h: Record<string, string> = { 'x-understudy-model': model, 'x-understudy-provider': provider };
+  // x-understudy-model names the model that answered; a failed answer has none, only what it tried.
+  const h: Record<string, string> =
+    model !== undefined && provider !== undefined
+      ? { 'x-understudy-model': model, 'x-understudy-provider': provider }
+      : {};
   if (f) {
     h['x-understudy-fallback-from'] = f.originalModelId;
     h['x-understudy-fallback-provider'] = f.originalProviderId;
@@ -91,7 +95,9 @@ export function usageOf(r: AnswerResult) {
 
 /** The chat.completion body of a completed answer. */
 export function completion(id: string, created: number, result: AnswerResult) {
-  const message: Record<string, unknown> = { role: 'assistant', content: result.text, refusal: null };
+  // As OpenAI: an answer that is only tool calls has null content, not "" (clients test for null).
+  const content = result.text === '' && result.toolCalls.length ? null : result.text;
+  const message: Record<string, unknown> = { role: 'assistant', content, refusal: null };
   if (result.toolCalls.length) {
     message.tool_calls = result.toolCalls.map((t) => ({
       id: t.id,

@@ -21,6 +21,8 @@ export async function streamCompletion(
     answer: ApiAnswer;
     /** How long the client may read nothing before it is disconnected (see `CLIENT_STALL_MS`). */
     stallMs?: number;
+    /** `stream_options.include_usage`: usage comes in a chunk of its own, with no choices. */
+    includeUsage?: boolean;
   },
 ): Promise<void> {
   let model = o.modelId;
@@ -88,7 +90,7 @@ export async function streamCompletion(
         if (ev.type === 'error' || r.status !== 'complete') {
           const e = failure(o.answer, ev.type === 'error' ? ev.error : undefined);
           if (!open) {
-            reply.headers(fallbackHeaders(r.modelId, r.providerId, r.fallback));
+            reply.headers(fallbackHeaders(undefined, undefined, r.fallback));
             reply.code(e.status).send(e.body());
           } else {
             write(e.body());
@@ -99,9 +101,13 @@ export async function streamCompletion(
         }
         model = r.modelId;
         openStream(r.providerId);
-        chunk({}, r.finishReason ?? 'stop');
-        // Usage is always reported, whether or not stream_options.include_usage was asked.
-        event({ choices: [], usage: usageOf(r) });
+        // As OpenAI: a chunk with no choices, carrying the usage, only when include_usage asked for
+        // it (a client's `chunk.choices[0]` would throw on it otherwise). Without it the usage still
+        // rides on the finishing chunk, as an extra field clients ignore.
+        if (o.includeUsage) {
+          chunk({}, r.finishReason ?? 'stop');
+          event({ choices: [], usage: usageOf(r) });
+        } else chunk({}, r.finishReason ?? 'stop', { usage: usageOf(r) });
         if (!res.destroyed) res.end('data: [DONE]\n\n');
         return o.finish(r);
       }
