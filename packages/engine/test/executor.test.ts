@@ -615,6 +615,49 @@ describe('executor: health memory', () => {
     assert.equal(result.fallback?.reason, 'overloaded');
   });
 
+  it('None: an open breaker does not keep the member from reaching a recovered primary', async () => {
+    const health = new InMemoryHealth();
+    let down = true;
+    const { run, client } = setup(
+      { a1: () => (down ? fails('overloaded', { status: 529 }) : healthy('back again')) },
+      { health },
+    );
+    const none = { catalog: catalog({ fallback: { mode: 'none' } }) };
+    for (let i = 0; i < 3; i++) await run(none);
+    assert.equal((await health.check({ providerId: 'a', modelId: 'a1' })).available, false, 'open');
+    // With no backup to go to, skipping would fail the retry without asking anyone.
+    down = false;
+    const calls = client.callsTo('a1').length;
+    const { result, text } = await run(none);
+    assert.equal(client.callsTo('a1').length, calls + 1, 'the primary was asked');
+    assert.deepEqual([result.status, result.modelId, text], ['complete', 'a1', 'back again']);
+    assert.equal((await health.check({ providerId: 'a', modelId: 'a1' })).available, true, 'and closed');
+  });
+
+  it('None: a primary that asked to be left alone (Retry-After) is not asked again before then', async () => {
+    const { run, client } = setup({ a1: fails('rate_limited', { status: 429, retryAfterMs: 20_000 }) });
+    const none = { catalog: catalog({ fallback: { mode: 'none' } }) };
+    await run(none);
+    const { result } = await run(none);
+    assert.equal(client.callsTo('a1').length, 1);
+    assert.equal(result.error?.reason, 'rate_limited');
+  });
+
+  it('Automatic with every backup known down too: the primary is asked, not skipped', async () => {
+    const health = new InMemoryHealth();
+    const down = { reason: 'unreachable', message: 'refused' } as const;
+    for (const [providerId, modelId] of [
+      ['a', 'a1'],
+      ['b', 'b1'],
+      ['c', 'c1'],
+    ] as const)
+      for (let i = 0; i < 3; i++) await health.recordFailure({ providerId, modelId }, down);
+    const { run, client } = setup({ a1: healthy('still here') }, { health });
+    const { result } = await run();
+    assert.equal(client.callsTo('a1').length, 1);
+    assert.deepEqual([result.status, result.modelId, result.fallback], ['complete', 'a1', undefined]);
+  });
+
   it('a Retry-After longer than 3 s opens the breaker at once', async () => {
     const health = new InMemoryHealth();
     const { run, client } = setup(

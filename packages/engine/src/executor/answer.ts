@@ -262,7 +262,27 @@ export async function* answer(
     result: result('cancelled', by, shown, fallback ? { fallback } : {}),
   });
 
-  // 1. The primary, unless health memory knows it is down (then straight to the backup, no wait).
+  /** The backup for a primary failure, with the health of the candidates it was chosen on. */
+  const pickBackup = async (failure: FailureDetails) => {
+    const pendingHealth = healthOf(health, catalog, primary.model.id);
+    const candidatesHealth = pendingHealth instanceof Promise ? await pendingHealth : pendingHealth;
+    const choice: BackupChoice = chooseBackup({
+      catalog,
+      primary: primary.model,
+      request,
+      inputTokens,
+      failure,
+      health: candidatesHealth,
+    });
+    return { candidatesHealth, choice };
+  };
+  let picked: Awaited<ReturnType<typeof pickBackup>> | undefined;
+
+  // 1. The primary, unless health memory knows it is down and there is a backup to go to (then
+  //    straight to it, no wait). With no backup to go to (Fallback None, or every candidate known
+  //    down too) skipping would fail the answer without asking anyone, and keep failing the
+  //    member's retries until the breaker's cooldown ends even once the provider is back: the
+  //    primary is asked after all, as the only chance, unless it is rate limited.
   let primaryFailure: FailureDetails;
   let skippedByHealth = false;
   const ref = refOf(primary);
@@ -271,7 +291,16 @@ export async function* answer(
   let probe = false;
   if (h && !h.available) {
     if (h.probeDue && (await safe(() => health.tryAcquireProbe(ref), false))) probe = true;
-    else skippedByHealth = true;
+    else {
+      const known = knownDown(h);
+      picked = await pickBackup(known);
+      const b = picked.choice.model;
+      const bh = b && picked.candidatesHealth.get(b.id);
+      // A provider that asked to be left alone (rate limited, Retry-After) is, backup or not.
+      skippedByHealth =
+        known.reason === 'rate_limited' || (b !== undefined && (!bh || bh.available || bh.probeDue));
+      if (!skippedByHealth) picked = undefined;
+    }
   }
   if (skippedByHealth && h) {
     primaryFailure = knownDown(h);
@@ -305,16 +334,7 @@ export async function* answer(
   // 2. One backup, never a chain.
   const fallbackReason = primaryFailure.reason;
   if (!isFallbackReason(fallbackReason)) return void (yield errorEvent(primaryFailure, undefined));
-  const pendingHealth = healthOf(health, catalog, primary.model.id);
-  const candidatesHealth = pendingHealth instanceof Promise ? await pendingHealth : pendingHealth;
-  const choice: BackupChoice = chooseBackup({
-    catalog,
-    primary: primary.model,
-    request,
-    inputTokens,
-    failure: primaryFailure,
-    health: candidatesHealth,
-  });
+  const { candidatesHealth, choice } = picked ?? (await pickBackup(primaryFailure));
   const backup = choice.model && targetOf(catalog, choice.model);
   if (!backup) return void (yield errorEvent(primaryFailure, undefined, {}, noBackupNote(catalog, choice)));
   const contentSent = shown.length > 0 || toolCallsShown;
