@@ -9,6 +9,7 @@ import OpenAI from 'openai';
 import { randomToken, tokenHash } from '../src/security/index.js';
 import { newId, nowIso } from '../src/storage/index.js';
 import { forEachBackend, setupOwner, startTestServer, tempDir, waitFor } from './helpers.js';
+import { startRelay } from './relay.js';
 
 test('OpenAI-compatible API', async (t) => {
   await forEachBackend(t, async (t, backend) => {
@@ -16,7 +17,7 @@ test('OpenAI-compatible API', async (t) => {
     const server = await startTestServer({
       backend,
       dataDir: tmp.dir,
-      env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '2' },
+      env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '2', UNDERSTUDY_ALLOW_PRIVATE_PROVIDER_URLS: 'true' },
       // Longer than the file runs: fallback activity reaches the database only by the flush on read.
       activityFlushMs: 600_000,
     });
@@ -110,6 +111,74 @@ test('OpenAI-compatible API', async (t) => {
         );
         assert.equal(message?.content, null);
       });
+
+      await t.test(
+        'stop, top_p, seed, JSON mode and tool_choice reach the provider; json_schema is refused',
+        async () => {
+          const relay = await startRelay(server.demo!.url);
+          try {
+            const added = await owner.post('/api/admin/providers', {
+              id: 'rec',
+              type: 'openai-compatible',
+              label: 'Recorded',
+              baseUrl: `${relay.url}/p/${simA}/v1`,
+              apiKey: 'sk-rec-0123456789',
+            });
+            assert.equal(added.status, 201, JSON.stringify(added.body));
+            const model = await owner.post('/api/admin/models', {
+              id: 'rec-model',
+              provider: 'rec',
+              upstreamModel: 'sim-gamma',
+              tier: 3,
+            });
+            assert.equal(model.status, 201, JSON.stringify(model.body));
+            await client.chat.completions.create({
+              model: 'rec-model',
+              messages: [{ role: 'user', content: 'What is the weather?' }],
+              stop: 'END',
+              top_p: 0.5,
+              seed: 7,
+              response_format: { type: 'json_object' },
+              tools: [
+                { type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } },
+              ],
+              tool_choice: { type: 'function', function: { name: 'get_weather' } },
+            });
+            const sent = relay.seen
+              .filter((r) => r.method === 'POST')
+              .map((r) => JSON.parse(r.body) as Record<string, unknown>);
+            assert.equal(sent.length, 1);
+            assert.deepEqual(
+              [sent[0]!.stop, sent[0]!.top_p, sent[0]!.seed, sent[0]!.response_format, sent[0]!.tool_choice],
+              [
+                ['END'],
+                0.5,
+                7,
+                { type: 'json_object' },
+                { type: 'function', function: { name: 'get_weather' } },
+              ],
+            );
+            await assert.rejects(
+              client.chat.completions.create({
+                model: 'rec-model',
+                messages: [{ role: 'user', content: 'x' }],
+                response_format: { type: 'json_schema', json_schema: { name: 'x', schema: {} } },
+              }),
+              (e: unknown) =>
+                e instanceof OpenAI.BadRequestError && /json_schema is not supported/.test(e.message),
+            );
+            assert.equal(
+              relay.seen.filter((r) => r.method === 'POST').length,
+              1,
+              'the refused one was not sent',
+            );
+          } finally {
+            await owner.del('/api/admin/models/rec-model');
+            await owner.del('/api/admin/providers/rec');
+            await relay.close();
+          }
+        },
+      );
 
       await t.test('a fallback before content: model is the backup, headers say what happened', async () => {
         sim.setFault({ id: 'down', provider: simA, fault: 'overloaded' });

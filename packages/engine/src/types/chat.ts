@@ -25,12 +25,23 @@ export interface ToolDefinition {
   parameters: Record<string, unknown>;
 }
 
+/** Whether and which tool the model must call: `auto` (its choice) unless said. */
+export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
+
 /** What the caller asks of a model. */
 export interface ChatRequest {
   messages: ChatMessage[];
   tools?: ToolDefinition[];
+  toolChoice?: ToolChoice;
   maxTokens?: number;
   temperature?: number;
+  topP?: number;
+  /** Sequences that end the answer where they would begin (not included in it). */
+  stop?: string[];
+  /** A hint for repeatable sampling, where the protocol has one. */
+  seed?: number;
+  /** The answer must be one JSON object (OpenAI's `json_object` response format). */
+  json?: boolean;
 }
 
 /** Why a model stopped generating, normalised across protocols. */

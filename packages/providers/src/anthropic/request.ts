@@ -60,6 +60,9 @@ function orderToolResultsFirst(turn: Turn): Turn {
   return { role: turn.role, content: [...results, ...turn.content.filter((b) => b.type !== 'tool_result')] };
 }
 
+/** Asks for JSON where the protocol has no JSON mode. */
+const JSON_INSTRUCTION = 'Respond with one valid JSON object only: no prose, no code fences.';
+
 /**
  * Builds the streaming Messages request. System messages join into `system`; a final assistant
  * message is a prefill, and Anthropic rejects a prefill ending in whitespace, so its trailing
@@ -113,14 +116,22 @@ export function buildAnthropicRequest(target: ModelTarget, request: ChatRequest)
     messages: turns.map(orderToolResultsFirst),
     stream: true,
   };
+  // Messages has no JSON mode: the instruction is the documented way to ask for one.
+  if (request.json) system.push(JSON_INSTRUCTION);
   if (system.length > 0) body.system = system.join('\n\n');
   if (request.temperature !== undefined) body.temperature = request.temperature;
-  if (request.tools && request.tools.length > 0) {
+  if (request.topP !== undefined) body.top_p = request.topP;
+  if (request.stop?.length) body.stop_sequences = request.stop;
+  // No seed in this protocol: a sampling hint, left out.
+  if (request.tools && request.tools.length > 0 && request.toolChoice !== 'none') {
     body.tools = request.tools.map((t) => ({
       name: t.name,
       ...(t.description !== undefined && { description: t.description }),
       input_schema: t.parameters,
     }));
+    const choice = request.toolChoice;
+    if (choice === 'required') body.tool_choice = { type: 'any' };
+    else if (typeof choice === 'object') body.tool_choice = { type: 'tool', name: choice.name };
   }
   return {
     http: {

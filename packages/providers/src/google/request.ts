@@ -90,6 +90,10 @@ export function buildGoogleRequest(target: ModelTarget, request: ChatRequest): H
   const generationConfig: JsonObject = {};
   if (request.maxTokens !== undefined) generationConfig.maxOutputTokens = request.maxTokens;
   if (request.temperature !== undefined) generationConfig.temperature = request.temperature;
+  if (request.topP !== undefined) generationConfig.topP = request.topP;
+  if (request.stop?.length) generationConfig.stopSequences = request.stop;
+  if (request.seed !== undefined) generationConfig.seed = request.seed;
+  if (request.json) generationConfig.responseMimeType = 'application/json';
   if (Object.keys(generationConfig).length > 0) body.generationConfig = generationConfig;
   if (request.tools && request.tools.length > 0) {
     body.tools = [
@@ -101,6 +105,16 @@ export function buildGoogleRequest(target: ModelTarget, request: ChatRequest): H
         })),
       },
     ];
+    const choice = request.toolChoice;
+    if (choice !== undefined && choice !== 'auto')
+      body.toolConfig = {
+        functionCallingConfig:
+          choice === 'none'
+            ? { mode: 'NONE' }
+            : choice === 'required'
+              ? { mode: 'ANY' }
+              : { mode: 'ANY', allowedFunctionNames: [choice.name] },
+      };
   }
   return {
     url: `${trimBase(provider.baseUrl)}/v1beta/models/${modelPath(model.upstreamModel)}:streamGenerateContent?alt=sse`,

@@ -74,6 +74,10 @@ export function buildOpenAIRequest(target: ModelTarget, request: ChatRequest): H
     body[provider.type === 'openai' ? 'max_completion_tokens' : 'max_tokens'] = request.maxTokens;
   }
   if (request.temperature !== undefined) body.temperature = request.temperature;
+  if (request.topP !== undefined) body.top_p = request.topP;
+  if (request.stop?.length) body.stop = request.stop;
+  if (request.seed !== undefined) body.seed = request.seed;
+  if (request.json) body.response_format = { type: 'json_object' };
   if (request.tools && request.tools.length > 0) {
     body.tools = request.tools.map((t) => ({
       type: 'function',
@@ -83,6 +87,10 @@ export function buildOpenAIRequest(target: ModelTarget, request: ChatRequest): H
         parameters: t.parameters,
       },
     }));
+    const choice = request.toolChoice;
+    if (choice !== undefined && choice !== 'auto')
+      body.tool_choice =
+        typeof choice === 'string' ? choice : { type: 'function', function: { name: choice.name } };
   }
   return {
     url: openaiUrl(provider, model.upstreamModel),

@@ -47,9 +47,11 @@ const Message = z.discriminatedUnion('role', [
 ]);
 
 /**
- * The body of `POST /v1/chat/completions`. Every standard OpenAI parameter is accepted; sampling
- * knobs the engine does not forward (top_p, penalties, seed, stop, user …) are accepted and ignored
- * so unmodified clients work. Anything else is an unknown field and refused with a 400.
+ * The body of `POST /v1/chat/completions`. Every standard OpenAI parameter is accepted. Those that
+ * change the answer go to the provider in its protocol (`stop`, `top_p`, `seed`, `tool_choice`,
+ * `response_format` json_object); a form we cannot honour (json_schema) is refused with a 400
+ * rather than dropped. Penalties, logit_bias, logprobs, user, metadata and the like are accepted
+ * and ignored so unmodified clients work. Anything else is an unknown field and refused.
  */
 export const CompletionBody = z.strictObject({
   model: z.string().min(1).max(200),
@@ -73,17 +75,30 @@ export const CompletionBody = z.strictObject({
       }),
     )
     .optional(),
-  tool_choice: z.unknown().optional(),
+  tool_choice: z
+    .union([
+      z.enum(['auto', 'none', 'required']),
+      z.object({ type: z.literal('function'), function: z.object({ name: z.string().min(1) }) }),
+    ])
+    .nullable()
+    .optional(),
   parallel_tool_calls: z.boolean().optional(),
-  response_format: z.unknown().optional(),
-  top_p: z.number().nullable().optional(),
+  response_format: z
+    .object({
+      type: z.enum(['text', 'json_object'], {
+        message: 'type: "text" or "json_object" (json_schema is not supported yet)',
+      }),
+    })
+    .nullable()
+    .optional(),
+  top_p: z.number().min(0).max(1).nullable().optional(),
   presence_penalty: z.number().nullable().optional(),
   frequency_penalty: z.number().nullable().optional(),
   logit_bias: z.record(z.string(), z.number()).nullable().optional(),
   logprobs: z.boolean().nullable().optional(),
   top_logprobs: z.number().nullable().optional(),
   stop: z
-    .union([z.string(), z.array(z.string())])
+    .union([z.string(), z.array(z.string()).max(4, 'at most 4 stop sequences')])
     .nullable()
     .optional(),
   seed: z.number().int().nullable().optional(),
@@ -142,6 +157,15 @@ export function toChatRequest(body: CompletionBody): ChatRequest {
   const max = body.max_completion_tokens ?? body.max_tokens;
   if (max != null) req.maxTokens = max;
   if (body.temperature != null) req.temperature = body.temperature;
+  if (body.top_p != null) req.topP = body.top_p;
+  if (body.seed != null) req.seed = body.seed;
+  if (body.stop != null) {
+    const stop = (typeof body.stop === 'string' ? [body.stop] : body.stop).filter((x) => x !== '');
+    if (stop.length) req.stop = stop;
+  }
+  if (body.response_format?.type === 'json_object') req.json = true;
+  const choice = body.tool_choice;
+  if (choice != null) req.toolChoice = typeof choice === 'string' ? choice : { name: choice.function.name };
   if (body.tools?.length) {
     req.tools = body.tools.map((t): ToolDefinition => {
       const d: ToolDefinition = {

@@ -1,0 +1,87 @@
+/**
+ * The request options beyond messages, tools and temperature, in each protocol's own words: stop
+ * sequences, top_p, seed, JSON mode and the tool choice. Where a protocol has no such option the
+ * request says so by leaving it out (Anthropic has no seed) or asks in words (Anthropic's JSON).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ChatRequest } from '@understudy/engine';
+import { buildAnthropicRequest } from '../src/anthropic/index.js';
+import { buildGoogleRequest } from '../src/google/index.js';
+import { buildOpenAIRequest } from '../src/openai/index.js';
+import { model, provider } from './helpers.js';
+
+const base: ChatRequest = {
+  messages: [
+    { role: 'system', content: 'Be brief.' },
+    { role: 'user', content: 'Weather?' },
+  ],
+  tools: [{ name: 'get_weather', parameters: { type: 'object', properties: {} } }],
+  topP: 0.5,
+  stop: ['END', '###'],
+  seed: 7,
+  json: true,
+};
+const openai = (r: ChatRequest) =>
+  buildOpenAIRequest({ provider: provider('openai', 'https://api.openai.com/v1'), model: model() }, r)
+    .body as Record<string, unknown>;
+const anthropic = (r: ChatRequest) =>
+  buildAnthropicRequest({ provider: provider('anthropic', 'https://api.anthropic.com'), model: model() }, r)
+    .http.body as Record<string, unknown>;
+const google = (r: ChatRequest) =>
+  buildGoogleRequest(
+    { provider: provider('google', 'https://generativelanguage.googleapis.com'), model: model() },
+    r,
+  ).body as Record<string, unknown>;
+
+test('OpenAI: stop, top_p, seed, response_format json_object and tool_choice as they are', () => {
+  const b = openai({ ...base, toolChoice: { name: 'get_weather' } });
+  assert.deepEqual(
+    [b.stop, b.top_p, b.seed, b.response_format, b.tool_choice],
+    [
+      ['END', '###'],
+      0.5,
+      7,
+      { type: 'json_object' },
+      { type: 'function', function: { name: 'get_weather' } },
+    ],
+  );
+  assert.equal(openai({ ...base, toolChoice: 'required' }).tool_choice, 'required');
+  assert.equal(openai({ ...base, toolChoice: 'auto' }).tool_choice, undefined, 'the default is not sent');
+  const plain = openai({ messages: base.messages });
+  for (const k of ['stop', 'top_p', 'seed', 'response_format', 'tool_choice'])
+    assert.equal(plain[k], undefined, k);
+});
+
+test('Anthropic: stop_sequences, top_p, tool_choice any/tool; JSON asked in the system prompt; no seed', () => {
+  const b = anthropic({ ...base, toolChoice: 'required' });
+  assert.deepEqual(
+    [b.stop_sequences, b.top_p, b.tool_choice, b.seed],
+    [['END', '###'], 0.5, { type: 'any' }, undefined],
+  );
+  assert.match(String(b.system), /^Be brief\.\n\nRespond with one valid JSON object only/);
+  assert.deepEqual(anthropic({ ...base, toolChoice: { name: 'get_weather' } }).tool_choice, {
+    type: 'tool',
+    name: 'get_weather',
+  });
+  // "none" has no tool_choice of its own here: the tools are not offered.
+  assert.equal(anthropic({ ...base, toolChoice: 'none' }).tools, undefined);
+  assert.equal(anthropic({ messages: base.messages }).system, 'Be brief.');
+});
+
+test('Gemini: generationConfig stopSequences, topP, seed, responseMimeType; toolConfig modes', () => {
+  const b = google({ ...base, toolChoice: { name: 'get_weather' } });
+  assert.deepEqual(b.generationConfig, {
+    topP: 0.5,
+    stopSequences: ['END', '###'],
+    seed: 7,
+    responseMimeType: 'application/json',
+  });
+  assert.deepEqual(b.toolConfig, {
+    functionCallingConfig: { mode: 'ANY', allowedFunctionNames: ['get_weather'] },
+  });
+  assert.deepEqual(google({ ...base, toolChoice: 'none' }).toolConfig, {
+    functionCallingConfig: { mode: 'NONE' },
+  });
+  assert.equal(google({ ...base, toolChoice: 'auto' }).toolConfig, undefined);
+});
