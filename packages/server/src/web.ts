@@ -18,6 +18,23 @@ const TYPES: Record<string, string> = {
   '.map': 'application/json',
 };
 
+/**
+ * Headers of every page and asset of the UI. The CSP allows only this origin's scripts, styles
+ * (plus inline style attributes) and connections, and images from here or data: URLs, so an answer
+ * that smuggles in a remote image or script cannot make the browser send anything elsewhere; no
+ * framing (clickjacking). The API's JSON responses do without: they are not documents, and /v1's
+ * every microsecond counts.
+ */
+const PAGE_HEADERS: Record<string, string> = {
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; " +
+    "frame-ancestors 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
 /** The page shown at `/` when no web UI is built. */
 function plainPage(setupPending: boolean): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Understudy</title></head>
@@ -40,6 +57,7 @@ export function webHandler(distDir: string, setupPending: () => boolean) {
         error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` },
       });
     }
+    reply.headers(PAGE_HEADERS);
     if (!hasDist) return reply.type('text/html; charset=utf-8').send(plainPage(setupPending()));
     const path = decodeURIComponent((request.url.split('?')[0] ?? '/').replace(/^\/+/, ''));
     const file = normalize(join(distDir, path));

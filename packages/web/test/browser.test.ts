@@ -231,6 +231,14 @@ describe('web app in Chromium', { skip: chromiumSkip(), timeout: 300_000 }, () =
 
   it('first-run setup creates the organization and signs the Owner in', async () => {
     const { page } = owner;
+    // Every page comes with a strict CSP and no framing; the whole suite runs the app under it.
+    const res = await owner.context.request.get('/setup');
+    const csp = res.headers()['content-security-policy'] ?? '';
+    assert.match(csp, /script-src 'self';/);
+    assert.match(csp, /img-src 'self' data:;/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.equal(res.headers()['x-frame-options'], 'DENY');
+    assert.equal(res.headers()['x-content-type-options'], 'nosniff');
     await setUpOwnerInBrowser(h, page);
     // A Mate to talk to, through the Mates settings.
     await page.getByRole('link', { name: 'Organization Settings' }).click();
