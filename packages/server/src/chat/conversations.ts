@@ -17,11 +17,15 @@ import { openSse } from './sse.js';
 import { defaultTitle, titleFromMessage } from './titles.js';
 import { streamRun } from './viewer.js';
 
+/** Said to whoever sends a longer title (the chat page shows it under the rename box). */
+const TITLE_TOO_LONG = 'a title is at most 200 characters';
 const CreateBody = z.strictObject({
   mateId: z.string().min(1).max(100),
-  title: z.string().trim().max(200).optional(),
+  title: z.string().trim().max(200, TITLE_TOO_LONG).optional(),
 });
-const PatchBody = z.strictObject({ title: z.string().trim().min(1).max(200) });
+const PatchBody = z.strictObject({
+  title: z.string().trim().min(1, 'a title cannot be empty').max(200, TITLE_TOO_LONG),
+});
 const SendBody = z.strictObject({ content: z.string().trim().min(1, 'must not be empty').max(200_000) });
 const MessageParams = z.strictObject({
   id: z.string().min(1).max(100),
