@@ -83,3 +83,17 @@ test('markdown: a footnote link stays in this tab; its target id carries the giv
   assert.match(html, /<a href="#mdr1-fn-1">1<\/a>/);
   assert.match(html, /<li id="mdr1-fn-1">/);
 });
+
+test('markdown: an image is not loaded; it is a link to its URL named by its alt text', () => {
+  const html = render(
+    'Look: ![status](http://127.0.0.1:1/pixel.png?x=secret) and ![](https://example.com/a.png)',
+  );
+  // No <img> at all: a remote image would be fetched as soon as the answer is shown.
+  assert.doesNotMatch(html, /<img/i);
+  assert.match(
+    html,
+    /<a href="http:\/\/127.0.0.1:1\/pixel.png\?x=secret" target="_blank" rel="noopener noreferrer nofollow" class="md-image-link" title="[^"]*"><svg [^>]*aria-hidden="true"[^>]*>.*?<\/svg><span class="sr-only">Image:<\/span> status<\/a>/,
+  );
+  // Without alt text it still says what it is.
+  assert.match(html, /href="https:\/\/example.com\/a.png"[^>]*>.*Image:<\/span> image<\/a>/);
+});

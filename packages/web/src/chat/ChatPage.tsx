@@ -15,6 +15,10 @@ export function ChatPage({ path }: { path: string }) {
   const [conversations, setConversations] = useState<Conversation[]>([]);
   const [models, setModels] = useState<ModelsForMembers>({ defaultModel: null, models: [] });
   const [error, setError] = useState<string>();
+  // The conversation "New chat" just started: its message box takes the focus when it shows. Only
+  // this once: opening it again later leaves the focus where the member put it.
+  const [started, setStarted] = useState<string>();
+  if (started !== undefined && started !== activeId) setStarted(undefined);
 
   const refresh = useCallback(async () => {
     try {
@@ -38,6 +42,7 @@ export function ChatPage({ path }: { path: string }) {
       const c = await chat.createConversation(mateId);
       setConversations((cs) => [c, ...cs]);
       navigate(`/c/${c.id}`);
+      setStarted(c.id);
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
     }
@@ -99,6 +104,8 @@ export function ChatPage({ path }: { path: string }) {
               key={activeId}
               id={activeId}
               label={label}
+              title={conversations.find((x) => x.id === activeId)?.title}
+              focusComposer={started === activeId}
               onTitle={(title) =>
                 setConversations((cs) => cs.map((x) => (x.id === activeId ? { ...x, title } : x)))
               }

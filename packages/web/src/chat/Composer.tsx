@@ -1,4 +1,4 @@
-import type { FormEvent, KeyboardEvent } from 'react';
+import type { FormEvent, KeyboardEvent, Ref } from 'react';
 import { useState } from 'react';
 
 /** The message box: Enter sends, Shift+Enter adds a line; Stop replaces Send while an answer is written. */
@@ -6,10 +6,16 @@ export function Composer({
   busy,
   onSend,
   onStop,
+  inputRef,
+  autoFocus = false,
 }: {
   busy: boolean;
   onSend: (text: string) => Promise<boolean>;
   onStop: () => void;
+  /** The message box, for a caller that moves the focus to it (after Stop or Retry). */
+  inputRef?: Ref<HTMLTextAreaElement>;
+  /** Focus the message box when it appears (a conversation just started). */
+  autoFocus?: boolean;
 }) {
   const [text, setText] = useState('');
   const submit = async (e?: FormEvent) => {
@@ -29,7 +35,9 @@ export function Composer({
         Message
       </label>
       <textarea
+        ref={inputRef}
         id="composer-input"
+        autoFocus={autoFocus}
         rows={2}
         value={text}
         placeholder="Write a message…"

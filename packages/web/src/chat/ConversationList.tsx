@@ -4,6 +4,67 @@ import { PencilIcon, TrashIcon } from '../ui/icons.js';
 import { ConfirmButton } from '../ui/ConfirmButton.js';
 import { Link } from '../ui/Link.js';
 
+/** The server's limit on a title (its trimmed length). */
+const MAX_TITLE = 200;
+
+/** A refused rename's reason as a sentence: the server's `body.title: ` field prefix dropped. */
+function refusal(err: unknown): string {
+  const text = (err instanceof Error ? err.message : String(err)).replace(/^body\.title: /, '');
+  return text.charAt(0).toUpperCase() + text.slice(1) + (/[.!?]$/.test(text) ? '' : '.');
+}
+
+/**
+ * The inline rename form. Its draft starts from the title as it is when the form opens (the first
+ * message may have set it since the row was shown). A refused rename keeps the form open with the
+ * server's reason; Escape or Cancel leaves it.
+ */
+function RenameForm({
+  c,
+  onRename,
+  onDone,
+}: {
+  c: Conversation;
+  onRename: (title: string) => Promise<void>;
+  onDone: () => void;
+}) {
+  const [title, setTitle] = useState(c.title);
+  const [error, setError] = useState<string>();
+  const inputId = `rename-${c.id}`;
+  return (
+    <form
+      className="rename"
+      onSubmit={(e) => {
+        e.preventDefault();
+        setError(undefined);
+        onRename(title.trim() || c.title).then(onDone, (err: unknown) => setError(refusal(err)));
+      }}
+    >
+      <label className="visually-hidden" htmlFor={inputId}>
+        New title
+      </label>
+      <input
+        id={inputId}
+        value={title}
+        maxLength={MAX_TITLE}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={error ? `${inputId}-error` : undefined}
+        onChange={(e) => setTitle(e.target.value)}
+        onKeyDown={(e) => e.key === 'Escape' && onDone()}
+        autoFocus
+      />
+      <button type="submit">Save</button>
+      <button type="button" onClick={onDone}>
+        Cancel
+      </button>
+      {error && (
+        <p className="error-text rename-error" role="alert" id={`${inputId}-error`}>
+          {error}
+        </p>
+      )}
+    </form>
+  );
+}
+
 function Row({
   c,
   active,
@@ -16,26 +77,20 @@ function Row({
   onDelete: () => Promise<void>;
 }) {
   const [editing, setEditing] = useState(false);
-  const [title, setTitle] = useState(c.title);
+  // Once the form closes, the pencil that opened it takes the focus back (not <body>).
+  const [renamed, setRenamed] = useState(false);
+  // The form mounts when editing starts, so its draft is the title of that moment.
   if (editing)
     return (
       <li className="conv-row">
-        <form
-          className="rename"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void onRename(title.trim() || c.title).then(() => setEditing(false));
+        <RenameForm
+          c={c}
+          onRename={onRename}
+          onDone={() => {
+            setEditing(false);
+            setRenamed(true);
           }}
-        >
-          <label className="visually-hidden" htmlFor={`rename-${c.id}`}>
-            New title
-          </label>
-          <input id={`rename-${c.id}`} value={title} onChange={(e) => setTitle(e.target.value)} autoFocus />
-          <button type="submit">Save</button>
-          <button type="button" onClick={() => setEditing(false)}>
-            Cancel
-          </button>
-        </form>
+        />
       </li>
     );
   return (
@@ -48,6 +103,7 @@ function Row({
         className="icon-button"
         aria-label={`Rename ${c.title}`}
         onClick={() => setEditing(true)}
+        autoFocus={renamed}
       >
         <PencilIcon />
       </button>

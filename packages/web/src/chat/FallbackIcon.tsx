@@ -6,6 +6,9 @@ import { fallbackIconName, fallbackSentence } from './fallbackSentence.js';
  * The amber icon beside the token counter of an answer that came from a backup model. Hovering or
  * focusing it shows a tooltip naming the backup model and the original provider that was
  * unavailable, and why. It is a button so the keyboard can reach it; Escape hides the tooltip.
+ * While the button has the focus (a tap or a click gave it), moving the pointer away does not hide
+ * the tooltip: a tap on a touch screen ends with a mouseleave, which would close it at once. A
+ * second tap, Escape or leaving the button (blur) hides it.
  * The tooltip opens centred below the icon and is moved back inside the window when that would
  * overflow it (a narrow phone, an icon near an edge), above the icon when there is no room below.
  */
@@ -22,6 +25,10 @@ export function FallbackIcon({
   const [open, setOpen] = useState(false);
   const id = useId();
   const tip = useRef<HTMLSpanElement>(null);
+  const button = useRef<HTMLButtonElement>(null);
+  // Whether the tooltip was open when a touch or pen press began (undefined for a mouse, whose
+  // hover opens it just before the click): that press's click toggles it from there.
+  const openAtTouch = useRef<boolean>(undefined);
   useLayoutEffect(() => {
     const el = tip.current;
     if (!open || !el) return;
@@ -39,12 +46,23 @@ export function FallbackIcon({
       el.classList.add('above');
   }, [open]);
   return (
-    <span className="fallback" onMouseEnter={() => setOpen(true)} onMouseLeave={() => setOpen(false)}>
+    <span
+      className="fallback"
+      onMouseEnter={() => setOpen(true)}
+      onMouseLeave={() => document.activeElement !== button.current && setOpen(false)}
+    >
       <button
+        ref={button}
         type="button"
         className="fallback-icon"
         aria-label={fallbackIconName(status)}
         aria-describedby={id}
+        onPointerDown={(e) => (openAtTouch.current = e.pointerType === 'mouse' ? undefined : open)}
+        onClick={() => {
+          const was = openAtTouch.current;
+          openAtTouch.current = undefined;
+          setOpen(was === undefined || !was);
+        }}
         onFocus={() => setOpen(true)}
         onBlur={() => setOpen(false)}
         onKeyDown={(e) => e.key === 'Escape' && setOpen(false)}

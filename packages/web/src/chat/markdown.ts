@@ -6,13 +6,62 @@
  * adds tables, strikethrough, task lists and bare-URL autolinks; those links go through the same
  * urlTransform and link component (an in-page link, a footnote's, stays in this tab). A table sits
  * in its own scroll box, so a wide one scrolls sideways inside the message instead of widening the
- * page.
+ * page. Images are never loaded: each is a link to its URL, named by its alt text.
  */
 import { createElement, type ComponentProps } from 'react';
 import type Markdown from 'react-markdown';
 import remarkGfm from 'remark-gfm';
 
 type Props = Omit<ComponentProps<typeof Markdown>, 'children'>;
+
+/**
+ * A framed picture, decorative (an SVG, as in ui/icons.tsx: a minimal Linux box may have no emoji
+ * glyphs). Built with createElement: this file stays free of JSX for the Node test.
+ */
+const imageIcon = () =>
+  createElement(
+    'svg',
+    {
+      viewBox: '0 0 16 16',
+      width: 14,
+      height: 14,
+      fill: 'none',
+      stroke: 'currentColor',
+      strokeWidth: 1.5,
+      strokeLinecap: 'round',
+      strokeLinejoin: 'round',
+      'aria-hidden': true,
+      focusable: false,
+    },
+    createElement('rect', { x: 2, y: 3, width: 12, height: 10, rx: 1.5 }),
+    createElement('circle', { cx: 6, cy: 6.5, r: 1.2 }),
+    createElement('path', { d: 'M2.5 12l3.5-3.5 2.5 2.5 2-2 3 3' }),
+  );
+
+/**
+ * An image in an answer, as a link to it rather than an <img>: loading it by itself would let an
+ * answer steered by injected text send the conversation to any host (in the URL) the moment the
+ * member opens the chat. Nothing is fetched until the member clicks. An unsafe URL (emptied by
+ * urlTransform) leaves just the alt text.
+ */
+function imageLink(src: unknown, alt: string | undefined) {
+  const text = alt || 'image';
+  if (typeof src !== 'string' || !src) return alt ?? null;
+  return createElement(
+    'a',
+    {
+      href: src,
+      target: '_blank',
+      rel: 'noopener noreferrer nofollow',
+      className: 'md-image-link',
+      title: src,
+    },
+    // Seen: the icon and the alt text; heard: "Image: <alt>".
+    imageIcon(),
+    createElement('span', { className: 'sr-only' }, 'Image:'),
+    ` ${text}`,
+  );
+}
 
 export const markdownProps: Props = {
   skipHtml: true,
@@ -22,9 +71,7 @@ export const markdownProps: Props = {
       href?.startsWith('#')
         ? createElement('a', { href }, children)
         : createElement('a', { href, target: '_blank', rel: 'noopener noreferrer nofollow' }, children),
-    // An unsafe image URL is emptied by urlTransform: show its alt text rather than an <img src="">.
-    img: ({ src, alt }) =>
-      typeof src === 'string' && src ? createElement('img', { src, alt: alt ?? '' }) : (alt ?? null),
+    img: ({ src, alt }) => imageLink(src, alt),
     table: ({ children }) =>
       createElement('div', { className: 'md-table-scroll' }, createElement('table', null, children)),
   },
