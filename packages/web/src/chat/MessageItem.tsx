@@ -54,15 +54,20 @@ export function MessageItem({
       <div className="msg-header">
         <span className="mate-name">{mateName}</span>
         {m.model && <span className="model-name">{label(m.model)}</span>}
-        {tokens && (
-          <span
-            className="tokens"
-            title={m.usage ? `${m.usage.inputTokens} in, ${m.usage.outputTokens} out` : undefined}
-          >
-            {tokens}
+        {(tokens || m.fallback) && (
+          // One group, so that on a narrow screen the icon wraps with its counter, never alone.
+          <span className="counter">
+            {tokens && (
+              <span
+                className="tokens"
+                title={m.usage ? `${m.usage.inputTokens} in, ${m.usage.outputTokens} out` : undefined}
+              >
+                {tokens}
+              </span>
+            )}
+            {m.fallback && <FallbackIcon fallback={m.fallback} label={label} status={m.status} />}
           </span>
         )}
-        {m.fallback && <FallbackIcon fallback={m.fallback} label={label} status={m.status} />}
         {writing && <span className="writing">writing…</span>}
       </div>
       {m.content && <MarkdownText text={m.content} />}
