@@ -511,6 +511,48 @@ test('web chat', async (t) => {
         assert.equal((await member.get<Conv>(`/api/conversations/${named}`)).body.title, 'Trip plans');
       });
 
+      await t.test('the conversation list comes in pages, most recently active first', async () => {
+        const pager = await addMember(server, owner, 'pager@example.com', 'member');
+        type Page = { conversations: { id: string; updatedAt: string }[]; next: string | null };
+        const made: string[] = [];
+        for (let i = 0; i < 5; i++)
+          made.push((await pager.post<{ id: string }>('/api/conversations', { mateId: mate })).body.id);
+        // Activity moves a conversation up: the oldest one gets a message.
+        await readSse(await rawPost(pager, `/api/conversations/${made[0]}/messages`, { content: 'Hi' }));
+        const all = (await pager.get<Page>('/api/conversations')).body;
+        assert.equal(all.next, null);
+        assert.equal(all.conversations.length, 5);
+        assert.equal(all.conversations[0]?.id, made[0], 'the one with activity is first');
+        const key = (c: { id: string; updatedAt: string }) => `${c.updatedAt} ${c.id}`;
+        const sorted = [...all.conversations].sort((a, b) => (key(a) < key(b) ? 1 : -1));
+        assert.deepEqual(all.conversations, sorted, 'newest activity first, ties by id');
+
+        const seen: string[] = [];
+        let next: string | null = null;
+        let pages = 0;
+        do {
+          const qs: string = next ? `&before=${encodeURIComponent(next)}` : '';
+          const res = await pager.get<Page>(`/api/conversations?limit=2${qs}`);
+          assert.equal(res.status, 200);
+          assert.ok(res.body.conversations.length <= 2);
+          seen.push(...res.body.conversations.map((c) => c.id));
+          next = res.body.next;
+          pages++;
+        } while (next !== null && pages < 10);
+        assert.equal(pages, 3);
+        assert.deepEqual(
+          seen,
+          all.conversations.map((c) => c.id),
+          'every conversation once, in order',
+        );
+
+        for (const bad of ['limit=0', 'limit=501', 'limit=two', 'before=nonsense', 'before=W10', 'page=2']) {
+          const res = await pager.get<{ error: { message: string } }>(`/api/conversations?${bad}`);
+          assert.equal(res.status, 400, bad);
+          assert.match(res.body.error.message, /^query\b/, bad);
+        }
+      });
+
       await t.test('members see only their own conversations', async () => {
         const conv = await newConv();
         assert.equal((await owner.get(`/api/conversations/${conv}`)).status, 404);

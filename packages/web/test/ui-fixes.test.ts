@@ -6,7 +6,8 @@
  * hit yet, nor show it for a provider no request has reached, says when an unavailable provider is
  * tried again, and a passing Test connection clears it; GFM tables render inside a chat answer;
  * and on a phone the Members, API keys and Fallback activity tables are cards that fit the
- * screen. The pure parts are checked directly, the rest in Chromium against the real server and
+ * screen; the amber icon stays beside its token counter on a phone; past 100 conversations the
+ * list pages. The pure parts are checked directly, the rest in Chromium against the real server and
  * simulator (skipped when Chromium is absent).
  * `UI_FIXES_SCREENSHOTS=<dir>` also writes screenshots there.
  */
@@ -135,7 +136,7 @@ test('auditChange: per changed key for two objects; one-sided objects list their
 /** The assistant messages of the open conversation. */
 const answers = (page: Page) => page.locator('li.msg-assistant');
 
-describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 120_000 }, () => {
+describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () => {
   let h: Harness;
   let owner: WatchedPage;
   let mateId = '';
@@ -784,6 +785,77 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 120_000 }, () 
     assert.equal(await page.evaluate('document.activeElement?.id'), 'composer-input', 'after Retry');
     await msg.and(page.locator('[data-status="complete"]')).waitFor({ timeout: 20_000 });
     assert.equal(await page.evaluate('document.activeElement?.id'), 'composer-input', 'once answered');
+    noConsoleErrors(owner);
+  });
+
+  it('N: past 100 conversations the list shows the newest and a button for the older ones', async () => {
+    const { page, context } = owner;
+    type Page = { conversations: { id: string }[]; next: string | null };
+    let have = (await api(context.request, 'GET', '/api/conversations?limit=500')).body as unknown as Page;
+    for (let i = have.conversations.length; i < 103; i++) {
+      const c = await api(context.request, 'POST', '/api/conversations', { mateId, title: `Old chat ${i}` });
+      assert.equal(c.status, 201, JSON.stringify(c.body));
+    }
+    have = (await api(context.request, 'GET', '/api/conversations?limit=500')).body as unknown as Page;
+    const total = have.conversations.length;
+    assert.ok(total > 100);
+    await page.goto('/');
+    const rows = page.locator('.conv-list > li');
+    const older = page.getByRole('button', { name: 'Show older conversations' });
+    await older.waitFor();
+    assert.equal(await rows.count(), 100, 'the first page');
+    await older.scrollIntoViewIfNeeded();
+    await shot(page, 'conversations-older.png');
+    await older.click();
+    await older.waitFor({ state: 'detached' });
+    assert.equal(await rows.count(), total, 'all of them, once each');
+    const links: string[] = [];
+    for (const a of await page.locator('.conv-list > li a.conv-link').all())
+      links.push(String(await a.getAttribute('href')));
+    assert.deepEqual(
+      links,
+      have.conversations.map((c) => `/c/${c.id}`),
+      'in the server order',
+    );
+    noConsoleErrors(owner);
+  });
+
+  it('O: a second tab shows what another tab added (a message, a conversation) once it is in front again', async () => {
+    const { page, context } = owner;
+    const conv = await api(context.request, 'POST', '/api/conversations', { mateId });
+    assert.equal(conv.status, 201, JSON.stringify(conv.body));
+    const id = String(conv.body.id);
+    const other = await context.newPage();
+    const errors: string[] = [];
+    other.on('pageerror', (e) => errors.push(e.message));
+    other.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    try {
+      await other.goto(`/c/${id}`);
+      await other.getByText('Say hello to', { exact: false }).waitFor();
+      await page.goto(`/c/${id}`);
+      const box = page.getByLabel('Message', { exact: true });
+      await box.fill('Hello from the first tab');
+      await page.keyboard.press('Enter');
+      await answers(page).first().and(page.locator('[data-status="complete"]')).waitFor({ timeout: 20_000 });
+      const made = await api(context.request, 'POST', '/api/conversations', {
+        mateId,
+        title: 'Started in another tab',
+      });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      // The member comes back to the second tab.
+      await other.evaluate('window.dispatchEvent(new Event("focus"))');
+      await other.locator('li.msg-user', { hasText: 'Hello from the first tab' }).waitFor();
+      await answers(other).first().and(other.locator('[data-status="complete"]')).waitFor();
+      assert.equal(
+        await answers(other).first().locator('.markdown').innerText(),
+        await answers(page).first().locator('.markdown').innerText(),
+        'the same answer',
+      );
+      await other.getByRole('link', { name: 'Started in another tab' }).waitFor();
+      assert.deepEqual(errors, [], 'console errors');
+    } finally {
+      await other.close();
+    }
     noConsoleErrors(owner);
   });
 });

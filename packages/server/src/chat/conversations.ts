@@ -32,6 +32,35 @@ const MessageParams = z.strictObject({
   messageId: z.string().min(1).max(100),
 });
 
+/** Where a page of the list ends: its last conversation's (updated_at, id), opaque to clients. */
+const cursorOf = (r: ConversationsTable) =>
+  Buffer.from(JSON.stringify([r.updated_at, r.id])).toString('base64url');
+const Cursor = z.tuple([z.string().max(40), z.string().min(1).max(100)]);
+/**
+ * A page of the conversation list, most recently active first: `before` is the `next` of the page
+ * before it. A conversation that becomes active while a member pages moves to the top (a client
+ * that keeps its list merges by id).
+ */
+const ListQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  before: z
+    .string()
+    .max(400)
+    .transform((s, c) => {
+      let value: unknown;
+      try {
+        value = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
+      } catch {
+        value = undefined;
+      }
+      const r = Cursor.safeParse(value);
+      if (r.success) return r.data;
+      c.addIssue({ code: 'custom', message: "not a cursor this server gave (use a page's next)" });
+      return z.NEVER;
+    })
+    .optional(),
+});
+
 function conversationView(r: ConversationsTable) {
   return { id: r.id, mateId: r.mate_id, title: r.title, createdAt: r.created_at, updatedAt: r.updated_at };
 }
@@ -148,15 +177,30 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
 
   app.get('/api/conversations', { config: { access: ANY_MEMBER } }, async (request) => {
     const u = userOf(request);
-    const rows = await db
+    const query = parse(ListQuery, request.query, 'query');
+    let q = db
       .selectFrom('conversations')
       .selectAll()
       .where('org_id', '=', u.orgId)
-      .where('user_id', '=', u.userId)
+      .where('user_id', '=', u.userId);
+    if (query.before) {
+      const [at, id] = query.before;
+      q = q.where((eb) =>
+        eb.or([eb('updated_at', '<', at), eb.and([eb('updated_at', '=', at), eb('id', '<', id)])]),
+      );
+    }
+    // One row more than asked tells whether there is a next page without counting.
+    const rows = await q
       .orderBy('updated_at', 'desc')
-      .limit(500)
+      .orderBy('id', 'desc')
+      .limit(query.limit + 1)
       .execute();
-    return { conversations: rows.map(conversationView) };
+    const page = rows.slice(0, query.limit);
+    const last = page.at(-1);
+    return {
+      conversations: page.map(conversationView),
+      next: rows.length > query.limit && last ? cursorOf(last) : null,
+    };
   });
 
   app.post('/api/conversations', { config: { access: ANY_MEMBER } }, async (request, reply) => {

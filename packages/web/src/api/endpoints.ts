@@ -42,8 +42,11 @@ export const auth = {
 export const chat = {
   mates: () => get<{ mates: Mate[] }>('/api/mates').then((r) => r.mates),
   models: () => get<ModelsForMembers>('/api/models'),
-  conversations: () =>
-    get<{ conversations: Conversation[] }>('/api/conversations').then((r) => r.conversations),
+  /** A page of the member's conversations, most recently active first; `next` asks for the older ones. */
+  conversations: (before?: string) =>
+    get<{ conversations: Conversation[]; next: string | null }>(
+      `/api/conversations${before ? `?before=${enc(before)}` : ''}`,
+    ),
   createConversation: (mateId: string) => post<Conversation>('/api/conversations', { mateId }),
   conversation: (id: string) => get<ConversationDetail>(`/api/conversations/${enc(id)}`),
   rename: (id: string, title: string) => patch<Conversation>(`/api/conversations/${enc(id)}`, { title }),

@@ -13,6 +13,8 @@ export function ChatPage({ path }: { path: string }) {
   const activeId = match?.[1] ? decodeURIComponent(match[1]) : undefined;
   const [mates, setMates] = useState<Mate[]>([]);
   const [conversations, setConversations] = useState<Conversation[]>([]);
+  // Where the next (older) page of the list starts; null once every conversation is shown.
+  const [older, setOlder] = useState<string | null>(null);
   const [models, setModels] = useState<ModelsForMembers>({ defaultModel: null, models: [] });
   const [error, setError] = useState<string>();
   // The conversation "New chat" just started: its message box takes the focus when it shows. Only
@@ -20,19 +22,54 @@ export function ChatPage({ path }: { path: string }) {
   const [started, setStarted] = useState<string>();
   if (started !== undefined && started !== activeId) setStarted(undefined);
 
-  const refresh = useCallback(async () => {
+  const refresh = useCallback(async (again: boolean) => {
     try {
       const [m, c, md] = await Promise.all([chat.mates(), chat.conversations(), chat.models()]);
       setMates(m);
-      setConversations(c);
       setModels(md);
+      if (!again) {
+        setConversations(c.conversations);
+        setOlder(c.next);
+        return;
+      }
+      // Read again: the newest page as it is now, then the older ones this tab had shown beyond it.
+      const fresh = new Set(c.conversations.map((x) => x.id));
+      const end = c.conversations.at(-1);
+      const beyond = (x: Conversation) =>
+        c.next !== null &&
+        end !== undefined &&
+        !fresh.has(x.id) &&
+        (x.updatedAt < end.updatedAt || (x.updatedAt === end.updatedAt && x.id < end.id));
+      setConversations((cs) => [...c.conversations, ...cs.filter(beyond)]);
+      setOlder((o) => (c.next === null ? null : o));
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      if (!again) setError(e instanceof Error ? e.message : String(e));
     }
   }, []);
   useEffect(() => {
-    void refresh();
+    void refresh(false);
+    // Conversations started, renamed or deleted in another tab or device, and Mates an admin
+    // added, show when the member comes back to this tab.
+    const again = () => document.visibilityState === 'visible' && void refresh(true);
+    document.addEventListener('visibilitychange', again);
+    window.addEventListener('focus', again);
+    return () => {
+      document.removeEventListener('visibilitychange', again);
+      window.removeEventListener('focus', again);
+    };
   }, [refresh]);
+
+  const showOlder = async () => {
+    if (older === null) return;
+    try {
+      const page = await chat.conversations(older);
+      // By id: a conversation that became active while paging is already at the top.
+      setConversations((cs) => [...cs, ...page.conversations.filter((c) => !cs.some((x) => x.id === c.id))]);
+      setOlder(page.next);
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  };
 
   // Disabled models are not in the members' list; their id is the best name we have.
   const label = useCallback((id: string) => models.models.find((m) => m.id === id)?.label ?? id, [models]);
@@ -92,6 +129,11 @@ export function ChatPage({ path }: { path: string }) {
           onRename={rename}
           onDelete={remove}
         />
+        {older !== null && (
+          <button type="button" className="small show-older" onClick={() => void showOlder()}>
+            Show older conversations
+          </button>
+        )}
         <ErrorText message={error} />
       </aside>
       <main className="chat-main" id="main" tabIndex={-1}>

@@ -174,23 +174,37 @@ export function useConversation(id: string, onTitle?: (title: string) => void) {
     setDetail(undefined);
     setMessages([]);
     setError(undefined);
+    /** Shows the stored conversation, following an answer still being written. */
+    const show = (d: ConversationDetail, again = false) => {
+      setDetail(d);
+      // Renamed elsewhere: the conversation list follows too.
+      if (again) titled.current?.(d.title);
+      const running = d.messages.find((m) => m.status === 'in_progress');
+      // The server replays what was written so far, so the partial text starts empty here.
+      setMessages(running ? d.messages.map((m) => (m === running ? { ...m, content: '' } : m)) : d.messages);
+      if (running) void follow('GET', chat.eventsPath(id, running.id), undefined, running.id);
+    };
     chat.conversation(id).then(
-      (d) => {
-        if (!live) return;
-        setDetail(d);
-        setMessages(d.messages);
-        const running = d.messages.find((m) => m.status === 'in_progress');
-        // The server replays what was written so far, so the partial text starts empty here.
-        if (running) {
-          setMessages(d.messages.map((m) => (m.id === running.id ? { ...m, content: '' } : m)));
-          void follow('GET', chat.eventsPath(id, running.id), undefined, running.id);
-        }
-      },
+      (d) => live && show(d),
       (e: unknown) =>
         live && setError(e instanceof ApiError && e.status === 404 ? 'Conversation not found.' : String(e)),
     );
+    // Another tab or device may have added to the conversation while this tab was in the
+    // background: coming back to it reads it again. Not while this tab is following an answer
+    // (it is current), nor over a send that began while the read was on its way.
+    const resync = () => {
+      if (document.visibilityState !== 'visible' || current.size > 0) return;
+      chat.conversation(id).then(
+        (d) => live && current.size === 0 && show(d, true),
+        () => undefined,
+      );
+    };
+    document.addEventListener('visibilitychange', resync);
+    window.addEventListener('focus', resync);
     return () => {
       live = false;
+      document.removeEventListener('visibilitychange', resync);
+      window.removeEventListener('focus', resync);
       for (const c of current) c.abort();
       current.clear();
     };
