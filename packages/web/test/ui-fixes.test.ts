@@ -144,6 +144,13 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
   let answered = '';
 
   const noConsoleErrors = (o: WatchedPage) => assert.deepEqual(o.errors, [], 'console errors');
+  /** Starts a conversation with Ada (through the API) and opens it in the owner's page. */
+  const openNew = async () => {
+    const conv = await api(owner.context.request, 'POST', '/api/conversations', { mateId });
+    assert.equal(conv.status, 201, JSON.stringify(conv.body));
+    await owner.page.goto(`/c/${String(conv.body.id)}`);
+    return { id: String(conv.body.id), title: String(conv.body.title) };
+  };
   const shot = async (page: Page, name: string, fullPage = false) => {
     if (!SHOTS) return;
     mkdirSync(SHOTS, { recursive: true });
@@ -742,10 +749,7 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
 
   it('L: a title over 200 characters cannot be typed, and a refused rename says why next to the form', async () => {
     const { page } = owner;
-    const conv = await api(owner.context.request, 'POST', '/api/conversations', { mateId });
-    assert.equal(conv.status, 201, JSON.stringify(conv.body));
-    await page.goto(`/c/${String(conv.body.id)}`);
-    const title = String(conv.body.title);
+    const { title } = await openNew();
     await page.getByRole('heading', { name: title, exact: true }).waitFor();
     await page
       .getByRole('button', { name: `Rename ${title}` })
@@ -770,9 +774,7 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
 
   it('M: after Stop and after Retry the focus is in the message box, not on <body>', async () => {
     const { page } = owner;
-    const conv = await api(owner.context.request, 'POST', '/api/conversations', { mateId });
-    assert.equal(conv.status, 201, JSON.stringify(conv.body));
-    await page.goto(`/c/${String(conv.body.id)}`);
+    await openNew();
     const box = page.getByLabel('Message', { exact: true });
     await box.fill('Write slowly please');
     await page.keyboard.press('Enter');
@@ -822,9 +824,7 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
 
   it('O: a second tab shows what another tab added (a message, a conversation) once it is in front again', async () => {
     const { page, context } = owner;
-    const conv = await api(context.request, 'POST', '/api/conversations', { mateId });
-    assert.equal(conv.status, 201, JSON.stringify(conv.body));
-    const id = String(conv.body.id);
+    const { id } = await openNew();
     const other = await context.newPage();
     const errors: string[] = [];
     other.on('pageerror', (e) => errors.push(e.message));
@@ -832,7 +832,6 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
     try {
       await other.goto(`/c/${id}`);
       await other.getByText('Say hello to', { exact: false }).waitFor();
-      await page.goto(`/c/${id}`);
       const box = page.getByLabel('Message', { exact: true });
       await box.fill('Hello from the first tab');
       await page.keyboard.press('Enter');

@@ -11,28 +11,18 @@
 import { createElement, type ComponentProps } from 'react';
 import type Markdown from 'react-markdown';
 import remarkGfm from 'remark-gfm';
+import { iconSvgProps } from '../ui/iconProps.js';
 
 type Props = Omit<ComponentProps<typeof Markdown>, 'children'>;
 
 /**
- * A framed picture, decorative (an SVG, as in ui/icons.tsx: a minimal Linux box may have no emoji
- * glyphs). Built with createElement: this file stays free of JSX for the Node test.
+ * A framed picture, decorative (an SVG like those of ui/icons.tsx). Built with createElement: this
+ * file stays free of JSX for the Node test.
  */
 const imageIcon = () =>
   createElement(
     'svg',
-    {
-      viewBox: '0 0 16 16',
-      width: 14,
-      height: 14,
-      fill: 'none',
-      stroke: 'currentColor',
-      strokeWidth: 1.5,
-      strokeLinecap: 'round',
-      strokeLinejoin: 'round',
-      'aria-hidden': true,
-      focusable: false,
-    },
+    iconSvgProps,
     createElement('rect', { x: 2, y: 3, width: 12, height: 10, rx: 1.5 }),
     createElement('circle', { cx: 6, cy: 6.5, r: 1.2 }),
     createElement('path', { d: 'M2.5 12l3.5-3.5 2.5 2.5 2-2 3 3' }),

@@ -1,16 +1,5 @@
-/** Small inline icons (no icon font: a minimal Linux box may have no emoji glyphs). Decorative only. */
-const common = {
-  viewBox: '0 0 16 16',
-  width: 14,
-  height: 14,
-  fill: 'none',
-  stroke: 'currentColor',
-  strokeWidth: 1.5,
-  strokeLinecap: 'round' as const,
-  strokeLinejoin: 'round' as const,
-  'aria-hidden': true,
-  focusable: false,
-};
+/** Small inline icons (their shared <svg> attributes in iconProps.ts). Decorative only. */
+import { iconSvgProps as common } from './iconProps.js';
 
 /** A pencil (edit, rename). */
 export function PencilIcon() {
