@@ -24,7 +24,7 @@ import { newInstanceId, registerInstance, startCluster } from './cluster/index.j
 import type { ServerConfig } from './config.js';
 import type { AppContext } from './context.js';
 import { startDemo, type Demo } from './demo/index.js';
-import { clientError, HttpError } from './http/index.js';
+import { clientError, HttpError, lazyChildLogger } from './http/index.js';
 import { createMetrics } from './metrics/index.js';
 import { OpenAIError, registerOpenAIRoutes } from './openai-api/index.js';
 import { countOrganizations } from './organizations/index.js';
@@ -213,6 +213,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
 
   const app: FastifyInstance = Fastify({
     loggerInstance: log as FastifyBaseLogger,
+    childLoggerFactory: lazyChildLogger,
     bodyLimit: config.bodyLimitBytes,
     trustProxy: true,
     forceCloseConnections: 'idle',

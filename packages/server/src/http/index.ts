@@ -3,3 +3,4 @@ export * from './errors.js';
 export { parse, describeIssues, IdParams } from './validate.js';
 export { parseCookies, serializeCookie } from './cookies.js';
 export { CLIENT_STALL_MS, SSE_HEADERS, drained } from './stream.js';
+export { lazyChildLogger } from './lazy-logger.js';
