@@ -4,6 +4,7 @@ import type { Conversation, Mate, ModelsForMembers } from '../api/types.js';
 import { ErrorText } from '../ui/ErrorText.js';
 import { Link } from '../ui/Link.js';
 import { navigate } from '../ui/router.js';
+import { onTabReturn } from '../ui/tabReturn.js';
 import { ConversationList } from './ConversationList.js';
 import { ConversationView } from './ConversationView.js';
 
@@ -33,10 +34,10 @@ export function ChatPage({ path }: { path: string }) {
         return;
       }
       // Read again: the newest page as it is now, then the older ones this tab had shown beyond it.
+      // With no next page the fresh one is the whole list (conversations deleted elsewhere go).
       const fresh = new Set(c.conversations.map((x) => x.id));
-      const end = c.conversations.at(-1);
+      const end = c.next === null ? undefined : c.conversations.at(-1);
       const beyond = (x: Conversation) =>
-        c.next !== null &&
         end !== undefined &&
         !fresh.has(x.id) &&
         (x.updatedAt < end.updatedAt || (x.updatedAt === end.updatedAt && x.id < end.id));
@@ -50,13 +51,7 @@ export function ChatPage({ path }: { path: string }) {
     void refresh(false);
     // Conversations started, renamed or deleted in another tab or device, and Mates an admin
     // added, show when the member comes back to this tab.
-    const again = () => document.visibilityState === 'visible' && void refresh(true);
-    document.addEventListener('visibilitychange', again);
-    window.addEventListener('focus', again);
-    return () => {
-      document.removeEventListener('visibilitychange', again);
-      window.removeEventListener('focus', again);
-    };
+    return onTabReturn(() => void refresh(true));
   }, [refresh]);
 
   const showOlder = async () => {
@@ -64,7 +59,10 @@ export function ChatPage({ path }: { path: string }) {
     try {
       const page = await chat.conversations(older);
       // By id: a conversation that became active while paging is already at the top.
-      setConversations((cs) => [...cs, ...page.conversations.filter((c) => !cs.some((x) => x.id === c.id))]);
+      setConversations((cs) => {
+        const shown = new Set(cs.map((x) => x.id));
+        return [...cs, ...page.conversations.filter((c) => !shown.has(c.id))];
+      });
       setOlder(page.next);
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));

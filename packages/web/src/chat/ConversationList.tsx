@@ -2,6 +2,7 @@ import { useState } from 'react';
 import type { Conversation } from '../api/types.js';
 import { PencilIcon, TrashIcon } from '../ui/icons.js';
 import { ConfirmButton } from '../ui/ConfirmButton.js';
+import { ErrorText } from '../ui/ErrorText.js';
 import { Link } from '../ui/Link.js';
 
 /** The server's limit on a title (its trimmed length). */
@@ -56,11 +57,7 @@ function RenameForm({
       <button type="button" onClick={onDone}>
         Cancel
       </button>
-      {error && (
-        <p className="error-text rename-error" role="alert" id={`${inputId}-error`}>
-          {error}
-        </p>
-      )}
+      <ErrorText message={error} id={`${inputId}-error`} className="rename-error" />
     </form>
   );
 }

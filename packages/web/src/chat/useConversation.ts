@@ -2,6 +2,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiError, streamAnswer } from '../api/client.js';
 import { chat } from '../api/endpoints.js';
 import type { AnswerEvent, ConversationDetail, Message } from '../api/types.js';
+import { onTabReturn } from '../ui/tabReturn.js';
 
 const TEMP_USER = 'pending-user';
 const TEMP_ASSISTANT = 'pending-assistant';
@@ -192,19 +193,16 @@ export function useConversation(id: string, onTitle?: (title: string) => void) {
     // Another tab or device may have added to the conversation while this tab was in the
     // background: coming back to it reads it again. Not while this tab is following an answer
     // (it is current), nor over a send that began while the read was on its way.
-    const resync = () => {
-      if (document.visibilityState !== 'visible' || current.size > 0) return;
+    const stopResync = onTabReturn(() => {
+      if (current.size > 0) return;
       chat.conversation(id).then(
         (d) => live && current.size === 0 && show(d, true),
         () => undefined,
       );
-    };
-    document.addEventListener('visibilitychange', resync);
-    window.addEventListener('focus', resync);
+    });
     return () => {
       live = false;
-      document.removeEventListener('visibilitychange', resync);
-      window.removeEventListener('focus', resync);
+      stopResync();
       for (const c of current) c.abort();
       current.clear();
     };
