@@ -92,7 +92,7 @@ test('markdown: an image is not loaded; it is a link to its URL named by its alt
   assert.doesNotMatch(html, /<img/i);
   assert.match(
     html,
-    /<a href="http:\/\/127.0.0.1:1\/pixel.png\?x=secret" target="_blank" rel="noopener noreferrer nofollow" class="md-image-link" title="[^"]*"><svg [^>]*aria-hidden="true"[^>]*>.*?<\/svg><span class="sr-only">Image:<\/span> status<\/a>/,
+    /<a href="http:\/\/127.0.0.1:1\/pixel.png\?x=secret" target="_blank" rel="noopener noreferrer nofollow" class="md-image-link" title="[^"]*"><svg [^>]*aria-hidden="true"[^>]*>.*?<\/svg><span class="visually-hidden">Image:<\/span> status<\/a>/,
   );
   // Without alt text it still says what it is.
   assert.match(html, /href="https:\/\/example.com\/a.png"[^>]*>.*Image:<\/span> image<\/a>/);

@@ -857,4 +857,87 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
     }
     noConsoleErrors(owner);
   });
+
+  it("P: the conversation list is one Tab stop; arrows, Home and End move in it, Tab reaches the row's buttons", async () => {
+    const { page, context } = owner;
+    // N made over 100 conversations: the list pages, so "Show older" follows it.
+    const listed = (await api(context.request, 'GET', '/api/conversations')).body as unknown as {
+      conversations: { id: string; title: string }[];
+    };
+    const [first, second, third] = listed.conversations;
+    const last = listed.conversations.at(-1);
+    assert.ok(first && second && third && last && listed.conversations.length === 100);
+    await page.goto('/');
+    const older = page.getByRole('button', { name: 'Show older conversations' });
+    await older.waitFor();
+    const focused = page.locator(':focus');
+    const isFocused = async (l: Locator, what: string) =>
+      assert.equal(await l.and(focused).count(), 1, `${what} has the focus`);
+    const link = (c: { id: string }) => page.locator(`a.conv-link[href="/c/${c.id}"]`);
+
+    await page.getByRole('button', { name: 'New chat with Ada' }).focus();
+    await page.keyboard.press('Tab');
+    await isFocused(link(first), "the newest conversation, the list's one Tab stop");
+    await page.keyboard.press('Tab');
+    await isFocused(page.getByRole('button', { name: `Rename ${first.title}`, exact: true }), 'its Rename');
+    await page.keyboard.press('Tab');
+    await isFocused(page.getByRole('button', { name: `Delete ${first.title}`, exact: true }), 'its Delete');
+    await page.keyboard.press('Tab');
+    await isFocused(older, 'past the 100 rows in four Tabs: Show older');
+    assert.equal(
+      await link(first)
+        .getAttribute('aria-describedby')
+        .then((id) => page.locator(`#${id}`).innerText()),
+      'Up and Down arrows move between conversations.',
+    );
+
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Shift+Tab');
+    await isFocused(link(first), 'back on the first row');
+    await page.keyboard.press('ArrowDown');
+    await isFocused(link(second), 'ArrowDown');
+    await page.keyboard.press('End');
+    await isFocused(link(last), 'End');
+    await page.keyboard.press('ArrowDown');
+    await isFocused(link(last), 'ArrowDown on the last row stays');
+    await page.keyboard.press('Home');
+    await isFocused(link(first), 'Home');
+    await page.keyboard.press('ArrowUp');
+    await isFocused(link(first), 'ArrowUp on the first row stays');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    await isFocused(link(third), 'two rows down');
+    await shot(page, 'conversation-keys.png');
+    await page.keyboard.press('Tab');
+    await isFocused(
+      page.getByRole('button', { name: `Rename ${third.title}`, exact: true }),
+      "the focused row's Rename",
+    );
+    await page.keyboard.press('ArrowUp');
+    await isFocused(link(second), "ArrowUp from a row's button");
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`**/c/${second.id}`);
+    assert.equal(await link(second).getAttribute('aria-current'), 'page');
+
+    // Opened from elsewhere, the open conversation is the list's Tab stop.
+    await page.goto(`/c/${third.id}`);
+    await page.getByLabel('Message', { exact: true }).waitFor();
+    await page.getByRole('button', { name: 'New chat with Ada' }).focus();
+    await page.keyboard.press('Tab');
+    await isFocused(link(third), 'the open conversation');
+    const tabbable = await page.locator('.conv-list [tabindex="0"], .conv-list a:not([tabindex])').count();
+    assert.equal(tabbable, 3, "one row's link, Rename and Delete are tabbable");
+
+    // In the rename box the arrows and Home/End move the caret, not the focus.
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    const box = page.getByLabel('New title');
+    await box.waitFor();
+    await page.keyboard.press('Home');
+    await page.keyboard.press('ArrowDown');
+    await isFocused(box, 'the rename box keeps the focus');
+    await page.keyboard.press('Escape');
+    noConsoleErrors(owner);
+  });
 });

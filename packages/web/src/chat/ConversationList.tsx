@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useRef, useState, type KeyboardEvent } from 'react';
 import type { Conversation } from '../api/types.js';
 import { PencilIcon, TrashIcon } from '../ui/icons.js';
 import { ConfirmButton } from '../ui/ConfirmButton.js';
@@ -65,21 +65,25 @@ function RenameForm({
 function Row({
   c,
   active,
+  tabStop,
   onRename,
   onDelete,
 }: {
   c: Conversation;
   active: boolean;
+  /** The list's one Tab stop is in this row: its link and buttons take the focus from Tab. */
+  tabStop: boolean;
   onRename: (title: string) => Promise<void>;
   onDelete: () => Promise<void>;
 }) {
+  const tabIndex = tabStop ? 0 : -1;
   const [editing, setEditing] = useState(false);
   // Once the form closes, the pencil that opened it takes the focus back (not <body>).
   const [renamed, setRenamed] = useState(false);
   // The form mounts when editing starts, so its draft is the title of that moment.
   if (editing)
     return (
-      <li className="conv-row">
+      <li className="conv-row" data-id={c.id}>
         <RenameForm
           c={c}
           onRename={onRename}
@@ -91,8 +95,14 @@ function Row({
       </li>
     );
   return (
-    <li className={`conv-row${active ? ' active' : ''}`}>
-      <Link href={`/c/${c.id}`} aria-current={active ? 'page' : undefined} className="conv-link">
+    <li className={`conv-row${active ? ' active' : ''}`} data-id={c.id}>
+      <Link
+        href={`/c/${c.id}`}
+        aria-current={active ? 'page' : undefined}
+        aria-describedby={tabStop ? KEYS_HINT : undefined}
+        className="conv-link"
+        tabIndex={tabIndex}
+      >
         {c.title}
       </Link>
       <button
@@ -101,10 +111,12 @@ function Row({
         aria-label={`Rename ${c.title}`}
         onClick={() => setEditing(true)}
         autoFocus={renamed}
+        tabIndex={tabIndex}
       >
         <PencilIcon />
       </button>
       <ConfirmButton
+        tabIndex={tabIndex}
         className="icon-button"
         label={`Delete ${c.title}`}
         confirm="Delete?"
@@ -117,7 +129,24 @@ function Row({
   );
 }
 
-/** The member's conversations: open, rename (inline) and delete (with a confirming second click). */
+/** The id of the hint the list's Tab stop points at. */
+const KEYS_HINT = 'conv-list-keys';
+
+/** The row an arrow key, Home or End moves to from row `i` of `n`, if it is one of those keys. */
+function moveTo(key: string, i: number, n: number): number | undefined {
+  if (key === 'ArrowDown') return Math.min(i + 1, n - 1);
+  if (key === 'ArrowUp') return Math.max(i - 1, 0);
+  if (key === 'Home') return 0;
+  if (key === 'End') return n - 1;
+  return undefined;
+}
+
+/**
+ * The member's conversations: open, rename (inline) and delete (with a confirming second click).
+ * The list is one Tab stop (the row last focused, else the open conversation, else the first), so
+ * a keyboard user passes hundreds of conversations with one Tab; Up, Down, Home and End move
+ * between them, and Tab reaches the focused row's Rename and Delete.
+ */
 export function ConversationList({
   conversations,
   activeId,
@@ -129,18 +158,50 @@ export function ConversationList({
   onRename: (id: string, title: string) => Promise<void>;
   onDelete: (id: string) => Promise<void>;
 }) {
+  const [focusedId, setFocusedId] = useState<string>();
+  const list = useRef<HTMLUListElement>(null);
   if (conversations.length === 0) return <p className="muted small">No conversations yet.</p>;
+  const has = (id: string | undefined) => id !== undefined && conversations.some((c) => c.id === id);
+  const stop = has(focusedId) ? focusedId : has(activeId) ? activeId : conversations[0]?.id;
+
+  const onKeyDown = (e: KeyboardEvent<HTMLUListElement>) => {
+    // Keys typed in the rename box move its caret, not the focus.
+    if (!(e.target instanceof HTMLElement) || e.target.closest('form')) return;
+    const row = e.target.closest<HTMLElement>('li[data-id]');
+    const i = conversations.findIndex((c) => c.id === row?.dataset.id);
+    const to = i < 0 ? undefined : moveTo(e.key, i, conversations.length);
+    if (to === undefined) return;
+    e.preventDefault();
+    const next = conversations[to];
+    if (!next) return;
+    setFocusedId(next.id);
+    list.current?.querySelector<HTMLElement>(`li[data-id="${CSS.escape(next.id)}"] a.conv-link`)?.focus();
+  };
   return (
-    <ul className="conv-list">
-      {conversations.map((c) => (
-        <Row
-          key={c.id}
-          c={c}
-          active={c.id === activeId}
-          onRename={(t) => onRename(c.id, t)}
-          onDelete={() => onDelete(c.id)}
-        />
-      ))}
-    </ul>
+    <>
+      <p id={KEYS_HINT} className="visually-hidden">
+        Up and Down arrows move between conversations.
+      </p>
+      <ul
+        className="conv-list"
+        ref={list}
+        onKeyDown={onKeyDown}
+        onFocus={(e) => {
+          const id = e.target.closest<HTMLElement>('li[data-id]')?.dataset.id;
+          if (id !== undefined) setFocusedId(id);
+        }}
+      >
+        {conversations.map((c) => (
+          <Row
+            key={c.id}
+            c={c}
+            active={c.id === activeId}
+            tabStop={c.id === stop}
+            onRename={(t) => onRename(c.id, t)}
+            onDelete={() => onDelete(c.id)}
+          />
+        ))}
+      </ul>
+    </>
   );
 }

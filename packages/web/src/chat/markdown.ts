@@ -48,7 +48,7 @@ function imageLink(src: unknown, alt: string | undefined) {
     },
     // Seen: the icon and the alt text; heard: "Image: <alt>".
     imageIcon(),
-    createElement('span', { className: 'sr-only' }, 'Image:'),
+    createElement('span', { className: 'visually-hidden' }, 'Image:'),
     ` ${text}`,
   );
 }

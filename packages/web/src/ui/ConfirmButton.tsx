@@ -12,6 +12,7 @@ export function ConfirmButton({
   confirm,
   confirmLabel,
   className = 'danger small',
+  tabIndex,
   onConfirm,
 }: {
   /** What the first button shows. */
@@ -23,6 +24,8 @@ export function ConfirmButton({
   /** The confirm button's accessible name, e.g. "Confirm removal of Ada". */
   confirmLabel: string;
   className?: string;
+  /** The first button's tabindex (the confirm button takes the focus when it shows). */
+  tabIndex?: number;
   onConfirm: () => Promise<boolean | void>;
 }) {
   const [confirming, setConfirming] = useState(false);
@@ -40,7 +43,13 @@ export function ConfirmButton({
       </button>
     );
   return (
-    <button type="button" className={className} aria-label={label} onClick={() => setConfirming(true)}>
+    <button
+      type="button"
+      className={className}
+      aria-label={label}
+      tabIndex={tabIndex}
+      onClick={() => setConfirming(true)}
+    >
       {children}
     </button>
   );
