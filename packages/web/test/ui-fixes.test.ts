@@ -7,7 +7,8 @@
  * tried again, and a passing Test connection clears it; GFM tables render inside a chat answer;
  * and on a phone the Members, API keys and Fallback activity tables are cards that fit the
  * screen; the amber icon stays beside its token counter on a phone; past 100 conversations the
- * list pages. The pure parts are checked directly, the rest in Chromium against the real server and
+ * list pages, and is one Tab stop with arrow keys inside; a chat page in front reads the server
+ * again every 15 s, so a window beside another shows what that one did. The pure parts are checked directly, the rest in Chromium against the real server and
  * simulator (skipped when Chromium is absent).
  * `UI_FIXES_SCREENSHOTS=<dir>` also writes screenshots there.
  */
@@ -938,6 +939,46 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
     await page.keyboard.press('ArrowDown');
     await isFocused(box, 'the rename box keeps the focus');
     await page.keyboard.press('Escape');
+    noConsoleErrors(owner);
+  });
+
+  it('Q: a page in front shows, within seconds, what another window did (no tab return needed)', async () => {
+    const { page, context } = owner;
+    const { id } = await openNew();
+    const other = await context.newPage();
+    const errors: string[] = [];
+    other.on('pageerror', (e) => errors.push(e.message));
+    other.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    try {
+      // A fake clock: the catch-up interval passes at once, without waiting 15 real seconds.
+      await other.clock.install();
+      await other.goto(`/c/${id}`);
+      await other.getByText('Say hello to', { exact: false }).waitFor();
+      // Time stands still from here on, however long the answer below takes on a slow machine.
+      await other.clock.pauseAt(Date.now() + 1_000);
+      assert.equal(await other.evaluate('document.visibilityState'), 'visible');
+      await page.getByLabel('Message', { exact: true }).fill('Written in the window beside');
+      await page.keyboard.press('Enter');
+      await answers(page).first().and(page.locator('[data-status="complete"]')).waitFor({ timeout: 20_000 });
+      const made = await api(context.request, 'POST', '/api/conversations', {
+        mateId,
+        title: 'Started in the window beside',
+      });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      const message = other.locator('li.msg-user', { hasText: 'Written in the window beside' });
+      const started = other.getByRole('link', { name: 'Started in the window beside' });
+      // Before the interval: not shown yet (no focus or visibility event is sent in this test).
+      await other.clock.runFor(1_000);
+      assert.equal(await message.count(), 0, 'not before the interval');
+      assert.equal(await started.count(), 0, 'not before the interval');
+      await other.clock.runFor(15_000);
+      await message.waitFor();
+      await answers(other).first().and(other.locator('[data-status="complete"]')).waitFor();
+      await started.waitFor();
+      assert.deepEqual(errors, [], 'console errors');
+    } finally {
+      await other.close();
+    }
     noConsoleErrors(owner);
   });
 });

@@ -4,7 +4,7 @@ import type { Conversation, Mate, ModelsForMembers } from '../api/types.js';
 import { ErrorText } from '../ui/ErrorText.js';
 import { Link } from '../ui/Link.js';
 import { navigate } from '../ui/router.js';
-import { onTabReturn } from '../ui/tabReturn.js';
+import { onCatchUp } from '../ui/tabReturn.js';
 import { ConversationList } from './ConversationList.js';
 import { ConversationView } from './ConversationView.js';
 
@@ -50,8 +50,8 @@ export function ChatPage({ path }: { path: string }) {
   useEffect(() => {
     void refresh(false);
     // Conversations started, renamed or deleted in another tab or device, and Mates an admin
-    // added, show when the member comes back to this tab.
-    return onTabReturn(() => void refresh(true));
+    // added, show when the member comes back to this tab, and every few seconds while it shows.
+    return onCatchUp(() => void refresh(true));
   }, [refresh]);
 
   const showOlder = async () => {

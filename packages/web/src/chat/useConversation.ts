@@ -2,7 +2,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiError, streamAnswer } from '../api/client.js';
 import { chat } from '../api/endpoints.js';
 import type { AnswerEvent, ConversationDetail, Message } from '../api/types.js';
-import { onTabReturn } from '../ui/tabReturn.js';
+import { onCatchUp } from '../ui/tabReturn.js';
 
 const TEMP_USER = 'pending-user';
 const TEMP_ASSISTANT = 'pending-assistant';
@@ -175,8 +175,14 @@ export function useConversation(id: string, onTitle?: (title: string) => void) {
     setDetail(undefined);
     setMessages([]);
     setError(undefined);
+    // What the last read returned: a read that finds the conversation as it was changes nothing
+    // on the page (a member selecting text is not disturbed every few seconds).
+    let shown = '';
     /** Shows the stored conversation, following an answer still being written. */
     const show = (d: ConversationDetail, again = false) => {
+      const read = JSON.stringify(d);
+      if (again && read === shown) return;
+      shown = read;
       setDetail(d);
       // Renamed elsewhere: the conversation list follows too.
       if (again) titled.current?.(d.title);
@@ -190,10 +196,10 @@ export function useConversation(id: string, onTitle?: (title: string) => void) {
       (e: unknown) =>
         live && setError(e instanceof ApiError && e.status === 404 ? 'Conversation not found.' : String(e)),
     );
-    // Another tab or device may have added to the conversation while this tab was in the
-    // background: coming back to it reads it again. Not while this tab is following an answer
+    // Another tab or device may have added to the conversation: coming back to this tab reads it
+    // again, and so does every few seconds in front. Not while this tab is following an answer
     // (it is current), nor over a send that began while the read was on its way.
-    const stopResync = onTabReturn(() => {
+    const stopResync = onCatchUp(() => {
       if (current.size > 0) return;
       chat.conversation(id).then(
         (d) => live && current.size === 0 && show(d, true),

@@ -19,3 +19,30 @@ export function onTabReturn(fn: () => void): () => void {
     window.removeEventListener('focus', handler);
   };
 }
+
+/**
+ * How often a shown chat page reads the server again. Two windows side by side both stay in front,
+ * so no tab return tells one of them what the other did; a hidden tab reads nothing until it
+ * returns.
+ */
+export const CATCH_UP_MS = 15_000;
+
+/**
+ * Calls `fn` at each tab return and every `everyMs` while the tab shows (a tick soon after a return
+ * is skipped: that return just read). Returns the unsubscribe.
+ */
+export function onCatchUp(fn: () => void, everyMs = CATCH_UP_MS): () => void {
+  let last = performance.now();
+  const run = () => {
+    last = performance.now();
+    fn();
+  };
+  const stopReturns = onTabReturn(run);
+  const timer = setInterval(() => {
+    if (document.visibilityState === 'visible' && performance.now() - last >= everyMs / 2) run();
+  }, everyMs);
+  return () => {
+    stopReturns();
+    clearInterval(timer);
+  };
+}
