@@ -1,0 +1,343 @@
+/**
+ * Answers in a conversation. Sending stores the member's message and an in-progress assistant
+ * message before any provider is called, then streams the answer over SSE (text, fallback, usage,
+ * done | error). Stop cancels upstream; Retry re-runs a failed, interrupted or stopped answer; a
+ * client can reattach to an answer in flight, on this instance or another.
+ */
+import type { ChatMessage, ChatRequest } from '@understudy/engine';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { ANY_MEMBER, userOf } from '../auth/index.js';
+import type { AppContext } from '../context.js';
+import { conflict, HttpError, IdParams, notFound, parse } from '../http/index.js';
+import { newId, nowIso, type ConversationsTable, type MessagesTable } from '../storage/index.js';
+import { findConversation } from './conversations.js';
+import { blankAnswerColumns, messageView } from './messages.js';
+import { openSse, type SseStream } from './sse.js';
+import { defaultTitle, titleFromMessage } from './titles.js';
+import { streamRun } from './viewer.js';
+
+const SendBody = z.strictObject({ content: z.string().trim().min(1, 'must not be empty').max(200_000) });
+const MessageParams = z.strictObject({
+  id: z.string().min(1).max(100),
+  messageId: z.string().min(1).max(100),
+});
+
+/** How often an answer written by another instance is read back, and for how long at most. */
+const FOLLOW_POLL_MS = 250;
+const FOLLOW_MAX_MS = 15 * 60_000;
+
+/** The last event of a finished answer: `done` with the stored message, or `error` with why. */
+function sendFinal(sse: SseStream, row: MessagesTable): void {
+  const message = messageView(row);
+  if (row.status === 'complete') sse.send('done', { message });
+  else
+    sse.send('error', {
+      error: message.error ?? { reason: row.status, message: `the answer is ${row.status}` },
+      message,
+    });
+}
+
+/** Registers the routes that send, follow, stop and retry answers. */
+export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const { db } = ctx;
+
+  /**
+   * Streams an answer another instance is writing: its text as it is saved (every second), then the
+   * final message. The client sees the same events as from the writing instance.
+   */
+  const followRemote = (reply: FastifyReply, first: MessagesTable): void => {
+    const sse = openSse(reply);
+    sse.send('start', { assistantMessageId: first.id, resumed: true });
+    let sent = '';
+    void (async () => {
+      const until = Date.now() + FOLLOW_MAX_MS;
+      let row: MessagesTable | undefined = first;
+      while (!sse.closed && row && Date.now() < until) {
+        if (row.content.startsWith(sent) && row.content.length > sent.length) {
+          sse.send('text', { text: row.content.slice(sent.length) });
+          sent = row.content;
+        }
+        if (row.status !== 'in_progress') {
+          sendFinal(sse, row);
+          break;
+        }
+        // A slow viewer is sent the text saved meanwhile in one piece once it has read the last.
+        await sse.ready();
+        await new Promise((r) => setTimeout(r, FOLLOW_POLL_MS));
+        row = await db.selectFrom('messages').selectAll().where('id', '=', first.id).executeTakeFirst();
+      }
+      sse.end();
+    })().catch((err: unknown) => {
+      ctx.log.warn({ err }, 'following an answer failed');
+      sse.end();
+    });
+  };
+
+  /** The request for answering `upTo` (exclusive seq): the Mate's instructions, then the history. */
+  const buildRequest = async (conv: ConversationsTable, upToSeq: number): Promise<ChatRequest> => {
+    const mate = await db
+      .selectFrom('mates')
+      .select('instructions')
+      .where('id', '=', conv.mate_id)
+      .executeTakeFirst();
+    const rows = await db
+      .selectFrom('messages')
+      .selectAll()
+      .where('conversation_id', '=', conv.id)
+      .where('seq', '<', upToSeq)
+      .orderBy('seq')
+      .execute();
+    const messages: ChatMessage[] = [];
+    if (mate?.instructions.trim()) messages.push({ role: 'system', content: mate.instructions });
+    for (const r of rows) {
+      if (r.role === 'user') messages.push({ role: 'user', content: r.content });
+      // Failed answers with nothing to show are not part of the history the model sees.
+      else if (r.content.length > 0) messages.push({ role: 'assistant', content: r.content });
+    }
+    return { messages };
+  };
+
+  /** The model this conversation's Mate answers with, or a clear 409 when it cannot answer. */
+  const resolveModel = async (orgId: string, mateId: string) => {
+    const mate = await db
+      .selectFrom('mates')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('id', '=', mateId)
+      .executeTakeFirst();
+    if (!mate) throw notFound('Mate');
+    const catalog = await ctx.catalogs.get(orgId);
+    const modelId = mate.model_id ?? catalog.defaultModelId;
+    if (!modelId)
+      throw new HttpError(
+        409,
+        'not_configured',
+        'no Default Model is set; an Owner or Admin must choose one in Models Management → Settings',
+      );
+    if (!catalog.models.some((m) => m.id === modelId)) {
+      throw new HttpError(
+        409,
+        'model_unavailable',
+        `the model "${modelId}" of this Mate is disabled or missing; an Owner or Admin must fix it`,
+      );
+    }
+    return { catalog, modelId, mate };
+  };
+
+  app.post('/api/conversations/:id/messages', { config: { access: ANY_MEMBER } }, async (request, reply) => {
+    const u = userOf(request);
+    const { id } = parse(IdParams, request.params, 'params');
+    const { content } = parse(SendBody, request.body);
+    const conv = await findConversation(db, u.orgId, u.userId, id);
+    const { catalog, modelId } = await resolveModel(u.orgId, conv.mate_id);
+    const now = nowIso();
+    const userMsg = newId();
+    const asstMsg = newId();
+    // Stored before any provider is called: the member's message is never lost.
+    const { seq, title } = await db.transaction().execute(async (trx) => {
+      // PostgreSQL: lock the conversation so two sends cannot both pass the check (SQLite serialises writers).
+      if (ctx.storage.kind === 'postgres') {
+        await trx.selectFrom('conversations').select('id').where('id', '=', id).forUpdate().execute();
+      }
+      const busy = await trx
+        .selectFrom('messages')
+        .select('id')
+        .where('conversation_id', '=', id)
+        .where('status', '=', 'in_progress')
+        .executeTakeFirst();
+      if (busy)
+        throw conflict('an answer is still being written in this conversation; wait or stop it first');
+      const last = await trx
+        .selectFrom('messages')
+        .select('seq')
+        .where('conversation_id', '=', id)
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      const s = (last?.seq ?? 0) + 1;
+      const base = {
+        org_id: u.orgId,
+        conversation_id: id,
+        ...blankAnswerColumns(),
+        created_at: now,
+        updated_at: now,
+      };
+      const rows: MessagesTable[] = [
+        { ...base, id: userMsg, seq: s, role: 'user', content, status: 'complete' },
+        {
+          ...base,
+          id: asstMsg,
+          seq: s + 1,
+          role: 'assistant',
+          content: '',
+          status: 'in_progress',
+          owner_instance: ctx.instanceId,
+        },
+      ];
+      await trx.insertInto('messages').values(rows).execute();
+      // The first message names a conversation that still has its Mate's default title.
+      let title: string | undefined;
+      if (!last) {
+        const mate = await trx
+          .selectFrom('mates')
+          .select('name')
+          .where('id', '=', conv.mate_id)
+          .executeTakeFirst();
+        if (mate && conv.title === defaultTitle(mate.name)) title = titleFromMessage(content);
+      }
+      await trx
+        .updateTable('conversations')
+        .set({ updated_at: now, ...(title !== undefined && { title }) })
+        .where('id', '=', id)
+        .execute();
+      return { seq: s + 1, title };
+    });
+    const chatRequest = await buildRequest(conv, seq);
+    const run = ctx.answers.start({
+      orgId: u.orgId,
+      conversationId: id,
+      messageId: asstMsg,
+      mateId: conv.mate_id,
+      catalog,
+      modelId,
+      request: chatRequest,
+    });
+    streamRun(reply, run, ctx.log, {
+      event: 'start',
+      data: {
+        userMessageId: userMsg,
+        assistantMessageId: asstMsg,
+        model: modelId,
+        ...(title !== undefined && { conversationTitle: title }),
+      },
+    });
+  });
+
+  app.get(
+    '/api/conversations/:id/messages/:messageId/events',
+    { config: { access: ANY_MEMBER } },
+    async (request, reply) => {
+      const u = userOf(request);
+      const { id, messageId } = parse(MessageParams, request.params, 'params');
+      await findConversation(db, u.orgId, u.userId, id);
+      const row = await db
+        .selectFrom('messages')
+        .selectAll()
+        .where('conversation_id', '=', id)
+        .where('id', '=', messageId)
+        .executeTakeFirst();
+      if (!row) throw notFound('message');
+      const run = ctx.answers.get(messageId);
+      if (run)
+        return streamRun(reply, run, ctx.log, {
+          event: 'start',
+          data: { assistantMessageId: messageId, resumed: true },
+        });
+      // Written by another instance (several behind a load balancer): follow it in the database.
+      if (row.status === 'in_progress') return followRemote(reply, row);
+      // Already finished: one final event with the stored message.
+      const sse = openSse(reply);
+      sendFinal(sse, row);
+      sse.end();
+    },
+  );
+
+  app.post(
+    '/api/conversations/:id/messages/:messageId/stop',
+    { config: { access: ANY_MEMBER } },
+    async (request) => {
+      const u = userOf(request);
+      const { id, messageId } = parse(MessageParams, request.params, 'params');
+      await findConversation(db, u.orgId, u.userId, id);
+      const run = ctx.answers.get(messageId);
+      if (run && run.conversationId === id) {
+        ctx.answers.stop(messageId);
+        await run.finished;
+      } else {
+        // Maybe another instance is writing it: ask it (through Redis) and wait for the saved state.
+        const row = await db
+          .selectFrom('messages')
+          .select('status')
+          .where('conversation_id', '=', id)
+          .where('id', '=', messageId)
+          .executeTakeFirst();
+        if (row?.status !== 'in_progress' || !(await ctx.cluster.requestStop(messageId)))
+          throw conflict('that answer is not being written (nothing to stop)');
+        const until = Date.now() + 10_000;
+        while (Date.now() < until) {
+          const cur = await db
+            .selectFrom('messages')
+            .select('status')
+            .where('id', '=', messageId)
+            .executeTakeFirst();
+          if (cur?.status !== 'in_progress') break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      const row = await db
+        .selectFrom('messages')
+        .selectAll()
+        .where('id', '=', messageId)
+        .executeTakeFirstOrThrow();
+      return messageView(row);
+    },
+  );
+
+  app.post(
+    '/api/conversations/:id/messages/:messageId/retry',
+    { config: { access: ANY_MEMBER } },
+    async (request, reply) => {
+      const u = userOf(request);
+      const { id, messageId } = parse(MessageParams, request.params, 'params');
+      const conv = await findConversation(db, u.orgId, u.userId, id);
+      const row = await db
+        .selectFrom('messages')
+        .selectAll()
+        .where('conversation_id', '=', id)
+        .where('id', '=', messageId)
+        .executeTakeFirst();
+      if (!row || row.role !== 'assistant') throw notFound('assistant message');
+      if (!['failed', 'interrupted', 'cancelled'].includes(row.status))
+        throw conflict(
+          `only a failed, interrupted or stopped answer can be retried (this one is ${row.status})`,
+        );
+      const last = await db
+        .selectFrom('messages')
+        .select('id')
+        .where('conversation_id', '=', id)
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      if (last?.id !== messageId) throw conflict('only the last answer of a conversation can be retried');
+      const { catalog, modelId } = await resolveModel(u.orgId, conv.mate_id);
+      const upd = await db
+        .updateTable('messages')
+        .set({
+          content: '',
+          status: 'in_progress',
+          ...blankAnswerColumns(),
+          owner_instance: ctx.instanceId,
+          updated_at: nowIso(),
+        })
+        .where('id', '=', messageId)
+        .where('status', '=', row.status)
+        .executeTakeFirst();
+      if (Number(upd.numUpdatedRows) !== 1) throw conflict('that answer is already being retried');
+      const chatRequest = await buildRequest(conv, row.seq);
+      const run = ctx.answers.start({
+        orgId: u.orgId,
+        conversationId: id,
+        messageId,
+        mateId: conv.mate_id,
+        catalog,
+        modelId,
+        request: chatRequest,
+      });
+      streamRun(reply, run, ctx.log, {
+        event: 'start',
+        data: { assistantMessageId: messageId, model: modelId, retry: true },
+      });
+    },
+  );
+}
