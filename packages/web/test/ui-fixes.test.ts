@@ -190,6 +190,52 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
     return p?.models.find((m) => m.id === 'sim-a-large');
   };
 
+  /**
+   * A conversation open in the owner's page and in a second tab: the first tab sends a message and
+   * a conversation is started through the API; after `catchUp` the second tab shows the message,
+   * the same answer and the new conversation, without console errors.
+   */
+  const secondTabCatchesUp = async (steps: {
+    beforeLoad?: (other: Page) => Promise<void>;
+    loaded?: (other: Page) => Promise<void>;
+    catchUp: (other: Page, shown: Locator[]) => Promise<unknown>;
+  }) => {
+    const { page, context } = owner;
+    const { id } = await openNew();
+    const other = await context.newPage();
+    const errors: string[] = [];
+    other.on('pageerror', (e) => errors.push(e.message));
+    other.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    try {
+      await steps.beforeLoad?.(other);
+      await other.goto(`/c/${id}`);
+      await other.getByText('Say hello to', { exact: false }).waitFor();
+      await steps.loaded?.(other);
+      const text = `Hello from the first tab (${id})`;
+      await page.getByLabel('Message', { exact: true }).fill(text);
+      await page.keyboard.press('Enter');
+      await answers(page).first().and(page.locator('[data-status="complete"]')).waitFor({ timeout: 20_000 });
+      const title = `Started in another tab (${id})`;
+      const made = await api(context.request, 'POST', '/api/conversations', { mateId, title });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      const message = other.locator('li.msg-user', { hasText: text });
+      const started = other.getByRole('link', { name: title });
+      await steps.catchUp(other, [message, started]);
+      await message.waitFor();
+      await answers(other).first().and(other.locator('[data-status="complete"]')).waitFor();
+      assert.equal(
+        await answers(other).first().locator('.markdown').innerText(),
+        await answers(page).first().locator('.markdown').innerText(),
+        'the same answer',
+      );
+      await started.waitFor();
+      assert.deepEqual(errors, [], 'console errors');
+    } finally {
+      await other.close();
+    }
+    noConsoleErrors(owner);
+  };
+
   before(async () => {
     h = await startHarness();
     owner = await openPage(h);
@@ -823,41 +869,11 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
     noConsoleErrors(owner);
   });
 
-  it('O: a second tab shows what another tab added (a message, a conversation) once it is in front again', async () => {
-    const { page, context } = owner;
-    const { id } = await openNew();
-    const other = await context.newPage();
-    const errors: string[] = [];
-    other.on('pageerror', (e) => errors.push(e.message));
-    other.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    try {
-      await other.goto(`/c/${id}`);
-      await other.getByText('Say hello to', { exact: false }).waitFor();
-      const box = page.getByLabel('Message', { exact: true });
-      await box.fill('Hello from the first tab');
-      await page.keyboard.press('Enter');
-      await answers(page).first().and(page.locator('[data-status="complete"]')).waitFor({ timeout: 20_000 });
-      const made = await api(context.request, 'POST', '/api/conversations', {
-        mateId,
-        title: 'Started in another tab',
-      });
-      assert.equal(made.status, 201, JSON.stringify(made.body));
+  it('O: a second tab shows what another tab added (a message, a conversation) once it is in front again', () =>
+    secondTabCatchesUp({
       // The member comes back to the second tab.
-      await other.evaluate('window.dispatchEvent(new Event("focus"))');
-      await other.locator('li.msg-user', { hasText: 'Hello from the first tab' }).waitFor();
-      await answers(other).first().and(other.locator('[data-status="complete"]')).waitFor();
-      assert.equal(
-        await answers(other).first().locator('.markdown').innerText(),
-        await answers(page).first().locator('.markdown').innerText(),
-        'the same answer',
-      );
-      await other.getByRole('link', { name: 'Started in another tab' }).waitFor();
-      assert.deepEqual(errors, [], 'console errors');
-    } finally {
-      await other.close();
-    }
-    noConsoleErrors(owner);
-  });
+      catchUp: (other) => other.evaluate('window.dispatchEvent(new Event("focus"))'),
+    }));
 
   it("P: the conversation list is one Tab stop; arrows, Home and End move in it, Tab reaches the row's buttons", async () => {
     const { page, context } = owner;
@@ -942,43 +958,20 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
     noConsoleErrors(owner);
   });
 
-  it('Q: a page in front shows, within seconds, what another window did (no tab return needed)', async () => {
-    const { page, context } = owner;
-    const { id } = await openNew();
-    const other = await context.newPage();
-    const errors: string[] = [];
-    other.on('pageerror', (e) => errors.push(e.message));
-    other.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    try {
+  it('Q: a page in front shows, within seconds, what another window did (no tab return needed)', () =>
+    secondTabCatchesUp({
       // A fake clock: the catch-up interval passes at once, without waiting 15 real seconds.
-      await other.clock.install();
-      await other.goto(`/c/${id}`);
-      await other.getByText('Say hello to', { exact: false }).waitFor();
-      // Time stands still from here on, however long the answer below takes on a slow machine.
-      await other.clock.pauseAt(Date.now() + 1_000);
-      assert.equal(await other.evaluate('document.visibilityState'), 'visible');
-      await page.getByLabel('Message', { exact: true }).fill('Written in the window beside');
-      await page.keyboard.press('Enter');
-      await answers(page).first().and(page.locator('[data-status="complete"]')).waitFor({ timeout: 20_000 });
-      const made = await api(context.request, 'POST', '/api/conversations', {
-        mateId,
-        title: 'Started in the window beside',
-      });
-      assert.equal(made.status, 201, JSON.stringify(made.body));
-      const message = other.locator('li.msg-user', { hasText: 'Written in the window beside' });
-      const started = other.getByRole('link', { name: 'Started in the window beside' });
-      // Before the interval: not shown yet (no focus or visibility event is sent in this test).
-      await other.clock.runFor(1_000);
-      assert.equal(await message.count(), 0, 'not before the interval');
-      assert.equal(await started.count(), 0, 'not before the interval');
-      await other.clock.runFor(15_000);
-      await message.waitFor();
-      await answers(other).first().and(other.locator('[data-status="complete"]')).waitFor();
-      await started.waitFor();
-      assert.deepEqual(errors, [], 'console errors');
-    } finally {
-      await other.close();
-    }
-    noConsoleErrors(owner);
-  });
+      beforeLoad: (other) => other.clock.install(),
+      // Time stands still from here on, however long the answer takes on a slow machine.
+      loaded: async (other) => {
+        await other.clock.pauseAt(Date.now() + 1_000);
+        assert.equal(await other.evaluate('document.visibilityState'), 'visible');
+      },
+      catchUp: async (other, shown) => {
+        // No focus or visibility event is sent: before the interval nothing new shows.
+        await other.clock.runFor(1_000);
+        for (const l of shown) assert.equal(await l.count(), 0, 'not before the interval');
+        await other.clock.runFor(15_000);
+      },
+    }));
 });

@@ -8,6 +8,7 @@ import type { ChatMessage, ChatRequest } from '@understudy/engine';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { ANY_MEMBER, userOf } from '../auth/index.js';
+import type { OrgCatalog } from '../catalog/index.js';
 import type { AppContext } from '../context.js';
 import { conflict, HttpError, IdParams, notFound, parse } from '../http/index.js';
 import { newId, nowIso, type ConversationsTable, type MessagesTable } from '../storage/index.js';
@@ -97,6 +98,36 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
     }
     return { messages };
   };
+
+  /**
+   * Starts the answer `messageId` (stored in progress) to the history before `upToSeq` and streams
+   * it to the caller, after a `start` event carrying `start`.
+   */
+  const answer = async (
+    reply: FastifyReply,
+    a: { conv: ConversationsTable; messageId: string; upToSeq: number; catalog: OrgCatalog; modelId: string },
+    start: Record<string, unknown>,
+  ): Promise<void> => {
+    const run = ctx.answers.start({
+      orgId: a.conv.org_id,
+      conversationId: a.conv.id,
+      messageId: a.messageId,
+      mateId: a.conv.mate_id,
+      catalog: a.catalog,
+      modelId: a.modelId,
+      request: await buildRequest(a.conv, a.upToSeq),
+    });
+    streamRun(reply, run, ctx.log, { event: 'start', data: start });
+  };
+
+  /** A message of the conversation `id` (already checked to be the caller's), if there is one. */
+  const findMessage = (id: string, messageId: string) =>
+    db
+      .selectFrom('messages')
+      .selectAll()
+      .where('conversation_id', '=', id)
+      .where('id', '=', messageId)
+      .executeTakeFirst();
 
   /** The model this conversation's Mate answers with, or a clear 409 when it cannot answer. */
   const resolveModel = async (orgId: string, mateId: string) => {
@@ -193,25 +224,16 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
         .execute();
       return { seq: s + 1, title };
     });
-    const chatRequest = await buildRequest(conv, seq);
-    const run = ctx.answers.start({
-      orgId: u.orgId,
-      conversationId: id,
-      messageId: asstMsg,
-      mateId: conv.mate_id,
-      catalog,
-      modelId,
-      request: chatRequest,
-    });
-    streamRun(reply, run, ctx.log, {
-      event: 'start',
-      data: {
+    await answer(
+      reply,
+      { conv, messageId: asstMsg, upToSeq: seq, catalog, modelId },
+      {
         userMessageId: userMsg,
         assistantMessageId: asstMsg,
         model: modelId,
         ...(title !== undefined && { conversationTitle: title }),
       },
-    });
+    );
   });
 
   app.get(
@@ -221,12 +243,7 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
       const u = userOf(request);
       const { id, messageId } = parse(MessageParams, request.params, 'params');
       await findConversation(db, u.orgId, u.userId, id);
-      const row = await db
-        .selectFrom('messages')
-        .selectAll()
-        .where('conversation_id', '=', id)
-        .where('id', '=', messageId)
-        .executeTakeFirst();
+      const row = await findMessage(id, messageId);
       if (!row) throw notFound('message');
       const run = ctx.answers.get(messageId);
       if (run)
@@ -256,12 +273,7 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
         await run.finished;
       } else {
         // Maybe another instance is writing it: ask it (through Redis) and wait for the saved state.
-        const row = await db
-          .selectFrom('messages')
-          .select('status')
-          .where('conversation_id', '=', id)
-          .where('id', '=', messageId)
-          .executeTakeFirst();
+        const row = await findMessage(id, messageId);
         if (row?.status !== 'in_progress' || !(await ctx.cluster.requestStop(messageId)))
           throw conflict('that answer is not being written (nothing to stop)');
         const until = Date.now() + 10_000;
@@ -291,12 +303,7 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
       const u = userOf(request);
       const { id, messageId } = parse(MessageParams, request.params, 'params');
       const conv = await findConversation(db, u.orgId, u.userId, id);
-      const row = await db
-        .selectFrom('messages')
-        .selectAll()
-        .where('conversation_id', '=', id)
-        .where('id', '=', messageId)
-        .executeTakeFirst();
+      const row = await findMessage(id, messageId);
       if (!row || row.role !== 'assistant') throw notFound('assistant message');
       if (!['failed', 'interrupted', 'cancelled'].includes(row.status))
         throw conflict(
@@ -324,20 +331,11 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
         .where('status', '=', row.status)
         .executeTakeFirst();
       if (Number(upd.numUpdatedRows) !== 1) throw conflict('that answer is already being retried');
-      const chatRequest = await buildRequest(conv, row.seq);
-      const run = ctx.answers.start({
-        orgId: u.orgId,
-        conversationId: id,
-        messageId,
-        mateId: conv.mate_id,
-        catalog,
-        modelId,
-        request: chatRequest,
-      });
-      streamRun(reply, run, ctx.log, {
-        event: 'start',
-        data: { assistantMessageId: messageId, model: modelId, retry: true },
-      });
+      await answer(
+        reply,
+        { conv, messageId, upToSeq: row.seq, catalog, modelId },
+        { assistantMessageId: messageId, model: modelId, retry: true },
+      );
     },
   );
 }
