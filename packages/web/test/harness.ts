@@ -44,6 +44,10 @@ export function ensureBuilt(): string {
       {
         cwd: WEB_DIR,
         stdio: ['ignore', 'ignore', 'inherit'],
+        // The test runner sets NODE_ENV=test, under which Vite bundles React's development build:
+        // the browser tests would test another app than the one shipped, and leave that one in
+        // dist for `npm start` to serve.
+        env: { ...process.env, NODE_ENV: 'production' },
       },
     );
     if (r.status !== 0) throw new Error('building packages/web failed');
