@@ -24,7 +24,13 @@ import { newInstanceId, registerInstance, startCluster } from './cluster/index.j
 import type { ServerConfig } from './config.js';
 import type { AppContext } from './context.js';
 import { startDemo, type Demo } from './demo/index.js';
-import { clientError, HttpError, lazyChildLogger } from './http/index.js';
+import {
+  clientError,
+  HttpError,
+  lazyChildLogger,
+  lingerLimitsFor,
+  lingerOnRefusedBody,
+} from './http/index.js';
 import { createMetrics } from './metrics/index.js';
 import { OpenAIError, registerOpenAIRoutes } from './openai-api/index.js';
 import { countOrganizations } from './organizations/index.js';
@@ -237,6 +243,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       const e = clientError(err, config.bodyLimitBytes);
+      if (e.status === 413) lingerOnRefusedBody(request, reply, lingerLimitsFor(config.bodyLimitBytes));
       return reply.code(e.status).send({ error: { code: e.code, message: e.message } });
     }
     request.log.error({ err }, 'request failed');

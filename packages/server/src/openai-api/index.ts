@@ -8,7 +8,13 @@ import type { AnswerError, AnswerResult } from '@understudy/engine';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { API_KEY, principalOf } from '../auth/index.js';
 import type { AppContext } from '../context.js';
-import { HttpError, clientError, describeIssues } from '../http/index.js';
+import {
+  HttpError,
+  clientError,
+  describeIssues,
+  lingerLimitsFor,
+  lingerOnRefusedBody,
+} from '../http/index.js';
 import { newId } from '../storage/index.js';
 import { ApiAnswers } from './in-flight.js';
 import { CompletionBody, toChatRequest } from './request.js';
@@ -24,7 +30,7 @@ export { OpenAIError } from './shape.js';
 export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): ApiAnswers {
   const inFlight = new ApiAnswers();
   void app.register(async (v1) => {
-    v1.setErrorHandler((err: FastifyError | HttpError | OpenAIError, _request, reply) => {
+    v1.setErrorHandler((err: FastifyError | HttpError | OpenAIError, request, reply) => {
       if (err instanceof OpenAIError) return reply.code(err.status).send(err.body());
       if (err instanceof HttpError) {
         const type =
@@ -37,6 +43,7 @@ export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): Api
       }
       if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
         const e = clientError(err, ctx.config.bodyLimitBytes);
+        if (e.status === 413) lingerOnRefusedBody(request, reply, lingerLimitsFor(ctx.config.bodyLimitBytes));
         return reply
           .code(e.status)
           .send(new OpenAIError(e.status, 'invalid_request_error', e.code, e.message).body());
