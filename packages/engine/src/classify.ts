@@ -103,6 +103,25 @@ export function classifyUpstream(
 
 const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE']);
 
+/**
+ * Network failures as words: the message reaches members and API clients ("… could not be
+ * reached: the connection was refused"), where Node's and undici's codes mean nothing. Other codes
+ * (TLS certificate errors say what they are) keep the code and the library's message.
+ */
+const NETWORK_WORDS: Record<string, string> = {
+  ECONNREFUSED: 'the connection was refused',
+  ECONNRESET: 'the connection was reset',
+  EPIPE: 'the connection was closed',
+  UND_ERR_SOCKET: 'the connection was closed',
+  ERR_STREAM_PREMATURE_CLOSE: 'the connection was closed',
+  ENOTFOUND: 'the host name was not found',
+  EAI_AGAIN: 'the host name could not be resolved',
+  ETIMEDOUT: 'connecting timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'connecting timed out',
+  EHOSTUNREACH: 'the host is unreachable',
+  ENETUNREACH: 'the network is unreachable',
+};
+
 /** The code of a Node/undici network error, looking through `cause` chains. */
 function errorCode(err: unknown): string | undefined {
   for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
@@ -124,7 +143,8 @@ export function classifyNetworkError(
   if (err instanceof ProviderError) return err;
   const code = errorCode(err);
   const raw = err instanceof Error ? err.message : String(err);
-  const message = redact(code ? `${code}: ${raw}` : raw, secrets);
+  const words = code === undefined ? undefined : NETWORK_WORDS[code];
+  const message = redact(words ?? (code ? `${code}: ${raw}` : raw), secrets);
   if (afterHeaders) return new ProviderError({ reason: 'interrupted', message, code, inStream: true });
   return new ProviderError({
     reason: 'unreachable',

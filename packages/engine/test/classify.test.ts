@@ -142,6 +142,18 @@ describe('classification: details', () => {
     assert.equal(classifyNetworkError(reset, true).reason, 'interrupted');
   });
 
+  it('network errors read as words, not Node or undici codes; unknown codes keep theirs', () => {
+    const closed = Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
+    assert.equal(classifyNetworkError(closed, true).message, 'the connection was closed');
+    assert.equal(classifyNetworkError(closed, true).code, 'UND_ERR_SOCKET', 'the code stays for logs');
+    const refused = new Error('fetch failed', {
+      cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }),
+    });
+    assert.equal(classifyNetworkError(refused, false).message, 'the connection was refused');
+    const cert = Object.assign(new Error('certificate has expired'), { code: 'CERT_HAS_EXPIRED' });
+    assert.equal(classifyNetworkError(cert, false).message, 'CERT_HAS_EXPIRED: certificate has expired');
+  });
+
   it('timeouts: connect and first token are timeouts, a stall mid-answer is an interruption', () => {
     assert.equal(timeoutError('connect', 5000).reason, 'timeout');
     assert.equal(timeoutError('first_token', 10000).reason, 'timeout');

@@ -197,6 +197,15 @@ describe('executor: single backup, never a chain', () => {
     assert.equal(client.calls.length, 1);
   });
 
+  it("the standard error has one period between its parts when a provider's own sentence ends with one", async () => {
+    const { run } = setup({
+      a1: fails('provider_error', { status: 500, message: 'The server had an error.' }),
+    });
+    const { result } = await run({ catalog: catalog({ fallback: { mode: 'none' } }) });
+    assert.match(result.error?.message ?? '', /The server had an error\. Fallback is off/);
+    assert.doesNotMatch(result.error?.message ?? '', /\.\./);
+  });
+
   it('Specific: always that model, even across tiers and providers', async () => {
     const { run } = setup({ a1: fails('overloaded'), c1: healthy('from c1') });
     const { result } = await run({ catalog: catalog({ fallback: { mode: 'specific', modelId: 'c1' } }) });

@@ -124,7 +124,8 @@ export async function* answer(
       );
     const error: AnswerError = {
       reason: primaryFailure.reason,
-      message: parts.join('. '),
+      // A provider's own sentence may end with a period already: one between parts, not two.
+      message: parts.map((x, i) => (i < parts.length - 1 ? x.replace(/[.\s]+$/, '') : x)).join('. '),
       primary: { ...primaryFailure, modelId: p.model.id, providerId: p.provider.id },
     };
     if (backup)
