@@ -43,6 +43,21 @@ test('OpenAI-compatible API', async (t) => {
         assert.ok(ids.includes('sim-a-large') && ids.includes('sim-b-small'));
       });
 
+      await t.test('GET /v1/models/{id} retrieves one model; default names the Default Model', async () => {
+        const m = await client.models.retrieve('sim-b-small');
+        assert.equal(m.id, 'sim-b-small');
+        assert.equal(m.object, 'model');
+        assert.equal(m.owned_by, 'sim-b');
+        const d = await client.models.retrieve('default');
+        assert.equal(d.id, 'sim-a-large');
+        assert.equal((d as unknown as { default: boolean }).default, true);
+        await assert.rejects(client.models.retrieve('no/such-model'), (e: unknown) => {
+          assert.ok(e instanceof OpenAI.NotFoundError);
+          assert.equal(e.code, 'model_not_found');
+          return true;
+        });
+      });
+
       await t.test('non-streaming completion names the model that answered and reports usage', async () => {
         const { data, response } = await client.chat.completions
           .create({ model: 'default', messages: [{ role: 'user', content: 'Hello' }] })
@@ -334,6 +349,49 @@ test('OpenAI-compatible API', async (t) => {
           await owner.put('/api/admin/settings', { fallback: { mode: 'automatic' } });
         }
       });
+
+      await t.test(
+        "a refused answer says when to try again: the provider's Retry-After, then health memory's",
+        async () => {
+          await owner.put('/api/admin/settings', { fallback: { mode: 'none' } });
+          sim.setFault({ id: 'limited', provider: simA, fault: 'rate_limit', retryAfter: 20 });
+          const ask = (stream: boolean) =>
+            fetch(`${server.url}/v1/chat/completions`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+              body: JSON.stringify({
+                model: 'sim-a-large',
+                stream,
+                messages: [{ role: 'user', content: 'x' }],
+              }),
+              signal: AbortSignal.timeout(20_000),
+            });
+          try {
+            const first = await ask(false);
+            assert.equal(first.status, 429);
+            assert.equal(first.headers.get('retry-after'), '20', "the provider's own");
+            // Now health memory knows (a Retry-After past 3 s opens the breaker for that long).
+            for (const stream of [false, true]) {
+              const again = await ask(stream);
+              assert.equal(again.status, 429, `stream: ${stream}`);
+              const wait = Number(again.headers.get('retry-after'));
+              assert.ok(wait >= 1 && wait <= 20, `health memory's wait, ${wait} s (stream: ${stream})`);
+              await again.body?.cancel();
+            }
+            // A status without a known wait has no header.
+            sim.removeFault('limited');
+            await resetHealth();
+            sim.setFault({ id: 'limited', provider: simA, fault: 'unavailable', times: 1 });
+            const plain = await ask(false);
+            assert.equal(plain.status, 502);
+            assert.equal(plain.headers.get('retry-after'), null);
+          } finally {
+            sim.removeFault('limited');
+            await resetHealth();
+            await owner.put('/api/admin/settings', { fallback: { mode: 'automatic' } });
+          }
+        },
+      );
 
       await t.test('a failure after content arrives in-band, as the error the server sent', async () => {
         await owner.put('/api/admin/settings', { fallback: { mode: 'none' } });

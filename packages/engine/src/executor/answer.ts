@@ -293,7 +293,7 @@ export async function* answer(
   if (h && !h.available) {
     if (h.probeDue && (await safe(() => health.tryAcquireProbe(ref), false))) probe = true;
     else {
-      const known = knownDown(h);
+      const known = knownDown(h, clock.now());
       picked = await pickBackup(known);
       const b = picked.choice.model;
       const bh = b && picked.candidatesHealth.get(b.id);
@@ -304,7 +304,7 @@ export async function* answer(
     }
   }
   if (skippedByHealth && h) {
-    primaryFailure = knownDown(h);
+    primaryFailure = knownDown(h, clock.now());
   } else {
     let o = yield* run(primary, request, 'primary', probe);
     if (o.status === 'ok') {
@@ -353,7 +353,8 @@ export async function* answer(
   let backupProbe = false;
   if (bh && !bh.available) {
     if (bh.probeDue && (await safe(() => health.tryAcquireProbe(bref), false))) backupProbe = true;
-    else return void (yield errorEvent(primaryFailure, { target: backup, failure: knownDown(bh) }));
+    else
+      return void (yield errorEvent(primaryFailure, { target: backup, failure: knownDown(bh, clock.now()) }));
   }
   const record: FallbackRecord = {
     originalModelId: primary.model.id,

@@ -20,11 +20,13 @@ export async function safe<T>(p: () => Promise<T>, fallback: T): Promise<T> {
 export const refOf = (t: ModelTarget): TargetRef => ({ providerId: t.provider.id, modelId: t.model.id });
 
 /** The failure to record when health memory says a target is down and no call is made. */
-export function knownDown(h: TargetHealth): FailureDetails {
+export function knownDown(h: TargetHealth, now: number): FailureDetails {
   const c = h.provider.state !== 'closed' ? h.provider : h.model;
   const reason = c.reason ?? 'unreachable';
   const message = `known to be unavailable${c.lastError ? ` (last error: ${c.lastError})` : ''}`;
-  return { reason, message };
+  // When it is tried again: a client told so waits that long rather than retrying at once.
+  const wait = c.retryAt === undefined ? undefined : c.retryAt - now;
+  return wait !== undefined && wait > 0 ? { reason, message, retryAfterMs: wait } : { reason, message };
 }
 
 /**

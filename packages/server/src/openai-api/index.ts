@@ -6,6 +6,7 @@
  */
 import type { AnswerError, AnswerResult } from '@understudy/engine';
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { API_KEY, principalOf } from '../auth/index.js';
 import type { AppContext } from '../context.js';
 import {
@@ -14,6 +15,7 @@ import {
   describeIssues,
   lingerLimitsFor,
   lingerOnRefusedBody,
+  parse,
 } from '../http/index.js';
 import { newId } from '../storage/index.js';
 import { ApiAnswers } from './in-flight.js';
@@ -22,6 +24,19 @@ import { OpenAIError, completion, failure, fallbackHeaders } from './shape.js';
 import { streamCompletion } from './stream.js';
 
 export { OpenAIError } from './shape.js';
+
+// A wildcard: an id of the list may hold a slash ("meta-llama/…" named after its upstream model).
+const ModelParams = z.strictObject({ '*': z.string().min(1).max(200) });
+
+/** 404 in OpenAI's words for a model id that is not in the organization's list. */
+const modelNotFound = (model: string) =>
+  new OpenAIError(
+    404,
+    'invalid_request_error',
+    'model_not_found',
+    `The model "${model}" does not exist in this organization's list (GET /v1/models).`,
+    'model',
+  );
 
 /**
  * Registers the /v1 routes in their own scope (OpenAI-shaped errors); returns their answers in
@@ -52,20 +67,34 @@ export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): Api
       return reply.code(500).send(new OpenAIError(500, 'server_error', null, 'internal error').body());
     });
 
+    /** A model of the list as OpenAI shows one, with our label and whether it is the default. */
+    const modelObject = (
+      m: { id: string; providerId: string; label: string },
+      defaultId: string | undefined,
+    ) => ({
+      id: m.id,
+      object: 'model',
+      created: 0,
+      owned_by: m.providerId,
+      label: m.label,
+      default: m.id === defaultId,
+    });
+
     v1.get('/v1/models', { config: { access: API_KEY } }, async (request) => {
       const p = principalOf(request);
       const catalog = await ctx.catalogs.get(p.orgId);
-      return {
-        object: 'list',
-        data: catalog.models.map((m) => ({
-          id: m.id,
-          object: 'model',
-          created: 0,
-          owned_by: m.providerId,
-          label: m.label,
-          default: m.id === catalog.defaultModelId,
-        })),
-      };
+      return { object: 'list', data: catalog.models.map((m) => modelObject(m, catalog.defaultModelId)) };
+    });
+
+    // OpenAI's SDKs call it (models.retrieve); `default` names the organization's Default Model.
+    v1.get('/v1/models/*', { config: { access: API_KEY } }, async (request) => {
+      const p = principalOf(request);
+      const model = parse(ModelParams, request.params, 'params')['*'];
+      const catalog = await ctx.catalogs.get(p.orgId);
+      const id = model === 'default' ? catalog.defaultModelId : model;
+      const m = catalog.models.find((x) => x.id === id);
+      if (!m) throw modelNotFound(model);
+      return modelObject(m, catalog.defaultModelId);
     });
 
     v1.post('/v1/chat/completions', { config: { access: API_KEY } }, async (request, reply) => {
@@ -84,15 +113,7 @@ export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): Api
       const body = parsed.data;
       const catalog = await ctx.catalogs.get(p.orgId);
       const modelId = body.model === 'default' ? catalog.defaultModelId : body.model;
-      if (!catalog.models.some((m) => m.id === modelId)) {
-        throw new OpenAIError(
-          404,
-          'invalid_request_error',
-          'model_not_found',
-          `The model "${body.model}" does not exist in this organization's list (GET /v1/models).`,
-          'model',
-        );
-      }
+      if (!catalog.models.some((m) => m.id === modelId)) throw modelNotFound(body.model);
       // Tracked until its response is over, so that a graceful stop waits for it.
       const answer = inFlight.begin();
       reply.raw.on('close', () => {
@@ -145,7 +166,7 @@ export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): Api
       );
       if (failed) {
         const e = failure(answer, error);
-        reply.code(e.status).send(e.body());
+        reply.code(e.status).headers(e.headers()).send(e.body());
       } else {
         reply.send(completion(id, created, result));
       }

@@ -13,9 +13,15 @@ export class OpenAIError extends Error {
   ) {
     super(message);
   }
+  /** Seconds a client should wait before trying again, when the provider or health memory knows. */
+  retryAfterS?: number;
   /** The JSON body OpenAI clients parse: `{ error: { message, type, param, code } }`. */
   body() {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+  /** Its headers: `retry-after`, which OpenAI's SDKs wait for before retrying a 429 or 5xx. */
+  headers(): Record<string, string> {
+    return this.retryAfterS === undefined ? {} : { 'retry-after': String(this.retryAfterS) };
   }
 }
 
@@ -35,7 +41,13 @@ const STATUS_BY_REASON: Record<FailureReason, [number, string, string]> = {
 
 function answerError(e: AnswerError): OpenAIError {
   const [status, type, code] = STATUS_BY_REASON[e.reason];
-  return new OpenAIError(status, type, code, e.message);
+  const out = new OpenAIError(status, type, code, e.message);
+  // The primary's failure is the answer's reason: its Retry-After (the provider's, or when health
+  // memory tries it again) is the client's.
+  const wait = e.primary.retryAfterMs;
+  if (wait !== undefined && (status === 429 || status >= 500))
+    out.retryAfterS = Math.max(1, Math.ceil(wait / 1000));
+  return out;
 }
 
 /** What a client whose answer was cut by a server stop (past its grace period) is told. */

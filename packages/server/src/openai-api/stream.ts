@@ -90,7 +90,7 @@ export async function streamCompletion(
         if (ev.type === 'error' || r.status !== 'complete') {
           const e = failure(o.answer, ev.type === 'error' ? ev.error : undefined);
           if (!open) {
-            reply.headers(fallbackHeaders(undefined, undefined, r.fallback));
+            reply.headers({ ...fallbackHeaders(undefined, undefined, r.fallback), ...e.headers() });
             reply.code(e.status).send(e.body());
           } else {
             write(e.body());
