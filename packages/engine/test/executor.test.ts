@@ -652,6 +652,37 @@ describe('executor: health memory', () => {
     assert.equal(result.error?.reason, 'rate_limited');
   });
 
+  it('Specific: the backup is asked though health memory knows it down (always that model), unless rate limited', async () => {
+    const health = new InMemoryHealth();
+    for (let i = 0; i < 3; i++)
+      await health.recordFailure(
+        { providerId: 'c', modelId: 'c1' },
+        { reason: 'unreachable', message: 'refused' },
+      );
+    const specific = { catalog: catalog({ fallback: { mode: 'specific', modelId: 'c1' } }) };
+    const { run, client } = setup(
+      { a1: fails('overloaded', { status: 529 }), c1: healthy('back again') },
+      { health },
+    );
+    const { result } = await run(specific);
+    assert.equal(client.callsTo('c1').length, 1, 'the only backup was asked');
+    assert.deepEqual(
+      [result.status, result.modelId, result.fallback?.backupModelId],
+      ['complete', 'c1', 'c1'],
+    );
+
+    const limited = new InMemoryHealth();
+    await limited.recordFailure(
+      { providerId: 'c', modelId: 'c1' },
+      { reason: 'rate_limited', message: '429', status: 429, retryAfterMs: 20_000 },
+    );
+    const second = setup({ a1: fails('overloaded', { status: 529 }), c1: healthy('x') }, { health: limited });
+    const r2 = (await second.run(specific)).result;
+    assert.equal(second.client.callsTo('c1').length, 0, 'a backup that asked to be left alone is not asked');
+    assert.equal(r2.status, 'failed');
+    assert.match(r2.error?.message ?? '', /known to be unavailable/);
+  });
+
   it('Automatic with every backup known down too: the primary is asked, not skipped', async () => {
     const health = new InMemoryHealth();
     const down = { reason: 'unreachable', message: 'refused' } as const;

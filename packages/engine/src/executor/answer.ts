@@ -352,9 +352,13 @@ export async function* answer(
   const bh = candidatesHealth.get(backup.model.id);
   let backupProbe = false;
   if (bh && !bh.available) {
+    const known = knownDown(bh, clock.now());
+    // A Specific model is "always that model" (Automatic never picks one known down): it is the
+    // only chance left, so it is asked as a primary with no backup is, unless it asked to be left
+    // alone. Skipping it kept failing every answer until its cooldown ended, back or not.
+    const onlyChance = catalog.fallback.mode === 'specific' && known.reason !== 'rate_limited';
     if (bh.probeDue && (await safe(() => health.tryAcquireProbe(bref), false))) backupProbe = true;
-    else
-      return void (yield errorEvent(primaryFailure, { target: backup, failure: knownDown(bh, clock.now()) }));
+    else if (!onlyChance) return void (yield errorEvent(primaryFailure, { target: backup, failure: known }));
   }
   const record: FallbackRecord = {
     originalModelId: primary.model.id,
