@@ -375,6 +375,9 @@ test('web chat', async (t) => {
             const during = await messagesOf(member, conv);
             assert.equal(during[0]!.content, 'Long answer please');
             assert.equal(during[1]!.status, 'in_progress');
+            // A page loaded now (a reload, another tab) shows who is answering.
+            assert.equal(during[1]!.model, 'sim-a-large');
+            assert.equal(during[1]!.provider, 'sim-a');
             const stopped = await member.post<Msg>(`/api/conversations/${conv}/messages/${assistantId}/stop`);
             assert.equal(stopped.status, 200);
             assert.equal(stopped.body.status, 'cancelled');

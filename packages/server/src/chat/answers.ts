@@ -13,7 +13,7 @@ import type { AppContext } from '../context.js';
 import { conflict, HttpError, IdParams, notFound, parse } from '../http/index.js';
 import { newId, nowIso, type ConversationsTable, type MessagesTable } from '../storage/index.js';
 import { findConversation } from './conversations.js';
-import { blankAnswerColumns, messageView } from './messages.js';
+import { blankAnswerColumns, messageView, startedAnswerColumns } from './messages.js';
 import { openSse, type SseStream } from './sse.js';
 import { defaultTitle, titleFromMessage } from './titles.js';
 import { streamRun } from './viewer.js';
@@ -203,6 +203,7 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
           role: 'assistant',
           content: '',
           status: 'in_progress',
+          ...startedAnswerColumns(catalog, modelId),
           owner_instance: ctx.instanceId,
         },
       ];
@@ -323,7 +324,7 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
         .set({
           content: '',
           status: 'in_progress',
-          ...blankAnswerColumns(),
+          ...startedAnswerColumns(catalog, modelId),
           owner_instance: ctx.instanceId,
           updated_at: nowIso(),
         })

@@ -61,6 +61,19 @@ export function blankAnswerColumns() {
   } satisfies Partial<MessagesTable>;
 }
 
+/**
+ * An answer's columns as it starts: blank, but naming the model asked first, so that a page loaded
+ * while it is written (a reload, another tab or instance) shows who is answering; the final write
+ * names the model that did.
+ */
+export function startedAnswerColumns(catalog: Catalog, modelId: string) {
+  return {
+    ...blankAnswerColumns(),
+    model_id: modelId,
+    provider_id: catalog.models.find((m) => m.id === modelId)?.providerId ?? null,
+  } satisfies Partial<MessagesTable>;
+}
+
 /** A message row as the API shows it. */
 export function messageView(r: MessagesTable) {
   return {
