@@ -445,6 +445,12 @@ test('web chat', async (t) => {
           assert.equal(a.status, 'failed');
           assert.ok(a.error?.message);
           assert.doesNotMatch(JSON.stringify(a.error), /simulator-key/);
+          // Named as the tooltip names it (the chat shows the label, not the id).
+          assert.deepEqual(
+            [(a.error?.primary as { provider: string; providerLabel: string }).provider],
+            ['sim-a'],
+          );
+          assert.match((a.error?.primary as { providerLabel: string }).providerLabel, /^Simulator A/);
           await owner.put('/api/admin/demo/providers/sim-a/outage', { fault: 'none' });
           await server.ctx.health.reset({ scope: 'provider', id: `${orgId}/sim-a` });
           await server.ctx.health.reset({ scope: 'model', id: `${orgId}/sim-a-large` });

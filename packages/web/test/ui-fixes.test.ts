@@ -20,6 +20,7 @@ import { after, before, describe, it, test } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
 import type { FallbackInfo, MessageStatus } from '../src/api/types.js';
 import { fallbackIconName, fallbackSentence } from '../src/chat/fallbackSentence.js';
+import { failureText } from '../src/chat/MessageItem.js';
 import { reasonWords } from '../src/chat/reasons.js';
 import { auditChange, valueText } from '../src/settings/auditChanges.js';
 import {
@@ -96,6 +97,29 @@ test('fallbackSentence: an answer the backup took over but did not finish is not
     /^The backup model Sim B Large is answering\. /,
   );
   assert.equal(fallbackIconName('in_progress'), 'Answered by backup model');
+});
+
+test('failureText: the standard error names providers by their label, as the tooltip does', () => {
+  const side = (model: string, provider: string, providerLabel: string | undefined, reason: string) => ({
+    model,
+    provider,
+    ...(providerLabel !== undefined && { providerLabel }),
+    reason,
+    message: 'HTTP 529',
+  });
+  const error = {
+    reason: 'overloaded',
+    message: 'raw',
+    primary: side('sim-a-large', 'sim-a', 'Simulator A', 'overloaded'),
+    backup: side('sim-b-large', 'sim-b', 'Simulator B', 'rate_limited'),
+  };
+  assert.equal(
+    failureText({ error }, label),
+    'Sim A Large (Simulator A) was overloaded; the backup Sim B Large (Simulator B) was rate-limited.',
+  );
+  // An answer stored before labels were sent keeps the id.
+  const old = { ...error, primary: side('sim-a-large', 'sim-a', undefined, 'overloaded'), backup: null };
+  assert.equal(failureText({ error: old }, label), 'Sim A Large (sim-a) was overloaded.');
 });
 
 test('auditChange: per changed key for two objects; one-sided objects list their keys; plain values as they are', () => {

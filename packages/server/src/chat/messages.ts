@@ -2,11 +2,18 @@
 import type { AnswerError, AnswerResult, Catalog, FallbackRecord } from '@understudy/engine';
 import type { MessageStatus, MessagesTable } from '../storage/index.js';
 
+/** The label of a model and of a provider by id (the id itself when the list no longer has it). */
+function labelsOf(catalog: Catalog | undefined) {
+  return {
+    model: (id: string) => catalog?.models.find((m) => m.id === id)?.label ?? id,
+    provider: (id: string) => catalog?.providers.find((p) => p.id === id)?.label ?? id,
+  };
+}
+
 /** The fallback part of a message as shown (the amber icon's tooltip reads it). */
 export function fallbackPublic(f: FallbackRecord, catalog?: Catalog) {
   // Labels go with the ids: members may not read the provider list, and the tooltip names them.
-  const model = (id: string) => catalog?.models.find((m) => m.id === id)?.label ?? id;
-  const provider = (id: string) => catalog?.providers.find((p) => p.id === id)?.label ?? id;
+  const { model, provider } = labelsOf(catalog);
   return {
     originalModel: f.originalModelId,
     originalModelLabel: model(f.originalModelId),
@@ -24,25 +31,21 @@ export function fallbackPublic(f: FallbackRecord, catalog?: Catalog) {
   };
 }
 
-/** An answer error as shown (both failures, already free of secrets). */
-export function errorPublic(e: AnswerError) {
+/** An answer error as shown (both failures, already free of secrets; providers named as the tooltip names them). */
+export function errorPublic(e: AnswerError, catalog?: Catalog) {
+  const { provider } = labelsOf(catalog);
+  const side = (f: NonNullable<AnswerError['backup']>) => ({
+    model: f.modelId,
+    provider: f.providerId,
+    providerLabel: provider(f.providerId),
+    reason: f.reason,
+    message: f.message,
+  });
   return {
     reason: e.reason,
     message: e.message,
-    primary: {
-      model: e.primary.modelId,
-      provider: e.primary.providerId,
-      reason: e.primary.reason,
-      message: e.primary.message,
-    },
-    backup: e.backup
-      ? {
-          model: e.backup.modelId,
-          provider: e.backup.providerId,
-          reason: e.backup.reason,
-          message: e.backup.message,
-        }
-      : null,
+    primary: side(e.primary),
+    backup: e.backup ? side(e.backup) : null,
   };
 }
 
@@ -127,6 +130,7 @@ export function resultColumns(
     latency_ms: Math.round(result.latencyMs),
     ttft_ms: result.ttftMs === undefined ? null : Math.round(result.ttftMs),
     fallback_json: result.fallback ? JSON.stringify(fallbackPublic(result.fallback, catalog)) : null,
-    error_json: result.error && status !== 'complete' ? JSON.stringify(errorPublic(result.error)) : null,
+    error_json:
+      result.error && status !== 'complete' ? JSON.stringify(errorPublic(result.error, catalog)) : null,
   };
 }

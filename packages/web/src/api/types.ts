@@ -52,6 +52,8 @@ export interface FallbackInfo {
 export interface FailureSide {
   model: string;
   provider: string;
+  /** The provider's label (answers stored before it was sent have only the id). */
+  providerLabel?: string;
   reason: string;
   message: string;
 }

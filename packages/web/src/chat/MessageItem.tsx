@@ -1,4 +1,4 @@
-import type { Message } from '../api/types.js';
+import type { FailureSide, Message } from '../api/types.js';
 import { FallbackIcon } from './FallbackIcon.js';
 import { MarkdownText } from './Markdown.js';
 import { reasonWords } from './reasons.js';
@@ -11,15 +11,15 @@ function tokenCounter(m: Message): string | null {
   return `${m.usage.estimated ? '~' : ''}${total.toLocaleString('en')} tokens`;
 }
 
+/** "Sim A Large (Simulator A) was overloaded": a model and its provider as the tooltip names them. */
+const side = (f: FailureSide, label: (id: string) => string) =>
+  `${label(f.model)} (${f.providerLabel ?? f.provider}) ${reasonWords(f.reason)}`;
+
 /** The standard error message: what failed, in plain words, without any key or secret. */
-function failureText(m: Message, label: (id: string) => string): string {
+export function failureText(m: Pick<Message, 'error'>, label: (id: string) => string): string {
   const e = m.error;
   if (!e?.primary) return e?.message ?? 'The answer could not be generated.';
-  const p = `${label(e.primary.model)} (${e.primary.provider}) ${reasonWords(e.primary.reason)}`;
-  const b = e.backup
-    ? `; the backup ${label(e.backup.model)} (${e.backup.provider}) ${reasonWords(e.backup.reason)}`
-    : '';
-  return `${p}${b}.`;
+  return `${side(e.primary, label)}${e.backup ? `; the backup ${side(e.backup, label)}` : ''}.`;
 }
 
 /**
