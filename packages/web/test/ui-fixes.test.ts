@@ -20,7 +20,7 @@ import { after, before, describe, it, test } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
 import type { FallbackInfo, MessageStatus } from '../src/api/types.js';
 import { fallbackIconName, fallbackSentence } from '../src/chat/fallbackSentence.js';
-import { failureText } from '../src/chat/MessageItem.js';
+import { failureText } from '../src/chat/failureText.js';
 import { reasonWords } from '../src/chat/reasons.js';
 import { auditChange, valueText } from '../src/settings/auditChanges.js';
 import {

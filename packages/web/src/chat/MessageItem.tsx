@@ -1,7 +1,7 @@
-import type { FailureSide, Message } from '../api/types.js';
+import type { Message } from '../api/types.js';
+import { failureText } from './failureText.js';
 import { FallbackIcon } from './FallbackIcon.js';
 import { MarkdownText } from './Markdown.js';
-import { reasonWords } from './reasons.js';
 
 /** "1,234 tokens" ("~" when estimated); none for an answer that ended without any (a "0 tokens" says nothing). */
 function tokenCounter(m: Message): string | null {
@@ -9,17 +9,6 @@ function tokenCounter(m: Message): string | null {
   const total = m.usage.inputTokens + m.usage.outputTokens;
   if (total === 0 && m.status !== 'complete' && m.status !== 'in_progress') return null;
   return `${m.usage.estimated ? '~' : ''}${total.toLocaleString('en')} tokens`;
-}
-
-/** "Sim A Large (Simulator A) was overloaded": a model and its provider as the tooltip names them. */
-const side = (f: FailureSide, label: (id: string) => string) =>
-  `${label(f.model)} (${f.providerLabel ?? f.provider}) ${reasonWords(f.reason)}`;
-
-/** The standard error message: what failed, in plain words, without any key or secret. */
-export function failureText(m: Pick<Message, 'error'>, label: (id: string) => string): string {
-  const e = m.error;
-  if (!e?.primary) return e?.message ?? 'The answer could not be generated.';
-  return `${side(e.primary, label)}${e.backup ? `; the backup ${side(e.backup, label)}` : ''}.`;
 }
 
 /**
