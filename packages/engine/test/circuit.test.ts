@@ -62,6 +62,8 @@ describe('circuit breaker rules (SPEC §2.5)', () => {
     );
     assert.equal(s.state, 'open');
     assert.equal(s.retryAt, 10 + 45_000);
+    assert.equal(s.leftAloneUntil, 10 + 45_000, 'the provider asked to be left alone that long');
+    assert.equal(onSuccess(s, 5, 20, P).leftAloneUntil, undefined, 'until it answers again');
     const short = onFailure(
       freshBreaker(0),
       { reason: 'rate_limited', message: '429', status: 429, retryAfterMs: 2_000 },
@@ -69,6 +71,7 @@ describe('circuit breaker rules (SPEC §2.5)', () => {
       P,
     );
     assert.equal(short.state, 'closed');
+    assert.equal(short.leftAloneUntil, undefined, 'a short Retry-After asks for no leave');
   });
 
   it('cooldown doubles while probes fail, capped at 2 minutes; success closes and resets', () => {

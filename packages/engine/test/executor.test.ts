@@ -683,6 +683,20 @@ describe('executor: health memory', () => {
     assert.match(r2.error?.message ?? '', /known to be unavailable/);
   });
 
+  it('None: a primary whose breaker opened on repeated 429s without a long Retry-After is still asked', async () => {
+    const health = new InMemoryHealth();
+    for (const retryAfterMs of [undefined, 1_000, undefined])
+      await health.recordFailure(
+        { providerId: 'a', modelId: 'a1' },
+        { reason: 'rate_limited', message: '429', status: 429, ...(retryAfterMs && { retryAfterMs }) },
+      );
+    assert.equal((await health.check({ providerId: 'a', modelId: 'a1' })).available, false, 'open');
+    const { run, client } = setup({ a1: healthy('not limited any more') }, { health });
+    const { result } = await run({ catalog: catalog({ fallback: { mode: 'none' } }) });
+    assert.equal(client.callsTo('a1').length, 1, 'it did not ask to be left alone');
+    assert.equal(result.status, 'complete');
+  });
+
   it('Automatic with every backup known down too: the primary is asked, not skipped', async () => {
     const health = new InMemoryHealth();
     const down = { reason: 'unreachable', message: 'refused' } as const;

@@ -22,7 +22,7 @@ import type {
   TakeoverMode,
 } from '../types/result.js';
 import { runAttempt, type AttemptOutcome } from './attempt.js';
-import { checkOf, healthOf, knownDown, refOf, safe } from './health-view.js';
+import { askedToWait, checkOf, healthOf, knownDown, refOf, safe } from './health-view.js';
 import { backupRequest, noBackupNote, quickRetryWait, targetOf } from './rules.js';
 import { timeoutsFor, type EngineOptions } from './options.js';
 import { describeFailure } from './words.js';
@@ -283,7 +283,8 @@ export async function* answer(
   //    straight to it, no wait). With no backup to go to (Fallback None, or every candidate known
   //    down too) skipping would fail the answer without asking anyone, and keep failing the
   //    member's retries until the breaker's cooldown ends even once the provider is back: the
-  //    primary is asked after all, as the only chance, unless it is rate limited.
+  //    primary is asked after all, as the only chance, unless it asked to be left alone (a long
+  //    Retry-After; a breaker opened by counting failures, 429s among them, did not ask).
   let primaryFailure: FailureDetails;
   let skippedByHealth = false;
   const ref = refOf(primary);
@@ -297,9 +298,9 @@ export async function* answer(
       picked = await pickBackup(known);
       const b = picked.choice.model;
       const bh = b && picked.candidatesHealth.get(b.id);
-      // A provider that asked to be left alone (rate limited, Retry-After) is, backup or not.
+      // A provider that asked to be left alone (a long Retry-After) is, backup or not.
       skippedByHealth =
-        known.reason === 'rate_limited' || (b !== undefined && (!bh || bh.available || bh.probeDue));
+        askedToWait(h, clock.now()) || (b !== undefined && (!bh || bh.available || bh.probeDue));
       if (!skippedByHealth) picked = undefined;
     }
   }
@@ -356,7 +357,7 @@ export async function* answer(
     // A Specific model is "always that model" (Automatic never picks one known down): it is the
     // only chance left, so it is asked as a primary with no backup is, unless it asked to be left
     // alone. Skipping it kept failing every answer until its cooldown ended, back or not.
-    const onlyChance = catalog.fallback.mode === 'specific' && known.reason !== 'rate_limited';
+    const onlyChance = catalog.fallback.mode === 'specific' && !askedToWait(bh, clock.now());
     if (bh.probeDue && (await safe(() => health.tryAcquireProbe(bref), false))) backupProbe = true;
     else if (!onlyChance) return void (yield errorEvent(primaryFailure, { target: backup, failure: known }));
   }

@@ -30,6 +30,14 @@ export function knownDown(h: TargetHealth, now: number): FailureDetails {
 }
 
 /**
+ * True while the target's provider asked to be left alone (a long Retry-After): it is not asked
+ * then, even as the only chance of an answer.
+ */
+export function askedToWait(h: TargetHealth, now: number): boolean {
+  return Math.max(h.provider.leftAloneUntil ?? 0, h.model.leftAloneUntil ?? 0) > now;
+}
+
+/**
  * A target's health, or undefined when the store fails ("nothing known"). Synchronous when the
  * store keeps a local view: an await per check cost a busy server more than the check itself.
  */

@@ -47,6 +47,12 @@ export interface BreakerState {
   cooldownMs?: number;
   /** While half-open: when the probe's lease runs out. */
   probeUntil?: number;
+  /**
+   * Until when the provider asked to be left alone (a Retry-After past the quick-retry limit). A
+   * breaker opened by counting failures, rate limits among them, did not ask: with no backup to go
+   * to, the target is still asked (see the executor).
+   */
+  leftAloneUntil?: number;
   latencyMs?: number;
   updatedAt: number;
 }
@@ -129,6 +135,7 @@ export function onFailure(s: BreakerState, f: FailureDetails, now: number, p: Br
   };
   const base = p.baseCooldownMs;
   const longRetryAfter = f.retryAfterMs !== undefined && f.retryAfterMs > p.quickRetryMaxMs;
+  if (longRetryAfter) next.leftAloneUntil = Math.max(s.leftAloneUntil ?? 0, now + (f.retryAfterMs ?? 0));
   if (s.state === 'half_open') {
     // The probe failed: stay away longer.
     const cooldown = Math.min((s.cooldownMs ?? base) * 2, p.maxCooldownMs);
@@ -216,6 +223,7 @@ export function viewOf(key: CircuitKey, s: BreakerState, now: number, p: Breaker
   if (s.openedAt !== undefined && s.state !== 'closed') v.openedAt = s.openedAt;
   if (s.retryAt !== undefined && s.state !== 'closed') v.retryAt = s.retryAt;
   if (s.cooldownMs !== undefined && s.state !== 'closed') v.cooldownMs = s.cooldownMs;
+  if (s.leftAloneUntil !== undefined && s.state !== 'closed') v.leftAloneUntil = s.leftAloneUntil;
   if (s.latencyMs !== undefined) v.latencyMs = s.latencyMs;
   return v;
 }

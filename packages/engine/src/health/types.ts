@@ -34,6 +34,8 @@ export interface CircuitView {
   retryAt?: number;
   /** Current cooldown; doubles while probes fail. */
   cooldownMs?: number;
+  /** Until when the provider asked to be left alone (a long Retry-After). */
+  leftAloneUntil?: number;
   consecutiveFailures: number;
   /** Outcomes inside the sliding window. */
   recentFailures: number;
