@@ -58,7 +58,11 @@ function routeOf(routes: string[], method: string, path: string): string | undef
   const exact = mine.find((r) => r === `${method} ${bare}`);
   if (exact) return exact;
   return mine.find((r) => {
-    const pattern = r.slice(method.length + 1).replace(/:[^/]+/g, '[^/]+');
+    // `:param` is one segment; a trailing `*` (a wildcard route) anything.
+    const pattern = r
+      .slice(method.length + 1)
+      .replace(/:[^/]+/g, '[^/]+')
+      .replace(/\*$/, '.+');
     return new RegExp(`^${pattern}$`).test(bare);
   });
 }
@@ -339,6 +343,7 @@ test('route-by-role matrix', async (t) => {
         r('PUT', '/api/admin/demo/providers/sim-b/outage', { fault: 'none' }, managersById),
         // The OpenAI-compatible API takes API keys only, never a session.
         r('GET', '/v1/models', undefined, all(401)),
+        r('GET', '/v1/models/sim-a-large', undefined, all(401)),
         r(
           'POST',
           '/v1/chat/completions',
