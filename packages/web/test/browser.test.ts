@@ -637,7 +637,7 @@ describe('web app in Chromium', { skip: chromiumSkip(), timeout: 300_000 }, () =
     const msg = answers(page).nth(5);
     const err = msg.getByRole('alert');
     assert.match(await err.innerText(), /Ada could not answer/);
-    assert.match(await err.innerText(), /Sim A Large \(simulated\) \(sim-a\)/);
+    assert.match(await err.innerText(), /Sim A Large \(simulated\) on Simulator A \(OpenAI protocol\)/);
     assert.equal(await msg.getByRole('button', { name: 'Answered by backup model' }).count(), 0);
     await setOutage(owner, 'sim-a', 'none');
     // The earlier outages of this file may have tripped the primary's breaker (its 30 s window:
@@ -678,8 +678,11 @@ describe('web app in Chromium', { skip: chromiumSkip(), timeout: 300_000 }, () =
     const stored = (await storedMessages(owner, both)).at(-1);
     assert.ok(stored?.error?.primary && stored.error.backup, JSON.stringify(stored?.error));
     const why = /(was overloaded|had a server error|could not be reached)/.source;
-    assert.match(err, new RegExp(`${re(DEFAULT_LABEL).source} \\(sim-a\\) ${why}`));
-    assert.match(err, new RegExp(`the backup ${re(BACKUP_LABEL).source} \\(sim-b\\) ${why}`));
+    // Providers by their label, as the tooltip names them.
+    const providerA = re('on Simulator A (OpenAI protocol)').source;
+    const providerB = re('on Simulator B (Anthropic protocol)').source;
+    assert.match(err, new RegExp(`${re(DEFAULT_LABEL).source} ${providerA} ${why}`));
+    assert.match(err, new RegExp(`the backup ${re(BACKUP_LABEL).source} ${providerB} ${why}`));
     assert.match(err, /Please retry/);
     assert.equal(await failed.getByRole('button', { name: ICON }).count(), 0);
     await failed.getByRole('button', { name: 'Retry' }).waitFor();

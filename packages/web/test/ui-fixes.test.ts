@@ -115,11 +115,11 @@ test('failureText: the standard error names providers by their label, as the too
   };
   assert.equal(
     failureText({ error }, label),
-    'Sim A Large (Simulator A) was overloaded; the backup Sim B Large (Simulator B) was rate-limited.',
+    'Sim A Large on Simulator A was overloaded; the backup Sim B Large on Simulator B was rate-limited.',
   );
   // An answer stored before labels were sent keeps the id.
   const old = { ...error, primary: side('sim-a-large', 'sim-a', undefined, 'overloaded'), backup: null };
-  assert.equal(failureText({ error: old }, label), 'Sim A Large (sim-a) was overloaded.');
+  assert.equal(failureText({ error: old }, label), 'Sim A Large on sim-a was overloaded.');
 });
 
 test('auditChange: per changed key for two objects; one-sided objects list their keys; plain values as they are', () => {
