@@ -1,5 +1,5 @@
-import { useCallback, useEffect, useState } from 'react';
-import { onSignedOut, setCsrfToken } from './api/client.js';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { ApiError, onRoleMayHaveChanged, onSignedOut, setCsrfToken } from './api/client.js';
 import { auth } from './api/endpoints.js';
 import type { Session } from './api/types.js';
 import { InvitePage } from './auth/InvitePage.js';
@@ -7,8 +7,10 @@ import { LoginPage } from './auth/LoginPage.js';
 import { SetupPage } from './auth/SetupPage.js';
 import { ChatPage } from './chat/ChatPage.js';
 import { SettingsPage } from './settings/SettingsPage.js';
+import { RoleNotice, roleChangeNote } from './ui/RoleNotice.js';
 import { TopBar } from './ui/TopBar.js';
 import { navigate, usePath } from './ui/router.js';
+import { onCatchUp } from './ui/tabReturn.js';
 
 type Boot =
   { state: 'loading' } | { state: 'setup' } | { state: 'signedOut' } | { state: 'in'; session: Session };
@@ -35,6 +37,10 @@ export function isManager(s: Session): boolean {
 export function App() {
   const path = usePath();
   const [boot, setBoot] = useState<Boot>({ state: 'loading' });
+  const [roleNote, setRoleNote] = useState<string>();
+  // The session this page was built for, to notice a change when it is read again.
+  const shown = useRef<Session>(undefined);
+  shown.current = boot.state === 'in' ? boot.session : undefined;
 
   const signedIn = useCallback((session: Session) => {
     setCsrfToken(session.csrfToken);
@@ -70,10 +76,47 @@ export function App() {
     [],
   );
 
+  // An Owner may change this member's role in another browser (or they change their own): the
+  // session is read again when a request is refused for the role, when the member comes back to
+  // the tab and every few seconds, so the top bar and the settings follow the role in force.
+  const signedInAs = boot.state === 'in' ? boot.session.user.id : undefined;
+  useEffect(() => {
+    if (!signedInAs) return;
+    let live = true;
+    const reread = () =>
+      auth.session().then(
+        (session) => {
+          // The same session read again changes nothing on the page.
+          if (!live || JSON.stringify(session) === JSON.stringify(shown.current)) return;
+          if (session.user.role !== shown.current?.user.role) setRoleNote(roleChangeNote(session.user.role));
+          signedIn(session);
+        },
+        (e: unknown) => {
+          if (!live || !(e instanceof ApiError && e.status === 401)) return;
+          hint.set(false);
+          setBoot({ state: 'signedOut' });
+        },
+      );
+    const stopRefusals = onRoleMayHaveChanged(() => void reread());
+    const stopCatchUp = onCatchUp(() => void reread());
+    return () => {
+      live = false;
+      stopRefusals();
+      stopCatchUp();
+    };
+  }, [signedInAs, signedIn]);
+
+  // Settings are for Owners and Admins: a member who is not (any more) goes to the chat.
+  const leaveSettings = boot.state === 'in' && !isManager(boot.session) && path.startsWith('/settings');
+  useEffect(() => {
+    if (leaveSettings) navigate('/', true);
+  }, [leaveSettings]);
+
   const signOut = async () => {
     await auth.logout().catch(() => undefined);
     setCsrfToken('');
     hint.set(false);
+    setRoleNote(undefined);
     setBoot({ state: 'signedOut' });
     navigate('/', true);
   };
@@ -101,6 +144,7 @@ export function App() {
         Skip to content
       </a>
       <TopBar session={session} manager={isManager(session)} onSignOut={signOut} />
+      {roleNote && <RoleNotice text={roleNote} onDismiss={() => setRoleNote(undefined)} />}
       {inSettings && isManager(session) ? (
         <SettingsPage path={path} session={session} />
       ) : (

@@ -90,7 +90,8 @@ export function installGuard(app: FastifyInstance, db: Kysely<Database>, keys: A
       }
     }
     if (!access.roles.includes(session.role))
-      throw forbidden(`this needs one of the roles: ${access.roles.join(', ')}`);
+      // A code of its own: the web app reads the session again on it (the role may have changed).
+      throw new HttpError(403, 'role_required', `this needs one of the roles: ${access.roles.join(', ')}`);
   });
 }
 

@@ -178,7 +178,12 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
         .where('status', '=', 'in_progress')
         .executeTakeFirst();
       if (busy)
-        throw conflict('an answer is still being written in this conversation; wait or stop it first');
+        // A code of its own: the web app then follows that answer instead of only showing the refusal.
+        throw new HttpError(
+          409,
+          'answer_in_progress',
+          'an answer is still being written in this conversation; wait or stop it first',
+        );
       const last = await trx
         .selectFrom('messages')
         .select('seq')

@@ -33,6 +33,23 @@ export function onSignedOut(fn: () => void): () => void {
   return () => signedOutListeners.delete(fn);
 }
 
+/** Listeners told when the signed-in member's role may have changed (see onRoleMayHaveChanged). */
+const roleListeners = new Set<() => void>();
+
+/**
+ * Calls `fn` when the member's role may have changed: a request was refused for the role (403
+ * `role_required`), say after an Owner demoted them elsewhere. Returns the unsubscribe.
+ */
+export function onRoleMayHaveChanged(fn: () => void): () => void {
+  roleListeners.add(fn);
+  return () => roleListeners.delete(fn);
+}
+
+/** Tells the app the member's role may have changed (they changed their own), so it reads the session. */
+export function roleMayHaveChanged(): void {
+  for (const fn of roleListeners) fn();
+}
+
 function headersFor(method: string, hasBody: boolean): Record<string, string> {
   const h: Record<string, string> = { accept: 'application/json' };
   if (hasBody) h['content-type'] = 'application/json';
@@ -64,6 +81,7 @@ export async function request<T>(method: string, path: string, body?: unknown): 
   if (!res.ok) {
     const err = await errorOf(res);
     if (res.status === 401 && !path.startsWith('/api/auth/')) for (const fn of signedOutListeners) fn();
+    if (res.status === 403 && err.code === 'role_required') roleMayHaveChanged();
     throw err;
   }
   if (res.status === 204) return undefined as T;

@@ -4,14 +4,14 @@ import { PencilIcon, TrashIcon } from '../ui/icons.js';
 import { ConfirmButton } from '../ui/ConfirmButton.js';
 import { ErrorText } from '../ui/ErrorText.js';
 import { Link } from '../ui/Link.js';
+import { asSentence } from '../ui/sentence.js';
 
 /** The server's limit on a title (its trimmed length). */
 const MAX_TITLE = 200;
 
 /** A refused rename's reason as a sentence: the server's `body.title: ` field prefix dropped. */
 function refusal(err: unknown): string {
-  const text = (err instanceof Error ? err.message : String(err)).replace(/^body\.title: /, '');
-  return text.charAt(0).toUpperCase() + text.slice(1) + (/[.!?]$/.test(text) ? '' : '.');
+  return asSentence((err instanceof Error ? err.message : String(err)).replace(/^body\.title: /, ''));
 }
 
 /**

@@ -42,7 +42,9 @@ export function ConversationView({
   const heading = title ?? detail.title;
   return (
     <section className="conversation" aria-label={heading}>
-      <h2 className="conv-title">{heading}</h2>
+      <h2 className="conv-title" title={heading}>
+        {heading}
+      </h2>
       <ol className="messages" aria-live="polite">
         {messages.length === 0 && <li className="empty">Say hello to {mateName}.</li>}
         {messages.map((m) => (

@@ -2,13 +2,14 @@
  * How assistant text is rendered as Markdown, kept free of JSX so a plain Node test can check the
  * safety rules. react-markdown builds React elements (no innerHTML); `skipHtml` drops raw HTML
  * from the text, and its default urlTransform empties `javascript:`, `vbscript:` and `data:` URLs.
- * Links open in a new tab without access to this window. GitHub Flavored Markdown (remark-gfm)
- * adds tables, strikethrough, task lists and bare-URL autolinks; those links go through the same
- * urlTransform and link component (an in-page link, a footnote's, stays in this tab). A table sits
- * in its own scroll box, so a wide one scrolls sideways inside the message instead of widening the
- * page. Images are never loaded: each is a link to its URL, named by its alt text.
+ * Links open in a new tab without access to this window; a link whose URL was emptied is plain
+ * text. GitHub Flavored Markdown (remark-gfm) adds tables, strikethrough, task lists and bare-URL
+ * autolinks; those links go through the same urlTransform and link component (an in-page link, a
+ * footnote's, stays in this tab). A table sits in its own scroll box, so a wide one scrolls
+ * sideways inside the message instead of widening the page. Images are never loaded: each is a
+ * link to its URL, named by its alt text.
  */
-import { createElement, type ComponentProps } from 'react';
+import { createElement, Fragment, type ComponentProps } from 'react';
 import type Markdown from 'react-markdown';
 import remarkGfm from 'remark-gfm';
 import { iconSvgProps } from '../ui/iconProps.js';
@@ -58,9 +59,13 @@ export const markdownProps: Props = {
   remarkPlugins: [remarkGfm],
   components: {
     a: ({ href, children }) =>
-      href?.startsWith('#')
-        ? createElement('a', { href }, children)
-        : createElement('a', { href, target: '_blank', rel: 'noopener noreferrer nofollow' }, children),
+      // No URL left (urlTransform emptied an unsafe one): the text alone. An empty href with
+      // target=_blank would open a copy of this page.
+      !href
+        ? createElement(Fragment, null, children)
+        : href.startsWith('#')
+          ? createElement('a', { href }, children)
+          : createElement('a', { href, target: '_blank', rel: 'noopener noreferrer nofollow' }, children),
     img: ({ src, alt }) => imageLink(src, alt),
     table: ({ children }) =>
       createElement('div', { className: 'md-table-scroll' }, createElement('table', null, children)),

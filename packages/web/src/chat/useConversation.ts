@@ -57,6 +57,21 @@ function apply(messages: Message[], e: AnswerEvent, targetId: string): Message[]
   });
 }
 
+/**
+ * The messages as the page shows them when it follows the answer being written: the server replays
+ * what was written so far, so that answer's partial text starts empty here.
+ */
+function forReplay(messages: Message[], running: Message | undefined): Message[] {
+  return running ? messages.map((m) => (m === running ? { ...m, content: '' } : m)) : messages;
+}
+
+/** Shown when a send was refused because an answer is being written (in another tab, say). */
+const BUSY_NOTE =
+  'Your message was not sent: an answer is still being written in this conversation. It is back in the message box; send it once this answer is finished.';
+/** The same refusal, when that answer finished before this page could follow it. */
+const BUSY_DONE_NOTE =
+  'Your message was not sent: another answer was being written at that moment. It has finished now; your message is back in the message box.';
+
 /** The answer whose stream ended without its final event: interrupted (with Retry), text kept. */
 function lost(messages: Message[], targetId: string): Message[] {
   return messages.map((m) =>
@@ -106,12 +121,13 @@ export function useConversation(id: string, onTitle?: (title: string) => void) {
   );
 
   /**
-   * Follows an answer's event stream, applying each event. Resolves false when the request was
-   * refused before the answer existed. A stream that ends (or breaks) without its final event
-   * leaves the answer marked interrupted, with Retry, rather than "writing…" for ever.
+   * Follows an answer's event stream, applying each event. Resolves with the refusal (an error)
+   * when the request was refused before the answer existed, else with undefined. A stream that
+   * ends (or breaks) without its final event leaves the answer marked interrupted, with Retry,
+   * rather than "writing…" for ever.
    */
   const follow = useCallback(
-    async (method: 'GET' | 'POST', path: string, body: unknown, initialTarget: string) => {
+    async (method: 'GET' | 'POST', path: string, body: unknown, initialTarget: string): Promise<unknown> => {
       const ctl = new AbortController();
       viewers.current.add(ctl);
       let target = initialTarget;
@@ -150,16 +166,16 @@ export function useConversation(id: string, onTitle?: (title: string) => void) {
             );
           else setMessages((ms) => lost(ms, target));
         }
-        return true;
+        return undefined;
       } catch (err) {
-        if (ctl.signal.aborted) return true;
+        if (ctl.signal.aborted) return undefined;
         // Refused (e.g. 409), or lost before the answer existed: the caller restores its state.
         if (err instanceof ApiError || target === TEMP_ASSISTANT) {
           setError(err instanceof Error ? err.message : String(err));
-          return false;
+          return err instanceof Error ? err : new Error(String(err));
         }
         setMessages((ms) => lost(ms, target));
-        return true;
+        return undefined;
       } finally {
         viewers.current.delete(ctl);
         if (target === TEMP_ASSISTANT) stopWhenStarted.current = false;
@@ -187,8 +203,7 @@ export function useConversation(id: string, onTitle?: (title: string) => void) {
       // Renamed elsewhere: the conversation list follows too.
       if (again) titled.current?.(d.title);
       const running = d.messages.find((m) => m.status === 'in_progress');
-      // The server replays what was written so far, so the partial text starts empty here.
-      setMessages(running ? d.messages.map((m) => (m === running ? { ...m, content: '' } : m)) : d.messages);
+      setMessages(forReplay(d.messages, running));
       if (running) void follow('GET', chat.eventsPath(id, running.id), undefined, running.id);
     };
     chat.conversation(id).then(
@@ -214,6 +229,40 @@ export function useConversation(id: string, onTitle?: (title: string) => void) {
     };
   }, [id, follow]);
 
+  /**
+   * After a refused send or retry: shows the conversation as the server has it. Resolves with its
+   * messages and, when an answer is still being written (another tab's, or ours whose view was
+   * lost), a function that follows it until it ends.
+   */
+  const showStored = useCallback(async () => {
+    const d = await chat.conversation(id);
+    const running = d.messages.find((m) => m.status === 'in_progress');
+    setMessages(forReplay(d.messages, running));
+    const followRunning = running
+      ? () => follow('GET', chat.eventsPath(id, running.id), undefined, running.id)
+      : undefined;
+    return { messages: d.messages, followRunning };
+  }, [id, follow]);
+
+  /**
+   * A send refused because an answer is being written: this page follows that answer (with Stop),
+   * saying why the message was not sent until the answer ends.
+   */
+  const followBusy = useCallback(async () => {
+    try {
+      const { followRunning } = await showStored();
+      if (!followRunning) {
+        setError(BUSY_DONE_NOTE);
+        return;
+      }
+      setError(BUSY_NOTE);
+      await followRunning();
+      setError((e) => (e === BUSY_NOTE ? undefined : e));
+    } catch {
+      // The conversation could not be read: the refusal is still shown.
+    }
+  }, [showStored]);
+
   const send = useCallback(
     async (content: string) => {
       setError(undefined);
@@ -222,12 +271,19 @@ export function useConversation(id: string, onTitle?: (title: string) => void) {
         placeholder(TEMP_USER, id, 'user', content),
         placeholder(TEMP_ASSISTANT, id, 'assistant', ''),
       ]);
-      const ok = await follow('POST', chat.sendPath(id), { content }, TEMP_ASSISTANT);
-      // Refused before anything was stored (e.g. 409): take the optimistic messages back.
-      if (!ok) setMessages((ms) => ms.filter((m) => m.id !== TEMP_USER && m.id !== TEMP_ASSISTANT));
-      return ok;
+      const refused = await follow('POST', chat.sendPath(id), { content }, TEMP_ASSISTANT);
+      if (refused === undefined) return true;
+      // Refused before anything was stored: take the optimistic messages back.
+      setMessages((ms) => ms.filter((m) => m.id !== TEMP_USER && m.id !== TEMP_ASSISTANT));
+      // An answer is being written (sent from another tab, say). Not awaited: the caller puts
+      // the draft back in the message box now, not once that answer ends.
+      if (refused instanceof ApiError && refused.code === 'answer_in_progress') {
+        setError(BUSY_NOTE);
+        void followBusy();
+      }
+      return false;
     },
-    [id, follow],
+    [id, follow, followBusy],
   );
 
   const stop = useCallback(async () => {
@@ -255,23 +311,21 @@ export function useConversation(id: string, onTitle?: (title: string) => void) {
             : m,
         ),
       );
-      const ok = await follow('POST', chat.retryPath(id, messageId), {}, messageId);
-      if (ok) return;
+      const refused = await follow('POST', chat.retryPath(id, messageId), {}, messageId);
+      if (refused === undefined) return;
       // Refused (e.g. it finished meanwhile, or is still being written after our view of it was
       // lost): show the stored state again, following the answer if it is still being written.
       try {
-        const d = await chat.conversation(id);
-        const stored = d.messages.find((m) => m.id === messageId);
-        const running = stored?.status === 'in_progress';
-        setMessages(d.messages.map((m) => (running && m === stored ? { ...m, content: '' } : m)));
+        const { messages: stored, followRunning } = await showStored();
         // Written after all (or still being written): the refusal is no news to the member.
-        if (running || stored?.status === 'complete') setError(undefined);
-        if (running) await follow('GET', chat.eventsPath(id, messageId), undefined, messageId);
+        if (followRunning || stored.find((m) => m.id === messageId)?.status === 'complete')
+          setError(undefined);
+        await followRunning?.();
       } catch {
         // The error of the refused retry is already shown.
       }
     },
-    [id, follow],
+    [id, follow, showStored],
   );
 
   return { detail, messages, error, streamingId, send, stop, retry };

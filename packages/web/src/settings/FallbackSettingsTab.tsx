@@ -4,6 +4,7 @@ import { ApiError } from '../api/client.js';
 import { admin } from '../api/endpoints.js';
 import type { AdminModel, FallbackSetting, OrgSettings } from '../api/types.js';
 import { ErrorText } from '../ui/ErrorText.js';
+import { settingsRefusal } from './refusals.js';
 
 function fallbackValue(f: FallbackSetting): string {
   return f.mode === 'specific' ? f.model : f.mode;
@@ -65,7 +66,8 @@ export function FallbackSettingsTab() {
       done();
       setSaved(`${what} saved.`);
     } catch (e) {
-      setRefusal(e instanceof ApiError ? e.message : String(e));
+      const label = (id: string) => models.find((m) => m.id === id)?.label;
+      setRefusal(e instanceof ApiError ? settingsRefusal(e.message, label) : String(e));
     } finally {
       setBusy(false);
     }

@@ -1,10 +1,12 @@
 import type { FormEvent } from 'react';
 import { useState } from 'react';
+import { roleMayHaveChanged } from '../api/client.js';
 import { admin } from '../api/endpoints.js';
 import type { Invitation, Member, Role, Session } from '../api/types.js';
 import { ConfirmButton } from '../ui/ConfirmButton.js';
 import { CardTableHead } from '../ui/CardTable.js';
 import { ErrorText } from '../ui/ErrorText.js';
+import { asSentence } from '../ui/sentence.js';
 import { useAsync } from '../ui/useAsync.js';
 
 const ROLES: Role[] = ['owner', 'admin', 'member'];
@@ -17,8 +19,11 @@ function MemberRow({
   viewer,
   onRole,
   onRemove,
+  error,
 }: {
   member: Member;
+  /** Why this member's role change or removal was refused, shown in the row. */
+  error?: string;
   self: boolean;
   /** The signed-in user's role: an Admin is not offered what only an Owner may do. */
   viewer: Role;
@@ -31,12 +36,17 @@ function MemberRow({
   const changed = role !== m.role;
   // An Owner's row is the Owners' to change: an Admin sees it, read-only.
   const locked = viewer !== 'owner' && m.role === 'owner';
-  const saveRole = async (e: FormEvent) => {
-    e.preventDefault();
-    if (!changed) return;
+  const save = async () => {
     setBusy(true);
-    if (await onRole(role)) setDraft(undefined);
+    const ok = await onRole(role);
+    if (ok) setDraft(undefined);
     setBusy(false);
+    return ok;
+  };
+  const saveRole = (e: FormEvent) => {
+    e.preventDefault();
+    // One's own role is saved only through the confirming button: it takes powers away.
+    if (changed && !self) void save();
   };
   return (
     <tr role="row">
@@ -45,7 +55,7 @@ function MemberRow({
         {m.email}
       </td>
       <td role="cell" data-label="Role">
-        <form className="role-form" onSubmit={(e) => void saveRole(e)}>
+        <form className="role-form" onSubmit={saveRole}>
           <select
             aria-label={`Role of ${m.name}`}
             value={role}
@@ -61,14 +71,30 @@ function MemberRow({
           </select>
           {changed && (
             <>
-              <button
-                type="submit"
-                className="primary small"
-                aria-label={`Save role of ${m.name}`}
-                disabled={busy}
-              >
-                Save
-              </button>
+              {self ? (
+                <ConfirmButton
+                  label={`Save role of ${m.name}`}
+                  className="primary small"
+                  confirm={
+                    role === 'member'
+                      ? 'Confirm: I become member and lose Settings'
+                      : `Confirm: I become ${role}`
+                  }
+                  confirmLabel={`Confirm your own role change to ${role}`}
+                  onConfirm={save}
+                >
+                  Save
+                </ConfirmButton>
+              ) : (
+                <button
+                  type="submit"
+                  className="primary small"
+                  aria-label={`Save role of ${m.name}`}
+                  disabled={busy}
+                >
+                  Save
+                </button>
+              )}
               <button
                 type="button"
                 className="small"
@@ -80,6 +106,7 @@ function MemberRow({
             </>
           )}
         </form>
+        <ErrorText message={error} className="small" />
       </td>
       <td role="cell" className="actions">
         {!self && !locked && (
@@ -107,17 +134,22 @@ export function MembersPanel({ session }: { session: Session }) {
   const members = useAsync(admin.members);
   const invitations = useAsync(admin.invitations);
   const [error, setError] = useState<string>();
+  // A refusal about one member (e.g. the last Owner's role) is shown in that member's row.
+  const [rowError, setRowError] = useState<{ id: string; message: string }>();
   const [invited, setInvited] = useState<Invitation>();
   const [notice, setNotice] = useState<string>();
 
-  const run = async (fn: () => Promise<void>): Promise<boolean> => {
+  const run = async (fn: () => Promise<void>, memberId?: string): Promise<boolean> => {
     setError(undefined);
+    setRowError(undefined);
     setNotice(undefined);
     try {
       await fn();
       return true;
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      const message = asSentence(e instanceof Error ? e.message : String(e));
+      if (memberId) setRowError({ id: memberId, message });
+      else setError(message);
       return false;
     }
   };
@@ -152,19 +184,22 @@ export function MembersPanel({ session }: { session: Session }) {
               member={m}
               self={m.id === session.user.id}
               viewer={session.user.role}
+              error={rowError?.id === m.id ? rowError.message : undefined}
               onRole={(role) =>
                 run(async () => {
                   await admin.setRole(m.id, role);
                   setNotice(`${m.name} is now ${role}.`);
                   members.setData((ms) => ms?.map((x) => (x.id === m.id ? { ...x, role } : x)));
-                })
+                  // One's own role: the app reads the session, and leaves settings if it must.
+                  if (m.id === session.user.id) roleMayHaveChanged();
+                }, m.id)
               }
               onRemove={() =>
                 run(async () => {
                   await admin.removeMember(m.id);
                   setNotice(`${m.name} was removed.`);
                   members.setData((ms) => ms?.filter((x) => x.id !== m.id));
-                })
+                }, m.id)
               }
             />
           ))}

@@ -34,7 +34,8 @@ function HealthBadge({
   available?: boolean;
   outage?: boolean;
 }) {
-  const failures = `${h.consecutiveFailures} recent failure(s)`;
+  const n = h.consecutiveFailures;
+  const failures = `${n} recent failure${n === 1 ? '' : 's'}`;
   const [cls, text] =
     h.state === 'open'
       ? ['bad', `Unavailable${h.reason ? `: ${reasonWords(h.reason)}` : ''} · ${retryWords(h, Date.now())}`]
@@ -62,6 +63,8 @@ function OutageSwitch({
   onChange: () => void;
 }) {
   const [kind, setKind] = useState(p.demoOutage ?? 'overloaded');
+  // While the Kind dropdown has the focus the admin may be choosing: a refresh leaves it alone.
+  const [choosing, setChoosing] = useState(false);
   const [error, setError] = useState<string>();
   // The switch moves at once; the live status catches up on its next refresh.
   const [pending, setPending] = useState<boolean>();
@@ -70,6 +73,11 @@ function OutageSwitch({
     if (pending === actual) setPending(undefined);
   }, [pending, actual]);
   const on = pending ?? actual;
+  // The outage running (switched in another tab, say) is the Kind shown, so switching off and on
+  // again here brings back that outage, not the one this tab last chose.
+  useEffect(() => {
+    if (p.demoOutage !== null && !choosing) setKind(p.demoOutage);
+  }, [p.demoOutage, choosing]);
   const set = async (fault: string) => {
     setError(undefined);
     setPending(fault !== 'none');
@@ -91,6 +99,8 @@ function OutageSwitch({
         <span>Kind</span>
         <select
           value={kind}
+          onFocus={() => setChoosing(true)}
+          onBlur={() => setChoosing(false)}
           onChange={(e) => {
             setKind(e.target.value);
             if (on) void set(e.target.value);
