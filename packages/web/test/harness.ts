@@ -171,3 +171,10 @@ export async function api(
   const text = await res.text();
   return { status: res.status(), body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }
+
+/** Adds a Mate on the organization's default model, with the session of `request`; returns its id. */
+export async function addMate(request: APIRequestContext, name: string): Promise<string> {
+  const mate = await api(request, 'POST', '/api/mates', { name, instructions: 'Be brief.', model: null });
+  if (mate.status !== 201) throw new Error(`adding the Mate ${name} failed: ${JSON.stringify(mate.body)}`);
+  return String(mate.body.id);
+}

@@ -20,10 +20,12 @@ import { markdownProps } from '../src/chat/markdown.js';
 import { settingsRefusal } from '../src/settings/refusals.js';
 import { asSentence } from '../src/ui/sentence.js';
 import {
+  addMate,
   api,
   chromiumSkip,
   openPage,
   PASSWORD,
+  setUpOwnerInBrowser,
   startHarness,
   type Harness,
   type WatchedPage,
@@ -113,25 +115,8 @@ describe('QA round 2 in Chromium', { skip: chromiumSkip(), timeout: 240_000 }, (
   before(async () => {
     h = await startHarness();
     owner = await openPage(h);
-    const setup = await api(owner.context.request, 'POST', '/api/setup', {
-      token: h.server.ctx.setupToken ?? '',
-      organization: 'Acme',
-      name: 'Olivia Owner',
-      email: 'owner@example.com',
-      password: PASSWORD,
-    });
-    assert.ok(setup.status < 300, JSON.stringify(setup.body));
-    // The session of the API call is not the page's: the Owner signs in through the form.
-    await owner.context.clearCookies();
-    await signIn(owner.page, 'owner@example.com');
-    await owner.page.getByRole('link', { name: 'Organization Settings' }).waitFor();
-    const mate = await api(owner.context.request, 'POST', '/api/mates', {
-      name: 'Ada',
-      instructions: 'Be brief.',
-      model: null,
-    });
-    assert.equal(mate.status, 201, JSON.stringify(mate.body));
-    mateId = String(mate.body.id);
+    await setUpOwnerInBrowser(h, owner.page);
+    mateId = await addMate(owner.context.request, 'Ada');
   });
   after(async () => {
     await h?.close();

@@ -24,10 +24,12 @@ import { failureText } from '../src/chat/failureText.js';
 import { reasonWords } from '../src/chat/reasons.js';
 import { auditChange, valueText } from '../src/settings/auditChanges.js';
 import {
+  addMate,
   api,
   chromiumSkip,
   openPage,
   PASSWORD,
+  setUpOwnerInBrowser,
   startHarness,
   type Harness,
   type WatchedPage,
@@ -263,29 +265,8 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
   before(async () => {
     h = await startHarness();
     owner = await openPage(h);
-    const setup = await api(owner.context.request, 'POST', '/api/setup', {
-      token: h.server.ctx.setupToken ?? '',
-      organization: 'Acme',
-      name: 'Olivia Owner',
-      email: 'owner@example.com',
-      password: PASSWORD,
-    });
-    assert.ok(setup.status < 300, JSON.stringify(setup.body));
-    // The session of the API call is not the page's: the Owner signs in through the form.
-    await owner.context.clearCookies();
-    const { page } = owner;
-    await page.goto('/');
-    await page.getByLabel('Email').fill('owner@example.com');
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('link', { name: 'Organization Settings' }).waitFor();
-    const mate = await api(owner.context.request, 'POST', '/api/mates', {
-      name: 'Ada',
-      instructions: 'Be brief.',
-      model: null,
-    });
-    assert.equal(mate.status, 201, JSON.stringify(mate.body));
-    mateId = String(mate.body.id);
+    await setUpOwnerInBrowser(h, owner.page);
+    mateId = await addMate(owner.context.request, 'Ada');
   });
   after(async () => {
     await h?.close();
