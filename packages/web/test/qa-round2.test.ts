@@ -3,7 +3,8 @@
  * widening the page; a send refused because another tab's answer is still being written follows
  * that answer and gives the draft back; a link whose URL is dropped as unsafe is plain text; a
  * member whose role drops to Member loses Organization Settings; the simulator's outage Kind
- * follows the outage that is running; and a few texts read as sentences. In Chromium against the
+ * follows the outage that is running; a few texts read as sentences; and the Fallback activity
+ * chart is drawn at its shown size (readable on a phone, today named). In Chromium against the
  * real server and simulator (skipped when Chromium is absent).
  * `QA_SHOTS=<dir>` also writes screenshots there.
  */
@@ -479,6 +480,42 @@ describe('QA round 2 in Chromium', { skip: chromiumSkip(), timeout: 240_000 }, (
     await page.setViewportSize(PHONE);
     await shot(page, '6-last-owner-phone.png');
     await page.setViewportSize(DESKTOP);
+    noConsoleErrors(owner);
+  });
+
+  it('7: the Fallback activity chart is drawn at the size it is shown: 11 px text on a phone, and today is named', async () => {
+    const { page } = owner;
+    // Today as the chart names it (MM-DD, UTC, as the server counts days).
+    const today = new Date().toISOString().slice(5, 10);
+    for (const [size, name] of [
+      [PHONE, 'phone'],
+      [DESKTOP, 'desktop'],
+    ] as const) {
+      await page.setViewportSize(size);
+      await page.goto('/settings/activity');
+      const chart = page.locator('figure.chart svg');
+      await chart.waitFor();
+      // Let the drawing follow its box (a ResizeObserver callback).
+      // The drawing follows its box (a ResizeObserver callback): wait for it, bounded.
+      const fits = async () => {
+        const box = await chart.boundingBox();
+        return box !== null && Math.abs(box.width - Number(await chart.getAttribute('width'))) < 2;
+      };
+      for (let i = 0; i < 40 && !(await fits()); i++) await page.waitForTimeout(50);
+      const heights = (await page.evaluate(
+        "[...document.querySelectorAll('figure.chart svg text')].map((t) => t.getBoundingClientRect().height)",
+      )) as number[];
+      assert.ok(heights.length >= 3, `${name}: labels drawn`);
+      const smallest = Math.min(...heights);
+      assert.ok(smallest >= 10, `${name}: the smallest label is ${smallest.toFixed(1)} px tall`);
+      const labels = await chart.locator('text').allTextContents();
+      assert.ok(labels.includes(today), `${name}: today (${today}) is named: ${labels.join(' ')}`);
+      const overflow = Number(
+        await page.evaluate('document.documentElement.scrollWidth - window.innerWidth'),
+      );
+      assert.ok(overflow <= 0, `${name}: the page scrolls sideways by ${overflow} px`);
+      await shot(page, `7-chart-${name}.png`);
+    }
     noConsoleErrors(owner);
   });
 });

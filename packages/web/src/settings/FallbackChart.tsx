@@ -1,6 +1,32 @@
+import { useEffect, useRef, useState, type RefObject } from 'react';
 import type { FallbackActivity } from '../api/types.js';
 
 const COLOURS = ['#d97706', '#2563eb', '#059669', '#db2777', '#7c3aed', '#0891b2'];
+
+/** The drawing's width when no layout is known yet (and in a server render). */
+const DEFAULT_WIDTH = 640;
+
+/**
+ * The inner width of `el`, followed as it changes: the chart is drawn at the size it is shown, so
+ * that its text stays 11 px on a phone instead of shrinking with a fixed 640-unit drawing.
+ */
+function useWidth(el: RefObject<HTMLElement | null>): number {
+  const [width, setWidth] = useState(DEFAULT_WIDTH);
+  useEffect(() => {
+    const node = el.current;
+    if (!node || typeof ResizeObserver === 'undefined') return;
+    const measure = () => {
+      const style = getComputedStyle(node);
+      const inner = node.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      if (inner > 0) setWidth(Math.max(240, Math.floor(inner)));
+    };
+    measure();
+    const observer = new ResizeObserver(measure);
+    observer.observe(node);
+    return () => observer.disconnect();
+  }, [el]);
+  return width;
+}
 
 /**
  * Fallbacks per provider per day, as stacked bars (one colour per original provider) over the last
@@ -9,6 +35,7 @@ const COLOURS = ['#d97706', '#2563eb', '#059669', '#db2777', '#7c3aed', '#0891b2
  * coalesced answers counts them all (the server sums them per day).
  */
 export function FallbackChart({ counts, days }: { counts: FallbackActivity['countsByDay']; days: number }) {
+  const figure = useRef<HTMLElement>(null);
   const dayList: string[] = [];
   for (let i = days - 1; i >= 0; i--)
     dayList.push(new Date(Date.now() - i * 86_400_000).toISOString().slice(0, 10));
@@ -17,10 +44,13 @@ export function FallbackChart({ counts, days }: { counts: FallbackActivity['coun
     counts.filter((c) => c.day === day && c.provider === provider).reduce((n, c) => n + c.count, 0);
   const totals = dayList.map((d) => providers.reduce((n, p) => n + per(d, p), 0));
   const max = Math.max(1, ...totals);
-  const W = 640;
+  const W = useWidth(figure);
   const H = 180;
   const pad = 24;
   const bw = (W - pad * 2) / dayList.length;
+  // A date label is about 32 px wide: on a narrow screen every second or third day is named,
+  // counted back from today so that today always is.
+  const labelEvery = Math.max(1, Math.ceil(36 / bw));
   const summary =
     providers.length === 0
       ? `No fallbacks in the last ${days} days.`
@@ -28,8 +58,15 @@ export function FallbackChart({ counts, days }: { counts: FallbackActivity['coun
           .map((p) => `${p} ${dayList.reduce((n, d) => n + per(d, p), 0)}`)
           .join(', ')}.`;
   return (
-    <figure className="chart">
-      <svg viewBox={`0 0 ${W} ${H + 30}`} role="img" aria-label={summary} preserveAspectRatio="xMidYMid meet">
+    <figure className="chart" ref={figure}>
+      <svg
+        viewBox={`0 0 ${W} ${H + 30}`}
+        width={W}
+        height={H + 30}
+        role="img"
+        aria-label={summary}
+        preserveAspectRatio="xMidYMid meet"
+      >
         <line x1={pad} y1={H} x2={W - pad} y2={H} stroke="#94a3b8" />
         <text x={4} y={14} fontSize="11" fill="#475569">
           {max}
@@ -56,8 +93,8 @@ export function FallbackChart({ counts, days }: { counts: FallbackActivity['coun
                   </rect>
                 );
               })}
-              {(i % 2 === 0 || dayList.length <= 7) && (
-                <text x={pad + i * bw + bw / 2} y={H + 16} fontSize="10" textAnchor="middle" fill="#475569">
+              {(dayList.length - 1 - i) % labelEvery === 0 && (
+                <text x={pad + i * bw + bw / 2} y={H + 16} fontSize="11" textAnchor="middle" fill="#475569">
                   {d.slice(5)}
                 </text>
               )}
