@@ -286,7 +286,8 @@ export async function* answer(
   //    primary is asked after all, as the only chance, unless it asked to be left alone (a long
   //    Retry-After; a breaker opened by counting failures, 429s among them, did not ask).
   let primaryFailure: FailureDetails;
-  let skippedByHealth = false;
+  // What health memory knows of a primary it says is down, when the primary is not called.
+  let known: FailureDetails | undefined;
   const ref = refOf(primary);
   const checked = checkOf(health, ref);
   const h = checked instanceof Promise ? await checked : checked;
@@ -294,18 +295,19 @@ export async function* answer(
   if (h && !h.available) {
     if (h.probeDue && (await safe(() => health.tryAcquireProbe(ref), false))) probe = true;
     else {
-      const known = knownDown(h, clock.now());
-      picked = await pickBackup(known);
+      const now = clock.now();
+      const down = knownDown(h, now);
+      picked = await pickBackup(down);
       const b = picked.choice.model;
       const bh = b && picked.candidatesHealth.get(b.id);
       // A provider that asked to be left alone (a long Retry-After) is, backup or not.
-      skippedByHealth =
-        askedToWait(h, clock.now()) || (b !== undefined && (!bh || bh.available || bh.probeDue));
-      if (!skippedByHealth) picked = undefined;
+      if (askedToWait(h, now) || (b !== undefined && (!bh || bh.available || bh.probeDue))) known = down;
+      else picked = undefined;
     }
   }
-  if (skippedByHealth && h) {
-    primaryFailure = knownDown(h, clock.now());
+  const skippedByHealth = known !== undefined;
+  if (known) {
+    primaryFailure = known;
   } else {
     let o = yield* run(primary, request, 'primary', probe);
     if (o.status === 'ok') {
@@ -353,13 +355,13 @@ export async function* answer(
   const bh = candidatesHealth.get(backup.model.id);
   let backupProbe = false;
   if (bh && !bh.available) {
-    const known = knownDown(bh, clock.now());
+    const now = clock.now();
+    if (bh.probeDue && (await safe(() => health.tryAcquireProbe(bref), false))) backupProbe = true;
     // A Specific model is "always that model" (Automatic never picks one known down): it is the
     // only chance left, so it is asked as a primary with no backup is, unless it asked to be left
     // alone. Skipping it kept failing every answer until its cooldown ended, back or not.
-    const onlyChance = catalog.fallback.mode === 'specific' && !askedToWait(bh, clock.now());
-    if (bh.probeDue && (await safe(() => health.tryAcquireProbe(bref), false))) backupProbe = true;
-    else if (!onlyChance) return void (yield errorEvent(primaryFailure, { target: backup, failure: known }));
+    else if (catalog.fallback.mode !== 'specific' || askedToWait(bh, now))
+      return void (yield errorEvent(primaryFailure, { target: backup, failure: knownDown(bh, now) }));
   }
   const record: FallbackRecord = {
     originalModelId: primary.model.id,
