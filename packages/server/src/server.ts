@@ -24,13 +24,7 @@ import { newInstanceId, registerInstance, startCluster } from './cluster/index.j
 import type { ServerConfig } from './config.js';
 import type { AppContext } from './context.js';
 import { startDemo, type Demo } from './demo/index.js';
-import {
-  clientError,
-  HttpError,
-  lazyChildLogger,
-  lingerLimitsFor,
-  lingerOnRefusedBody,
-} from './http/index.js';
+import { frameworkClientError, HttpError, lazyChildLogger } from './http/index.js';
 import { createMetrics } from './metrics/index.js';
 import { OpenAIError, registerOpenAIRoutes } from './openai-api/index.js';
 import { countOrganizations } from './organizations/index.js';
@@ -242,8 +236,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {
-      const e = clientError(err, config.bodyLimitBytes);
-      if (e.status === 413) lingerOnRefusedBody(request, reply, lingerLimitsFor(config.bodyLimitBytes));
+      const e = frameworkClientError(err, request, reply, config.bodyLimitBytes);
       return reply.code(e.status).send({ error: { code: e.code, message: e.message } });
     }
     request.log.error({ err }, 'request failed');

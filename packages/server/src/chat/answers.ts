@@ -6,12 +6,19 @@
  */
 import type { ChatMessage, ChatRequest } from '@understudy/engine';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { ANY_MEMBER, userOf } from '../auth/index.js';
 import type { OrgCatalog } from '../catalog/index.js';
 import type { AppContext } from '../context.js';
 import { conflict, HttpError, IdParams, notFound, parse } from '../http/index.js';
-import { newId, nowIso, type ConversationsTable, type MessagesTable } from '../storage/index.js';
+import {
+  newId,
+  nowIso,
+  type ConversationsTable,
+  type Database,
+  type MessagesTable,
+} from '../storage/index.js';
 import { findConversation } from './conversations.js';
 import { blankAnswerColumns, messageView, startedAnswerColumns } from './messages.js';
 import { openSse, type SseStream } from './sse.js';
@@ -27,6 +34,16 @@ const MessageParams = z.strictObject({
 /** How often an answer written by another instance is read back, and for how long at most. */
 const FOLLOW_POLL_MS = 250;
 const FOLLOW_MAX_MS = 15 * 60_000;
+
+/** The newest message of a conversation (in or out of a transaction), if it has any. */
+const lastMessage = (db: Kysely<Database>, conversationId: string) =>
+  db
+    .selectFrom('messages')
+    .select(['id', 'seq'])
+    .where('conversation_id', '=', conversationId)
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst();
 
 /** The last event of a finished answer: `done` with the stored message, or `error` with why. */
 function sendFinal(sse: SseStream, row: MessagesTable): void {
@@ -184,13 +201,7 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
           'answer_in_progress',
           'an answer is still being written in this conversation; wait or stop it first',
         );
-      const last = await trx
-        .selectFrom('messages')
-        .select('seq')
-        .where('conversation_id', '=', id)
-        .orderBy('seq', 'desc')
-        .limit(1)
-        .executeTakeFirst();
+      const last = await lastMessage(trx, id);
       const s = (last?.seq ?? 0) + 1;
       const base = {
         org_id: u.orgId,
@@ -315,13 +326,7 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
         throw conflict(
           `only a failed, interrupted or stopped answer can be retried (this one is ${row.status})`,
         );
-      const last = await db
-        .selectFrom('messages')
-        .select('id')
-        .where('conversation_id', '=', id)
-        .orderBy('seq', 'desc')
-        .limit(1)
-        .executeTakeFirst();
+      const last = await lastMessage(db, id);
       if (last?.id !== messageId) throw conflict('only the last answer of a conversation can be retried');
       const { catalog, modelId } = await resolveModel(u.orgId, conv.mate_id);
       const upd = await db

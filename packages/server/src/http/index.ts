@@ -4,4 +4,4 @@ export { parse, describeIssues, IdParams } from './validate.js';
 export { parseCookies, serializeCookie } from './cookies.js';
 export { CLIENT_STALL_MS, SSE_HEADERS, drained } from './stream.js';
 export { lazyChildLogger } from './lazy-logger.js';
-export { lingerLimitsFor, lingerOnRefusedBody, type LingerLimits } from './refused-body.js';
+export { frameworkClientError } from './refused-body.js';

@@ -9,15 +9,16 @@
  * server read for ever.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { clientError, type HttpError } from './errors.js';
 
 /** How much of a refused body is read, and for how long, before the connection is cut. */
-export interface LingerLimits {
+interface LingerLimits {
   maxBytes: number;
   maxMs: number;
 }
 
 /** The limits for a body limit: sixteen times the limit, ten seconds. */
-export const lingerLimitsFor = (bodyLimitBytes: number): LingerLimits => ({
+const lingerLimitsFor = (bodyLimitBytes: number): LingerLimits => ({
   maxBytes: 16 * bodyLimitBytes,
   maxMs: 10_000,
 });
@@ -26,11 +27,7 @@ export const lingerLimitsFor = (bodyLimitBytes: number): LingerLimits => ({
  * Called by an error handler sending a 413: keeps the connection open while the client finishes
  * its upload (read and dropped), within `limits`.
  */
-export function lingerOnRefusedBody(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  limits: LingerLimits,
-): void {
+function lingerOnRefusedBody(request: FastifyRequest, reply: FastifyReply, limits: LingerLimits): void {
   const raw = request.raw;
   if (raw.complete) return;
   // Without it Node keeps the connection alive and drops the rest of the body itself
@@ -47,4 +44,20 @@ export function lingerOnRefusedBody(
   });
   raw.once('close', () => clearTimeout(timer));
   raw.resume();
+}
+
+/**
+ * A 4xx the framework raised (body parsing, size, content type) as the API reports it
+ * (`clientError`); a body refused for its size is read to its end meanwhile (see above). Both error
+ * handlers, the web API's and /v1's, answer through it.
+ */
+export function frameworkClientError(
+  err: { statusCode?: number; code?: string; message: string },
+  request: FastifyRequest,
+  reply: FastifyReply,
+  bodyLimitBytes: number,
+): HttpError {
+  const e = clientError(err, bodyLimitBytes);
+  if (e.status === 413) lingerOnRefusedBody(request, reply, lingerLimitsFor(bodyLimitBytes));
+  return e;
 }

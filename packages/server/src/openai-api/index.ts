@@ -9,14 +9,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { API_KEY, principalOf } from '../auth/index.js';
 import type { AppContext } from '../context.js';
-import {
-  HttpError,
-  clientError,
-  describeIssues,
-  lingerLimitsFor,
-  lingerOnRefusedBody,
-  parse,
-} from '../http/index.js';
+import { HttpError, describeIssues, frameworkClientError, parse } from '../http/index.js';
 import { newId } from '../storage/index.js';
 import { ApiAnswers } from './in-flight.js';
 import { CompletionBody, toChatRequest } from './request.js';
@@ -27,6 +20,17 @@ export { OpenAIError } from './shape.js';
 
 // A wildcard: an id of the list may hold a slash ("meta-llama/…" named after its upstream model).
 const ModelParams = z.strictObject({ '*': z.string().min(1).max(200) });
+
+/** A model of the list by the id a client sent (`default` names the Default Model), or a 404. */
+function modelOf<M extends { id: string }>(
+  catalog: { models: M[]; defaultModelId?: string },
+  model: string,
+): M {
+  const id = model === 'default' ? catalog.defaultModelId : model;
+  const m = catalog.models.find((x) => x.id === id);
+  if (!m) throw modelNotFound(model);
+  return m;
+}
 
 /** 404 in OpenAI's words for a model id that is not in the organization's list. */
 const modelNotFound = (model: string) =>
@@ -57,8 +61,7 @@ export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): Api
         return reply.code(err.status).send(new OpenAIError(err.status, type, err.code, err.message).body());
       }
       if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-        const e = clientError(err, ctx.config.bodyLimitBytes);
-        if (e.status === 413) lingerOnRefusedBody(request, reply, lingerLimitsFor(ctx.config.bodyLimitBytes));
+        const e = frameworkClientError(err, request, reply, ctx.config.bodyLimitBytes);
         return reply
           .code(e.status)
           .send(new OpenAIError(e.status, 'invalid_request_error', e.code, e.message).body());
@@ -91,10 +94,7 @@ export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): Api
       const p = principalOf(request);
       const model = parse(ModelParams, request.params, 'params')['*'];
       const catalog = await ctx.catalogs.get(p.orgId);
-      const id = model === 'default' ? catalog.defaultModelId : model;
-      const m = catalog.models.find((x) => x.id === id);
-      if (!m) throw modelNotFound(model);
-      return modelObject(m, catalog.defaultModelId);
+      return modelObject(modelOf(catalog, model), catalog.defaultModelId);
     });
 
     v1.post('/v1/chat/completions', { config: { access: API_KEY } }, async (request, reply) => {
@@ -112,8 +112,7 @@ export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): Api
       }
       const body = parsed.data;
       const catalog = await ctx.catalogs.get(p.orgId);
-      const modelId = body.model === 'default' ? catalog.defaultModelId : body.model;
-      if (!catalog.models.some((m) => m.id === modelId)) throw modelNotFound(body.model);
+      const { id: modelId, providerId } = modelOf(catalog, body.model);
       // Tracked until its response is over, so that a graceful stop waits for it.
       const answer = inFlight.begin();
       reply.raw.on('close', () => {
@@ -135,7 +134,6 @@ export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): Api
       const id = `chatcmpl-${newId()}`;
       const created = Math.floor(Date.now() / 1000);
       if (body.stream) {
-        const providerId = catalog.models.find((m) => m.id === modelId)?.providerId ?? '';
         const includeUsage = body.stream_options?.include_usage === true;
         return streamCompletion(reply, events, {
           id,
