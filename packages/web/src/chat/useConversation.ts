@@ -57,14 +57,6 @@ function apply(messages: Message[], e: AnswerEvent, targetId: string): Message[]
   });
 }
 
-/**
- * The messages as the page shows them when it follows the answer being written: the server replays
- * what was written so far, so that answer's partial text starts empty here.
- */
-function forReplay(messages: Message[], running: Message | undefined): Message[] {
-  return running ? messages.map((m) => (m === running ? { ...m, content: '' } : m)) : messages;
-}
-
 /** Shown when a send was refused because an answer is being written (in another tab, say). */
 const BUSY_NOTE =
   'Your message was not sent: an answer is still being written in this conversation. It is back in the message box; send it once this answer is finished.';
@@ -127,7 +119,12 @@ export function useConversation(id: string, onTitle?: (title: string) => void) {
    * rather than "writing…" for ever.
    */
   const follow = useCallback(
-    async (method: 'GET' | 'POST', path: string, body: unknown, initialTarget: string): Promise<unknown> => {
+    async (
+      method: 'GET' | 'POST',
+      path: string,
+      body: unknown,
+      initialTarget: string,
+    ): Promise<Error | undefined> => {
       const ctl = new AbortController();
       viewers.current.add(ctl);
       let target = initialTarget;
@@ -185,6 +182,22 @@ export function useConversation(id: string, onTitle?: (title: string) => void) {
     [id, stopMessage],
   );
 
+  /**
+   * Shows the stored messages. Returns, when an answer is still being written (another tab's, or
+   * ours whose view was lost), a function that follows it until it ends: the server replays what
+   * was written so far, so that answer's partial text starts empty here.
+   */
+  const display = useCallback(
+    (d: ConversationDetail) => {
+      const running = d.messages.find((m) => m.status === 'in_progress');
+      setMessages(running ? d.messages.map((m) => (m === running ? { ...m, content: '' } : m)) : d.messages);
+      return running
+        ? () => follow('GET', chat.eventsPath(id, running.id), undefined, running.id)
+        : undefined;
+    },
+    [id, follow],
+  );
+
   useEffect(() => {
     let live = true;
     const current = viewers.current;
@@ -202,9 +215,7 @@ export function useConversation(id: string, onTitle?: (title: string) => void) {
       setDetail(d);
       // Renamed elsewhere: the conversation list follows too.
       if (again) titled.current?.(d.title);
-      const running = d.messages.find((m) => m.status === 'in_progress');
-      setMessages(forReplay(d.messages, running));
-      if (running) void follow('GET', chat.eventsPath(id, running.id), undefined, running.id);
+      void display(d)?.();
     };
     chat.conversation(id).then(
       (d) => live && show(d),
@@ -227,22 +238,16 @@ export function useConversation(id: string, onTitle?: (title: string) => void) {
       for (const c of current) c.abort();
       current.clear();
     };
-  }, [id, follow]);
+  }, [id, display]);
 
   /**
    * After a refused send or retry: shows the conversation as the server has it. Resolves with its
-   * messages and, when an answer is still being written (another tab's, or ours whose view was
-   * lost), a function that follows it until it ends.
+   * messages and the follower of an answer still being written (see display).
    */
   const showStored = useCallback(async () => {
     const d = await chat.conversation(id);
-    const running = d.messages.find((m) => m.status === 'in_progress');
-    setMessages(forReplay(d.messages, running));
-    const followRunning = running
-      ? () => follow('GET', chat.eventsPath(id, running.id), undefined, running.id)
-      : undefined;
-    return { messages: d.messages, followRunning };
-  }, [id, follow]);
+    return { messages: d.messages, followRunning: display(d) };
+  }, [id, display]);
 
   /**
    * A send refused because an answer is being written: this page follows that answer (with Stop),

@@ -2,7 +2,7 @@
  * Calls `fn` when the member comes back to this tab: it shows again (visibilitychange) or its
  * window gets the focus. A tab switch fires both: they count as one return. Returns the unsubscribe.
  */
-export function onTabReturn(fn: () => void): () => void {
+function onTabReturn(fn: () => void): () => void {
   let last = -Infinity;
   const handler = () => {
     if (document.visibilityState !== 'visible') return;
@@ -25,7 +25,7 @@ export function onTabReturn(fn: () => void): () => void {
  * so no tab return tells one of them what the other did; a hidden tab reads nothing until it
  * returns.
  */
-export const CATCH_UP_MS = 15_000;
+const CATCH_UP_MS = 15_000;
 
 /**
  * Calls `fn` at each tab return and every `everyMs` while the tab shows (a tick soon after a return
