@@ -293,10 +293,18 @@ test('web chat', async (t) => {
           const activity = await owner.get<{
             events: { originalProvider: string; mate: { name: string } }[];
             countsByDay: { provider: string; count: number }[];
+            providers: { id: string; label: string }[];
+            models: { id: string; label: string }[];
           }>('/api/admin/fallback-activity');
           assert.ok(
             activity.body.events.some((e) => e.originalProvider === 'sim-a' && e.mate.name === 'Ada'),
           );
+          // Ids are named for the admin, providers in the order they were added (the chart's colours).
+          assert.deepEqual(
+            activity.body.providers.map((p) => p.label),
+            ['Simulator A (OpenAI protocol)', 'Simulator B (Anthropic protocol)'],
+          );
+          assert.match(activity.body.models.find((m) => m.id === a.model)?.label ?? '', /Sim B/);
           assert.ok(activity.body.countsByDay.some((c) => c.provider === 'sim-a' && c.count >= 1));
           // The event points at the answer it came from.
           const row = await server.ctx.db

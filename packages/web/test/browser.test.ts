@@ -929,8 +929,18 @@ describe('web app in Chromium', { skip: chromiumSkip(), timeout: 300_000 }, () =
       .waitFor();
     assert.doesNotMatch(await page.content(), /sk-secret/);
     await page.getByRole('link', { name: 'Fallback activity' }).click();
-    await page.getByRole('img', { name: /Fallbacks per provider in the last 14 days: sim-a \d+/ }).waitFor();
-    assert.ok((await page.getByRole('row').filter({ hasText: 'was overloaded' }).count()) >= 1);
+    // Providers and models by label, as members see them in the tooltip.
+    await page
+      .getByRole('img', {
+        name: /Fallbacks per provider in the last 14 days: Simulator A \(OpenAI protocol\) \d+/,
+      })
+      .waitFor();
+    const overloaded = page.getByRole('row').filter({ hasText: 'was overloaded' });
+    assert.ok((await overloaded.count()) >= 1);
+    assert.match(
+      await overloaded.first().innerText(),
+      /Sim A Large \(simulated\)\s+on\s+Simulator A \(OpenAI protocol\)/,
+    );
     const activity = await api(owner.context.request, 'GET', '/api/admin/fallback-activity');
     const events = activity.body.events as { surface: string; originalProvider: string; count: number }[];
     const apiEvents = events.filter((e) => e.surface === 'api');
@@ -957,7 +967,9 @@ describe('web app in Chromium', { skip: chromiumSkip(), timeout: 300_000 }, () =
     assert.ok(simAAnswers > events.filter((e) => e.originalProvider === 'sim-a').length);
     await page
       .getByRole('img', {
-        name: new RegExp(`Fallbacks per provider in the last 14 days: sim-a ${simAAnswers}\\b`),
+        name: new RegExp(
+          `Fallbacks per provider in the last 14 days: Simulator A \\(OpenAI protocol\\) ${simAAnswers}\\b`,
+        ),
       })
       .waitFor();
     noConsoleErrors(owner);

@@ -12,7 +12,9 @@ export { FallbackRecorder, type FallbackEvent } from './recorder.js';
  * Events (newest first) and counts per original provider per day, over the last `days` days. An
  * event stands for `count` answers (coalesced API fallbacks): `at` is the last of them, `firstAt`
  * the first, `latencyMs` their mean and `latencyMaxMs` the slowest; the counts per day add up
- * answers, not rows. Rows older than the coalescing read as one answer.
+ * answers, not rows. Rows older than the coalescing read as one answer. `providers` and `models`
+ * name the organization's current ones by id (providers in the order they were added, so a chart
+ * can give each a colour that stays when another is added); an id missing there was removed.
  */
 export async function fallbackActivity(
   db: Kysely<Database>,
@@ -56,6 +58,21 @@ export async function fallbackActivity(
     .orderBy('day', 'desc')
     .orderBy('original_provider_id')
     .execute();
+  const [providers, models] = await Promise.all([
+    db
+      .selectFrom('providers')
+      .select(['slug as id', 'label'])
+      .where('org_id', '=', orgId)
+      .orderBy('created_at')
+      .orderBy('slug')
+      .execute(),
+    db
+      .selectFrom('models')
+      .select(['slug as id', 'label'])
+      .where('org_id', '=', orgId)
+      .orderBy('slug')
+      .execute(),
+  ]);
   return {
     events: events.map((r) => ({
       id: r.id,
@@ -79,5 +96,7 @@ export async function fallbackActivity(
       reason: c.reason,
       count: Number(c.n),
     })),
+    providers,
+    models,
   };
 }

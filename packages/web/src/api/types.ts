@@ -237,6 +237,10 @@ export interface FallbackEvent {
 export interface FallbackActivity {
   events: FallbackEvent[];
   countsByDay: { day: string; provider: string; reason: string; count: number }[];
+  /** The organization's providers by id, in the order they were added. */
+  providers: { id: string; label: string }[];
+  /** Its models by id. */
+  models: { id: string; label: string }[];
 }
 
 export interface Health {

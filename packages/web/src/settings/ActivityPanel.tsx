@@ -4,11 +4,12 @@ import type { FallbackEvent } from '../api/types.js';
 import { reasonWords } from '../chat/reasons.js';
 import { CardTableHead } from '../ui/CardTable.js';
 import { ErrorText } from '../ui/ErrorText.js';
+import { modelOnProvider } from './activityNames.js';
 import { FallbackChart } from './FallbackChart.js';
 import { usePolling } from './usePolling.js';
 
 const DAYS = 14;
-const COLUMNS = ['When', 'Mate', 'Original model (provider)', 'Reason', 'Backup', 'Latency', 'Outcome'];
+const COLUMNS = ['When', 'Mate', 'Original model', 'Reason', 'Backup', 'Latency', 'Outcome'];
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
@@ -17,6 +18,21 @@ function latency(e: FallbackEvent): string {
   if (e.latencyMs === null) return '—';
   if (e.count <= 1) return seconds(e.latencyMs);
   return `${seconds(e.latencyMs)} mean, ${seconds(e.latencyMaxMs ?? e.latencyMs)} max`;
+}
+
+/** A model's label with its provider's below it, smaller ("… on …" for screen readers). */
+function ModelName({ model, provider }: { model: string; provider: string | null }) {
+  return (
+    <>
+      {model}
+      {provider !== null && (
+        <span className="muted small block">
+          <span className="visually-hidden">on </span>
+          {provider}
+        </span>
+      )}
+    </>
+  );
 }
 
 /** "×N" for an event that stands for N answers, with words for screen readers and the time span. */
@@ -46,7 +62,7 @@ export function ActivityPanel() {
       {data && (
         <>
           <h2>Fallbacks per provider per day</h2>
-          <FallbackChart counts={data.countsByDay} days={DAYS} />
+          <FallbackChart counts={data.countsByDay} days={DAYS} known={data.providers} />
           <h2>Recent fallbacks</h2>
           <div className="table-wrap">
             {/* Cards on a phone (see .card-table): explicit roles keep it a table for screen
@@ -63,13 +79,17 @@ export function ActivityPanel() {
                       {e.mate?.name ?? (e.surface === 'api' ? 'API' : '—')}
                     </td>
                     <td role="cell" data-label="Original">
-                      {e.originalModel} ({e.originalProvider})
+                      <ModelName {...modelOnProvider(data, e.originalModel, e.originalProvider)} />
                     </td>
                     <td role="cell" data-label="Reason">
                       {reasonWords(e.reason)}
                     </td>
                     <td role="cell" data-label="Backup">
-                      {e.backupModel ? `${e.backupModel} (${e.backupProvider ?? '?'})` : 'none'}
+                      {e.backupModel ? (
+                        <ModelName {...modelOnProvider(data, e.backupModel, e.backupProvider)} />
+                      ) : (
+                        'none'
+                      )}
                     </td>
                     <td role="cell" data-label="Latency">
                       {latency(e)}

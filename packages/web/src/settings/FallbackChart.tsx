@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState, type RefObject } from 'react';
 import type { FallbackActivity } from '../api/types.js';
+import { providerOrder } from './activityNames.js';
 
 const COLOURS = ['#d97706', '#2563eb', '#059669', '#db2777', '#7c3aed', '#0891b2'];
 
@@ -34,12 +35,23 @@ function useWidth(el: RefObject<HTMLElement | null>): number {
  * accessible label and in each bar's <title>. They count answers: an event that stands for several
  * coalesced answers counts them all (the server sums them per day).
  */
-export function FallbackChart({ counts, days }: { counts: FallbackActivity['countsByDay']; days: number }) {
+export function FallbackChart({
+  counts,
+  days,
+  known,
+}: {
+  counts: FallbackActivity['countsByDay'];
+  days: number;
+  /** The organization's providers in the order they were added: each keeps its colour. */
+  known: FallbackActivity['providers'];
+}) {
   const figure = useRef<HTMLElement>(null);
   const dayList: string[] = [];
   for (let i = days - 1; i >= 0; i--)
     dayList.push(new Date(Date.now() - i * 86_400_000).toISOString().slice(0, 10));
-  const providers = [...new Set(counts.map((c) => c.provider))].sort();
+  const { order, nameOf } = providerOrder(known, counts);
+  const colourOf = (p: string) => COLOURS[order.indexOf(p) % COLOURS.length];
+  const providers = order.filter((p) => counts.some((c) => c.provider === p));
   const per = (day: string, provider: string) =>
     counts.filter((c) => c.day === day && c.provider === provider).reduce((n, c) => n + c.count, 0);
   const totals = dayList.map((d) => providers.reduce((n, p) => n + per(d, p), 0));
@@ -55,7 +67,7 @@ export function FallbackChart({ counts, days }: { counts: FallbackActivity['coun
     providers.length === 0
       ? `No fallbacks in the last ${days} days.`
       : `Fallbacks per provider in the last ${days} days: ${providers
-          .map((p) => `${p} ${dayList.reduce((n, d) => n + per(d, p), 0)}`)
+          .map((p) => `${nameOf(p)} ${dayList.reduce((n, d) => n + per(d, p), 0)}`)
           .join(', ')}.`;
   return (
     <figure className="chart" ref={figure}>
@@ -75,21 +87,14 @@ export function FallbackChart({ counts, days }: { counts: FallbackActivity['coun
           let y = H;
           return (
             <g key={d}>
-              {providers.map((p, j) => {
+              {providers.map((p) => {
                 const n = per(d, p);
                 if (n === 0) return null;
                 const h = (n / max) * (H - 20);
                 y -= h;
                 return (
-                  <rect
-                    key={p}
-                    x={pad + i * bw + 3}
-                    y={y}
-                    width={bw - 6}
-                    height={h}
-                    fill={COLOURS[j % COLOURS.length]}
-                  >
-                    <title>{`${d}: ${p} ${n}`}</title>
+                  <rect key={p} x={pad + i * bw + 3} y={y} width={bw - 6} height={h} fill={colourOf(p)}>
+                    <title>{`${d}: ${nameOf(p)} ${n}`}</title>
                   </rect>
                 );
               })}
@@ -104,10 +109,9 @@ export function FallbackChart({ counts, days }: { counts: FallbackActivity['coun
       </svg>
       <figcaption className="legend">
         {providers.length === 0 && <span className="muted">No fallbacks in this period.</span>}
-        {providers.map((p, j) => (
+        {providers.map((p) => (
           <span key={p} className="legend-item">
-            <span className="swatch" style={{ background: COLOURS[j % COLOURS.length] }} aria-hidden="true" />{' '}
-            {p}
+            <span className="swatch" style={{ background: colourOf(p) }} aria-hidden="true" /> {nameOf(p)}
           </span>
         ))}
       </figcaption>
