@@ -453,6 +453,20 @@ describe('web app in Chromium', { skip: chromiumSkip(), timeout: 300_000 }, () =
       .locator('code')
       .innerText();
     await page.getByRole('button', { name: 'Cancel the invitation of ann@example.com' }).waitFor();
+    // Typing an email that has a pending invitation says, before sending, that it would be replaced;
+    // one of a member says so too.
+    const email = inviteForm.getByLabel('Email');
+    await email.fill(' Ann@Example.com');
+    await inviteForm
+      .getByText(
+        /ann@example\.com already has an invitation \(as admin, until .+\)\. Inviting again replaces it/,
+      )
+      .waitFor();
+    assert.match((await email.getAttribute('aria-describedby')) ?? '', /invite-note/);
+    await email.fill('owner@example.com');
+    await inviteForm.getByText('Olivia Owner already has an account with this email.').waitFor();
+    await email.fill('');
+    assert.equal(await inviteForm.locator('#invite-note').count(), 0);
     adminUser = await openPage(h);
     const admin = adminUser;
     await admin.page.goto(new URL(link).pathname);

@@ -124,6 +124,12 @@ function MemberRow({
   );
 }
 
+/** The pending invitation of `email` (as the server compares them: trimmed, any case), if any. */
+function pendingFor(invitations: Invitation[] | undefined, email: string): Invitation | undefined {
+  const wanted = email.trim().toLowerCase();
+  return wanted ? invitations?.find((i) => i.email.toLowerCase() === wanted) : undefined;
+}
+
 /**
  * Members: invite (the link is shown to copy), change roles, remove; pending invitations.
  * A role is changed only by its Save button: choosing in the dropdown (where each arrow key fires
@@ -138,6 +144,10 @@ export function MembersPanel({ session }: { session: Session }) {
   const [rowError, setRowError] = useState<{ id: string; message: string }>();
   const [invited, setInvited] = useState<Invitation>();
   const [notice, setNotice] = useState<string>();
+  // The email being typed: inviting someone who has a pending invitation replaces it, said first.
+  const [email, setEmail] = useState('');
+  const pending = pendingFor(invitations.data, email);
+  const already = members.data?.find((m) => m.email.toLowerCase() === email.trim().toLowerCase());
 
   const run = async (fn: () => Promise<void>, memberId?: string): Promise<boolean> => {
     setError(undefined);
@@ -161,6 +171,7 @@ export function MembersPanel({ session }: { session: Session }) {
       const inv = await admin.invite(String(f.get('email') ?? ''), String(f.get('role') ?? 'member') as Role);
       setInvited(inv);
       form.reset();
+      setEmail('');
       invitations.reload();
     });
   };
@@ -211,7 +222,13 @@ export function MembersPanel({ session }: { session: Session }) {
         <div className="row">
           <label className="field grow">
             <span>Email</span>
-            <input name="email" type="email" required />
+            <input
+              name="email"
+              type="email"
+              required
+              aria-describedby={pending || already ? 'invite-note' : undefined}
+              onChange={(e) => setEmail(e.currentTarget.value)}
+            />
           </label>
           <label className="field">
             <span>Role</span>
@@ -227,6 +244,18 @@ export function MembersPanel({ session }: { session: Session }) {
             Invite
           </button>
         </div>
+        {already && (
+          <p id="invite-note" className="muted small">
+            {already.name} already has an account with this email.
+          </p>
+        )}
+        {pending && !already && (
+          <p id="invite-note" className="muted small">
+            {pending.email} already has an invitation (as {pending.role}, until{' '}
+            {new Date(pending.expiresAt).toLocaleDateString()}). Inviting again replaces it: its link stops
+            working.
+          </p>
+        )}
         {invited?.acceptUrl && (
           <p role="status" className="ok-text">
             Invitation created for {invited.email}. Send them this link (shown once):{' '}
