@@ -90,9 +90,15 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
 
 /** A URL with invitation tokens and token-like query values removed. */
 export function safeUrl(url: string): string {
-  return url
-    .replace(/\/api\/invitations\/(?!accept)[^/?]+/, '/api/invitations/[redacted]')
-    .replace(/([?&](token|key)=)[^&]*/gi, '$1[redacted]');
+  return (
+    url
+      // The invitation link (acceptUrl): the web app takes everything after /invite/ as the token.
+      .replace(/\/invite\/[^?#]+/gi, '/invite/[redacted]')
+      // What that page then reads; `accept` is the route that takes the token in its body.
+      .replace(/\/api\/invitations\/(?!accept(?:[/?#]|$))[^/?#]+/gi, '/api/invitations/[redacted]')
+      // The setup link (`/setup?token=…`) and any other token or key given in the query.
+      .replace(/([?&](token|key)=)[^&#]*/gi, '$1[redacted]')
+  );
 }
 
 /** Starts a server from a configuration. */

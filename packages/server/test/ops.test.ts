@@ -38,6 +38,9 @@ test('metrics, health, and logs without secrets', async () => {
     assert.equal(((await ready.json()) as { database: string }).database, 'sqlite');
     const home = await fetch(`${server.url}/`);
     assert.match(await home.text(), /The API is up[\s\S]*setup token/);
+    // The setup link the log prints, opened in a browser: the request log must not repeat its token.
+    const setupToken = server.ctx.setupToken!;
+    await (await fetch(`${server.url}/setup?token=${setupToken}`)).text();
 
     const owner = await setupOwner(server);
     const providerKey = 'sk-provider-TOPSECRET-0123456789';
@@ -56,6 +59,9 @@ test('metrics, health, and logs without secrets', async () => {
       })
     ).body.token;
     await new Client(server.url).get(`/api/invitations/${inv}`);
+    // The invitee opens the product's link (acceptUrl), then the page reads the invitation.
+    for (const path of [`/invite/${inv}`, `/invite/${inv}/`, `/invite/${inv}?from=mail`])
+      await (await fetch(`${server.url}${path}`)).text();
     const orgId = (await owner.get<{ organization: { id: string } }>('/api/auth/session')).body.organization
       .id;
     await owner.put('/api/admin/demo/providers/sim-a/outage', { fault: 'overloaded' });
@@ -104,6 +110,14 @@ test('metrics, health, and logs without secrets', async () => {
     ]) {
       assert.ok(!all.includes(secret), `a secret reached the log: ${secret.slice(0, 6)}…`);
     }
+    // The setup token is printed once, on purpose, in the first-run line; no request line has it.
+    const withSetupToken = capture.lines.filter((l) => l.includes(setupToken));
+    assert.equal(withSetupToken.length, 1, withSetupToken.join('\n'));
+    assert.match(withSetupToken[0]!, /First run: create your organization/);
+    assert.ok(
+      all.includes('"url":"/invite/[redacted]"'),
+      'the invitation page was logged, without its token',
+    );
   } finally {
     await server.close();
     tmp.remove();

@@ -245,6 +245,11 @@ test('request URLs are logged without tokens', () => {
   assert.equal(safeUrl('/api/invitations/inv_abc'), '/api/invitations/[redacted]');
   assert.equal(safeUrl('/api/invitations/accept'), '/api/invitations/accept');
   assert.equal(safeUrl('/x?token=abc&y=1'), '/x?token=[redacted]&y=1');
+  assert.equal(safeUrl('/api/invitations/acceptabc'), '/api/invitations/[redacted]');
+  // The product's invitation link (acceptUrl), as the invitee's browser opens it.
+  assert.equal(safeUrl('/invite/inv_abc'), '/invite/[redacted]');
+  assert.equal(safeUrl('/invite/inv_abc/x?y=1'), '/invite/[redacted]?y=1');
+  assert.equal(safeUrl('/setup?token=abc'), '/setup?token=[redacted]');
 });
 
 test('token digests stay SHA-256 hex, so keys and sessions stored before still match', () => {
