@@ -1,5 +1,6 @@
 /** Server configuration, read once from the environment (tests build it directly). */
 import { resolve } from 'node:path';
+import ipaddr from 'ipaddr.js';
 
 /** Everything the server reads from its environment. */
 export interface ServerConfig {
@@ -53,6 +54,12 @@ export interface ServerConfig {
    * instance silent for 6 beats is gone and its answers in progress are marked interrupted.
    */
   heartbeatMs: number;
+  /**
+   * UNDERSTUDY_TRUST_PROXY: whose X-Forwarded-For / -Proto / -Host are believed (Fastify's
+   * `trustProxy`): `true` for any peer, `false` for none, or a comma-separated list of addresses,
+   * CIDRs and the names `loopback`, `linklocal`, `uniquelocal` (default `loopback`).
+   */
+  trustProxy: boolean | string;
 }
 
 const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v.trim());
@@ -65,6 +72,31 @@ function positive(v: string | undefined, name: string): number | undefined {
   const n = Number(t);
   if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${v}"`);
   return n;
+}
+
+/** Names proxy-addr (Fastify's trustProxy) accepts for ranges of addresses. */
+const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * UNDERSTUDY_TRUST_PROXY as Fastify's `trustProxy`. Checked here so that a typo stops the start
+ * with a message instead of trusting nobody (or, worse, being read as something else).
+ */
+export function parseTrustProxy(v: string | undefined): boolean | string {
+  const t = nonEmpty(v) ?? 'loopback';
+  if (/^(true|yes|on|all)$/i.test(t)) return true;
+  if (/^(false|no|off|none)$/i.test(t)) return false;
+  const entries = t
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
+  for (const e of entries) {
+    const ok = PROXY_RANGES.has(e) || (e.includes('/') ? ipaddr.isValidCIDR(e) : ipaddr.isValid(e));
+    if (!ok)
+      throw new Error(
+        `UNDERSTUDY_TRUST_PROXY must be true, false, or a comma-separated list of addresses, CIDRs, loopback, linklocal or uniquelocal; "${e}" is none of these`,
+      );
+  }
+  return entries.join(',');
 }
 
 /** Reads the configuration from environment variables. */
@@ -108,5 +140,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     instanceId: nonEmpty(env.UNDERSTUDY_INSTANCE_ID),
     circuitCooldownMs: positive(env.UNDERSTUDY_CIRCUIT_COOLDOWN_MS, 'UNDERSTUDY_CIRCUIT_COOLDOWN_MS'),
     heartbeatMs: positive(env.UNDERSTUDY_HEARTBEAT_MS, 'UNDERSTUDY_HEARTBEAT_MS') ?? 1000,
+    trustProxy: parseTrustProxy(env.UNDERSTUDY_TRUST_PROXY),
   };
 }

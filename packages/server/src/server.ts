@@ -221,7 +221,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     loggerInstance: log as FastifyBaseLogger,
     childLoggerFactory: lazyChildLogger,
     bodyLimit: config.bodyLimitBytes,
-    trustProxy: true,
+    // Only the configured proxies' X-Forwarded-* count (UNDERSTUDY_TRUST_PROXY, loopback by
+    // default): from anyone else they would forge the address that is logged and throttled.
+    trustProxy: config.trustProxy,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
   });
