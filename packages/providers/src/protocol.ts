@@ -33,9 +33,12 @@ export interface WireProtocol {
   probe(provider: ProviderConfig): HttpCall;
 }
 
-/** Secrets to strip from anything a call reports. */
+/**
+ * Secrets to strip from anything a call reports: the key, and the values of custom headers, which
+ * gateways often authenticate with (`X-Api-Key`).
+ */
 export function secretsOf(provider: ProviderConfig): (string | undefined)[] {
-  return [provider.apiKey];
+  return provider.headers ? [provider.apiKey, ...Object.values(provider.headers)] : [provider.apiKey];
 }
 
 /** A base URL without trailing slashes, so `${base}/path` never doubles them. */

@@ -2,9 +2,11 @@
  * The admin API on SQLite and PostgreSQL: providers (SSRF, write-only keys encrypted at rest,
  * rotation, connection test), models (list, facts, enable, order), settings with the SPEC §2.2
  * rules, members and invitations, API keys stored hashed, the audit log, provider status and the
- * demo outage switch.
+ * demo outage switch; a provider's key and header values never follow it to another host.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import {
   addMember,
@@ -398,6 +400,112 @@ test('admin API', async (t) => {
         }
       });
     } finally {
+      await server.close();
+      tmp.remove();
+    }
+  });
+});
+
+/** A stand-in provider host on loopback: records each request's credentials and echoes them in a 401. */
+async function credentialEcho() {
+  const seen: { authorization: string; gatewayKey: string }[] = [];
+  const server = createServer((req, res) => {
+    const got = {
+      authorization: req.headers.authorization ?? '',
+      gatewayKey: String(req.headers['x-gateway-key'] ?? ''),
+    };
+    seen.push(got);
+    req.resume();
+    res.writeHead(401, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({ error: { message: `Incorrect API key: ${got.authorization} ${got.gatewayKey}` } }),
+    );
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url, seen, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+test('a provider moved to another host gets its key and headers only when they are given again', async (t) => {
+  await forEachBackend(t, async (t, backend) => {
+    const tmp = tempDir();
+    // Loopback stand-ins for two hosts: private URLs are allowed for them.
+    const server = await startTestServer({
+      backend,
+      dataDir: tmp.dir,
+      env: { UNDERSTUDY_ALLOW_PRIVATE_PROVIDER_URLS: 'true' },
+    });
+    const [first, second] = [await credentialEcho(), await credentialEcho()];
+    try {
+      const owner = await setupOwner(server);
+      const admin = await addMember(server, owner, 'admin@example.com', 'admin');
+      const KEY = 'sk-live-FIRSTKEY-0123456789';
+      const HEADER = 'gw-HEADERSECRET-0123456789';
+      const created = await admin.post('/api/admin/providers', {
+        id: 'gw',
+        type: 'openai-compatible',
+        label: 'Gateway',
+        baseUrl: `${first.url}/v1`,
+        apiKey: KEY,
+        headers: { 'X-Gateway-Key': HEADER },
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.deepEqual(created.body.headerNames, ['X-Gateway-Key']);
+      // Header values are sealed at rest like the key...
+      const stored = async () =>
+        server.ctx.db.selectFrom('providers').selectAll().where('slug', '=', 'gw').executeTakeFirstOrThrow();
+      assert.doesNotMatch((await stored()).headers_json ?? '', /HEADERSECRET/);
+      // ...sent to the provider, and never reported back, though the provider echoes them.
+      type Tested = { ok: boolean; error?: { message: string } };
+      const t1 = await admin.post<Tested>('/api/admin/providers/gw/test', {});
+      assert.equal(t1.body.ok, false);
+      assert.deepEqual(first.seen.at(-1), { authorization: `Bearer ${KEY}`, gatewayKey: HEADER });
+      assert.match(t1.body.error?.message ?? '', /Incorrect API key/);
+      assert.doesNotMatch(JSON.stringify(t1.body), /FIRSTKEY|HEADERSECRET/);
+
+      // Another host (here another port): the stored key and header values are not sent there.
+      const refused = await admin.patch<ErrorBody>('/api/admin/providers/gw', {
+        baseUrl: `${second.url}/v1`,
+      });
+      assert.equal(refused.status, 400);
+      assert.equal(refused.body.error.code, 'credentials_required');
+      assert.match(refused.body.error.message, /give apiKey and headers for http:\/\/127\.0\.0\.1:\d+/);
+      assert.equal((await stored()).base_url, `${first.url}/v1`, 'nothing changed');
+      const keyOnly = await admin.patch<ErrorBody>('/api/admin/providers/gw', {
+        baseUrl: `${second.url}/v1`,
+        apiKey: 'sk-live-SECONDKEY-0123456789',
+      });
+      assert.equal(keyOnly.status, 400, 'the headers are stored credentials too');
+      assert.match(keyOnly.body.error.message, /stored header values of "gw" are not sent/);
+      const moved = await admin.patch('/api/admin/providers/gw', {
+        baseUrl: `${second.url}/v1`,
+        apiKey: 'sk-live-SECONDKEY-0123456789',
+        headers: null,
+      });
+      assert.equal(moved.status, 200, JSON.stringify(moved.body));
+      assert.deepEqual([moved.body.hasKey, moved.body.headerNames], [true, []]);
+      await admin.post('/api/admin/providers/gw/test', {});
+      assert.deepEqual(second.seen, [
+        { authorization: 'Bearer sk-live-SECONDKEY-0123456789', gatewayKey: '' },
+      ]);
+      // The same host, another path: the key stays.
+      const path = await admin.patch('/api/admin/providers/gw', { baseUrl: `${second.url}/v2` });
+      assert.equal(path.status, 200, JSON.stringify(path.body));
+      await admin.post('/api/admin/providers/gw/test', {});
+      assert.equal(second.seen.at(-1)?.authorization, 'Bearer sk-live-SECONDKEY-0123456789');
+      assert.ok(
+        first.seen.every((s) => s.authorization === `Bearer ${KEY}`),
+        'the first host never saw the second key',
+      );
+      // The audit says the key was given again, never what it is.
+      const audit = await owner.get<{ entries: { action: string; new: Record<string, unknown> }[] }>(
+        '/api/admin/audit',
+      );
+      assert.doesNotMatch(JSON.stringify(audit.body), /FIRSTKEY|SECONDKEY|HEADERSECRET/);
+      const update = audit.body.entries.find((e) => e.action === 'provider.update' && 'key' in e.new);
+      assert.equal(update?.new.key, 'given again');
+    } finally {
+      await Promise.all([first.close(), second.close()]);
       await server.close();
       tmp.remove();
     }

@@ -183,6 +183,7 @@ providers:
     baseUrl: ${sim.url}/p/local/v1
     apiKey: \${LOCAL_KEY:-sk-local-default-key}
     allowPrivate: true
+    headers: { X-Gateway-Key: gw-secret-0123456789 }
 models:
   - id: smart
     provider: local
@@ -243,6 +244,30 @@ apiKeys:
             messages: [{ role: 'user', content: 'hi' }],
           });
           assert.equal(r.model, 'smart');
+          // Header values are sealed like the key; the admin API names them only.
+          const sealed = async () =>
+            (
+              await server.ctx.db
+                .selectFrom('providers')
+                .select('headers_json')
+                .where('slug', '=', 'local')
+                .executeTakeFirstOrThrow()
+            ).headers_json;
+          const stored = await sealed();
+          assert.ok(stored && !stored.includes('gw-secret'), String(stored));
+          const local = (
+            await admin.get<{ providers: { id: string; headerNames: string[] }[] }>('/api/admin/providers')
+          ).body.providers.find((p) => p.id === 'local');
+          assert.deepEqual(local?.headerNames, ['X-Gateway-Key']);
+          // The operator's provider (allowed a private address) is pointed elsewhere only by the
+          // operator: an admin cannot move it, and its key with it, to another private host.
+          const moved = await admin.patch<{ error: { code: string; message: string } }>(
+            '/api/admin/providers/local',
+            { baseUrl: 'http://127.0.0.1:9/v1', apiKey: null, headers: null },
+          );
+          assert.equal(moved.status, 400);
+          assert.equal(moved.body.error.code, 'operator_provider');
+          assert.match(moved.body.error.message, /declared by the operator \(in UNDERSTUDY_CONFIG\)/);
           const audits = async () =>
             (await admin.get<{ entries: { action: string }[] }>('/api/admin/audit?limit=500')).body.entries
               .length;
@@ -256,6 +281,7 @@ apiKeys:
           const again = new Client(server.url);
           await again.post('/api/auth/login', { email: 'admin@acme.test', password: PASSWORD });
           assert.equal(await rows(), n);
+          assert.equal(await sealed(), stored, 'the same headers are not sealed again at each start');
           assert.equal(
             (await again.get<{ entries: unknown[] }>('/api/admin/audit?limit=500')).body.entries.length,
             count,
@@ -298,6 +324,11 @@ apiKeys:
           assert.equal((await owner.get('/api/admin/settings')).body.defaultModel, 'gpt-4.1');
           const test = await owner.post<{ ok: boolean }>('/api/admin/providers/openai/test', {});
           assert.equal(test.body.ok, true);
+          const moved = await owner.patch<{ error: { message: string } }>('/api/admin/providers/openai', {
+            baseUrl: 'https://api.example.com/v1',
+          });
+          assert.equal(moved.status, 400);
+          assert.match(moved.body.error.message, /declared by the operator \(in the environment\)/);
         } finally {
           await server.close();
           tmp.remove();

@@ -6,7 +6,7 @@ import { MANAGERS, userOf } from '../auth/index.js';
 import { DEFAULT_BASE_URLS } from '../catalog/index.js';
 import type { AppContext } from '../context.js';
 import { badRequest, conflict, HttpError, notFound, parse } from '../http/index.js';
-import { checkProviderUrl } from '../security/index.js';
+import { checkProviderUrl, openHeaders, sealHeaders, type SecretBox } from '../security/index.js';
 import { newId, nowIso, type ProvidersTable } from '../storage/index.js';
 
 /** Provider and model ids: short, URL- and log-safe. */
@@ -39,13 +39,15 @@ const PatchBody = z.strictObject({
   baseUrl: z.string().max(500).optional(),
   apiVersion: z.string().max(50).nullable().optional(),
   headers: Headers.nullable().optional(),
+  /** The key, given again with a base URL on another host (null: go without one). */
+  apiKey: z.string().min(1).max(1000).nullable().optional(),
 });
 const KeyBody = z.strictObject({ apiKey: z.string().min(1).max(1000).nullable() });
 const TestBody = z.strictObject({ model: Slug.optional() }).optional();
 const ProviderParams = z.strictObject({ id: Slug });
 
 /** A provider as the admin API shows it: never its key, only whether one is set. */
-export function providerView(r: ProvidersTable) {
+export function providerView(r: ProvidersTable, box: SecretBox) {
   return {
     id: r.slug,
     type: r.type,
@@ -54,7 +56,7 @@ export function providerView(r: ProvidersTable) {
     hasKey: r.api_key_enc !== null,
     apiVersion: r.api_version,
     /** Header names only: values may be credentials. */
-    headerNames: r.headers_json ? Object.keys(JSON.parse(r.headers_json) as object) : [],
+    headerNames: Object.keys(openHeaders(box, r.headers_json) ?? {}),
     source: r.source,
     builtin: r.source === 'demo',
     createdAt: r.created_at,
@@ -83,6 +85,36 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): v
     return v.url.toString().replace(/\/$/, '');
   };
 
+  /**
+   * A new base URL for `row`, checked. An operator-declared provider's URL is set again from the
+   * environment or the configuration file at every start, and only the operator may point it at a
+   * private address: it is changed there, not here. On another host (scheme, host or port), the
+   * stored key and header values are never sent there: the same request must give them again (null
+   * to go without), or an admin could read the key at a host of their own.
+   */
+  const newBaseUrl = async (row: ProvidersTable, body: z.infer<typeof PatchBody>): Promise<string> => {
+    if (row.source === 'config' || row.source === 'env')
+      throw badRequest(
+        `provider "${row.slug}" is declared by the operator (${row.source === 'env' ? 'in the environment' : 'in UNDERSTUDY_CONFIG'}): its URL is changed there`,
+        'operator_provider',
+      );
+    const url = await checkUrl(body.baseUrl ?? '', false);
+    if (new URL(url).origin === new URL(row.base_url).origin) return url;
+    const missing = [
+      ...(row.api_key_enc !== null && body.apiKey === undefined ? ['apiKey'] : []),
+      ...(row.headers_json !== null && body.headers === undefined ? ['headers'] : []),
+    ];
+    if (missing.length > 0) {
+      const stored = missing.map((m) => (m === 'apiKey' ? 'key' : 'header values')).join(' and ');
+      const are = stored === 'key' ? 'is' : 'are';
+      throw badRequest(
+        `the stored ${stored} of "${row.slug}" ${are} not sent to another host: give ${missing.join(' and ')} for ${new URL(url).origin} in the same request (null to go without)`,
+        'credentials_required',
+      );
+    }
+    return url;
+  };
+
   app.get('/api/admin/providers', { config: { access: MANAGERS } }, async (request) => {
     const u = userOf(request);
     const rows = await db
@@ -91,7 +123,7 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): v
       .where('org_id', '=', u.orgId)
       .orderBy('id')
       .execute();
-    return { providers: rows.map(providerView) };
+    return { providers: rows.map((r) => providerView(r, ctx.box)) };
   });
 
   app.post('/api/admin/providers', { config: { access: MANAGERS } }, async (request, reply) => {
@@ -117,7 +149,7 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): v
       base_url: baseUrl,
       api_key_enc: body.apiKey ? ctx.box.seal(body.apiKey) : null,
       api_version: body.apiVersion ?? null,
-      headers_json: body.headers ? JSON.stringify(body.headers) : null,
+      headers_json: sealHeaders(ctx.box, body.headers),
       source: 'admin',
       allow_private: 0,
       created_at: now,
@@ -125,7 +157,7 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): v
     };
     await db.transaction().execute(async (trx) => {
       await trx.insertInto('providers').values(row).execute();
-      const { hasKey, id, type, label, baseUrl: url, headerNames } = providerView(row);
+      const { hasKey, id, type, label, baseUrl: url, headerNames } = providerView(row, ctx.box);
       await writeAudit(trx, {
         orgId: u.orgId,
         actor: { id: u.userId, label: u.email },
@@ -137,7 +169,7 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): v
     });
     ctx.catalogs.invalidate(u.orgId);
     reply.code(201);
-    return providerView(row);
+    return providerView(row, ctx.box);
   });
 
   app.patch('/api/admin/providers/:id', { config: { access: MANAGERS } }, async (request) => {
@@ -151,9 +183,11 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): v
       throw badRequest('the built-in simulator providers keep their name and URL');
     const set: Partial<ProvidersTable> = { updated_at: nowIso() };
     if (body.label !== undefined) set.label = body.label;
-    if (body.baseUrl !== undefined) set.base_url = await checkUrl(body.baseUrl, row.allow_private === 1);
+    if (body.baseUrl !== undefined && body.baseUrl.trim().replace(/\/+$/, '') !== row.base_url)
+      set.base_url = await newBaseUrl(row, body);
     if (body.apiVersion !== undefined) set.api_version = body.apiVersion;
-    if (body.headers !== undefined) set.headers_json = body.headers ? JSON.stringify(body.headers) : null;
+    if (body.headers !== undefined) set.headers_json = sealHeaders(ctx.box, body.headers);
+    if (body.apiKey !== undefined) set.api_key_enc = body.apiKey ? ctx.box.seal(body.apiKey) : null;
     const next = { ...row, ...set };
     await db.transaction().execute(async (trx) => {
       await trx.updateTable('providers').set(set).where('id', '=', row.id).execute();
@@ -166,21 +200,27 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): v
       });
       // Header values may be credentials, so the entry never holds them; an edit of them alone
       // (same names) is still a change, recorded as such.
-      const headers = (r: ProvidersTable): unknown => (r.headers_json ? JSON.parse(r.headers_json) : null);
+      const headers = (r: ProvidersTable) => openHeaders(ctx.box, r.headers_json);
       const headerValues = unchanged(headers(row), headers(next)) ? {} : { headerValues: 'changed' };
+      // Like the key route: whether a key is set, never what it is.
+      const key = body.apiKey === undefined ? {} : { hasKey: next.api_key_enc !== null, key: 'given again' };
       await writeAuditChange(trx, {
         orgId: u.orgId,
         actor: { id: u.userId, label: u.email },
         action: 'provider.update',
         targetType: 'provider',
         targetId: id,
-        old: pick(providerView(row)),
-        new: { ...pick(providerView(next)), ...headerValues },
+        old: {
+          ...pick(providerView(row, ctx.box)),
+          ...(body.apiKey !== undefined && { hasKey: row.api_key_enc !== null }),
+        },
+        new: { ...pick(providerView(next, ctx.box)), ...headerValues, ...key },
       });
     });
     ctx.catalogs.invalidate(u.orgId);
-    if (body.baseUrl !== undefined) await ctx.healthFor(u.orgId).reset({ scope: 'provider', id });
-    return providerView(next);
+    if (set.base_url !== undefined || set.api_key_enc !== undefined)
+      await ctx.healthFor(u.orgId).reset({ scope: 'provider', id });
+    return providerView(next, ctx.box);
   });
 
   app.put('/api/admin/providers/:id/key', { config: { access: MANAGERS } }, async (request) => {
@@ -212,7 +252,7 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): v
     ctx.catalogs.invalidate(u.orgId);
     // A new key may fix a provider flagged as misconfigured: forget what health memory knew.
     await ctx.healthFor(u.orgId).reset({ scope: 'provider', id });
-    return providerView({ ...row, api_key_enc: sealed, updated_at: updatedAt });
+    return providerView({ ...row, api_key_enc: sealed, updated_at: updatedAt }, ctx.box);
   });
 
   app.post('/api/admin/providers/:id/test', { config: { access: MANAGERS } }, async (request) => {

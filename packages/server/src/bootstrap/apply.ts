@@ -12,7 +12,14 @@ import { DEFAULT_BASE_URLS, modelFromRow } from '../catalog/index.js';
 import type { ServerConfig } from '../config.js';
 import { DEMO_MODELS, DEMO_PROVIDERS, type Demo } from '../demo/index.js';
 import { createOrganization, emailTaken, insertUser } from '../organizations/index.js';
-import { checkProviderUrl, hashPassword, tokenHash, type SecretBox } from '../security/index.js';
+import {
+  checkProviderUrl,
+  hashPassword,
+  openHeaders,
+  sealHeaders,
+  tokenHash,
+  type SecretBox,
+} from '../security/index.js';
 import { newId, nowIso, type Database } from '../storage/index.js';
 import type { BootstrapFile } from './config-file.js';
 import { envCatalog, modelFromFacts, type ProviderSpec } from './sources.js';
@@ -46,10 +53,10 @@ async function upsertProvider(
     label: p.label,
     base_url: p.baseUrl,
     api_version: p.apiVersion ?? null,
-    headers_json: p.headers ? JSON.stringify(p.headers) : null,
     source: p.source,
     allow_private: p.allowPrivate ? 1 : 0,
   };
+  const headers = p.headers && Object.keys(p.headers).length > 0 ? p.headers : null;
   const now = nowIso();
   if (!existing) {
     await db
@@ -60,6 +67,7 @@ async function upsertProvider(
         slug: p.slug,
         ...values,
         api_key_enc: p.apiKey ? box.seal(p.apiKey) : null,
+        headers_json: sealHeaders(box, headers),
         created_at: now,
         updated_at: now,
       })
@@ -68,14 +76,21 @@ async function upsertProvider(
   }
   const sameKey =
     (existing.api_key_enc ? box.open(existing.api_key_enc) : undefined) === (p.apiKey || undefined);
+  // Compared opened: sealing the same headers twice gives two different strings.
+  const sameHeaders =
+    JSON.stringify(openHeaders(box, existing.headers_json)) === JSON.stringify(headers) &&
+    !existing.headers_json?.startsWith('{');
   const same =
-    sameKey && (Object.keys(values) as (keyof typeof values)[]).every((k) => existing[k] === values[k]);
+    sameKey &&
+    sameHeaders &&
+    (Object.keys(values) as (keyof typeof values)[]).every((k) => existing[k] === values[k]);
   if (same) return 'unchanged';
   await db
     .updateTable('providers')
     .set({
       ...values,
       ...(!sameKey && { api_key_enc: p.apiKey ? box.seal(p.apiKey) : null }),
+      ...(!sameHeaders && { headers_json: sealHeaders(box, headers) }),
       updated_at: now,
     })
     .where('id', '=', existing.id)

@@ -13,7 +13,7 @@ import type {
   ProviderType,
 } from '@understudy/engine';
 import type { Kysely } from 'kysely';
-import type { SecretBox } from '../security/index.js';
+import { openHeaders, type SecretBox } from '../security/index.js';
 import type { Database, ModelsTable, ProvidersTable } from '../storage/index.js';
 
 /** An organization's catalog plus what the server needs beside the engine's view. */
@@ -76,7 +76,8 @@ export function createCatalogService(deps: {
     const p: ProviderConfig = { id: r.slug, type: r.type as ProviderType, label: r.label, baseUrl };
     if (r.api_key_enc) p.apiKey = deps.box.open(r.api_key_enc);
     if (r.api_version) p.apiVersion = r.api_version;
-    if (r.headers_json) p.headers = JSON.parse(r.headers_json) as Record<string, string>;
+    const headers = openHeaders(deps.box, r.headers_json);
+    if (headers) p.headers = headers;
     return p;
   };
 

@@ -1,5 +1,6 @@
 /** Security primitives: password hashing, secret encryption, tokens, SSRF checks. */
 export { hashPassword, verifyPassword, DUMMY_HASH } from './passwords.js';
 export { createSecretBox, loadSecretKey, type SecretBox } from './secret-box.js';
+export { openHeaders, sealHeaders, type ProviderHeaders } from './provider-headers.js';
 export { randomToken, tokenHash } from './tokens.js';
 export { checkProviderUrl, classifyAddress, guardedLookup, type UrlVerdict } from './ssrf.js';
