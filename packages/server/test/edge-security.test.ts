@@ -1,10 +1,22 @@
 /**
- * Security at the edge: whose X-Forwarded-* headers are believed (UNDERSTUDY_TRUST_PROXY).
+ * Security at the edge: whose X-Forwarded-* headers are believed (UNDERSTUDY_TRUST_PROXY), and
+ * brute-force protection of sign-in and invitation links (on SQLite and PostgreSQL).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { AttemptThrottle, ACCOUNT_RULE } from '../src/auth/throttle.js';
 import { parseTrustProxy } from '../src/config.js';
-import { Client, PASSWORD, setupOwner, startTestServer, tempDir, type LogCapture } from './helpers.js';
+import {
+  addMember,
+  Client,
+  forEachBackend,
+  PASSWORD,
+  setupOwner,
+  startTestServer,
+  tempDir,
+  type ErrorBody,
+  type LogCapture,
+} from './helpers.js';
 
 const sqlite = { name: 'sqlite' as const, dispose: async () => {} };
 
@@ -75,6 +87,160 @@ test('forwarded headers count only from a trusted proxy (loopback by default)', 
       const cookie = await signIn(server, FORWARDED);
       assert.doesNotMatch(cookie, /Secure/, 'a forged X-Forwarded-Proto does not count');
       assert.deepEqual(loggedAddresses(capture, '/api/auth/login'), ['127.0.0.1']);
+    } finally {
+      await server.close();
+      tmp.remove();
+    }
+  });
+});
+
+test('the attempt throttle: blocks after the limit, longer each time, forgets, stays bounded', () => {
+  let now = 0;
+  const t = new AttemptThrottle({ ...ACCOUNT_RULE, maxKeys: 3 }, () => now);
+  for (let i = 1; i < 5; i++) assert.equal(t.fail('a'), 0, `failure ${i} does not block`);
+  assert.equal(t.fail('a'), 60, 'the 5th failure blocks for a minute');
+  now += 30_000;
+  assert.equal(t.waitSeconds('a'), 30);
+  now += 31_000;
+  assert.equal(t.waitSeconds('a'), 0, 'the block is over');
+  assert.equal(t.fail('a'), 120, 'one more failure blocks again, twice as long');
+  now += 121_000;
+  assert.equal(t.fail('a'), 240);
+  let last = 240;
+  for (const want of [480, 960, 1920, 3600, 3600]) {
+    now += last * 1000 + 1000;
+    assert.equal(t.fail('a'), want, 'doubling, an hour at most');
+    last = want;
+  }
+  // 15 minutes after the block ended with no failure, the key starts afresh.
+  now += 3_600_000 + 15 * 60_000;
+  assert.equal(t.fail('a'), 0);
+  // Failures spread beyond the window do not add up.
+  for (let i = 0; i < 4; i++) t.fail('b');
+  now += 15 * 60_000;
+  for (let i = 0; i < 4; i++) assert.equal(t.fail('b'), 0);
+  t.clear('b');
+  assert.equal(t.waitSeconds('b'), 0);
+  for (const k of ['c', 'd', 'e', 'f']) t.fail(k);
+  assert.equal(t.size, 3, 'the least recently failed keys are forgotten past the bound');
+});
+
+test('sign-in and invitation throttling', async (t) => {
+  await forEachBackend(t, async (t, backend) => {
+    const tmp = tempDir();
+    const capture: LogCapture = { lines: [] };
+    const server = await startTestServer({ backend, dataDir: tmp.dir, capture });
+    try {
+      const owner = await setupOwner(server);
+      await addMember(server, owner, 'ben@example.com', 'member');
+      await addMember(server, owner, 'cleo@example.com', 'member');
+      // The client is on loopback, a trusted proxy by default: X-Forwarded-For sets its address.
+      const from = (address: string) => ({ 'x-forwarded-for': address });
+      const login = (email: string, password: string, address = '192.0.2.1') =>
+        new Client(server.url).req<ErrorBody>('POST', '/api/auth/login', { email, password }, from(address));
+
+      await t.test(
+        'the 6th wrong password gets 429, the right one waits too, others are unaffected',
+        async () => {
+          for (let i = 1; i <= 5; i++)
+            assert.equal(
+              (await login('owner@example.com', `wrong password ${i}`)).status,
+              401,
+              `attempt ${i}`,
+            );
+          const sixth = await login('OWNER@example.com ', 'wrong password 6');
+          assert.equal(sixth.status, 429);
+          assert.equal(sixth.body.error.code, 'too_many_attempts');
+          assert.match(
+            sixth.body.error.message,
+            /too many failed sign-ins for this account; try again in 1 minute$/,
+          );
+          const retry = Number(sixth.headers.get('retry-after'));
+          assert.ok(retry > 50 && retry <= 60, `retry-after ${retry}`);
+          assert.equal(
+            (await login('owner@example.com', PASSWORD)).status,
+            429,
+            'the right password waits too',
+          );
+          assert.equal(
+            (await login('owner@example.com', PASSWORD, '192.0.2.2')).status,
+            429,
+            'from anywhere',
+          );
+          assert.equal((await login('ben@example.com', PASSWORD)).status, 200, 'another account signs in');
+
+          const all = capture.lines.join('\n');
+          assert.ok(!all.includes('wrong password'), 'no password in the log');
+          const failed = capture.lines.filter((l) => l.includes('sign-in failed'));
+          assert.equal(failed.length, 5);
+          const line = JSON.parse(failed[0]!) as Record<string, unknown>;
+          assert.equal(line.level, 40, 'a warning');
+          assert.equal(line.email, 'owner@example.com');
+          assert.equal(line.address, '192.0.2.1');
+          const throttledLines = capture.lines.filter((l) => l.includes('sign-in throttled'));
+          assert.equal(throttledLines.length, 3);
+          assert.match(throttledLines[0]!, /"level":40.*"retryAfterSeconds":\d+/);
+        },
+      );
+
+      await t.test('a successful sign-in clears the account count', async () => {
+        for (let i = 0; i < 4; i++)
+          assert.equal((await login('cleo@example.com', 'nope nope nope')).status, 401);
+        assert.equal((await login('cleo@example.com', PASSWORD)).status, 200);
+        for (let i = 0; i < 4; i++)
+          assert.equal((await login('cleo@example.com', 'nope nope nope')).status, 401, `after: ${i + 1}`);
+      });
+
+      await t.test('a burst sent at once is counted as it goes', async () => {
+        const statuses = await Promise.all(
+          Array.from({ length: 8 }, () => login('nobody@example.com', 'guess guess', '192.0.2.3')),
+        );
+        assert.deepEqual(statuses.map((r) => r.status).sort(), [401, 401, 401, 401, 401, 429, 429, 429]);
+      });
+
+      await t.test('one address trying many accounts is stopped after 20 failures', async () => {
+        for (let i = 0; i < 20; i++)
+          assert.equal((await login(`user${i}@example.com`, 'guess guess', '198.51.100.9')).status, 401);
+        const r = await login('user20@example.com', 'guess guess', '198.51.100.9');
+        assert.equal(r.status, 429);
+        assert.match(r.body.error.message, /from your address; try again in 1 minute/);
+        assert.equal(
+          (await login('owner@example.com', 'x', '198.51.100.10')).status,
+          429,
+          'the owner is still blocked',
+        );
+        assert.equal(
+          (await login('cleo@example.com', PASSWORD, '198.51.100.10')).status,
+          200,
+          'another address',
+        );
+      });
+
+      await t.test('guessing invitation links is throttled per address', async () => {
+        const guesser = new Client(server.url);
+        const addr = from('198.51.100.20');
+        for (let i = 0; i < 20; i++)
+          assert.equal(
+            (await guesser.req('GET', `/api/invitations/inv_guess${i}`, undefined, addr)).status,
+            404,
+          );
+        const blocked = await guesser.req<ErrorBody>('GET', '/api/invitations/inv_guess20', undefined, addr);
+        assert.equal(blocked.status, 429);
+        assert.ok(Number(blocked.headers.get('retry-after')) > 0);
+        const inv = await owner.post<{ token: string }>('/api/admin/invitations', {
+          email: 'dan@example.com',
+          role: 'member',
+        });
+        const body = { token: inv.body.token, name: 'Dan', password: PASSWORD };
+        assert.equal((await guesser.req('POST', '/api/invitations/accept', body, addr)).status, 429);
+        assert.equal(
+          (await new Client(server.url).req('POST', '/api/invitations/accept', body, from('198.51.100.21')))
+            .status,
+          201,
+          'from another address the link works',
+        );
+        assert.ok(capture.lines.some((l) => l.includes('invitation throttled')));
+      });
     } finally {
       await server.close();
       tmp.remove();

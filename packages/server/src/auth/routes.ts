@@ -1,5 +1,5 @@
 /** Sign-in, sign-out, first-run setup, optional sign-up, and accepting invitations. */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { memberLabel, writeAudit } from '../audit/index.js';
 import type { AppContext } from '../context.js';
@@ -16,6 +16,7 @@ import { nowIso } from '../storage/index.js';
 import { ANY_MEMBER, PUBLIC } from './principal.js';
 import { endSession, startSession } from './sessions.js';
 import { userOf } from './guard.js';
+import { SignInThrottle, type Throttled } from './throttle.js';
 
 const Email = z.string().trim().email('must be an email address').max(254);
 const Password = z.string().min(10, 'must be at least 10 characters').max(200);
@@ -31,6 +32,40 @@ const SetupBody = z.strictObject({
 const SignupBody = z.strictObject({ organization: Name, name: Name, email: Email, password: Password });
 const LoginBody = z.strictObject({ email: z.string().trim().max(254), password: z.string().max(200) });
 const AcceptBody = z.strictObject({ token: z.string().min(1).max(200), name: Name, password: Password });
+
+/** What a log line says of a typed email: a password typed into the email field stays out. */
+const loggable = (email: string) => (Email.safeParse(email).success ? email : '[not an email]');
+
+/**
+ * 429 for a blocked account or address, with Retry-After in seconds and a message in minutes, and
+ * a warning in the log (the email, never the password).
+ */
+function throttled(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  t: Throttled,
+  what: { email: string } | { invitation: true },
+): HttpError {
+  request.log.warn(
+    {
+      ...('email' in what ? { email: loggable(what.email) } : { invitation: true }),
+      address: request.ip,
+      by: t.by,
+      retryAfterSeconds: t.retryAfterSeconds,
+    },
+    `${'email' in what ? 'sign-in' : 'invitation'} throttled: too many failed attempts`,
+  );
+  reply.header('retry-after', String(t.retryAfterSeconds));
+  const minutes = Math.ceil(t.retryAfterSeconds / 60);
+  const wait = `try again in ${minutes} minute${minutes === 1 ? '' : 's'}`;
+  return new HttpError(
+    429,
+    'too_many_attempts',
+    t.by === 'account'
+      ? `too many failed sign-ins for this account; ${wait}`
+      : `too many failed attempts from your address; ${wait}`,
+  );
+}
 
 /** The signed-in view of a user and their organization. */
 async function sessionView(ctx: AppContext, userId: string, csrfToken: string) {
@@ -56,6 +91,20 @@ async function sessionView(ctx: AppContext, userId: string, csrfToken: string) {
 
 /** Registers the authentication routes. */
 export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const throttle = new SignInThrottle();
+  // Invitation links are guessed from an address (the token is too long to guess, but a client
+  // trying is refused like one trying passwords): a blocked address gets 429 before any lookup.
+  const checkInvitationAddress = (request: FastifyRequest, reply: FastifyReply) => {
+    const blocked = throttle.check(request.ip);
+    if (blocked) throw throttled(request, reply, blocked, { invitation: true });
+  };
+  /** An unknown, used or expired invitation: counted against the address, then 404. */
+  const unknownInvitation = (request: FastifyRequest) => {
+    throttle.failed(request.ip);
+    request.log.warn({ address: request.ip }, 'invitation refused: unknown, used or expired token');
+    return notFound('invitation');
+  };
+
   app.get('/api/setup', { config: { access: PUBLIC } }, async () => ({
     needed: (await countOrganizations(ctx.db)) === 0,
     signupAllowed: ctx.config.allowSignup,
@@ -96,14 +145,29 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
 
   app.post('/api/auth/login', { config: { access: PUBLIC } }, async (request, reply) => {
     const body = parse(LoginBody, request.body);
-    const user = await ctx.db
-      .selectFrom('users')
-      .select(['id', 'org_id', 'password_hash'])
-      .where('email', '=', normalizeEmail(body.email))
-      .executeTakeFirst();
-    // Verify against a dummy hash for unknown emails, so response time does not reveal accounts.
-    const ok = await verifyPassword(body.password, user?.password_hash ?? DUMMY_HASH);
-    if (!user || !ok) throw unauthorized('wrong email or password');
+    const email = normalizeEmail(body.email);
+    const user = await throttle.serialize(request.ip, email, async () => {
+      // Unknown emails are counted and blocked like accounts, so a 429 reveals no account either.
+      const blocked = throttle.check(request.ip, email);
+      if (blocked) throw throttled(request, reply, blocked, { email });
+      const found = await ctx.db
+        .selectFrom('users')
+        .select(['id', 'org_id', 'password_hash'])
+        .where('email', '=', email)
+        .executeTakeFirst();
+      // Verify against a dummy hash for unknown emails, so response time does not reveal accounts.
+      const ok = await verifyPassword(body.password, found?.password_hash ?? DUMMY_HASH);
+      if (!found || !ok) {
+        throttle.failed(request.ip, email);
+        request.log.warn(
+          { email: loggable(email), address: request.ip, known: found !== undefined },
+          'sign-in failed: wrong email or password',
+        );
+        throw unauthorized('wrong email or password');
+      }
+      throttle.succeeded(email);
+      return found;
+    });
     const csrf = await startSession(
       ctx.db,
       reply,
@@ -125,8 +189,9 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
     return sessionView(ctx, u.userId, u.csrfToken);
   });
 
-  app.get('/api/invitations/:token', { config: { access: PUBLIC } }, async (request) => {
+  app.get('/api/invitations/:token', { config: { access: PUBLIC } }, async (request, reply) => {
     const { token } = parse(z.strictObject({ token: z.string().min(1).max(200) }), request.params, 'params');
+    checkInvitationAddress(request, reply);
     const inv = await ctx.db
       .selectFrom('invitations')
       .innerJoin('organizations', 'organizations.id', 'invitations.org_id')
@@ -139,13 +204,14 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
       ])
       .where('token_hash', '=', tokenHash(token))
       .executeTakeFirst();
-    if (!inv || inv.accepted_at || inv.expires_at < nowIso()) throw notFound('invitation');
+    if (!inv || inv.accepted_at || inv.expires_at < nowIso()) throw unknownInvitation(request);
     return { email: inv.email, role: inv.role, organization: inv.name };
   });
 
   app.post('/api/invitations/accept', { config: { access: PUBLIC } }, async (request, reply) => {
     const body = parse(AcceptBody, request.body);
     const hash = tokenHash(body.token);
+    checkInvitationAddress(request, reply);
     const passwordHash = await hashPassword(body.password);
     const created = await ctx.db.transaction().execute(async (trx) => {
       const inv = await trx
@@ -153,7 +219,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
         .selectAll()
         .where('token_hash', '=', hash)
         .executeTakeFirst();
-      if (!inv || inv.accepted_at || inv.expires_at < nowIso()) throw notFound('invitation');
+      if (!inv || inv.accepted_at || inv.expires_at < nowIso()) throw unknownInvitation(request);
       if (await emailTaken(trx, inv.email)) throw conflict('that email already has an account');
       const userId = await insertUser(trx, inv.org_id, {
         email: inv.email,

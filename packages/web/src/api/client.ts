@@ -11,6 +11,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** A 429's `Retry-After`, in seconds, when the server sent one. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -67,7 +69,8 @@ async function errorOf(res: Response): Promise<ApiError> {
   } catch {
     // Not JSON (a proxy's page): the status line is all we have.
   }
-  return new ApiError(res.status, code, message);
+  const retryAfter = Number(res.headers.get('retry-after') ?? NaN);
+  return new ApiError(res.status, code, message, Number.isFinite(retryAfter) ? retryAfter : undefined);
 }
 
 /** Sends a request; resolves with the parsed JSON (undefined for 204) or rejects with ApiError. */

@@ -1,6 +1,7 @@
 import type { FormEvent, ReactNode } from 'react';
 import { useState } from 'react';
 import { ErrorText } from '../ui/ErrorText.js';
+import { authRefusal } from './refusal.js';
 
 /** The frame of the sign-in, setup and invitation forms: title, fields, submit, error. */
 export function AuthForm({
@@ -25,7 +26,7 @@ export function AuthForm({
     try {
       await onSubmit(new FormData(e.currentTarget));
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(authRefusal(err));
     } finally {
       setBusy(false);
     }
