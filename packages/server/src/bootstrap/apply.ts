@@ -152,12 +152,36 @@ async function provisionDemo(deps: ProvisionDeps, orgId: string): Promise<string
   return changed;
 }
 
-/** Provisions one organization; `primary` also gets the environment's and the file's providers and settings. */
+/** Runs `fn` in a transaction, or in the one `db` already is. */
+function inTransaction<T>(db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+  return db.isTransaction ? fn(db) : db.transaction().execute(fn);
+}
+
+/** What provisioning an organization changed, logged once its transaction has committed. */
+interface Provisioned {
+  orgId: string;
+  changes: string[];
+}
+
+function logProvisioned(log: Logger, done: Provisioned[]): void {
+  for (const { orgId, changes } of done)
+    if (changes.length > 0) log.info({ orgId, changes }, 'provisioned organization');
+}
+
+/**
+ * Provisions one organization in one transaction (a refusal changes nothing); `primary` also gets
+ * the environment's and the file's providers and settings.
+ */
 export async function provisionOrganization(
   deps: ProvisionDeps,
   orgId: string,
   primary: boolean,
 ): Promise<void> {
+  const done = await inTransaction(deps.db, (db) => provisionIn({ ...deps, db }, orgId, primary));
+  logProvisioned(deps.log, [done]);
+}
+
+async function provisionIn(deps: ProvisionDeps, orgId: string, primary: boolean): Promise<Provisioned> {
   const { db, file } = deps;
   const changes: string[] = [];
   let firstModel: string | undefined;
@@ -355,8 +379,8 @@ export async function provisionOrganization(
       targetId: orgId,
       new: { changes },
     });
-    deps.log.info({ orgId, changes }, 'provisioned organization');
   }
+  return { orgId, changes };
 }
 
 function settingOf(mode: string, model: string | null): FallbackSetting {
@@ -366,9 +390,19 @@ function settingOf(mode: string, model: string | null): FallbackSetting {
 
 /**
  * At start: creates the organization from the bootstrap file when there is none and the file names
- * an admin, then provisions every organization. Returns the primary organization's id, if any.
+ * an admin, then provisions every organization, all in one transaction: a file refused halfway
+ * (a default model that does not exist) leaves the database as it was. Returns the primary
+ * organization's id, if any.
  */
 export async function bootstrapAtStart(deps: ProvisionDeps): Promise<string | undefined> {
+  const { primary, done } = await inTransaction(deps.db, (db) => bootstrapIn({ ...deps, db }));
+  logProvisioned(deps.log, done);
+  return primary;
+}
+
+async function bootstrapIn(
+  deps: ProvisionDeps,
+): Promise<{ primary: string | undefined; done: Provisioned[] }> {
   const { db, file } = deps;
   let orgs = await db.selectFrom('organizations').select(['id', 'name']).orderBy('id').execute();
   if (orgs.length === 0 && file?.admin) {
@@ -383,6 +417,7 @@ export async function bootstrapAtStart(deps: ProvisionDeps): Promise<string | un
     orgs = await db.selectFrom('organizations').select(['id', 'name']).orderBy('id').execute();
   }
   const primary = (file?.organization && orgs.find((o) => o.name === file.organization?.name)) ?? orgs[0];
-  for (const o of orgs) await provisionOrganization(deps, o.id, o.id === primary?.id);
-  return primary?.id;
+  const done: Provisioned[] = [];
+  for (const o of orgs) done.push(await provisionIn(deps, o.id, o.id === primary?.id));
+  return { primary: primary?.id, done };
 }

@@ -49,7 +49,10 @@ export async function createOrganization(
   db: Kysely<Database>,
   input: { name: string; owner: Omit<NewUser, 'role'> },
 ): Promise<{ orgId: string; userId: string }> {
-  return db.transaction().execute(async (trx) => {
+  // The bootstrap file creates it inside the transaction that applies the whole file.
+  const inTransaction = <T>(fn: (trx: Kysely<Database>) => Promise<T>) =>
+    db.isTransaction ? fn(db) : db.transaction().execute(fn);
+  return inTransaction(async (trx) => {
     const orgId = newId();
     const now = nowIso();
     await trx
