@@ -4,7 +4,7 @@
  * gracefully. `startServer` is what `main()` and the tests call.
  */
 import { createEngine, type Engine } from '@understudy/engine';
-import { createProviderAgent, createProviderClient, testConnection } from '@understudy/providers';
+import { testConnection } from '@understudy/providers';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { FallbackRecorder } from './activity/index.js';
@@ -28,7 +28,13 @@ import { frameworkClientError, HttpError, lazyChildLogger } from './http/index.j
 import { createMetrics } from './metrics/index.js';
 import { OpenAIError, registerOpenAIRoutes } from './openai-api/index.js';
 import { countOrganizations } from './organizations/index.js';
-import { createSecretBox, guardedLookup, loadSecretKey, randomToken } from './security/index.js';
+import {
+  createProviderNetwork,
+  createSecretBox,
+  loadSecretKey,
+  randomToken,
+  type Lookup,
+} from './security/index.js';
 import { openStorage, storageConfig } from './storage/index.js';
 import { webHandler } from './web.js';
 
@@ -52,6 +58,8 @@ export interface StartOptions {
   engineOptions?: Parameters<typeof createEngine>[0]['options'];
   /** How often buffered fallback activity is written (tests lengthen it to prove the other flushes). */
   activityFlushMs?: number;
+  /** Resolves provider host names instead of `dns.lookup` (tests: a name that re-resolves). */
+  resolve?: Lookup;
 }
 
 /** Paths whose values must never reach a log. */
@@ -128,9 +136,12 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const runDemo = config.demo === 'on' || (config.demo === 'auto' && !hasRealProviders(config, file));
   const demo = runDemo ? await startDemo({ chunkDelayMs: config.demoChunkDelayMs }) : undefined;
 
-  // Every provider connection checks the address it connects to (SPEC §6), not only the saved URL.
-  const dispatcher = createProviderAgent({ lookup: guardedLookup() });
-  const client = createProviderClient({ dispatcher });
+  // Every provider connection checks the address it connects to (SPEC §6), not only the saved URL:
+  // private ones only for a provider allowed them, or with the deployment's allowance.
+  const network = createProviderNetwork({
+    allowPrivate: config.allowPrivateProviderUrls,
+    ...(opts.resolve && { resolve: opts.resolve }),
+  });
   const engines = new Map<string, Engine>();
   const localCatalogs = createCatalogService({
     db: storage.db,
@@ -178,7 +189,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       let e = engines.get(orgId);
       if (!e) {
         e = createEngine({
-          client,
+          client: network.client,
           health: scopeHealth(health, orgId),
           ...(opts.engineOptions && { options: opts.engineOptions }),
         });
@@ -186,7 +197,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       }
       return e;
     },
-    testConnection: (provider, model, signal) => testConnection(provider, model, signal, { dispatcher }),
+    testConnection: (provider, model, signal) =>
+      testConnection(provider, model, signal, { dispatcher: network.dispatcherFor(provider) }),
     demo,
     fallbacks,
     answers: undefined as unknown as AnswerRuns,
@@ -345,7 +357,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       await registry.stop();
       await cluster.close();
       await demo?.close();
-      await dispatcher.destroy();
+      await network.destroy();
       await storage.close();
     })());
   return { app, ctx, url, demo, close };

@@ -12,6 +12,7 @@ import pg from 'pg';
 import pino from 'pino';
 import { Writable } from 'node:stream';
 import { createLogger, loadConfig, startServer, type RunningServer } from '../src/index.js';
+import type { Lookup } from '../src/security/index.js';
 
 export const PG_ADMIN_URL = process.env.UNDERSTUDY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -103,6 +104,8 @@ export async function startTestServer(o: {
   capture?: LogCapture;
   /** Fallback activity write interval (a long one proves the flushes on read and on close). */
   activityFlushMs?: number;
+  /** What provider host names resolve to (instead of `dns.lookup`). */
+  resolve?: Lookup;
 }): Promise<RunningServer> {
   const env: NodeJS.ProcessEnv = {
     PORT: '0',
@@ -132,6 +135,7 @@ export async function startTestServer(o: {
     logger: log,
     engineOptions: { connectMs: 1500, firstTokenMs: 2500, stallMs: 1500, quickRetryDelayMs: 10 },
     ...(o.activityFlushMs !== undefined && { activityFlushMs: o.activityFlushMs }),
+    ...(o.resolve && { resolve: o.resolve }),
   });
 }
 

@@ -65,7 +65,8 @@ test('SSRF: a provider connection refuses a name that now resolves to a metadata
   let answer = '0.0.0.0';
   const resolver = ((_host: string, _opts: object, cb: (e: Error | null, a: LookupAddress[]) => void) =>
     cb(null, [{ address: answer, family: 4 }])) as unknown as typeof dnsLookup;
-  const agent = createProviderAgent({ lookup: guardedLookup(resolver) });
+  // A provider allowed private addresses (the simulator's rule): only metadata and link-local are refused.
+  const agent = createProviderAgent({ lookup: guardedLookup({ allowPrivate: true, resolve: resolver }) });
   try {
     const refused = await request(`http://rebind.test:${port}/`, { dispatcher: agent }).catch(
       (e: unknown) => e,
@@ -83,7 +84,7 @@ test('SSRF: a provider connection refuses a name that now resolves to a metadata
     await new Promise<void>((r) => server.close(() => r()));
   }
   // Both callback shapes of dns.lookup: one address, or all of them.
-  const lookup = guardedLookup(resolver);
+  const lookup = guardedLookup({ allowPrivate: true, resolve: resolver });
   const one = await new Promise<string>((res, rej) =>
     lookup('x', {}, (e, a) => (e ? rej(e) : res(String(a)))),
   );

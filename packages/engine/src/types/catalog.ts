@@ -14,6 +14,11 @@ export interface ProviderConfig {
   apiVersion?: string;
   /** Extra headers sent with every request (e.g. an OpenAI organization id). */
   headers?: Record<string, string>;
+  /**
+   * May connect to loopback and private-network addresses (SPEC §6): the built-in simulator, an
+   * operator-declared Ollama. The server picks a connection's address rules by it.
+   */
+  allowPrivate?: boolean;
 }
 
 /**

@@ -76,6 +76,8 @@ export function createCatalogService(deps: {
     const p: ProviderConfig = { id: r.slug, type: r.type as ProviderType, label: r.label, baseUrl };
     if (r.api_key_enc) p.apiKey = deps.box.open(r.api_key_enc);
     if (r.api_version) p.apiVersion = r.api_version;
+    // Picks the provider's connection rule (may it reach private addresses): createProviderNetwork.
+    if (r.allow_private === 1) p.allowPrivate = true;
     const headers = openHeaders(deps.box, r.headers_json);
     if (headers) p.headers = headers;
     return p;

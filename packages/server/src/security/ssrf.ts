@@ -1,9 +1,11 @@
 /**
  * SSRF guard for provider base URLs (SPEC §6). Cloud metadata endpoints and link-local addresses
- * are always refused for user-entered URLs. Loopback and private ranges are refused too unless
- * explicitly allowed (`UNDERSTUDY_ALLOW_PRIVATE_PROVIDER_URLS=true`, or an operator-declared
- * provider such as `OLLAMA_BASE_URL`), since Ollama / vLLM / LM Studio often run on the local
- * network. The built-in simulator is exempt: its provider rows carry an explicit allow flag.
+ * are always refused for user-entered URLs. Loopback, private and every other address that is not
+ * global unicast are refused too unless explicitly allowed
+ * (`UNDERSTUDY_ALLOW_PRIVATE_PROVIDER_URLS=true`, or an operator-declared provider such as
+ * `OLLAMA_BASE_URL`), since Ollama / vLLM / LM Studio often run on the local network. The built-in
+ * simulator is exempt: its provider rows carry an explicit allow flag. Both rules hold when a URL
+ * is saved and again at every new connection (`guardedLookup`).
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { lookup } from 'node:dns/promises';
@@ -27,8 +29,15 @@ const cidrs = (list: string[]) => list.map((c) => ipaddr.parseCIDR(c));
 const inAny = (addr: ipaddr.IPv4 | ipaddr.IPv6, list: [ipaddr.IPv4 | ipaddr.IPv6, number][]) =>
   list.some(([range, bits]) => range.kind() === addr.kind() && addr.match(range, bits));
 
-const BLOCKED_V4 = cidrs(['169.254.0.0/16', '0.0.0.0/8', '224.0.0.0/4', '240.0.0.0/4', '100.100.100.200/32']);
-const PRIVATE_V4 = cidrs(['127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10']);
+const BLOCKED_V4 = cidrs([
+  '169.254.0.0/16', // link-local, including 169.254.169.254 (AWS, GCP, Azure IMDS, OCI)
+  '0.0.0.0/8',
+  '224.0.0.0/4',
+  '240.0.0.0/4',
+  '100.100.100.200/32', // Alibaba Cloud metadata
+  '168.63.129.16/32', // Azure WireServer: a public-looking address that serves the VM's agent
+  '192.0.0.192/32', // Oracle Cloud legacy metadata
+]);
 const BLOCKED_V6 = cidrs([
   '::/128', // unspecified
   'fe80::/10', // link-local
@@ -38,11 +47,19 @@ const BLOCKED_V6 = cidrs([
   // Teredo embeds its IPv4 addresses obfuscated; no provider is reached through it.
   '2001::/32',
 ]);
-const PRIVATE_V6 = cidrs(['::1/128', 'fc00::/7', '64:ff9b:1::/48']);
+// Global IPv6 unicast is all in 2000::/3; the rest is reserved (ipaddr.js names only part of it).
+const GLOBAL_V6 = cidrs(['2000::/3']);
+
+/**
+ * Private: anything ipaddr.js does not call `unicast` (loopback, RFC 1918, CGNAT, benchmarking
+ * 198.18.0.0/15, documentation 2001:db8::/32, discard 100::/64, ULA fc00::/7, NAT64 local-use
+ * 64:ff9b:1::/48 …). None of it is a public provider, and each can name a machine of our network.
+ */
+const notGlobal = (a: ipaddr.IPv4 | ipaddr.IPv6) => a.range() !== 'unicast';
 
 function classifyV4(a: ipaddr.IPv4): Kind {
   if (inAny(a, BLOCKED_V4)) return 'blocked';
-  if (inAny(a, PRIVATE_V4)) return 'private';
+  if (notGlobal(a)) return 'private';
   return 'public';
 }
 
@@ -77,7 +94,7 @@ export function classifyAddress(ip: string): Kind {
   const v4 = embeddedV4(v6);
   if (v4) return classifyV4(v4);
   if (inAny(v6, BLOCKED_V6)) return 'blocked';
-  if (inAny(v6, PRIVATE_V6)) return 'private';
+  if (notGlobal(v6) || !inAny(v6, GLOBAL_V6)) return 'private';
   return 'public';
 }
 
@@ -133,29 +150,44 @@ export async function checkProviderUrl(
 }
 
 /** `dns.lookup`'s shape, for an injected resolver in tests. */
-type Lookup = typeof dnsLookup;
+export type Lookup = typeof dnsLookup;
+
+/** Options of `guardedLookup`. */
+export interface GuardOptions {
+  /** The connection may reach private addresses (the provider's allow flag, or the deployment's). */
+  allowPrivate: boolean;
+  /** Resolves names; `dns.lookup` unless a test says what a name resolves to. */
+  resolve?: Lookup;
+}
+
+/** Why a connection to `hostname` at `address` is refused, or undefined when it may go. */
+function connectRefusal(hostname: string, address: string, allowPrivate: boolean): string | undefined {
+  const kind = classifyAddress(address);
+  if (kind === 'blocked')
+    return `refused to connect to ${hostname}: it resolves to ${address}, a forbidden address (link-local, metadata, unspecified or multicast)`;
+  if (kind === 'private' && !allowPrivate)
+    return `refused to connect to ${hostname}: it resolves to ${address}, a private address this provider may not reach (allowed for an operator-declared provider with allowPrivate, or with UNDERSTUDY_ALLOW_PRIVATE_PROVIDER_URLS=true)`;
+  return undefined;
+}
 
 /**
- * A `lookup` for the provider agent that refuses link-local and metadata addresses at connect
- * time. The base URL was checked when it was saved, but a name can resolve differently later
- * (DNS rebinding); the one check that cannot be raced is the one on the address being connected
- * to. Private addresses stay a save-time rule: whether they are allowed depends on the provider
- * (the simulator, an operator's Ollama), which a connection does not know.
+ * A `lookup` for a provider agent that refuses, at connect time, the addresses a saved URL may not
+ * reach: link-local and metadata always, private ones unless `allowPrivate`. The base URL was
+ * checked when it was saved, but a name can resolve differently later (DNS rebinding); the one
+ * check that cannot be raced is the one on the address being connected to. An IP literal is not
+ * looked up (Node connects to it directly), and needs no guard here: it cannot re-resolve, and
+ * was checked when saved.
  */
-export function guardedLookup(resolve: Lookup = dnsLookup): LookupFunction {
+export function guardedLookup(opts: GuardOptions): LookupFunction {
+  const resolve = opts.resolve ?? dnsLookup;
   return (hostname, options, callback) => {
     resolve(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, '', 0);
       const list = addresses as LookupAddress[];
-      const bad = list.find((a) => classifyAddress(a.address) === 'blocked');
-      if (bad) {
-        const refused = Object.assign(
-          new Error(
-            `refused to connect to ${hostname}: it resolves to ${bad.address}, a forbidden address (link-local, metadata, unspecified or multicast)`,
-          ),
-          { code: 'EADDRNOTAVAIL' },
-        );
-        return callback(refused, '', 0);
+      // Any refused address refuses the name: happy eyeballs would try the next one otherwise.
+      for (const a of list) {
+        const refusal = connectRefusal(hostname, a.address, opts.allowPrivate);
+        if (refusal) return callback(Object.assign(new Error(refusal), { code: 'EADDRNOTAVAIL' }), '', 0);
       }
       if (options.all) return callback(null, list);
       const first = list[0];
