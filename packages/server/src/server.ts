@@ -18,14 +18,14 @@ import {
   readBootstrapFile,
   type ProvisionDeps,
 } from './bootstrap/index.js';
-import { createCatalogService, scopeHealth, type CatalogService } from './catalog/index.js';
+import { createCatalogService, logHealthChanges, scopeHealth, type CatalogService } from './catalog/index.js';
 import { AnswerRuns, registerChatRoutes } from './chat/index.js';
 import { newInstanceId, registerInstance, startCluster } from './cluster/index.js';
 import type { ServerConfig } from './config.js';
 import type { AppContext } from './context.js';
 import { startDemo, type Demo } from './demo/index.js';
 import { frameworkClientError, HttpError, lazyChildLogger } from './http/index.js';
-import { createMetrics } from './metrics/index.js';
+import { createMetrics, unmatchedRoute } from './metrics/index.js';
 import { OpenAIError, registerOpenAIRoutes } from './openai-api/index.js';
 import { countOrganizations } from './organizations/index.js';
 import {
@@ -190,7 +190,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       if (!e) {
         e = createEngine({
           client: network.client,
-          health: scopeHealth(health, orgId),
+          health: logHealthChanges(scopeHealth(health, orgId), orgId, log),
           ...(opts.engineOptions && { options: opts.engineOptions }),
         });
         engines.set(orgId, e);
@@ -245,7 +245,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   app.addHook('onResponse', (request, reply, done) => {
     metrics.httpRequests.inc({
       method: request.method,
-      route: request.routeOptions.url ?? 'unmatched',
+      route: request.routeOptions.url ?? unmatchedRoute(request.url),
       status: String(reply.statusCode),
     });
     done();

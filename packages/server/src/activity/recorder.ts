@@ -255,6 +255,28 @@ export class FallbackRecorder {
     this.drop(answers);
   }
 
+  /** The log line of a fallback row: ids, reason and counts; never the message or a key. */
+  private logFallback(r: FallbackEventsTable): void {
+    this.log.info(
+      {
+        event: 'fallback',
+        org: r.org_id,
+        surface: r.surface,
+        ...(r.mate_id !== null && { mateId: r.mate_id }),
+        ...(r.message_id !== null && { messageId: r.message_id }),
+        model: r.original_model_id,
+        provider: r.original_provider_id,
+        reason: r.reason,
+        backupModel: r.backup_model_id,
+        backupProvider: r.backup_provider_id,
+        outcome: r.outcome,
+        count: r.count,
+        latencyMs: r.latency_ms,
+      },
+      `fallback: ${r.original_model_id} (${r.original_provider_id}) → ${r.backup_model_id} (${r.backup_provider_id}): ${r.reason}${r.outcome === 'complete' ? '' : `, ${r.outcome}`}${r.count > 1 ? ` ×${r.count}` : ''}`,
+    );
+  }
+
   private async write(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
@@ -271,6 +293,9 @@ export class FallbackRecorder {
     // that ON CONFLICT would then skip.
     this.open.clear();
     if (batch.length === 0) return;
+    // One line per row, when it is first written (a retry writes it again, silently): operators
+    // alert on fallbacks from the log without a line per answer in an outage. Level checked first.
+    if (this.log.isLevelEnabled('info')) for (const g of batch) if (!g.row) this.logFallback(rowOf(g));
     const rows = batch.map(rowOf);
     try {
       // A retry after an ambiguous failure (committed, then the connection broke) must not fail on

@@ -10,6 +10,14 @@ export interface Metrics {
   answer(surface: 'chat' | 'api', result: AnswerResult): void;
 }
 
+/**
+ * The route label of a request no route matched: every path outside /api and /v1 is the web app's
+ * (its pages, such as /setup, and its assets), the rest a real miss.
+ */
+export function unmatchedRoute(url: string): 'web' | 'unmatched' {
+  return /^\/(?:api|v1)(?:[/?#]|$)/.test(url) ? 'unmatched' : 'web';
+}
+
 /** The cluster link as metrics see it. */
 interface ClusterInfo {
   info(): { redis: 'off' | 'ok' | 'degraded'; downs?: number; localFallbacks?: number };
@@ -18,7 +26,8 @@ interface ClusterInfo {
 /** Creates the registry; `health` feeds the circuit-state gauge at scrape time. */
 export function createMetrics(health: HealthMemory, cluster?: ClusterInfo): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'understudy_process_' });
+  // prom-client's names already start with process_ or nodejs_: the prefix is ours alone.
+  collectDefaultMetrics({ register: registry, prefix: 'understudy_' });
   const httpRequests = new Counter({
     name: 'understudy_http_requests_total',
     help: 'HTTP requests by method, route pattern and status',
@@ -66,19 +75,19 @@ export function createMetrics(health: HealthMemory, cluster?: ClusterInfo): Metr
       }
     },
   });
-  if (cluster) {
+  // Without REDIS_URL there is nothing to be up or down: absent, not 0 (an alert on 0 would fire).
+  if (cluster && cluster.info().redis !== 'off') {
     new Gauge({
       name: 'understudy_redis_up',
       help: 'Shared health memory through Redis: 1 shared, 0 degraded to local memory (absent without REDIS_URL)',
       registers: [registry],
       collect() {
-        const i = cluster.info();
-        if (i.redis !== 'off') this.set(i.redis === 'ok' ? 1 : 0);
+        this.set(cluster.info().redis === 'ok' ? 1 : 0);
       },
     });
     new Gauge({
       name: 'understudy_redis_local_fallbacks',
-      help: 'Health memory calls answered from local memory because Redis was slow or down (since start)',
+      help: 'Health memory calls answered from local memory because Redis was slow or down (since start; absent without REDIS_URL)',
       registers: [registry],
       collect() {
         this.set(cluster.info().localFallbacks ?? 0);
