@@ -26,6 +26,7 @@ import type { AppContext } from './context.js';
 import { startDemo, type Demo } from './demo/index.js';
 import { frameworkClientError, HttpError, lazyChildLogger } from './http/index.js';
 import { createMetrics, unmatchedRoute } from './metrics/index.js';
+import { checkMetricsAccess } from './metrics/access.js';
 import { OpenAIError, registerOpenAIRoutes } from './openai-api/index.js';
 import { countOrganizations } from './organizations/index.js';
 import {
@@ -289,16 +290,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     }
   });
   app.get('/metrics', { config: { access: PUBLIC } }, async (request, reply) => {
-    // Optional bearer token for scrapes (UNDERSTUDY_METRICS_TOKEN); open when unset.
-    const want = config.env.UNDERSTUDY_METRICS_TOKEN;
-    if (want && request.headers.authorization !== `Bearer ${want}`) {
-      return reply.code(401).send({
-        error: {
-          code: 'unauthorized',
-          message: 'metrics need Authorization: Bearer <UNDERSTUDY_METRICS_TOKEN>',
-        },
-      });
-    }
+    // A bearer token when UNDERSTUDY_METRICS_TOKEN is set; else only this machine, unproxied.
+    checkMetricsAccess(request, config.env.UNDERSTUDY_METRICS_TOKEN);
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
   });

@@ -1,11 +1,13 @@
 /**
  * Security at the edge: whose X-Forwarded-* headers are believed (UNDERSTUDY_TRUST_PROXY), and
- * brute-force protection of sign-in and invitation links (on SQLite and PostgreSQL).
+ * brute-force protection of sign-in and invitation links (on SQLite and PostgreSQL), and who may
+ * read /metrics.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AttemptThrottle, ACCOUNT_RULE } from '../src/auth/throttle.js';
 import { parseTrustProxy } from '../src/config.js';
+import { checkMetricsAccess, isLoopback } from '../src/metrics/access.js';
 import {
   addMember,
   Client,
@@ -241,6 +243,72 @@ test('sign-in and invitation throttling', async (t) => {
         );
         assert.ok(capture.lines.some((l) => l.includes('invitation throttled')));
       });
+    } finally {
+      await server.close();
+      tmp.remove();
+    }
+  });
+});
+
+test('/metrics: without a token only this machine, directly; with one, its bearer', async (t) => {
+  await t.test('the rule', () => {
+    for (const a of ['127.0.0.1', '127.8.9.1', '::1', '::ffff:127.0.0.1']) assert.ok(isLoopback(a), a);
+    for (const a of ['10.1.2.3', '::ffff:10.1.2.3', '2001:db8::1', undefined, 'nonsense'])
+      assert.ok(!isLoopback(a), String(a));
+    const req = (remoteAddress: string, headers: Record<string, string> = {}) => ({
+      socket: { remoteAddress },
+      headers,
+    });
+    assert.doesNotThrow(() => checkMetricsAccess(req('127.0.0.1'), undefined));
+    assert.throws(() => checkMetricsAccess(req('10.1.2.3'), undefined), /UNDERSTUDY_METRICS_TOKEN/);
+    assert.throws(
+      () => checkMetricsAccess(req('127.0.0.1', { forwarded: 'for=203.0.113.7' }), undefined),
+      /only direct connections/,
+    );
+    assert.doesNotThrow(() => checkMetricsAccess(req('10.1.2.3', { authorization: 'Bearer t0k' }), 't0k'));
+    assert.throws(() => checkMetricsAccess(req('127.0.0.1'), 't0k'), /Bearer/);
+  });
+
+  const scrape = (url: string, headers: Record<string, string> = {}) =>
+    fetch(`${url}/metrics`, { headers, signal: AbortSignal.timeout(10_000) });
+
+  await t.test('no token: a direct loopback scrape works, a proxied one is refused', async () => {
+    const tmp = tempDir();
+    const server = await startTestServer({ backend: sqlite, dataDir: tmp.dir });
+    try {
+      const direct = await scrape(server.url);
+      assert.equal(direct.status, 200);
+      assert.match(await direct.text(), /understudy_http_requests_total/);
+      for (const header of ['x-forwarded-for', 'forwarded', 'x-real-ip']) {
+        const proxied = await scrape(server.url, { [header]: '203.0.113.7' });
+        assert.equal(proxied.status, 403, header);
+        const body = (await proxied.json()) as ErrorBody;
+        assert.equal(body.error.code, 'forbidden');
+        assert.match(body.error.message, /UNDERSTUDY_METRICS_TOKEN/);
+      }
+    } finally {
+      await server.close();
+      tmp.remove();
+    }
+  });
+
+  await t.test('a token: its bearer is required, from anywhere', async () => {
+    const tmp = tempDir();
+    const token = 'metrics-token-0123456789';
+    const server = await startTestServer({
+      backend: sqlite,
+      dataDir: tmp.dir,
+      env: { UNDERSTUDY_METRICS_TOKEN: token },
+    });
+    try {
+      assert.equal((await scrape(server.url)).status, 401, 'loopback without the bearer');
+      assert.equal((await scrape(server.url, { authorization: 'Bearer wrong' })).status, 401);
+      assert.equal((await scrape(server.url, { authorization: `Bearer ${token}` })).status, 200);
+      const proxied = await scrape(server.url, {
+        authorization: `Bearer ${token}`,
+        'x-forwarded-for': '203.0.113.7',
+      });
+      assert.equal(proxied.status, 200, 'through a proxy with the bearer');
     } finally {
       await server.close();
       tmp.remove();
