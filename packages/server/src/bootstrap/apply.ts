@@ -17,10 +17,10 @@ import {
   hashPassword,
   openHeaders,
   sealHeaders,
-  tokenHash,
   type SecretBox,
 } from '../security/index.js';
 import { newId, nowIso, type Database } from '../storage/index.js';
+import { reconcileApiKeys } from './api-keys.js';
 import type { BootstrapFile } from './config-file.js';
 import { envCatalog, modelFromFacts, type ProviderSpec } from './sources.js';
 
@@ -161,11 +161,15 @@ function inTransaction<T>(db: Kysely<Database>, fn: (trx: Kysely<Database>) => P
 interface Provisioned {
   orgId: string;
   changes: string[];
+  /** What the file asks for and was left alone on purpose, with why. */
+  warnings: string[];
 }
 
 function logProvisioned(log: Logger, done: Provisioned[]): void {
-  for (const { orgId, changes } of done)
+  for (const { orgId, changes, warnings } of done) {
     if (changes.length > 0) log.info({ orgId, changes }, 'provisioned organization');
+    for (const w of warnings) log.warn({ orgId }, `UNDERSTUDY_CONFIG: ${w}`);
+  }
 }
 
 /**
@@ -184,6 +188,7 @@ export async function provisionOrganization(
 async function provisionIn(deps: ProvisionDeps, orgId: string, primary: boolean): Promise<Provisioned> {
   const { db, file } = deps;
   const changes: string[] = [];
+  const warnings: string[] = [];
   let firstModel: string | undefined;
   if (primary) {
     const env = envCatalog(deps.config);
@@ -344,31 +349,9 @@ async function provisionIn(deps: ProvisionDeps, orgId: string, primary: boolean)
       });
       changes.push(`admin ${file.admin.email} created`);
     }
-    for (const k of file.apiKeys) {
-      const hash = tokenHash(k.key);
-      const exists = await db
-        .selectFrom('api_keys')
-        .select('id')
-        .where('key_hash', '=', hash)
-        .executeTakeFirst();
-      if (!exists) {
-        await db
-          .insertInto('api_keys')
-          .values({
-            id: newId(),
-            org_id: orgId,
-            name: k.name,
-            prefix: k.key.slice(0, 10),
-            key_hash: hash,
-            created_by: null,
-            created_at: nowIso(),
-            last_used_at: null,
-            revoked_at: null,
-          })
-          .execute();
-        changes.push(`API key ${k.name} created`);
-      }
-    }
+    const keys = await reconcileApiKeys(db, orgId, file.apiKeys, BOOTSTRAP);
+    changes.push(...keys.changes);
+    warnings.push(...keys.warnings);
   }
   if (changes.length > 0) {
     await writeAudit(db, {
@@ -380,7 +363,7 @@ async function provisionIn(deps: ProvisionDeps, orgId: string, primary: boolean)
       new: { changes },
     });
   }
-  return { orgId, changes };
+  return { orgId, changes, warnings };
 }
 
 function settingOf(mode: string, model: string | null): FallbackSetting {

@@ -81,7 +81,16 @@ export const BootstrapFile = z.strictObject({
           .regex(/^us-[A-Za-z0-9_-]{20,}$/, 'must look like us-<at least 20 letters, digits, "-" or "_">'),
       }),
     )
-    .default([]),
+    .default([])
+    // A key's name says which key a new value replaces (the old one is revoked).
+    .superRefine((keys, ctx) => {
+      const seen = new Set<string>();
+      for (const [i, k] of keys.entries()) {
+        if (seen.has(k.name))
+          ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${k.name}" is named twice` });
+        seen.add(k.name);
+      }
+    }),
 });
 
 /** A parsed bootstrap file. */

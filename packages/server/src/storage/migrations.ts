@@ -2,7 +2,7 @@
  * Schema migrations, written once with Kysely's schema builder so the same code creates the same
  * tables on SQLite and PostgreSQL. Append new migrations; never edit an applied one.
  */
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /* Migrations run against an untyped database: the schema is what they create. */
 type AnyDb = Kysely<unknown>;
@@ -247,12 +247,28 @@ const m004: Migration = {
   },
 };
 
+/**
+ * Who declared an API key: `admin` (created in the UI or the admin API) or `config` (the bootstrap
+ * file, which revokes the keys it declared earlier and no longer declares). Before this, only the
+ * bootstrap file created keys without a creator.
+ */
+const m005: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .alterTable('api_keys')
+      .addColumn('source', 'text', (c) => c.notNull().defaultTo('admin'))
+      .execute();
+    await sql`UPDATE api_keys SET source = 'config' WHERE created_by IS NULL`.execute(db);
+  },
+};
+
 /** Every migration, by name; names sort in application order. */
 export const migrations: Record<string, Migration> = {
   '001_initial': m001,
   '002_instances': m002,
   '003_fallback_counts': m003,
   '004_audit_target_label': m004,
+  '005_api_key_source': m005,
 };
 
 /** Kysely's provider for the in-code migrations above. */

@@ -3,6 +3,8 @@
  * are 0/1 integers, structured values are JSON text, ids are app-generated, time-ordered text
  * (see ids.ts), so ordering by id is ordering by creation.
  */
+import type { Generated } from 'kysely';
+
 export interface OrganizationsTable {
   id: string;
   name: string;
@@ -57,7 +59,12 @@ export interface ApiKeysTable {
   created_at: string;
   last_used_at: string | null;
   revoked_at: string | null;
+  /** `config`: declared by the bootstrap file, which owns it (see bootstrap/api-keys.ts). */
+  source: Generated<ApiKeySource>;
 }
+
+/** Who declared an API key: an admin (UI, admin API) or the bootstrap file. */
+export type ApiKeySource = 'admin' | 'config';
 
 export type ProviderSource = 'admin' | 'config' | 'env' | 'demo';
 
