@@ -1,6 +1,7 @@
 /** Server configuration, read once from the environment (tests build it directly). */
 import { resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
+import { z } from 'zod';
 
 /** Everything the server reads from its environment. */
 export interface ServerConfig {
@@ -62,84 +63,207 @@ export interface ServerConfig {
   trustProxy: boolean | string;
 }
 
-const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v.trim());
-const nonEmpty = (v: string | undefined) => (v && v.trim() !== '' ? v.trim() : undefined);
-
-/** A positive integer from the environment, or undefined when unset. */
-function positive(v: string | undefined, name: string): number | undefined {
-  const t = nonEmpty(v);
-  if (t === undefined) return undefined;
-  const n = Number(t);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${v}"`);
-  return n;
+/**
+ * An environment the server cannot start with. Its message is one line naming every bad variable,
+ * its value and what is expected: `main()` prints it as is, without a stack.
+ */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+    this.name = 'ConfigError';
+  }
 }
 
 /** Names proxy-addr (Fastify's trustProxy) accepts for ranges of addresses. */
 const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** What is wrong with an UNDERSTUDY_TRUST_PROXY value (after "UNDERSTUDY_TRUST_PROXY"), if anything. */
+function trustProxyProblem(entries: string[]): string | undefined {
+  const bad = entries.find(
+    (e) => !(PROXY_RANGES.has(e) || (e.includes('/') ? ipaddr.isValidCIDR(e) : ipaddr.isValid(e))),
+  );
+  return bad === undefined
+    ? undefined
+    : `must be true, false, or a comma-separated list of addresses, CIDRs, loopback, linklocal or uniquelocal; "${bad}" is none of these`;
+}
 
 /**
  * UNDERSTUDY_TRUST_PROXY as Fastify's `trustProxy`. Checked here so that a typo stops the start
  * with a message instead of trusting nobody (or, worse, being read as something else).
  */
 export function parseTrustProxy(v: string | undefined): boolean | string {
-  const t = nonEmpty(v) ?? 'loopback';
+  const t = v?.trim() || 'loopback';
   if (/^(true|yes|on|all)$/i.test(t)) return true;
   if (/^(false|no|off|none)$/i.test(t)) return false;
   const entries = t
     .split(',')
     .map((e) => e.trim())
     .filter(Boolean);
-  for (const e of entries) {
-    const ok = PROXY_RANGES.has(e) || (e.includes('/') ? ipaddr.isValidCIDR(e) : ipaddr.isValid(e));
-    if (!ok)
-      throw new Error(
-        `UNDERSTUDY_TRUST_PROXY must be true, false, or a comma-separated list of addresses, CIDRs, loopback, linklocal or uniquelocal; "${e}" is none of these`,
-      );
-  }
+  const problem = trustProxyProblem(entries);
+  if (problem) throw new Error(`UNDERSTUDY_TRUST_PROXY ${problem}`);
   return entries.join(',');
 }
 
-/** Reads the configuration from environment variables. */
+// Each variable's schema takes the raw string (or undefined) and yields its value; an issue's
+// message follows the variable's name ("PORT must be …"). Empty or blank is unset: an
+// EnvironmentFile or a compose file often carries `PORT=` for "not set".
+const unset = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v.trim());
+const raw = z.string().optional().transform(unset);
+
+/** A rule: a parser returning the value, or a string saying what was expected. */
+function rule<T>(parse: (v: string) => T | { expected: string }) {
+  return raw.transform((v, ctx): T | undefined => {
+    if (v === undefined) return undefined;
+    const out = parse(v);
+    if (out !== null && typeof out === 'object' && 'expected' in out) {
+      ctx.addIssue({ code: 'custom', message: out.expected });
+      return z.NEVER;
+    }
+    return out as T;
+  });
+}
+
+/** A whole number in [min, max]; digits only, so `4MB`, `20s`, `1e3` and `0x10` are refused. */
+const whole = (min: number, max: number, what: string) =>
+  rule((v) => {
+    const n = /^\d+$/.test(v) ? Number(v) : NaN;
+    return Number.isSafeInteger(n) && n >= min && n <= max ? n : { expected: `must be ${what}, got "${v}"` };
+  });
+
+const positive = (unit: string) => whole(1, Number.MAX_SAFE_INTEGER, `a whole number from 1 (${unit})`);
+const milliseconds = (min: 0 | 1) =>
+  whole(min, Number.MAX_SAFE_INTEGER, `a whole number of milliseconds (${min} or more, no unit)`);
+
+const TRUE = /^(1|true|yes|on)$/i;
+const FALSE = /^(0|false|no|off)$/i;
+const flag = rule((v) =>
+  TRUE.test(v) ? true : FALSE.test(v) ? false : { expected: `must be true or false, got "${v}"` },
+);
+
+/** A URL with one of these schemes; the value is not echoed (it may hold a password). */
+const url = (schemes: string[], hint = '') =>
+  rule((v) => {
+    let protocol: string | undefined;
+    try {
+      protocol = new URL(v).protocol;
+    } catch {
+      // not a URL at all: said below
+    }
+    if (protocol && schemes.includes(protocol)) return v;
+    const names = schemes.map((s) => `${s}//`);
+    const expected = `must be a${/^[aeiouh]/.test(names[0] ?? '') ? 'n' : ''} ${names.slice(0, -1).join(', ')}${names.length > 1 ? ' or ' : ''}${names.at(-1)} URL${hint}`;
+    return { expected: `${expected}, got ${protocol ? `a ${protocol} URL` : 'something that is not a URL'}` };
+  });
+/** A URL that holds no secret, echoed in the message. */
+const publicUrl = rule((v) => {
+  try {
+    if (/^https?:$/.test(new URL(v).protocol)) return v;
+  } catch {
+    // said below
+  }
+  return { expected: `must be an http:// or https:// URL, got "${v}"` };
+});
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Every environment variable the server reads, checked in one place. */
+const ENV = z.object({
+  PORT: whole(0, 65535, 'a port number from 0 to 65535'),
+  HOST: raw,
+  UNDERSTUDY_DATA_DIR: raw,
+  DATABASE_URL: url(['postgres:', 'postgresql:'], ' (leave it unset for SQLite)'),
+  UNDERSTUDY_SECRET: raw,
+  UNDERSTUDY_CONFIG: raw,
+  UNDERSTUDY_ALLOW_PRIVATE_PROVIDER_URLS: flag,
+  UNDERSTUDY_DEMO: rule((v) =>
+    /^auto$/i.test(v)
+      ? ('auto' as const)
+      : TRUE.test(v)
+        ? ('on' as const)
+        : FALSE.test(v)
+          ? ('off' as const)
+          : { expected: `must be auto, on or off, got "${v}"` },
+  ),
+  UNDERSTUDY_ALLOW_SIGNUP: flag,
+  UNDERSTUDY_PUBLIC_URL: publicUrl,
+  LOG_LEVEL: rule((v) =>
+    LOG_LEVELS.includes(v.toLowerCase())
+      ? v.toLowerCase()
+      : { expected: `must be one of ${LOG_LEVELS.join(', ')}, got "${v}"` },
+  ),
+  UNDERSTUDY_BODY_LIMIT_BYTES: whole(
+    1,
+    Number.MAX_SAFE_INTEGER,
+    'a number of bytes (a whole number, no unit)',
+  ),
+  UNDERSTUDY_SHUTDOWN_GRACE_MS: milliseconds(0),
+  OPENAI_API_KEY: raw,
+  OPENAI_BASE_URL: publicUrl,
+  ANTHROPIC_API_KEY: raw,
+  GEMINI_API_KEY: raw,
+  OLLAMA_BASE_URL: publicUrl,
+  OLLAMA_MODELS: raw,
+  UNDERSTUDY_DEMO_CHUNK_DELAY_MS: milliseconds(0),
+  UNDERSTUDY_WEB_DIST: raw,
+  REDIS_URL: url(['redis:', 'rediss:']),
+  UNDERSTUDY_REDIS_PREFIX: raw,
+  UNDERSTUDY_REDIS_TIMEOUT_MS: milliseconds(1),
+  DATABASE_POOL_MAX: positive('connections'),
+  UNDERSTUDY_INSTANCE_ID: raw,
+  UNDERSTUDY_CIRCUIT_COOLDOWN_MS: milliseconds(1),
+  UNDERSTUDY_HEARTBEAT_MS: milliseconds(1),
+  UNDERSTUDY_TRUST_PROXY: rule((v) => {
+    try {
+      return parseTrustProxy(v);
+    } catch (err) {
+      return { expected: (err as Error).message.replace(/^UNDERSTUDY_TRUST_PROXY /, '') };
+    }
+  }),
+});
+
+/**
+ * Reads the configuration from environment variables; a ConfigError names every bad one. An empty
+ * value is the default (PORT= is 8080, not a random port).
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ServerConfig {
-  const port = Number(env.PORT ?? 8080);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new Error(`PORT must be a port number, got "${env.PORT}"`);
-  const demo = (nonEmpty(env.UNDERSTUDY_DEMO) ?? 'auto').toLowerCase();
+  const parsed = ENV.safeParse(env);
+  if (!parsed.success)
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.map(String).join('.')} ${i.message}`));
+  const e = parsed.data;
   return {
-    port,
-    host: nonEmpty(env.HOST) ?? '0.0.0.0',
-    dataDir: resolve(cwd, nonEmpty(env.UNDERSTUDY_DATA_DIR) ?? 'data'),
-    databaseUrl: nonEmpty(env.DATABASE_URL),
-    secret: nonEmpty(env.UNDERSTUDY_SECRET),
-    configFile: nonEmpty(env.UNDERSTUDY_CONFIG) && resolve(cwd, env.UNDERSTUDY_CONFIG as string),
-    allowPrivateProviderUrls: truthy(env.UNDERSTUDY_ALLOW_PRIVATE_PROVIDER_URLS),
-    demo: truthy(demo) ? 'on' : /^(0|false|no|off)$/.test(demo) ? 'off' : 'auto',
-    allowSignup: truthy(env.UNDERSTUDY_ALLOW_SIGNUP),
-    publicUrl: nonEmpty(env.UNDERSTUDY_PUBLIC_URL),
-    logLevel: nonEmpty(env.LOG_LEVEL) ?? 'info',
-    bodyLimitBytes: Number(env.UNDERSTUDY_BODY_LIMIT_BYTES ?? 4 * 1024 * 1024),
-    shutdownGraceMs: Number(env.UNDERSTUDY_SHUTDOWN_GRACE_MS ?? 20_000),
+    port: e.PORT ?? 8080,
+    host: e.HOST ?? '0.0.0.0',
+    dataDir: resolve(cwd, e.UNDERSTUDY_DATA_DIR ?? 'data'),
+    databaseUrl: e.DATABASE_URL,
+    secret: e.UNDERSTUDY_SECRET,
+    configFile: e.UNDERSTUDY_CONFIG && resolve(cwd, e.UNDERSTUDY_CONFIG),
+    allowPrivateProviderUrls: e.UNDERSTUDY_ALLOW_PRIVATE_PROVIDER_URLS ?? false,
+    demo: e.UNDERSTUDY_DEMO ?? 'auto',
+    allowSignup: e.UNDERSTUDY_ALLOW_SIGNUP ?? false,
+    publicUrl: e.UNDERSTUDY_PUBLIC_URL,
+    logLevel: e.LOG_LEVEL ?? 'info',
+    bodyLimitBytes: e.UNDERSTUDY_BODY_LIMIT_BYTES ?? 4 * 1024 * 1024,
+    shutdownGraceMs: e.UNDERSTUDY_SHUTDOWN_GRACE_MS ?? 20_000,
     envProviders: {
-      openaiApiKey: nonEmpty(env.OPENAI_API_KEY),
-      openaiBaseUrl: nonEmpty(env.OPENAI_BASE_URL),
-      anthropicApiKey: nonEmpty(env.ANTHROPIC_API_KEY),
-      geminiApiKey: nonEmpty(env.GEMINI_API_KEY),
-      ollamaBaseUrl: nonEmpty(env.OLLAMA_BASE_URL),
-      ollamaModels: nonEmpty(env.OLLAMA_MODELS)
-        ?.split(',')
+      openaiApiKey: e.OPENAI_API_KEY,
+      openaiBaseUrl: e.OPENAI_BASE_URL,
+      anthropicApiKey: e.ANTHROPIC_API_KEY,
+      geminiApiKey: e.GEMINI_API_KEY,
+      ollamaBaseUrl: e.OLLAMA_BASE_URL,
+      ollamaModels: e.OLLAMA_MODELS?.split(',')
         .map((s) => s.trim())
         .filter(Boolean),
     },
     env,
-    demoChunkDelayMs: Number(env.UNDERSTUDY_DEMO_CHUNK_DELAY_MS ?? 40),
-    webDist: resolve(cwd, nonEmpty(env.UNDERSTUDY_WEB_DIST) ?? 'packages/web/dist'),
-    redisUrl: nonEmpty(env.REDIS_URL),
-    redisPrefix: nonEmpty(env.UNDERSTUDY_REDIS_PREFIX) ?? 'understudy:',
-    redisTimeoutMs: positive(env.UNDERSTUDY_REDIS_TIMEOUT_MS, 'UNDERSTUDY_REDIS_TIMEOUT_MS') ?? 100,
-    databasePoolMax: positive(env.DATABASE_POOL_MAX, 'DATABASE_POOL_MAX') ?? 10,
-    instanceId: nonEmpty(env.UNDERSTUDY_INSTANCE_ID),
-    circuitCooldownMs: positive(env.UNDERSTUDY_CIRCUIT_COOLDOWN_MS, 'UNDERSTUDY_CIRCUIT_COOLDOWN_MS'),
-    heartbeatMs: positive(env.UNDERSTUDY_HEARTBEAT_MS, 'UNDERSTUDY_HEARTBEAT_MS') ?? 1000,
-    trustProxy: parseTrustProxy(env.UNDERSTUDY_TRUST_PROXY),
+    demoChunkDelayMs: e.UNDERSTUDY_DEMO_CHUNK_DELAY_MS ?? 40,
+    webDist: resolve(cwd, e.UNDERSTUDY_WEB_DIST ?? 'packages/web/dist'),
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.UNDERSTUDY_REDIS_PREFIX ?? 'understudy:',
+    redisTimeoutMs: e.UNDERSTUDY_REDIS_TIMEOUT_MS ?? 100,
+    databasePoolMax: e.DATABASE_POOL_MAX ?? 10,
+    instanceId: e.UNDERSTUDY_INSTANCE_ID,
+    circuitCooldownMs: e.UNDERSTUDY_CIRCUIT_COOLDOWN_MS,
+    heartbeatMs: e.UNDERSTUDY_HEARTBEAT_MS ?? 1000,
+    trustProxy: e.UNDERSTUDY_TRUST_PROXY ?? 'loopback',
   };
 }

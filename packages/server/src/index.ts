@@ -2,35 +2,65 @@
  * @understudy/server: the Understudy product server (organizations, roles, Mates, conversations,
  * persistence, streaming chat, admin API, OpenAI-compatible API, metrics).
  */
-import { loadConfig } from './config.js';
-import { createLogger, startServer } from './server.js';
+import { loadConfig, type ServerConfig } from './config.js';
+import { createLogger, startServer, type RunningServer } from './server.js';
 
-export { loadConfig, type ServerConfig } from './config.js';
+export { ConfigError, loadConfig, type ServerConfig } from './config.js';
 export { startServer, createLogger, type RunningServer, type StartOptions } from './server.js';
 export type { AppContext } from './context.js';
 export { tuneHeapGrowth, heapGrowthFlag, HEAP_GROWING_PERCENT } from './heap.js';
 
-/** Starts the server from the environment and stops it gracefully on SIGTERM/SIGINT. */
+/** Past the grace period, how long the rest of a stop (closing connections, Redis, the database) may take. */
+const STOP_BOUND_MS = 15_000;
+
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/**
+ * Starts the server from the environment and stops it gracefully on SIGTERM/SIGINT. A start that
+ * fails exits with code 1 (systemd, PM2 and Docker restart a process that exits, not one that
+ * lingers): a bad setting as one line on stderr, anything else as one fatal log line.
+ */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const config = loadConfig(env);
+  let config: ServerConfig;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    // Before the logger exists (LOG_LEVEL may be the bad value), and never a stack: the message
+    // names the variable, its value and what is expected.
+    process.stderr.write(`Understudy could not start: ${messageOf(err)}\n`);
+    process.exit(1);
+  }
   const log = createLogger(config.logLevel);
   // Last resort: a rejection nothing handled is a bug to log, not a reason to cut every answer and
   // stream in flight by ending the process (Node's default).
   process.on('unhandledRejection', (err: unknown) => log.error({ err }, 'unhandled promise rejection'));
-  let server;
+  let running: RunningServer;
   try {
-    server = await startServer(config, { logger: log });
+    running = await startServer(config, { logger: log });
   } catch (err) {
-    log.fatal({ err }, 'Understudy could not start');
-    process.exitCode = 1;
-    return;
+    // The message says what to fix; the stack is for whoever debugs it (LOG_LEVEL=debug).
+    log.fatal(log.isLevelEnabled('debug') ? { err } : {}, `Understudy could not start: ${messageOf(err)}`);
+    // startServer closed what it had opened (within a bound); whatever it could not must not keep
+    // a dead instance alive, beating its heartbeat and holding connections.
+    process.exit(1);
   }
-  log.info(`Understudy is listening on ${server.url}`);
-  const running = server;
+  log.info(`Understudy is listening on ${running.url}`);
+  const server = running;
   const stop = (signal: string) => {
-    log.info({ signal }, 'shutting down: answers in flight finish or are saved as interrupted');
-    running.close().then(
-      () => process.exit(0),
+    log.info(
+      { signal, graceMs: config.shutdownGraceMs },
+      'shutting down: answers in flight finish or are saved as interrupted',
+    );
+    const bound = setTimeout(() => {
+      log.error(`the stop took longer than the grace period + ${STOP_BOUND_MS} ms: exiting anyway`);
+      process.exit(1);
+    }, config.shutdownGraceMs + STOP_BOUND_MS);
+    bound.unref();
+    server.close().then(
+      () => {
+        log.info('Understudy stopped');
+        process.exit(0);
+      },
       (err: unknown) => {
         log.error({ err }, 'shutdown failed');
         process.exit(1);

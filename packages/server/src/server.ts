@@ -110,14 +110,67 @@ export function safeUrl(url: string): string {
   );
 }
 
-/** Starts a server from a configuration. */
+/** Something a start opened, closed again when a later step fails. */
+interface Opened {
+  what: string;
+  close(): Promise<unknown>;
+}
+
+/** How long a failed start may take to close what it had opened: it must not hang, only tidy up. */
+const UNDO_BOUND_MS = 5_000;
+
+/**
+ * Closes what a failed start opened, newest first, within {@link UNDO_BOUND_MS} in all: a database
+ * pool, heartbeat, Redis link or simulator left open keeps a dead process alive (and, with the
+ * heartbeat, looking alive to its peers).
+ */
+async function undoStart(opened: Opened[], log: Logger): Promise<void> {
+  const deadline = Date.now() + UNDO_BOUND_MS;
+  for (const o of opened.reverse()) {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>(
+      (r) => (timer = setTimeout(() => r('late'), Math.max(0, deadline - Date.now()))),
+    );
+    const outcome = await Promise.race([
+      o.close().then(
+        () => 'closed' as const,
+        () => 'failed' as const,
+      ),
+      late,
+    ]);
+    clearTimeout(timer);
+    if (outcome !== 'closed')
+      log.warn(
+        `after the failed start, ${o.what} could not be closed (${outcome === 'late' ? 'too slow' : 'error'})`,
+      );
+  }
+}
+
+/** Starts a server from a configuration; a start that fails closes what it opened, then throws. */
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.logger ?? createLogger(config.logLevel);
+  const opened: Opened[] = [];
+  try {
+    return await start(config, opts, log, opened);
+  } catch (err) {
+    await undoStart(opened, log);
+    throw err;
+  }
+}
+
+/** The start itself: each resource it opens goes into `opened` at once. */
+async function start(
+  config: ServerConfig,
+  opts: StartOptions,
+  log: Logger,
+  opened: Opened[],
+): Promise<RunningServer> {
   const file = config.configFile ? readBootstrapFile(config.configFile, config.env) : undefined;
   if (file) await checkBootstrapUrls(file, config);
   const storage = await openStorage(storageConfig(config.dataDir, config.databaseUrl), {
     poolMax: config.databasePoolMax,
   });
+  opened.push({ what: 'the database', close: () => storage.close() });
   const shared = storage.kind === 'postgres';
   const instanceId = config.instanceId ?? newInstanceId();
   // Only answers no live instance is writing are reclaimed (all of them on SQLite: one instance).
@@ -127,6 +180,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     log,
     timings: { heartbeatMs: config.heartbeatMs, staleMs: 6 * config.heartbeatMs },
   });
+  opened.push({ what: "the instance's registration", close: () => registry.stop() });
   if (reclaimed > 0)
     log.warn({ recovered: reclaimed }, 'answers left in progress by a previous stop were marked interrupted');
   if (shared && !config.secret)
@@ -136,6 +190,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const box = createSecretBox(loadSecretKey(config.secret, config.dataDir));
   const runDemo = config.demo === 'on' || (config.demo === 'auto' && !hasRealProviders(config, file));
   const demo = runDemo ? await startDemo({ chunkDelayMs: config.demoChunkDelayMs }) : undefined;
+  if (demo) opened.push({ what: 'the demo simulator', close: () => demo.close() });
 
   // Every provider connection checks the address it connects to (SPEC §6), not only the saved URL:
   // private ones only for a provider allowed them, or with the deployment's allowance.
@@ -143,6 +198,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     allowPrivate: config.allowPrivateProviderUrls,
     ...(opts.resolve && { resolve: opts.resolve }),
   });
+  opened.push({ what: 'the provider connections', close: () => network.destroy() });
   const engines = new Map<string, Engine>();
   const localCatalogs = createCatalogService({
     db: storage.db,
@@ -166,6 +222,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     },
   };
   const cluster = await startCluster({ config, instanceId, log, catalogs: localCaches });
+  opened.push({ what: 'Redis', close: () => cluster.close() });
   const health = cluster.health;
   const metrics = createMetrics(health, cluster);
   // Every change an admin makes reaches every instance's cache (through Redis when configured).
@@ -173,6 +230,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const fallbacks = new FallbackRecorder(storage.db, log, {
     ...(opts.activityFlushMs !== undefined && { flushMs: opts.activityFlushMs }),
   });
+  opened.push({ what: 'the fallback activity', close: () => fallbacks.close() });
   const provisionDeps: ProvisionDeps = { db: storage.db, box, config, file, demo, log };
 
   const ctx: AppContext = {
@@ -240,6 +298,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
   });
+  opened.push({ what: 'the HTTP server', close: () => app.close() });
   let shuttingDown = false;
   app.setReplySerializer((payload) => JSON.stringify(payload));
   // A callback hook, not an async one: it runs on every response, and has nothing to wait for.

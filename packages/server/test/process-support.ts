@@ -17,12 +17,19 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
-/** Spawns the server (loopback, ephemeral port, info logs) without waiting for it. */
-export function spawnServer(env: Record<string, string>): ServerProcess {
+/**
+ * Spawns the server (loopback, ephemeral port, info logs) without waiting for it; `as` runs it as
+ * another user (a test run by root that needs permissions to count).
+ */
+export function spawnServer(
+  env: Record<string, string>,
+  as: { uid?: number; gid?: number } = {},
+): ServerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...as,
   });
   const output: string[] = [];
   child.stdout?.on('data', (d: Buffer) => output.push(d.toString()));

@@ -3,17 +3,29 @@
  * flight finish and be saved before the process exits, OpenAI-API requests (streaming or not) too.
  */
 import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { Client, PASSWORD, postCompletion, rawPost, readSse, tempDir } from './helpers.js';
+import pg from 'pg';
+import { dropRedisPrefix, freePort, REDIS_TEST_URL, redisReachable } from './cluster-support.js';
+import { Client, createPgBackend, PASSWORD, postCompletion, rawPost, readSse, tempDir } from './helpers.js';
 import { listeningUrl, spawnServer, stopServer, type ServerProcess } from './process-support.js';
 
-function start(dataDir: string, env: Record<string, string> = {}): ServerProcess {
-  return spawnServer({
-    UNDERSTUDY_DATA_DIR: dataDir,
-    UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '30',
-    UNDERSTUDY_SHUTDOWN_GRACE_MS: '10000',
-    ...env,
-  });
+function start(
+  dataDir: string,
+  env: Record<string, string> = {},
+  as: { uid?: number; gid?: number } = {},
+): ServerProcess {
+  return spawnServer(
+    {
+      UNDERSTUDY_DATA_DIR: dataDir,
+      UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '30',
+      UNDERSTUDY_SHUTDOWN_GRACE_MS: '10000',
+      ...env,
+    },
+    as,
+  );
 }
 
 test('npm start: first-run setup, graceful SIGTERM', async () => {
@@ -100,6 +112,126 @@ test('SIGTERM: OpenAI-API requests in flight finish within the grace period', as
     assert.equal(await proc.exited, 0);
   } finally {
     await stopServer(proc);
+    tmp.remove();
+  }
+});
+
+/** Resolves with the process's exit code, or 'still running' after `ms`. */
+function exitWithin(proc: ServerProcess, ms: number): Promise<number | null | 'still running'> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    proc.exited.finally(() => clearTimeout(timer)),
+    new Promise<'still running'>((r) => (timer = setTimeout(() => r('still running'), ms))),
+  ]);
+}
+
+/** The process's output lines (stdout and stderr). */
+const linesOf = (proc: ServerProcess) => proc.output.join('').split('\n').filter(Boolean);
+
+test('a start that fails exits non-zero at once, with what it opened closed', async (t) => {
+  // The port is taken, so the failure comes last: after the database, the instance's registration
+  // and heartbeat, the demo simulator or Redis were opened (any of them kept the process alive).
+  const taken = createNetServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+  const port = String((taken.address() as AddressInfo).port);
+  const tmp = tempDir();
+  const failsFast = async (env: Record<string, string>) => {
+    const proc = start(tmp.dir, { PORT: port, ...env });
+    try {
+      const code = await exitWithin(proc, 20_000);
+      assert.equal(code, 1, `exit code (output: ${proc.output.join('').slice(-2000)})`);
+      const fatal = linesOf(proc).filter((l) => l.includes('could not start'));
+      assert.equal(fatal.length, 1);
+      const line = JSON.parse(fatal[0] ?? '{}') as { level: number; msg: string; err?: unknown };
+      assert.equal(line.level, 60);
+      assert.match(line.msg, /^Understudy could not start: listen EADDRINUSE.*:\d+$/);
+      assert.equal(line.err, undefined, 'the stack only at debug level');
+      assert.doesNotMatch(proc.output.join(''), /\n\s+at /, 'no stack trace');
+    } finally {
+      await stopServer(proc);
+    }
+  };
+  try {
+    await t.test('SQLite with the demo simulator', () => failsFast({ UNDERSTUDY_DEMO: 'on' }));
+    await t.test('PostgreSQL, heartbeat and Redis', async (t) => {
+      const backend = await createPgBackend();
+      if (!backend) return t.skip('PostgreSQL not reachable');
+      const prefix = `understudy-startfail-${process.pid}:`;
+      try {
+        await failsFast({
+          DATABASE_URL: backend.databaseUrl ?? '',
+          UNDERSTUDY_SECRET: 'start-failure-test',
+          UNDERSTUDY_DEMO: 'off',
+          UNDERSTUDY_HEARTBEAT_MS: '100',
+          ...((await redisReachable()) && { REDIS_URL: REDIS_TEST_URL, UNDERSTUDY_REDIS_PREFIX: prefix }),
+        });
+        // Its peers must not see it as alive: it deregistered.
+        const db = new pg.Client({ connectionString: backend.databaseUrl });
+        await db.connect();
+        const { rows } = await db.query<{ id: string }>('SELECT id FROM instances');
+        await db.end();
+        assert.deepEqual(rows, [], 'no instance left registered');
+      } finally {
+        await dropRedisPrefix(prefix).catch(() => undefined);
+        await backend.dispose();
+      }
+    });
+  } finally {
+    await new Promise((r) => taken.close(r));
+    tmp.remove();
+  }
+});
+
+test('a bad environment value: one readable line on stderr, exit code 1', async () => {
+  const tmp = tempDir();
+  const proc = start(tmp.dir, { PORT: 'abc', UNDERSTUDY_SHUTDOWN_GRACE_MS: '20s', UNDERSTUDY_DEMO: 'maybe' });
+  try {
+    assert.equal(await exitWithin(proc, 20_000), 1);
+    assert.deepEqual(linesOf(proc), [
+      'Understudy could not start: PORT must be a port number from 0 to 65535, got "abc"; ' +
+        'UNDERSTUDY_DEMO must be auto, on or off, got "maybe"; ' +
+        'UNDERSTUDY_SHUTDOWN_GRACE_MS must be a whole number of milliseconds (0 or more, no unit), got "20s"',
+    ]);
+  } finally {
+    await stopServer(proc);
+    tmp.remove();
+  }
+});
+
+test('fatal start errors say what to fix: PostgreSQL not reachable, data folder not writable', async (t) => {
+  const tmp = tempDir();
+  try {
+    await t.test('DATABASE_URL on a closed port', async () => {
+      const port = await freePort();
+      const proc = start(tmp.dir, { DATABASE_URL: `postgres://app:hunter2@127.0.0.1:${port}/understudy` });
+      assert.equal(await exitWithin(proc, 20_000), 1);
+      const out = proc.output.join('');
+      assert.match(
+        out,
+        new RegExp(
+          `"msg":"Understudy could not start: PostgreSQL at DATABASE_URL \\(127\\.0\\.0\\.1:${port}\\) is not reachable: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}"`,
+        ),
+      );
+      assert.doesNotMatch(out, /hunter2/);
+      assert.doesNotMatch(out, /"stack"/);
+    });
+    await t.test('a data folder this user cannot write', async (t) => {
+      // Root writes anywhere: the server then runs as nobody, as a service user would.
+      const root = process.getuid?.() === 0;
+      if (!root && process.platform === 'win32') return t.skip('POSIX permissions');
+      chmodSync(tmp.dir, 0o755);
+      const dir = join(tmp.dir, 'readonly');
+      mkdirSync(dir, { mode: 0o555 });
+      chmodSync(dir, 0o555);
+      const proc = start(dir, { UNDERSTUDY_DEMO: 'off' }, root ? { uid: 65534, gid: 65534 } : {});
+      assert.equal(await exitWithin(proc, 20_000), 1);
+      const msg = /"msg":"(Understudy could not start: [^"]*)"/.exec(proc.output.join(''))?.[1];
+      assert.match(
+        msg ?? proc.output.join(''),
+        new RegExp(`data folder ${dir} \\(UNDERSTUDY_DATA_DIR\\) is not writable`),
+      );
+    });
+  } finally {
     tmp.remove();
   }
 });

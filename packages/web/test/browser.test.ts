@@ -883,7 +883,7 @@ describe('web app in Chromium', { skip: chromiumSkip(), timeout: 300_000 }, () =
     await page.getByLabel('Id (e.g. openai-main)').fill('groq');
     await page.getByLabel('Type').selectOption('openai-compatible');
     await page.getByLabel('Label', { exact: true }).fill('Groq');
-    await page.getByLabel(/Base URL/).fill('https://203.0.113.7/openai/v1');
+    await page.getByLabel(/Base URL/).fill('https://93.184.215.7/openai/v1');
     await page.getByLabel('API key').fill('sk-secret-first-key');
     await page.getByRole('button', { name: 'Add provider' }).click();
     const groq = page.getByRole('listitem').filter({ hasText: 'Groq' });
@@ -904,6 +904,25 @@ describe('web app in Chromium', { skip: chromiumSkip(), timeout: 300_000 }, () =
       (listed.body.providers as { id: string; label: string }[]).find((p) => p.id === 'groq')?.label,
       'Groq Cloud',
     );
+    // A URL on another host asks for the key again: the stored one is never sent there.
+    await groqCloud.getByRole('button', { name: 'Edit Groq Cloud' }).click();
+    const edit = groqCloud.getByRole('form', { name: 'Edit Groq Cloud' });
+    await edit.getByLabel('Base URL').fill('https://93.184.215.7/openai/v2');
+    assert.equal(await edit.getByLabel(/^API key for/).count(), 0, 'same host: the key stays');
+    await edit.getByLabel('Base URL').fill('https://93.184.215.8/openai/v1');
+    await edit.getByLabel('API key for https://93.184.215.8').fill('sk-secret-third-key');
+    await edit
+      .getByText(/^The stored key is never sent to another host\. Give the key for the new one/)
+      .waitFor();
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await edit.waitFor({ state: 'detached' });
+    const movedRow = await h.server.ctx.db
+      .selectFrom('providers')
+      .select(['base_url', 'api_key_enc'])
+      .where('slug', '=', 'groq')
+      .executeTakeFirstOrThrow();
+    assert.equal(movedRow.base_url, 'https://93.184.215.8/openai/v1');
+    assert.equal(h.server.ctx.box.open(movedRow.api_key_enc ?? ''), 'sk-secret-third-key');
     assert.equal(await simA.getByRole('button', { name: /^(Edit|Remove)/ }).count(), 0);
     await groqCloud.getByRole('button', { name: 'Remove Groq Cloud' }).click();
     await groqCloud.getByRole('button', { name: 'Confirm removal of Groq Cloud' }).click();

@@ -70,7 +70,7 @@ describe('Models admin in Chromium', { skip: chromiumSkip(), timeout: 120_000 },
       id: 'local-vllm',
       type: 'openai-compatible',
       label: 'Local vLLM',
-      baseUrl: 'https://203.0.113.7/v1',
+      baseUrl: 'https://93.184.215.7/v1',
     });
     assert.equal(provider.status, 201, JSON.stringify(provider.body));
     await page.goto('/settings/models');

@@ -539,7 +539,7 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
       id: 'spare',
       type: 'openai-compatible',
       label: 'Spare',
-      baseUrl: 'https://203.0.113.9/v1',
+      baseUrl: 'https://93.184.215.9/v1',
     });
     assert.equal(added.status, 201, JSON.stringify(added.body));
     await page.goto('/settings/status');

@@ -2,8 +2,8 @@
  * Opens the database: embedded SQLite in the data folder by default, PostgreSQL when a
  * `postgres://` URL is given. Applies migrations before anything else touches it.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import { migrationProvider } from './migrations.js';
@@ -36,20 +36,121 @@ export function storageConfig(dataDir: string, databaseUrl?: string): StorageCon
   return { kind: 'sqlite', file: join(dataDir, 'understudy.db') };
 }
 
-/** Opens and migrates the database. */
-export async function openStorage(config: StorageConfig, opts: { poolMax?: number } = {}): Promise<Storage> {
-  let db: Kysely<Database>;
-  let exclusive: Storage['exclusive'] = (fn) => fn();
-  if (config.kind === 'sqlite') {
-    mkdirSync(join(config.file, '..'), { recursive: true });
-    const sqlite = new SQLite(config.file);
+/** `host:port` of a PostgreSQL URL: all an error may show of DATABASE_URL (never its password). */
+export function pgAddress(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname || 'localhost'}:${u.port || '5432'}`;
+  } catch {
+    return 'an unreadable URL';
+  }
+}
+
+/** Error codes of a database that cannot be reached, as opposed to one that refused a query. */
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  // PostgreSQL: shutting down, starting up, too many connections; SQLite: locked past busy_timeout.
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  'SQLITE_BUSY',
+]);
+
+/**
+ * True for an error that means the database is unavailable right now (network, a connection lost
+ * or timed out, a server stopping or full), not a query it refused: a request failing on it is
+ * worth retrying (503), not a bug (500).
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  // Node gives an AggregateError when every address of a name refused (localhost: ::1 and 127.0.0.1).
+  if (err instanceof AggregateError && err.errors.some(isDatabaseUnavailable)) return true;
+  const code = (err as { code?: unknown }).code;
+  // SQLSTATE class 08: connection exceptions.
+  if (typeof code === 'string' && (UNREACHABLE.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
+  // pg's own wording for a connection that broke or could not be made in time.
+  return /^Connection terminated|timeout exceeded when trying to connect|^Client has encountered a connection error/.test(
+    err.message,
+  );
+}
+
+/** How long a start waits for PostgreSQL to accept a connection before saying it is not reachable. */
+const PG_CONNECT_TIMEOUT_MS = 10_000;
+
+/** A PostgreSQL failure at start, naming DATABASE_URL's host and port (what to check). */
+function pgStartError(url: string, err: unknown): Error {
+  const message = err instanceof Error ? err.message : String(err);
+  const where = `PostgreSQL at DATABASE_URL (${pgAddress(url)})`;
+  return new Error(
+    isDatabaseUnavailable(err) ? `${where} is not reachable: ${message}` : `${where}: ${message}`,
+    { cause: err },
+  );
+}
+
+const uid = () => (process.getuid ? ` (uid ${process.getuid()})` : '');
+const writable = (path: string) => {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Opens the SQLite file, creating its folder. SQLite's own "unable to open database file" names
+ * neither the file nor the cause; an operator needs both.
+ */
+function openSqlite(file: string): SQLite.Database {
+  const dir = dirname(file);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw new Error(
+      `the data folder ${dir} (UNDERSTUDY_DATA_DIR) cannot be created: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  try {
+    const sqlite = new SQLite(file);
     // WAL: readers do not block the writer; foreign keys are off by default in SQLite.
     sqlite.pragma('journal_mode = WAL');
     // No fsync per commit: WAL+NORMAL never corrupts; only the last commits before a power loss can be lost.
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    return sqlite;
+  } catch (err) {
+    const message = (err as Error).message;
+    if (!writable(dir))
+      throw new Error(
+        `the data folder ${dir} (UNDERSTUDY_DATA_DIR) is not writable by this user${uid()}: SQLite cannot create its files there (${message})`,
+        { cause: err },
+      );
+    if (existsSync(file) && !writable(file))
+      throw new Error(`the database file ${file} is not writable by this user${uid()} (${message})`, {
+        cause: err,
+      });
+    throw new Error(`SQLite could not open ${file}: ${message}`, { cause: err });
+  }
+}
+
+/** Opens and migrates the database. */
+export async function openStorage(config: StorageConfig, opts: { poolMax?: number } = {}): Promise<Storage> {
+  let db: Kysely<Database>;
+  let exclusive: Storage['exclusive'] = (fn) => fn();
+  if (config.kind === 'sqlite') {
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: openSqlite(config.file) }) });
   } else {
     // Loaded only here: the default SQLite setup never holds the PostgreSQL driver in memory.
     const { default: pg } = await import('pg');
@@ -59,7 +160,10 @@ export async function openStorage(config: StorageConfig, opts: { poolMax?: numbe
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     exclusive = async (fn) => {
       // A session lock on a connection of its own: the work itself uses the pool.
-      const lock = new pg.Client({ connectionString: config.url });
+      const lock = new pg.Client({
+        connectionString: config.url,
+        connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
+      });
       lock.on('error', () => undefined);
       await lock.connect();
       try {
@@ -77,6 +181,7 @@ export async function openStorage(config: StorageConfig, opts: { poolMax?: numbe
   }));
   if (error) {
     await db.destroy();
+    if (config.kind === 'postgres') throw pgStartError(config.url, error);
     throw error instanceof Error ? error : new Error(String(error));
   }
   return {

@@ -1,5 +1,12 @@
 /** Storage: the migrated database (SQLite or PostgreSQL) and its table types. */
-export { openStorage, storageConfig, type Storage, type StorageConfig } from './database.js';
+export {
+  isDatabaseUnavailable,
+  openStorage,
+  pgAddress,
+  storageConfig,
+  type Storage,
+  type StorageConfig,
+} from './database.js';
 export type * from './schema.js';
 export { newId, nowIso } from './ids.js';
 export { migrations } from './migrations.js';

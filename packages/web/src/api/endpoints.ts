@@ -125,8 +125,10 @@ export const admin = {
   addProvider: (b: { id: string; type: ProviderType; label: string; baseUrl?: string; apiKey?: string }) =>
     post<Provider>('/api/admin/providers', b),
   rotateKey: (id: string, apiKey: string) => put<Provider>(`/api/admin/providers/${enc(id)}/key`, { apiKey }),
-  updateProvider: (id: string, b: { label?: string; baseUrl?: string }) =>
-    patch<Provider>(`/api/admin/providers/${enc(id)}`, b),
+  updateProvider: (
+    id: string,
+    b: { label?: string; baseUrl?: string; apiKey?: string | null; headers?: null },
+  ) => patch<Provider>(`/api/admin/providers/${enc(id)}`, b),
   removeProvider: (id: string) => del(`/api/admin/providers/${enc(id)}`),
   testProvider: (id: string) => post<ConnectionTest>(`/api/admin/providers/${enc(id)}/test`),
 

@@ -149,7 +149,10 @@ export interface Provider {
   label: string;
   baseUrl: string;
   hasKey: boolean;
+  /** Names of its custom headers (their values, like the key, are never shown). */
+  headerNames: string[];
   builtin: boolean;
+  /** `env` and `config`: declared by the operator, whose URL is set there. */
   source: string;
 }
 

@@ -3,10 +3,32 @@ import { admin } from '../api/endpoints.js';
 import type { ConnectionTest, Provider } from '../api/types.js';
 import { ConfirmButton } from '../ui/ConfirmButton.js';
 import { ErrorText } from '../ui/ErrorText.js';
+import { asSentence } from '../ui/sentence.js';
 import { useAsync } from '../ui/useAsync.js';
 import { AddProviderForm } from './AddProviderForm.js';
 
-/** The Edit form of a provider: its name and URL (the type and id are fixed; the key has its own form). */
+/** What of `p` is never sent to another host, as the subject of a sentence ("The stored key is"). */
+function storedSecrets(p: Provider): string {
+  const headers = p.headerNames.length > 0 ? `headers (${p.headerNames.join(', ')})` : '';
+  if (!p.hasKey) return `The stored ${headers} are`;
+  return headers ? `The stored key and ${headers} are` : 'The stored key is';
+}
+
+/** The origin (scheme, host and port) of a URL, or undefined while it is not one. */
+function originOf(url: string): string | undefined {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The Edit form of a provider: its name and URL (the type and id are fixed; the key has its own
+ * form). The server never sends a stored key or header values to another host, so a URL on another
+ * host asks for the key again here, and says the custom headers are dropped. An operator-declared
+ * provider's URL is set in the environment or the configuration file: shown, not editable.
+ */
 function EditProviderForm({
   p,
   onSaved,
@@ -17,19 +39,26 @@ function EditProviderForm({
   onCancel: () => void;
 }) {
   const [error, setError] = useState<string>();
+  const [url, setUrl] = useState(p.baseUrl);
+  const operator = p.source === 'env' || p.source === 'config';
+  const moved =
+    !operator && originOf(url.trim()) !== undefined && originOf(url.trim()) !== originOf(p.baseUrl);
   const save = async (f: FormData) => {
     setError(undefined);
     const label = String(f.get('label') ?? '').trim();
-    const baseUrl = String(f.get('baseUrl') ?? '').trim();
+    const baseUrl = url.trim();
+    const apiKey = String(f.get('apiKey') ?? '');
     try {
       onSaved(
         await admin.updateProvider(p.id, {
           ...(label !== p.label && { label }),
-          ...(baseUrl !== p.baseUrl && { baseUrl }),
+          ...(!operator && baseUrl !== p.baseUrl && { baseUrl }),
+          ...(moved && p.hasKey && { apiKey: apiKey || null }),
+          ...(moved && p.headerNames.length > 0 && { headers: null }),
         }),
       );
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(asSentence(e instanceof Error ? e.message : String(e)));
     }
   };
   return (
@@ -47,8 +76,36 @@ function EditProviderForm({
       </label>
       <label className="field">
         <span>Base URL</span>
-        <input name="baseUrl" type="url" required defaultValue={p.baseUrl} />
+        <input
+          name="baseUrl"
+          type="url"
+          required
+          value={url}
+          onChange={(e) => setUrl(e.currentTarget.value)}
+          readOnly={operator}
+          aria-describedby={operator ? `url-note-${p.id}` : undefined}
+        />
       </label>
+      {operator && (
+        <p id={`url-note-${p.id}`} className="muted small">
+          Set by the operator {p.source === 'env' ? 'in the environment' : 'in the configuration file'}:
+          change it there.
+        </p>
+      )}
+      {moved && p.hasKey && (
+        <label className="field">
+          <span>API key for {originOf(url.trim())}</span>
+          <input name="apiKey" type="password" autoComplete="off" aria-describedby={`key-note-${p.id}`} />
+        </label>
+      )}
+      {moved && (p.hasKey || p.headerNames.length > 0) && (
+        <p id={`key-note-${p.id}`} className="muted small">
+          {storedSecrets(p)} never sent to another host.{' '}
+          {p.hasKey && 'Give the key for the new one, or leave it empty to go without. '}
+          {p.headerNames.length > 0 &&
+            'The headers are removed; set them again through the API if it needs them.'}
+        </p>
+      )}
       <div className="row">
         <button type="submit" className="primary">
           Save
