@@ -110,18 +110,41 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
     signupAllowed: ctx.config.allowSignup,
   }));
 
+  // The setup token's holder: taken before the first await, so requests sent at once cannot all
+  // pass the checks while the first one is still hashing its password.
+  let setupClaimed = false;
   app.post('/api/setup', { config: { access: PUBLIC } }, async (request, reply) => {
     const body = parse(SetupBody, request.body);
-    if (!ctx.setupToken || (await countOrganizations(ctx.db)) > 0)
-      throw conflict('setup is already done; sign in instead');
-    if (body.token !== ctx.setupToken)
+    const token = ctx.setupToken;
+    if (!token) throw conflict('setup is already done; sign in instead');
+    // Digests compared, so the time taken says nothing about how much of the token was right.
+    if (tokenHash(body.token) !== tokenHash(token))
       throw new HttpError(403, 'forbidden', 'wrong setup token (it is printed in the server log)');
-    if (await emailTaken(ctx.db, body.email)) throw conflict('that email already has an account');
-    const { orgId, userId } = await createOrganization(ctx.db, {
-      name: body.organization,
-      owner: { email: body.email, name: body.name, passwordHash: await hashPassword(body.password) },
-    });
+    if (setupClaimed)
+      throw conflict('setup is already under way in another request; sign in once it is done');
+    setupClaimed = true;
+    let created: { orgId: string; userId: string } | undefined;
+    try {
+      const passwordHash = await hashPassword(body.password);
+      // Under the deployment-wide lock: another instance (its own token, this database) may be
+      // setting up too, and only the database knows whether it was first.
+      created = await ctx.storage.exclusive(async () => {
+        if ((await countOrganizations(ctx.db)) > 0) return undefined;
+        if (await emailTaken(ctx.db, body.email)) throw conflict('that email already has an account');
+        return createOrganization(ctx.db, {
+          name: body.organization,
+          owner: { email: body.email, name: body.name, passwordHash },
+        });
+      });
+    } catch (err) {
+      // Nothing was created (the organization's transaction rolled back): the token works again.
+      setupClaimed = false;
+      throw err;
+    }
+    // Spent for good once an organization exists, made here or by another instance.
     ctx.setupToken = undefined;
+    if (!created) throw conflict('setup is already done; sign in instead');
+    const { orgId, userId } = created;
     await ctx.provision(orgId);
     const csrf = await startSession(ctx.db, reply, request, { id: userId, orgId }, ctx.config.publicUrl);
     reply.code(201);
