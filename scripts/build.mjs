@@ -3,7 +3,17 @@
 // time (tsx's hooks run on a worker thread with a V8 isolate of their own, ~35-50 MiB resident, and
 // every import goes through them). esbuild comes with tsx and Vite; a build takes about a second.
 // Usage: node scripts/build.mjs [entry.ts out.mjs]   (default: scripts/start.ts → dist/understudy.mjs)
+//
+// The bundle is built in memory and written only when it differs from the file in place, each
+// file to a temporary name beside it and renamed over it: several instances started at once never
+// run a half-written bundle (a rename is atomic; a reader keeps the file it opened), and a start
+// that finds the bundle up to date (built at install: `npm run build`) needs no write access to
+// the install directory.
 import { build } from 'esbuild';
+import { Buffer } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -14,10 +24,34 @@ const root = new URL('..', import.meta.url).pathname;
 // - ioredis, pg: they read their own package files or optional peers through __dirname/require.
 const external = ['better-sqlite3', 'pino', 'ioredis', 'pg'];
 
-/** Bundles `entry` (relative to the repository root) into `outfile`. */
+/** True when `path` holds exactly `contents`. */
+async function holds(path, contents) {
+  try {
+    return Buffer.compare(await readFile(path), contents) === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Writes `contents` to a temporary file beside `path`, then renames it over `path`. */
+async function replaceAtomically(path, contents) {
+  const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, contents);
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Bundles `entry` (relative to the repository root) into `outfile`, writing only what changed.
+ * Returns the time it took and whether the bundle was written.
+ */
 export async function bundle(entry = 'scripts/start.ts', outfile = 'dist/understudy.mjs') {
   const started = Date.now();
-  await build({
+  const result = await build({
     absWorkingDir: root,
     entryPoints: [entry],
     outfile,
@@ -41,12 +75,26 @@ export async function bundle(entry = 'scripts/start.ts', outfile = 'dist/underst
       js: "import { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);",
     },
     logLevel: 'warning',
+    write: false,
   });
-  return Date.now() - started;
+  // The map before the bundle that names it, so a new bundle never points at an old map.
+  const files = [...result.outputFiles].sort(
+    (a, b) => Number(b.path.endsWith('.map')) - Number(a.path.endsWith('.map')),
+  );
+  let written = false;
+  for (const f of files) {
+    if (await holds(f.path, f.contents)) continue;
+    await mkdir(dirname(f.path), { recursive: true });
+    await replaceAtomically(f.path, f.contents);
+    written = true;
+  }
+  return { ms: Date.now() - started, written };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const [entry, out] = process.argv.slice(2);
-  const ms = await bundle(entry, out);
-  console.error(`built ${out ?? 'dist/understudy.mjs'} in ${ms} ms`);
+  const r = await bundle(entry, out);
+  console.error(
+    `built ${out ?? 'dist/understudy.mjs'} in ${r.ms} ms${r.written ? '' : ' (unchanged, not rewritten)'}`,
+  );
 }
