@@ -25,6 +25,7 @@ import type { ServerConfig } from './config.js';
 import type { AppContext } from './context.js';
 import { startDemo, type Demo } from './demo/index.js';
 import { frameworkClientError, HttpError, lazyChildLogger } from './http/index.js';
+import { frameworkErrors, installApiHeaders } from './http/api-headers.js';
 import { createMetrics, unmatchedRoute } from './metrics/index.js';
 import { checkMetricsAccess } from './metrics/access.js';
 import { OpenAIError, registerOpenAIRoutes } from './openai-api/index.js';
@@ -297,6 +298,9 @@ async function start(
     trustProxy: config.trustProxy,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
+    frameworkErrors: frameworkErrors((status, code, message) =>
+      new OpenAIError(status, status < 500 ? 'invalid_request_error' : 'server_error', code, message).body(),
+    ),
   });
   opened.push({ what: 'the HTTP server', close: () => app.close() });
   let shuttingDown = false;
@@ -325,6 +329,8 @@ async function start(
       .send({ error: { code: 'internal', message: 'internal error; the server log has details' } });
   });
 
+  // First: a refusal by the guard carries the headers too.
+  installApiHeaders(app);
   installGuard(app, storage.db, apiKeys);
   registerAuthRoutes(app, ctx);
   registerAdminRoutes(app, ctx);

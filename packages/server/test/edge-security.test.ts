@@ -1,7 +1,7 @@
 /**
  * Security at the edge: whose X-Forwarded-* headers are believed (UNDERSTUDY_TRUST_PROXY), and
  * brute-force protection of sign-in and invitation links (on SQLite and PostgreSQL), and who may
- * read /metrics.
+ * read /metrics, and what every /api and /v1 response carries (also when the router refuses a URL).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -13,6 +13,7 @@ import {
   Client,
   forEachBackend,
   PASSWORD,
+  rawPost,
   setupOwner,
   startTestServer,
   tempDir,
@@ -314,4 +315,92 @@ test('/metrics: without a token only this machine, directly; with one, its beare
       tmp.remove();
     }
   });
+});
+
+test('/api and /v1 responses are no-store and nosniff; the router refuses URLs in our shapes', async () => {
+  const tmp = tempDir();
+  const server = await startTestServer({
+    backend: sqlite,
+    dataDir: tmp.dir,
+    env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '0' },
+  });
+  try {
+    const owner = await setupOwner(server);
+    const created = await owner.post<{ key: string }>('/api/admin/api-keys', { name: 'k' });
+    const key = created.body.key;
+    const mate = (await owner.post<{ id: string }>('/api/mates', { name: 'Ada' })).body.id;
+    const conv = (await owner.post<{ id: string }>('/api/conversations', { mateId: mate })).body.id;
+    const bearer = { authorization: `Bearer ${key}` };
+    const get = (path: string, headers: Record<string, string> = {}) =>
+      fetch(`${server.url}${path}`, { headers, signal: AbortSignal.timeout(10_000) });
+    const v1Post = (body: unknown) =>
+      fetch(`${server.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { ...bearer, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(20_000),
+      });
+    const hi = [{ role: 'user', content: 'hi' }];
+
+    const responses: [string, { status: number; headers: Headers }][] = [
+      ['a new API key', created],
+      ['the session (CSRF token)', await owner.get('/api/auth/session')],
+      [
+        'an invitation link',
+        await owner.post('/api/admin/invitations', { email: 'x@example.com', role: 'member' }),
+      ],
+      ['401 from the guard', await new Client(server.url).get('/api/admin/members')],
+      ['403 CSRF', await owner.req('POST', '/api/mates', { name: 'x' }, { 'x-csrf-token': 'wrong' })],
+      ['400 bad JSON', await owner.req('POST', '/api/mates', '{"name":')],
+      ['404 /api', await owner.get('/api/no-such-thing')],
+      ['405 /api', await owner.get('/api/auth/login')],
+      ['GET /api?x', await get('/api?x=1')],
+      ['/v1 models', await get('/v1/models', bearer)],
+      ['/v1 401', await get('/v1/models')],
+      ['/v1 404', await get('/v1/no-such-thing', bearer)],
+      ['/v1 answer', await v1Post({ model: 'default', messages: hi })],
+    ];
+    for (const [what, r] of responses) {
+      assert.equal(r.headers.get('cache-control'), 'no-store', what);
+      assert.equal(r.headers.get('x-content-type-options'), 'nosniff', what);
+    }
+    const streams: [string, Response][] = [
+      ['/v1 stream', await v1Post({ model: 'default', stream: true, messages: hi })],
+      ['chat stream', await rawPost(owner, `/api/conversations/${conv}/messages`, { content: 'hi' })],
+    ];
+    for (const [what, r] of streams) {
+      assert.equal(r.headers.get('content-type'), 'text/event-stream; charset=utf-8', what);
+      assert.equal(r.headers.get('cache-control'), 'no-store, no-transform', what);
+      assert.equal(r.headers.get('x-content-type-options'), 'nosniff', what);
+      await r.text();
+    }
+    // Not the API: health and the web app keep their own caching.
+    assert.equal((await get('/healthz')).headers.get('cache-control'), null);
+
+    type OpenAIBody = { error: { message: string; type: string; param: string | null; code: string | null } };
+    const badV1 = await get('/v1/models/%E0%A4%A', bearer);
+    assert.equal(badV1.status, 400);
+    const badV1Body = (await badV1.json()) as OpenAIBody;
+    assert.deepEqual(
+      [badV1Body.error.type, badV1Body.error.code, badV1Body.error.param],
+      ['invalid_request_error', 'bad_url', null],
+    );
+    assert.match(badV1Body.error.message, /URL is not valid/);
+    const badApi = await get('/api/mates/%E0%A4%A');
+    assert.equal(badApi.status, 400);
+    assert.deepEqual(((await badApi.json()) as ErrorBody).error.code, 'bad_url');
+    const longApi = await get(`/api/mates/${'a'.repeat(1001)}`);
+    assert.equal(longApi.status, 414);
+    const longBody = (await longApi.json()) as ErrorBody;
+    assert.deepEqual(longBody.error.code, 'url_too_long');
+    assert.match(longBody.error.message, /1000 characters/);
+    for (const r of [badV1, badApi, longApi]) {
+      assert.equal(r.headers.get('cache-control'), 'no-store');
+      assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
+    }
+    assert.equal((await get('/healthz')).status, 200, 'the server still answers');
+  } finally {
+    await server.close();
+    tmp.remove();
+  }
 });

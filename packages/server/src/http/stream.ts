@@ -2,10 +2,15 @@
 import type { ServerResponse } from 'node:http';
 import type { CancelSignal } from '@understudy/engine';
 
-/** Headers of an event stream; `x-accel-buffering` keeps nginx from holding events back. */
+/**
+ * Headers of an event stream; `x-accel-buffering` keeps nginx from holding events back. Written
+ * raw (the reply is hijacked), so they repeat what every /api and /v1 response carries (see
+ * api-headers.ts): an answer is never stored by a browser or proxy, nor sniffed.
+ */
 export const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
-  'cache-control': 'no-cache, no-transform',
+  'cache-control': 'no-store, no-transform',
+  'x-content-type-options': 'nosniff',
   connection: 'keep-alive',
   'x-accel-buffering': 'no',
 } as const;
