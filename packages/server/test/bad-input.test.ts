@@ -155,6 +155,15 @@ test('bad input', async (t) => {
         ],
         ['GET', '/api/nothing-here', undefined, {}, 404, /no route/],
         ['POST', '/api/auth/login', JSON.stringify({ email: 'a' }), {}, 400, /password/],
+        // The web API takes no free-form JSON: a deep value is an unknown field, never measured.
+        [
+          'POST',
+          `/api/conversations/${conv}/messages`,
+          `{"content":"hi","extra":${'['.repeat(5000)}${']'.repeat(5000)}}`,
+          {},
+          400,
+          /unknown field.*extra/,
+        ],
       ];
       const failures: string[] = [];
       for (const [method, path, body, headers, status, message] of cases) {
@@ -193,6 +202,96 @@ test('bad input', async (t) => {
       type OpenAIBody = {
         error: { message: string; type: string; param: string | null; code: string | null };
       };
+
+      // Free-form JSON nested past any real schema (5000 arrays in 10 KB) is refused by name, not
+      // left to overflow the stack where the request is measured or sent on (a 500 before).
+      // Built as text: JSON.stringify itself cannot write a value this deep.
+      const nest = (depth: number, inner = '1') => '['.repeat(depth) + inner + ']'.repeat(depth);
+      const DEEP = '__deep__';
+      const deep = nest(5000);
+      const withDeep = (body: unknown, value = deep) => JSON.stringify(body).replace(`"${DEEP}"`, value);
+      const toolCallTurn = (args: string) => [
+        { role: 'user', content: 'weather?' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: args } }],
+        },
+        { role: 'tool', tool_call_id: 'c1', content: '{"ok":true}' },
+      ];
+      const tool = (parameters: unknown) => [{ type: 'function', function: { name: 'f', parameters } }];
+      const completion = (body: object) => ({
+        model: 'sim-b-large',
+        messages: [{ role: 'user', content: 'x' }],
+        ...body,
+      });
+      // sim-b speaks Anthropic's protocol, whose adapter turns tool call arguments into objects.
+      const deepFailures: string[] = [];
+      for (const [what, body, param] of [
+        [
+          'tool parameters',
+          withDeep(completion({ tools: tool({ type: 'object', properties: { x: { default: DEEP } } }) })),
+          'tools.0.function.parameters',
+        ],
+        [
+          'tool parameters (65 levels)',
+          withDeep(completion({ tools: tool({ type: 'object', x: DEEP }) }), nest(64)),
+          'tools.0.function.parameters',
+        ],
+        [
+          'tool call arguments',
+          JSON.stringify(completion({ messages: toolCallTurn(`{"x":${deep}}`) })),
+          'messages.1.tool_calls.0.function.arguments',
+        ],
+        [
+          'a tool result that is JSON',
+          JSON.stringify(
+            completion({
+              messages: [
+                ...toolCallTurn('{}').slice(0, 2),
+                { role: 'tool', tool_call_id: 'c1', content: [{ type: 'text', text: `{"x":${deep}}` }] },
+              ],
+            }),
+          ),
+          'messages.2.content',
+        ],
+        ['metadata', withDeep(completion({ metadata: { x: DEEP } })), 'metadata.x'],
+        [
+          'a JSON schema',
+          withDeep(completion({ response_format: { type: 'json_schema', json_schema: { schema: DEEP } } })),
+          'response_format.type',
+        ],
+      ] as const) {
+        const r = await v1(body);
+        const j = (await r.json()) as Partial<OpenAIBody>;
+        const said = [r.status, j.error?.type, j.error?.param].join(' ');
+        const message =
+          what === 'metadata'
+            ? /expected string/
+            : what === 'a JSON schema'
+              ? /json_schema is not supported/
+              : /nested deeper than 64 levels/;
+        if (said !== `400 invalid_request_error ${param}` || !message.test(j.error?.message ?? ''))
+          deepFailures.push(`${what}: ${said} ${JSON.stringify(j).slice(0, 200)}`);
+      }
+      assert.deepEqual(deepFailures, []);
+      // Deep but sane nesting (64 levels in all), and text that only looks deep, are fine.
+      const fine = await v1(
+        withDeep(
+          completion({
+            messages: [
+              ...toolCallTurn(`{"x":${nest(63)}}`).slice(0, 2),
+              { role: 'tool', tool_call_id: 'c1', content: `not JSON: ${'['.repeat(100)}` },
+            ],
+            tools: tool({ type: 'object', properties: { x: { default: DEEP } } }),
+          }),
+          nest(61),
+        ),
+      );
+      // A field of response_format we do not read is dropped, however deep: nothing measures it.
+      const dropped = await v1(withDeep(completion({ response_format: { type: 'text', x: DEEP } })));
+      assert.equal(dropped.status, 200, await dropped.text());
+      assert.equal(fine.status, 200, await fine.text());
       const badJson = await v1('{"model":');
       const badJsonBody = (await badJson.json()) as OpenAIBody;
       assert.deepEqual(

@@ -22,6 +22,7 @@ import {
   tokenHash,
   verifyPassword,
 } from '../src/security/index.js';
+import { jsonTextNestsDeeperThan, nestsDeeperThan } from '../src/http/json-depth.js';
 import { safeUrl } from '../src/server.js';
 import { tempDir } from './helpers.js';
 
@@ -258,4 +259,20 @@ test('token digests stay SHA-256 hex, so keys and sessions stored before still m
   assert.equal(tokenHash('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
   // Non-ASCII is hashed as UTF-8, as createHash().update(string) did.
   assert.equal(tokenHash('é'), createHash('sha256').update('é', 'utf8').digest('hex'));
+});
+
+test('JSON depth: objects and arrays counted without recursion; text that is not JSON is never deep', () => {
+  const nest = (n: number) => JSON.parse('['.repeat(n) + ']'.repeat(n)) as unknown;
+  assert.equal(nestsDeeperThan({}, 1), false);
+  assert.equal(nestsDeeperThan({ a: [1] }, 1), true);
+  assert.equal(nestsDeeperThan('x'.repeat(10), 0), false, 'a scalar has no depth');
+  assert.equal(nestsDeeperThan(nest(64)), false);
+  assert.equal(nestsDeeperThan(nest(65)), true);
+  assert.equal(nestsDeeperThan(nest(100_000)), true, 'far past where JSON.stringify overflows');
+  assert.equal(jsonTextNestsDeeperThan('[[1]]', 2), false);
+  assert.equal(jsonTextNestsDeeperThan('[[[1]]]', 2), true);
+  // Brackets in strings, escaped quotes included, are text.
+  assert.equal(jsonTextNestsDeeperThan(JSON.stringify({ a: '[[[[\\"[[[[' }), 2), false);
+  assert.equal(jsonTextNestsDeeperThan('not JSON [[[[[[', 2), false);
+  assert.equal(jsonTextNestsDeeperThan(`{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}`), true);
 });

@@ -1,6 +1,7 @@
 /** The OpenAI chat completions request: validated at the edge and translated to the engine's request. */
 import type { ChatMessage, ChatRequest, ContentPart, ToolDefinition } from '@understudy/engine';
 import { z } from 'zod';
+import { jsonTextNestsDeeperThan, nestsDeeperThan, TOO_DEEP } from '../http/json-depth.js';
 
 const TextPart = z.object({ type: z.literal('text'), text: z.string() });
 const ImagePart = z.object({
@@ -8,11 +9,18 @@ const ImagePart = z.object({
   image_url: z.object({ url: z.string().min(1), detail: z.string().optional() }),
 });
 const Part = z.discriminatedUnion('type', [TextPart, ImagePart]);
+// Free-form JSON, held to a sane depth: past it, measuring or sending the request on overflows the
+// stack (a 500, or, in an adapter that parses arguments, a provider failure that triggers fallback).
+const Arguments = z.string().refine((s) => !jsonTextNestsDeeperThan(s), { message: TOO_DEEP });
 const ToolCallSchema = z.object({
   id: z.string(),
   type: z.literal('function'),
-  function: z.object({ name: z.string(), arguments: z.string() }),
+  function: z.object({ name: z.string(), arguments: Arguments }),
 });
+
+const text = (c: string | { text: string }[] | null | undefined) =>
+  typeof c === 'string' ? c : (c ?? []).map((p) => p.text).join('');
+
 const Message = z.discriminatedUnion('role', [
   z.object({
     role: z.literal('system'),
@@ -41,7 +49,10 @@ const Message = z.discriminatedUnion('role', [
   }),
   z.object({
     role: z.literal('tool'),
-    content: z.union([z.string(), z.array(TextPart)]),
+    // A result that is JSON goes to Gemini as an object.
+    content: z
+      .union([z.string(), z.array(TextPart)])
+      .refine((c) => !jsonTextNestsDeeperThan(text(c)), { message: TOO_DEEP }),
     tool_call_id: z.string(),
   }),
 ]);
@@ -69,7 +80,10 @@ export const CompletionBody = z.strictObject({
         function: z.object({
           name: z.string().min(1),
           description: z.string().optional(),
-          parameters: z.record(z.string(), z.unknown()).optional(),
+          parameters: z
+            .record(z.string(), z.unknown())
+            .refine((p) => !nestsDeeperThan(p), { message: TOO_DEEP })
+            .optional(),
           strict: z.boolean().nullable().optional(),
         }),
       }),
@@ -111,9 +125,6 @@ export const CompletionBody = z.strictObject({
 
 /** A validated request body. */
 export type CompletionBody = z.infer<typeof CompletionBody>;
-
-const text = (c: string | { text: string }[] | null | undefined) =>
-  typeof c === 'string' ? c : (c ?? []).map((p) => p.text).join('');
 
 /** Translates an image URL part: data URLs become inline base64, others stay URLs. */
 function imagePart(url: string): ContentPart {
