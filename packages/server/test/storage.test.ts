@@ -1,7 +1,10 @@
 /** Storage on SQLite and PostgreSQL: the same migrations, applied once, and the same constraints. */
 import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { sql } from 'kysely';
+import { loadSecretKey } from '../src/security/index.js';
 import { migrations, newId, nowIso, openStorage, storageConfig } from '../src/storage/index.js';
 import { forEachBackend, tempDir } from './helpers.js';
 
@@ -123,4 +126,40 @@ test('ids sort in creation order, also past 36 in one millisecond, and are 25 ba
   const perMs = new Map<string, number>();
   for (const id of ids) perMs.set(id.slice(0, 11), (perMs.get(id.slice(0, 11)) ?? 0) + 1);
   assert.ok(Math.max(...perMs.values()) > 36);
+});
+
+test("the data folder and the SQLite files are the server's user's alone, whatever the umask", async () => {
+  const tmp = tempDir();
+  // The usual umask, which leaves new files readable by every local user.
+  const umask = process.umask(0o022);
+  const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
+  try {
+    const dataDir = join(tmp.dir, 'new', 'data');
+    const s = await openStorage(storageConfig(dataDir));
+    try {
+      // Migrations wrote through the WAL: the -wal and -shm files exist while the database is open.
+      const files = ['understudy.db', 'understudy.db-wal', 'understudy.db-shm'].map((f) => join(dataDir, f));
+      for (const f of files) assert.ok(existsSync(f), f);
+      assert.deepEqual(
+        [dataDir, ...files].map(mode),
+        ['700', '600', '600', '600'],
+        'the folder 0700, the database files 0600',
+      );
+    } finally {
+      await s.close();
+    }
+    // With PostgreSQL the data folder holds only the generated key; the folder is made private too.
+    const keyDir = join(tmp.dir, 'key-only');
+    loadSecretKey(undefined, keyDir);
+    assert.deepEqual([mode(keyDir), mode(join(keyDir, 'secret.key'))], ['700', '600']);
+    // A folder the operator made is left as it is; the files the server creates in it are private.
+    const theirs = join(tmp.dir, 'theirs');
+    mkdirSync(theirs, { mode: 0o755 });
+    const t = await openStorage(storageConfig(theirs));
+    await t.close();
+    assert.deepEqual([mode(theirs), mode(join(theirs, 'understudy.db'))], ['755', '600']);
+  } finally {
+    process.umask(umask);
+    tmp.remove();
+  }
 });

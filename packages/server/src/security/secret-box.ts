@@ -22,7 +22,8 @@ export function loadSecretKey(secret: string | undefined, dataDir: string): Buff
     if (key.length !== 32) throw new Error(`${file} does not hold a 32-byte base64 key`);
     return key;
   }
-  mkdirSync(dataDir, { recursive: true });
+  // Private like the key itself (SQLite's files live here too); a folder that exists is left as it is.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const key = randomBytes(32);
   writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
   return key;

@@ -2,7 +2,7 @@
  * Opens the database: embedded SQLite in the data folder by default, PostgreSQL when a
  * `postgres://` URL is given. Applies migrations before anything else touches it.
  */
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
@@ -112,7 +112,9 @@ const writable = (path: string) => {
 function openSqlite(file: string): SQLite.Database {
   const dir = dirname(file);
   try {
-    mkdirSync(dir, { recursive: true });
+    // The data folder holds the database and secret.key: only this user may list or enter it
+    // (applies to the folders created here; one the operator made is left as it is).
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
     throw new Error(
       `the data folder ${dir} (UNDERSTUDY_DATA_DIR) cannot be created: ${(err as Error).message}`,
@@ -122,6 +124,10 @@ function openSqlite(file: string): SQLite.Database {
     );
   }
   try {
+    // SQLite creates a new database with the umask's mode (0644 under the usual 022: every local
+    // user could read chats and hashes), and its -wal and -shm with the database file's mode; an
+    // empty file of our own making, 0600, is a new database to it.
+    if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
     const sqlite = new SQLite(file);
     // WAL: readers do not block the writer; foreign keys are off by default in SQLite.
     sqlite.pragma('journal_mode = WAL');
