@@ -10,6 +10,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, sql, SqliteDialect } from 'kysely';
 import pino from 'pino';
 import { bootstrapAtStart, readBootstrapFile } from '../src/bootstrap/index.js';
+import { builtinFacts } from '../src/catalog/index.js';
 import { loadConfig } from '../src/config.js';
 import { createSecretBox, loadSecretKey } from '../src/security/index.js';
 import { migrations, openStorage, storageConfig, type Database } from '../src/storage/index.js';
@@ -306,6 +307,218 @@ test('the keys the bootstrap file created before keys had a source are the file�
     } finally {
       await storage.close();
       tmp.remove();
+    }
+  });
+});
+
+/** The models as stored, by id: the fields a file states. */
+async function modelsOf(db: Kysely<Database>) {
+  const rows = await db.selectFrom('models').selectAll().orderBy('position').execute();
+  return Object.fromEntries(
+    rows.map((r) => [
+      r.slug,
+      {
+        label: r.label,
+        capabilities: JSON.parse(r.capabilities_json) as string[],
+        tags: JSON.parse(r.tags_json) as string[],
+        enabled: r.enabled === 1,
+        source: r.source,
+      },
+    ]),
+  );
+}
+
+test('a model the file declares is what the file says; one it no longer declares is disabled', async (t) => {
+  const gpt4o = builtinFacts('gpt-4o')!;
+  await forEachBackend(t, async (t, backend) => {
+    const d = deployment(backend);
+    try {
+      await d.start(BASE);
+      await t.test('a field left out takes the catalog fact or the default, not what was there', async () => {
+        // An admin edits what the file declares and what it leaves out...
+        await d.read((db) =>
+          db
+            .updateTable('models')
+            .set({ label: 'Mine', capabilities_json: '["vision"]' })
+            .where('slug', '=', 'smart')
+            .execute(),
+        );
+        // ...and the operator deletes `tags: [zero-retention]` from smart and `label: Fast` from fast.
+        await d.start(edit(BASE, ['    tags: [zero-retention]\n', ''], ['    label: Fast\n', '']));
+        const models = await d.read(modelsOf);
+        assert.deepEqual(models.smart, {
+          label: gpt4o.label,
+          capabilities: gpt4o.capabilities,
+          tags: [],
+          enabled: true,
+          source: 'config',
+        });
+        assert.deepEqual(models.fast, {
+          label: 'fast',
+          capabilities: [],
+          tags: [],
+          enabled: true,
+          source: 'config',
+        });
+        assert.ok(
+          d.lines.some((l) => l.includes('"model smart updated: label, capabilities, tags"')),
+          'the start log names the fields',
+        );
+      });
+      await t.test(
+        'a model the file no longer declares is disabled, with a log line and an audit entry',
+        async () => {
+          d.lines.length = 0;
+          await d.start(
+            edit(
+              BASE,
+              ['fallback: { mode: specific, model: fast }', 'fallback: { mode: automatic }'],
+              [
+                '  - id: fast\n    provider: local\n    upstream: fast-model\n    label: Fast\n    tier: 2\n',
+                '',
+              ],
+            ),
+          );
+          assert.equal((await d.read(modelsOf)).fast?.enabled, false);
+          assert.ok(d.lines.some((l) => l.includes('"model fast disabled: no longer in the file"')));
+          const audit = await d.read((db) =>
+            db
+              .selectFrom('audit_log')
+              .select(['actor_label', 'new_json'])
+              .where('action', '=', 'model.update')
+              .where('target_id', '=', 'fast')
+              .execute(),
+          );
+          assert.deepEqual(
+            audit.map((a) => [a.actor_label, (JSON.parse(a.new_json!) as { enabled: boolean }).enabled]),
+            [['bootstrap', false]],
+          );
+          // Declared again: enabled again (the file says so by listing it).
+          await d.start(BASE);
+          assert.equal((await d.read(modelsOf)).fast?.enabled, true);
+        },
+      );
+      await t.test('unless the organization needs it: the Default Model, a Mate’s model', async () => {
+        d.lines.length = 0;
+        await d.read(async (db) => {
+          const org = await db.selectFrom('organizations').select('id').executeTakeFirstOrThrow();
+          const now = new Date().toISOString();
+          await db
+            .insertInto('mates')
+            .values({
+              id: 'mate-1',
+              org_id: org.id,
+              name: 'Speedy',
+              instructions: '',
+              model_id: 'fast',
+              created_by: null,
+              created_at: now,
+              updated_at: now,
+            })
+            .execute();
+        });
+        // The file drops both models (and no longer names the Default Model): both stay enabled.
+        await d.start(
+          edit(
+            BASE,
+            ['  defaultModel: smart\n', ''],
+            ['fallback: { mode: specific, model: fast }', 'fallback: none'],
+            ['  - id: smart\n    provider: local\n    upstream: gpt-4o\n    tags: [zero-retention]\n', ''],
+            [
+              '  - id: fast\n    provider: local\n    upstream: fast-model\n    label: Fast\n    tier: 2\n',
+              '',
+            ],
+          ),
+        );
+        const models = await d.read(modelsOf);
+        assert.deepEqual([models.smart?.enabled, models.fast?.enabled], [true, true]);
+        assert.ok(
+          d.lines.some((l) =>
+            l.includes('model smart is no longer in the file but stays enabled: it is the Default Model'),
+          ),
+        );
+        assert.ok(
+          d.lines.some((l) =>
+            l.includes('model fast is no longer in the file but stays enabled: Mates use it (Speedy)'),
+          ),
+        );
+      });
+    } finally {
+      d.remove();
+    }
+  });
+});
+
+test('with a bootstrap file, environment providers are not added beside it', async (t) => {
+  await forEachBackend(t, async (_t, backend) => {
+    const d = deployment(backend);
+    try {
+      // The README's way: OPENAI_API_KEY in the environment for the file's `apiKey: ${OPENAI_API_KEY}`.
+      const text = edit(BASE, [
+        'providers:\n',
+        'providers:\n  - id: openai\n    type: openai\n    label: OpenAI\n    apiKey: ${OPENAI_API_KEY}\n',
+      ]);
+      await d.start(text, {
+        OPENAI_API_KEY: 'sk-env-openai-0123456789',
+        ANTHROPIC_API_KEY: 'sk-ant-0123456789',
+      });
+      const { providers, models } = await d.read(async (db) => ({
+        providers: await db
+          .selectFrom('providers')
+          .select(['slug', 'label', 'source'])
+          .orderBy('slug')
+          .execute(),
+        models: Object.keys(await modelsOf(db)),
+      }));
+      assert.deepEqual(
+        providers.map((p) => [p.slug, p.label, p.source]),
+        [
+          ['local', 'local', 'config'],
+          ['openai', 'OpenAI', 'config'],
+        ],
+      );
+      assert.deepEqual(
+        models,
+        ['smart', 'fast'],
+        'no gpt-4.1, gpt-4.1-mini, gpt-4o-mini from OPENAI_API_KEY',
+      );
+      assert.ok(
+        d.lines.some((l) =>
+          l.includes(
+            'ANTHROPIC_API_KEY is set, but UNDERSTUDY_CONFIG declares the providers: provider anthropic is not added',
+          ),
+        ),
+      );
+      assert.ok(
+        !d.lines.some((l) => l.includes('OPENAI_API_KEY is set')),
+        'the file declares openai: nothing to say',
+      );
+    } finally {
+      d.remove();
+    }
+  });
+});
+
+test('the start log lists the settings the file set back', async (t) => {
+  await forEachBackend(t, async (_t, backend) => {
+    const d = deployment(backend);
+    try {
+      await d.start(BASE);
+      // An admin switched Fallback to Automatic in the UI; the file says specific (fast).
+      await d.read((db) =>
+        db
+          .updateTable('organizations')
+          .set({ fallback_mode: 'automatic', fallback_model_id: null })
+          .execute(),
+      );
+      d.lines.length = 0;
+      await d.start(BASE);
+      const line = d.lines.find((l) => l.includes('provisioned organization'));
+      assert.deepEqual((JSON.parse(line ?? '{}') as { changes?: string[] }).changes, [
+        'fallback automatic → specific (fast)',
+      ]);
+    } finally {
+      d.remove();
     }
   });
 });

@@ -713,20 +713,24 @@ test("the README's bootstrap file example starts a server; an edited file wins a
         assert.deepEqual(tiny && [tiny.provider, tiny.upstreamModel, tiny.tier], ['local', 'tiny-model', 1]);
         assert.equal(audits[0]?.action, 'bootstrap.apply', 'the change is in the audit log');
       });
-      await t.test('what the file leaves out stays as an admin set it across restarts', async () => {
+      await t.test('a model the file declares is what the file says, at every start', async () => {
         const admin = await signIn(server);
-        // `tiny` (added above) declares provider, upstream and tier only: its label and whether it
-        // is enabled are not the file's. (`smart`, the Default Model, cannot be disabled.)
+        // `tiny` (added above) declares provider, upstream and tier only: an admin's label and
+        // switch last until the next start, which gives it its default label and enables it.
+        // (`smart`, the Default Model, cannot be disabled.)
         const patch = await admin.patch('/api/admin/models/tiny', { label: 'Tiny (house)', enabled: false });
         assert.equal(patch.status, 200);
-        // `fast` declares its label: the file wins there.
         assert.equal((await admin.patch('/api/admin/models/fast', { label: 'Mine' })).status, 200);
+        // The operator deletes smart's tag: gone at the next start (not only with `tags: []`).
+        writeFileSync(file, readFileSync(file, 'utf8').replace('    tags: [zero-retention]\n', ''));
         await server.close();
         server = await start();
         const { models } = await listOf(await signIn(server));
         const tiny = models.find((m) => m.id === 'tiny')!;
-        assert.deepEqual([tiny.label, tiny.enabled, tiny.tier], ['Tiny (house)', false, 1]);
+        assert.deepEqual([tiny.label, tiny.enabled, tiny.tier], ['tiny', true, 1]);
         assert.equal(models.find((m) => m.id === 'fast')?.label, 'Fast v2');
+        const smart = models.find((m) => m.id === 'smart')!;
+        assert.deepEqual([smart.tags, smart.label], [[], builtinFacts('gpt-4o')!.label]);
       });
     } finally {
       await server.close();

@@ -3,7 +3,7 @@
  * models from the environment, the bootstrap file and the built-in demo; the settings, first admin
  * and API keys of the bootstrap file. Running it twice changes nothing the second time.
  */
-import type { FallbackSetting, ModelConfig } from '@understudy/engine';
+import type { FallbackSetting } from '@understudy/engine';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { checkSettings, upsertModel } from '../admin/index.js';
@@ -22,7 +22,8 @@ import {
 import { newId, nowIso, type Database } from '../storage/index.js';
 import { reconcileApiKeys } from './api-keys.js';
 import type { BootstrapFile } from './config-file.js';
-import { envCatalog, modelFromFacts, type ProviderSpec } from './sources.js';
+import { applyFileModels, retireFileModels } from './file-models.js';
+import { envCatalog, type ProviderSpec } from './sources.js';
 
 const BOOTSTRAP: Actor = { id: null, label: 'bootstrap' };
 
@@ -191,7 +192,9 @@ async function provisionIn(deps: ProvisionDeps, orgId: string, primary: boolean)
   const warnings: string[] = [];
   let firstModel: string | undefined;
   if (primary) {
-    const env = envCatalog(deps.config);
+    // With a bootstrap file, the file is the operator's whole declaration: OPENAI_API_KEY set for
+    // its `apiKey: ${OPENAI_API_KEY}` must not also add the environment's provider and models.
+    const env = file ? { providers: [], models: [] } : envCatalog(deps.config);
     const fileProviders: ProviderSpec[] = (file?.providers ?? []).map((p) => {
       const baseUrl = p.baseUrl ?? DEFAULT_BASE_URLS[p.type];
       if (!baseUrl) throw new Error(`UNDERSTUDY_CONFIG: provider ${p.id} needs a baseUrl for type ${p.type}`);
@@ -208,12 +211,7 @@ async function provisionIn(deps: ProvisionDeps, orgId: string, primary: boolean)
       if (p.headers) spec.headers = p.headers;
       return spec;
     });
-    // A provider the file declares is the file's (the file wins): the environment's spec of the
-    // same id (OPENAI_API_KEY beside a file provider `openai`) is not applied first, or each start
-    // would rewrite the row twice.
-    const fileSlugs = new Set(fileProviders.map((p) => p.slug));
-    const envProviders = env.providers.filter((p) => !fileSlugs.has(p.slug));
-    for (const p of [...envProviders, ...fileProviders]) {
+    for (const p of [...env.providers, ...fileProviders]) {
       await checkOperatorUrl(deps, p);
       const r = await upsertProvider(deps, orgId, p);
       if (r !== 'unchanged') changes.push(`provider ${p.slug} ${r}`);
@@ -237,47 +235,14 @@ async function provisionIn(deps: ProvisionDeps, orgId: string, primary: boolean)
         (r) => r.slug,
       ),
     );
-    // File models are the operator's declaration: applied (config wins) at every start.
-    for (const fm of file?.models ?? []) {
+    for (const fm of file?.models ?? [])
       if (!providerSlugs.has(fm.provider))
         throw new Error(
           `UNDERSTUDY_CONFIG: model ${fm.id} names provider "${fm.provider}", which is not declared`,
         );
-      const over: Partial<ModelConfig> = {};
-      for (const k of [
-        'label',
-        'tier',
-        'contextWindow',
-        'maxOutputTokens',
-        'capabilities',
-        'tags',
-        'timeouts',
-        'enabled',
-      ] as const) {
-        if (fm[k] !== undefined) Object.assign(over, { [k]: fm[k] });
-      }
-      // The file wins for what it declares: on a model that already serves the same upstream,
-      // fields the file leaves out (filled from the catalog at creation, or edited by an admin
-      // since, e.g. disabled) are kept; a new model or a new upstream takes the catalog's facts.
-      const upstream = fm.upstream ?? fm.id;
-      const row = await db
-        .selectFrom('models')
-        .selectAll()
-        .where('org_id', '=', orgId)
-        .where('slug', '=', fm.id)
-        .executeTakeFirst();
-      const m =
-        row && row.provider_slug === fm.provider && row.upstream_model === upstream
-          ? { ...modelFromRow(row), ...over }
-          : modelFromFacts(fm.id, fm.provider, upstream, over);
-      if (!m)
-        throw new Error(
-          `UNDERSTUDY_CONFIG: model ${fm.id}: give a tier ("${fm.upstream ?? fm.id}" is not in the built-in catalog)`,
-        );
-      const r = await upsertModel(db, orgId, m, 'config');
-      if (r !== 'unchanged') changes.push(`model ${m.id} ${r}`);
-      firstModel ??= m.id;
-    }
+    // File models are the operator's declaration: applied (the file wins) at every start.
+    changes.push(...(await applyFileModels(db, orgId, file?.models ?? [])));
+    firstModel ??= file?.models[0]?.id;
   }
   changes.push(...(await provisionDemo(deps, orgId)));
   firstModel ??= deps.demo ? DEMO_MODELS[0]?.id : undefined;
@@ -304,13 +269,30 @@ async function provisionIn(deps: ProvisionDeps, orgId: string, primary: boolean)
           ? { mode: 'specific', modelId: f.model }
           : { mode: f.mode };
   }
-  const changedSettings =
-    after.defaultModelId !== before.defaultModelId ||
-    JSON.stringify(after.fallback) !== JSON.stringify(before.fallback);
-  if (changedSettings) {
+  const changedDefault = after.defaultModelId !== before.defaultModelId;
+  const changedFallback = JSON.stringify(after.fallback) !== JSON.stringify(before.fallback);
+  if (primary && file) {
+    const retired = await retireFileModels(
+      db,
+      orgId,
+      new Set(file.models.map((m) => m.id)),
+      after,
+      BOOTSTRAP,
+    );
+    changes.push(...retired.changes);
+    warnings.push(...retired.warnings);
+  }
+  // The file may also have changed the models the settings name (disabled the Default Model).
+  if (changedDefault || changedFallback || (primary && file && after.defaultModelId !== null)) {
     const rows = await db.selectFrom('models').selectAll().where('org_id', '=', orgId).execute();
     const problem = checkSettings(before, after, rows.map(modelFromRow));
     if (problem) throw new Error(`UNDERSTUDY_CONFIG organization settings: ${problem}`);
+  }
+  if (changedDefault)
+    changes.push(`default model ${before.defaultModelId ?? '(none)'} → ${after.defaultModelId}`);
+  if (changedFallback)
+    changes.push(`fallback ${fallbackText(before.fallback)} → ${fallbackText(after.fallback)}`);
+  if (changedDefault || changedFallback) {
     await db
       .updateTable('organizations')
       .set({
@@ -366,6 +348,10 @@ async function provisionIn(deps: ProvisionDeps, orgId: string, primary: boolean)
   return { orgId, changes, warnings };
 }
 
+function fallbackText(f: FallbackSetting): string {
+  return f.mode === 'specific' ? `specific (${f.modelId})` : f.mode;
+}
+
 function settingOf(mode: string, model: string | null): FallbackSetting {
   if (mode === 'specific' && model) return { mode: 'specific', modelId: model };
   return mode === 'none' ? { mode: 'none' } : { mode: 'automatic' };
@@ -398,6 +384,14 @@ async function bootstrapIn(
       },
     });
     orgs = await db.selectFrom('organizations').select(['id', 'name']).orderBy('id').execute();
+  }
+  if (file) {
+    const declared = new Set(file.providers.map((p) => p.id));
+    for (const p of envCatalog(deps.config).providers)
+      if (!declared.has(p.slug))
+        deps.log.warn(
+          `${p.variable ?? 'the environment'} is set, but UNDERSTUDY_CONFIG declares the providers: provider ${p.slug} is not added; declare it in the file to use it`,
+        );
   }
   const primary = (file?.organization && orgs.find((o) => o.name === file.organization?.name)) ?? orgs[0];
   const done: Provisioned[] = [];

@@ -54,6 +54,13 @@ const Fallback = z.union([
   ]),
 ]);
 
+/** A list of the file: `models:` with nothing under it (YAML's null) is an empty list, as left out is. */
+const list = <T extends z.ZodType>(item: T) =>
+  z
+    .array(item)
+    .nullish()
+    .transform((v) => v ?? []);
+
 /** The bootstrap file's schema. */
 export const BootstrapFile = z.strictObject({
   organization: z
@@ -70,18 +77,16 @@ export const BootstrapFile = z.strictObject({
       password: z.string().min(10, 'must be at least 10 characters'),
     })
     .optional(),
-  providers: z.array(ProviderEntry).default([]),
-  models: z.array(ModelEntry).default([]),
-  apiKeys: z
-    .array(
-      z.strictObject({
-        name: z.string().min(1).max(100),
-        key: z
-          .string()
-          .regex(/^us-[A-Za-z0-9_-]{20,}$/, 'must look like us-<at least 20 letters, digits, "-" or "_">'),
-      }),
-    )
-    .default([])
+  providers: list(ProviderEntry),
+  models: list(ModelEntry),
+  apiKeys: list(
+    z.strictObject({
+      name: z.string().min(1).max(100),
+      key: z
+        .string()
+        .regex(/^us-[A-Za-z0-9_-]{20,}$/, 'must look like us-<at least 20 letters, digits, "-" or "_">'),
+    }),
+  )
     // A key's name says which key a new value replaces (the old one is revoked).
     .superRefine((keys, ctx) => {
       const seen = new Set<string>();

@@ -16,6 +16,8 @@ export interface ProviderSpec {
   headers?: Record<string, string>;
   source: ProviderSource;
   allowPrivate: boolean;
+  /** The environment variable that declares it (environment providers). */
+  variable?: string;
 }
 
 /** A model from built-in facts, or undefined when the upstream name is unknown and no tier is given. */
@@ -62,6 +64,7 @@ export function envCatalog(config: ServerConfig): { providers: ProviderSpec[]; m
     add(
       {
         slug: 'openai',
+        variable: 'OPENAI_API_KEY',
         type: 'openai',
         label: 'OpenAI',
         baseUrl: e.openaiBaseUrl ?? DEFAULT_BASE_URLS.openai!,
@@ -76,6 +79,7 @@ export function envCatalog(config: ServerConfig): { providers: ProviderSpec[]; m
     add(
       {
         slug: 'anthropic',
+        variable: 'ANTHROPIC_API_KEY',
         type: 'anthropic',
         label: 'Anthropic',
         baseUrl: DEFAULT_BASE_URLS.anthropic!,
@@ -90,6 +94,7 @@ export function envCatalog(config: ServerConfig): { providers: ProviderSpec[]; m
     add(
       {
         slug: 'google',
+        variable: 'GEMINI_API_KEY',
         type: 'google',
         label: 'Google Gemini',
         baseUrl: DEFAULT_BASE_URLS.google!,
@@ -106,6 +111,7 @@ export function envCatalog(config: ServerConfig): { providers: ProviderSpec[]; m
     add(
       {
         slug: 'ollama',
+        variable: 'OLLAMA_BASE_URL',
         type: 'openai-compatible',
         label: 'Ollama',
         baseUrl: base.endsWith('/v1') ? base : `${base}/v1`,
@@ -118,7 +124,10 @@ export function envCatalog(config: ServerConfig): { providers: ProviderSpec[]; m
   return { providers, models };
 }
 
-/** True when the environment or the bootstrap file declares a real provider. */
+/**
+ * True when the operator declares a real provider: the bootstrap file when there is one (it is the
+ * whole declaration: the environment's providers are not added beside it), else the environment.
+ */
 export function hasRealProviders(config: ServerConfig, file: BootstrapFile | undefined): boolean {
-  return envCatalog(config).providers.length > 0 || (file?.providers.length ?? 0) > 0;
+  return file ? file.providers.length > 0 : envCatalog(config).providers.length > 0;
 }
