@@ -13,9 +13,10 @@ import { ApiKeyCache, installGuard, PUBLIC, registerAuthRoutes } from './auth/in
 import {
   bootstrapAtStart,
   checkBootstrapUrls,
-  hasRealProviders,
+  checkEnvironmentUrls,
   provisionOrganization,
   readBootstrapFile,
+  runsDemo,
   type ProvisionDeps,
 } from './bootstrap/index.js';
 import { createCatalogService, logHealthChanges, scopeHealth, type CatalogService } from './catalog/index.js';
@@ -117,6 +118,9 @@ interface Opened {
   close(): Promise<unknown>;
 }
 
+/** `retry-after` (seconds) of what a draining instance refuses: another instance answers at once. */
+const DRAIN_RETRY_AFTER_S = 1;
+
 /** How long a failed start may take to close what it had opened: it must not hang, only tidy up. */
 const UNDO_BOUND_MS = 5_000;
 
@@ -168,6 +172,7 @@ async function start(
 ): Promise<RunningServer> {
   const file = config.configFile ? readBootstrapFile(config.configFile, config.env) : undefined;
   if (file) await checkBootstrapUrls(file, config);
+  await checkEnvironmentUrls(config, file);
   const storage = await openStorage(storageConfig(config.dataDir, config.databaseUrl), {
     poolMax: config.databasePoolMax,
   });
@@ -189,8 +194,9 @@ async function start(
       "DATABASE_URL is PostgreSQL but UNDERSTUDY_SECRET is not set: provider keys are encrypted with this machine's data/secret.key, which other instances cannot read; set the same UNDERSTUDY_SECRET on every instance",
     );
   const box = createSecretBox(loadSecretKey(config.secret, config.dataDir));
-  const runDemo = config.demo === 'on' || (config.demo === 'auto' && !hasRealProviders(config, file));
-  const demo = runDemo ? await startDemo({ chunkDelayMs: config.demoChunkDelayMs }) : undefined;
+  const demo = (await runsDemo(storage.db, config, file))
+    ? await startDemo({ chunkDelayMs: config.demoChunkDelayMs })
+    : undefined;
   if (demo) opened.push({ what: 'the demo simulator', close: () => demo.close() });
 
   // Every provider connection checks the address it connects to (SPEC §6), not only the saved URL:
@@ -304,6 +310,26 @@ async function start(
   });
   opened.push({ what: 'the HTTP server', close: () => app.close() });
   let shuttingDown = false;
+  // The drain (SIGTERM until the answers in flight have ended): the instance keeps listening, so a
+  // load balancer's check on a new connection reads 503 and takes it out, rather than a refused
+  // connection; every new request gets a 503 to retry elsewhere, and `connection: close` ends the
+  // keep-alive connections clients and proxies hold. Registered first: it comes before the guard.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!shuttingDown) return done();
+    reply.header('connection', 'close');
+    const path = request.url.split('?')[0] ?? '';
+    // Liveness: the process answers; a probe failing now would only get it killed mid-drain.
+    if (path === '/healthz') return done();
+    reply.code(503).header('retry-after', String(DRAIN_RETRY_AFTER_S));
+    if (path === '/readyz') return void reply.send({ status: 'shutting_down' });
+    const message = 'this instance is shutting down; retry the request';
+    const v1 = path === '/v1' || path.startsWith('/v1/');
+    void reply.send(
+      v1
+        ? new OpenAIError(503, 'server_error', 'server_shutting_down', message).body()
+        : { error: { code: 'server_shutting_down', message } },
+    );
+  });
   app.setReplySerializer((payload) => JSON.stringify(payload));
   // A callback hook, not an async one: it runs on every response, and has nothing to wait for.
   app.addHook('onResponse', (request, reply, done) => {
@@ -399,12 +425,20 @@ async function start(
   const close = () =>
     (closing ??= (async () => {
       shuttingDown = true;
-      const appClosed = app.close();
+      const graceMs = config.shutdownGraceMs;
+      const inFlight = { chat: ctx.answers.size, api: apiAnswers.size };
+      log.info(
+        { inFlight, graceMs },
+        `draining: ${inFlight.chat + inFlight.api} answers in flight have up to ${graceMs} ms to finish; /readyz and new requests answer 503`,
+      );
       // Web chat and API answers share one grace period; past it, both tell their clients and end.
-      await Promise.all([
-        ctx.answers.shutdown(config.shutdownGraceMs),
-        apiAnswers.shutdown(config.shutdownGraceMs),
-      ]);
+      const [chat, api] = await Promise.all([ctx.answers.shutdown(graceMs), apiAnswers.shutdown(graceMs)]);
+      log.info(
+        { chat, api },
+        `drained: ${chat.finished + api.finished} of ${chat.inFlight + api.inFlight} answers finished; ` +
+          `${chat.interrupted} web chat answers cut and saved as interrupted, ${api.cut} API answers cut (told server_shutting_down)`,
+      );
+      const appClosed = app.close();
       // Whatever still holds a connection (an idle keep-alive, a follower of another instance's
       // answer) is cut shortly after every answer ended.
       const force = setTimeout(() => app.server.closeAllConnections(), 1000);

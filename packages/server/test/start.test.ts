@@ -4,13 +4,23 @@
  */
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync } from 'node:fs';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
 import { dropRedisPrefix, freePort, REDIS_TEST_URL, redisReachable } from './cluster-support.js';
-import { Client, createPgBackend, PASSWORD, postCompletion, rawPost, readSse, tempDir } from './helpers.js';
-import { listeningUrl, spawnServer, stopServer, type ServerProcess } from './process-support.js';
+import {
+  Client,
+  createPgBackend,
+  PASSWORD,
+  postCompletion,
+  rawPost,
+  readSse,
+  tempDir,
+  waitFor,
+} from './helpers.js';
+import { listeningUrl, setupToken, spawnServer, stopServer, type ServerProcess } from './process-support.js';
 
 function start(
   dataDir: string,
@@ -74,6 +84,48 @@ test('npm start: first-run setup, graceful SIGTERM', async () => {
   }
 });
 
+/** A response read whole. */
+interface FreshResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: { status?: string; error?: { code?: string; type?: string; message?: string } };
+}
+
+/**
+ * A request on a connection of its own, as a load balancer's health check or a new client opens
+ * one (fetch could reuse a keep-alive connection opened before the stop).
+ */
+function fresh(base: string, method: string, path: string, body?: unknown): Promise<FreshResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      `${base}${path}`,
+      { method, agent: false, headers: body === undefined ? {} : { 'content-type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: JSON.parse(text) as FreshResponse['body'],
+          }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+/** The JSON log lines of a server process. */
+const logLines = (proc: ServerProcess) =>
+  proc.output
+    .join('')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown> & { msg: string });
+
 test('SIGTERM: OpenAI-API requests in flight finish within the grace period', async () => {
   const tmp = tempDir();
   // 60 chunks 35 ms apart: each answer needs about 2 s, well past the 1 s connections used to get.
@@ -91,8 +143,29 @@ test('SIGTERM: OpenAI-API requests in flight finish within the grace period', as
     assert.equal(res.status, 200);
     await new Promise((r) => setTimeout(r, 500 - (Date.now() - t0)));
     proc.child.kill('SIGTERM');
-    const text = await res.text();
-    const chunks = text
+    const text = res.text();
+    // During the drain the instance still listens: a load balancer's check on a new connection
+    // reads 503 (not a refused connection), and so does a new request, in its surface's shape.
+    await waitFor('the drain to start', async () =>
+      logLines(proc).some((l) => /^draining/.test(l.msg)) ? true : undefined,
+    );
+    const ready = await fresh(owner.base, 'GET', '/readyz');
+    assert.equal(ready.status, 503);
+    assert.deepEqual(ready.body, { status: 'shutting_down' });
+    const v1 = await fresh(owner.base, 'POST', '/v1/chat/completions', { model: 'default', messages: [] });
+    assert.equal(v1.status, 503);
+    assert.equal(v1.body.error?.code, 'server_shutting_down');
+    assert.equal(v1.body.error?.type, 'server_error', "OpenAI's error shape");
+    const api = await fresh(owner.base, 'GET', '/api/conversations');
+    assert.equal(api.status, 503);
+    assert.equal(api.body.error?.code, 'server_shutting_down');
+    for (const r of [ready, v1, api]) {
+      assert.equal(r.headers.connection, 'close');
+      assert.match(String(r.headers['retry-after']), /^\d+$/);
+    }
+    assert.equal((await fresh(owner.base, 'GET', '/healthz')).status, 200, 'the process still answers');
+    assert.ok(Date.now() - t0 < 1500, 'all that while the answers were still being written');
+    const chunks = (await text)
       .split('\n\n')
       .filter((l) => l.startsWith('data: {'))
       .map(
@@ -103,13 +176,57 @@ test('SIGTERM: OpenAI-API requests in flight finish within the grace period', as
       undefined,
       'no in-band error',
     );
-    assert.ok(text.trimEnd().endsWith('data: [DONE]'), 'the stream ends with [DONE]');
+    assert.ok((await text).trimEnd().endsWith('data: [DONE]'), 'the stream ends with [DONE]');
     const content = chunks.map((c) => c.choices?.[0]?.delta?.content ?? '').join('');
     assert.ok(content.split(' ').length > 40, `the complete answer (${content.split(' ').length} words)`);
     assert.ok(Date.now() - t0 > 1500, 'the answer went on well after SIGTERM');
     const body = (await (await whole).json()) as { choices: { message: { content: string } }[] };
     assert.equal(body.choices[0]?.message.content, content, 'the non-streaming answer completed too');
     assert.equal(await proc.exited, 0);
+    const lines = logLines(proc);
+    const drained = lines.find((l) => /^drained/.test(l.msg));
+    assert.deepEqual(drained?.api, { inFlight: 2, finished: 2, cut: 0 });
+    assert.deepEqual(drained?.chat, { inFlight: 0, finished: 0, interrupted: 0 });
+    assert.equal(lines.at(-1)?.msg, 'Understudy stopped', 'the last line says the process stopped');
+  } finally {
+    await stopServer(proc);
+    tmp.remove();
+  }
+});
+
+test('SIGTERM past the grace period: what was cut is logged, chat answers saved as interrupted', async () => {
+  const tmp = tempDir();
+  // Answers of about 3 s; 300 ms of grace.
+  const proc = start(tmp.dir, { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '50', UNDERSTUDY_SHUTDOWN_GRACE_MS: '300' });
+  try {
+    const owner = new Client(await listeningUrl(proc));
+    const setup = {
+      token: setupToken(proc),
+      organization: 'Acme',
+      name: 'O',
+      email: 'o@example.com',
+      password: PASSWORD,
+    };
+    assert.equal((await owner.post('/api/setup', setup)).status, 201);
+    const key = (await owner.post<{ key: string }>('/api/admin/api-keys', { name: 'k' })).body.key;
+    const mate = (await owner.post<{ id: string }>('/api/mates', { name: 'Ada' })).body.id;
+    const conv = (await owner.post<{ id: string }>('/api/conversations', { mateId: mate })).body.id;
+    const chat = await rawPost(owner, `/api/conversations/${conv}/messages`, { content: 'a long answer' });
+    await readSse(chat, { until: (e) => e.event === 'text' });
+    const api = await postCompletion(owner.base, key, true, 'a long answer');
+    assert.equal(api.status, 200);
+    proc.child.kill('SIGTERM');
+    const text = await api.text();
+    assert.match(text, /"code":"server_shutting_down"/, 'the API client is told, in-band');
+    assert.equal(await exitWithin(proc, 10_000), 0);
+    const lines = logLines(proc);
+    const draining = lines.find((l) => /^draining/.test(l.msg));
+    assert.deepEqual(draining?.inFlight, { chat: 1, api: 1 });
+    const drained = lines.find((l) => /^drained/.test(l.msg));
+    assert.deepEqual(drained?.chat, { inFlight: 1, finished: 0, interrupted: 1 });
+    assert.deepEqual(drained?.api, { inFlight: 1, finished: 0, cut: 1 });
+    assert.match(drained?.msg ?? '', /0 of 2 answers finished/);
+    assert.equal(lines.at(-1)?.msg, 'Understudy stopped');
   } finally {
     await stopServer(proc);
     tmp.remove();

@@ -87,6 +87,9 @@ export class AnswerRuns {
     },
   ) {}
 
+  /** Answers started since this registry exists (the drain counts those started during it). */
+  private started = 0;
+
   /** Answers in flight. */
   get size(): number {
     return this.runs.size;
@@ -148,6 +151,7 @@ export class AnswerRuns {
       },
     };
     this.runs.set(input.messageId, entry);
+    this.started++;
     entry.run.finished = this.execute(input, entry, emit)
       // Nothing awaits every run's promise: a rejection here would be unhandled and end the process.
       .catch((err: unknown) => {
@@ -290,18 +294,24 @@ export class AnswerRuns {
 
   /**
    * Graceful shutdown: lets answers in flight finish for up to `graceMs`, then cancels the rest,
-   * which are saved as interrupted (retryable).
+   * which are saved as interrupted (retryable). Says how many there were and how they ended.
    */
-  async shutdown(graceMs: number): Promise<void> {
+  async shutdown(graceMs: number): Promise<{ inFlight: number; finished: number; interrupted: number }> {
+    const inFlight = this.runs.size;
+    const startedBefore = this.started;
     const all = () => Promise.allSettled([...this.runs.values()].map((e) => e.run.finished));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
     clearTimeout(timer);
+    const interrupted = this.runs.size;
     for (const e of this.runs.values()) {
       e.abortedBy = 'shutdown';
       e.abort.abort(new Error('server shutting down'));
     }
     await Promise.race([all(), new Promise((r) => setTimeout(r, 5000).unref())]);
+    // One that slipped in as the drain began is counted with the others.
+    const seen = inFlight + this.started - startedBefore;
+    return { inFlight: seen, finished: seen - interrupted, interrupted };
   }
 }
 

@@ -28,6 +28,8 @@ export class ApiAnswers {
   private readonly entries = new Set<Entry>();
   /** Told when the last answer ends: only a stop waits, so no answer pays for a promise of its own. */
   private drained: (() => void)[] = [];
+  /** Answers begun since this registry exists (the drain counts those begun during it). */
+  private begun = 0;
 
   /** Answers in flight. */
   get size(): number {
@@ -38,6 +40,7 @@ export class ApiAnswers {
   begin(): ApiAnswer {
     const entry: Entry = { abort: new Cancellation() };
     this.entries.add(entry);
+    this.begun++;
     return {
       signal: entry.abort.signal,
       get cancelledByShutdown() {
@@ -56,18 +59,23 @@ export class ApiAnswers {
 
   /**
    * Graceful shutdown: waits up to `graceMs` for the answers in flight, then cancels the rest and
-   * waits (briefly) until they have told their clients.
+   * waits (briefly) until they have told their clients. Says how many there were and how many were cut.
    */
-  async shutdown(graceMs: number): Promise<void> {
+  async shutdown(graceMs: number): Promise<{ inFlight: number; finished: number; cut: number }> {
+    const inFlight = this.entries.size;
+    const begunBefore = this.begun;
     const all = () =>
       this.entries.size === 0 ? Promise.resolve() : new Promise<void>((r) => this.drained.push(r));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
     clearTimeout(timer);
+    const cut = this.entries.size;
     for (const e of this.entries) {
       e.cancelledBy ??= 'shutdown';
       e.abort.abort(new Error('server shutting down'));
     }
     await Promise.race([all(), new Promise((r) => setTimeout(r, 5000).unref())]);
+    const seen = inFlight + this.begun - begunBefore;
+    return { inFlight: seen, finished: seen - cut, cut };
   }
 }
