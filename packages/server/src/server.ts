@@ -171,8 +171,10 @@ async function start(
   opened: Opened[],
 ): Promise<RunningServer> {
   const file = config.configFile ? readBootstrapFile(config.configFile, config.env) : undefined;
+  // Every provider URL the operator declares is checked before anything is opened or created: the
+  // file's when there is one (it is the whole declaration), else the environment's.
   if (file) await checkBootstrapUrls(file, config);
-  await checkEnvironmentUrls(config, file);
+  else await checkEnvironmentUrls(config);
   const storage = await openStorage(storageConfig(config.dataDir, config.databaseUrl), {
     poolMax: config.databasePoolMax,
   });

@@ -121,6 +121,25 @@ export async function checkBootstrapUrls(file: BootstrapFile, config: ServerConf
   }
 }
 
+/** The variable that sets an environment provider's URL (the others use their vendor's). */
+const URL_VARIABLES: Record<string, string> = { openai: 'OPENAI_BASE_URL', ollama: 'OLLAMA_BASE_URL' };
+
+/**
+ * Checks the URLs of the environment's providers before anything starts, as checkBootstrapUrls
+ * does the file's: refused later, they failed first-run setup after its organization and Owner
+ * existed, leaving it without a single provider.
+ */
+export async function checkEnvironmentUrls(config: ServerConfig): Promise<void> {
+  for (const p of envCatalog(config).providers) {
+    const v = await checkProviderUrl(p.baseUrl, {
+      allowPrivate: p.allowPrivate || config.allowPrivateProviderUrls,
+      allowUnresolved: true,
+    });
+    if (!v.ok)
+      throw new Error(`${URL_VARIABLES[p.slug] ?? 'the environment'} (provider ${p.slug}): ${v.message}`);
+  }
+}
+
 /** Ensures the demo providers and models in an organization (when the simulator runs). */
 async function provisionDemo(deps: ProvisionDeps, orgId: string): Promise<string[]> {
   const demo = deps.demo;
