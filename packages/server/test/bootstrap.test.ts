@@ -15,7 +15,15 @@ import { loadConfig } from '../src/config.js';
 import { createSecretBox, loadSecretKey } from '../src/security/index.js';
 import { migrations, openStorage, storageConfig, type Database } from '../src/storage/index.js';
 import type { RunningServer } from '../src/index.js';
-import { Client, forEachBackend, PASSWORD, startTestServer, tempDir, type Backend } from './helpers.js';
+import {
+  Client,
+  forEachBackend,
+  PASSWORD,
+  setupOwner,
+  startTestServer,
+  tempDir,
+  type Backend,
+} from './helpers.js';
 
 /** The example file the tests edit: one provider on a closed loopback port (nothing is called). */
 const BASE = `organization:
@@ -519,6 +527,80 @@ test('the start log lists the settings the file set back', async (t) => {
       ]);
     } finally {
       d.remove();
+    }
+  });
+});
+
+test('UNDERSTUDY_DEMO=auto: an instance started without the bootstrap file leaves the production organization alone', async (t) => {
+  await forEachBackend(t, async (_t, backend) => {
+    const d = deployment(backend);
+    try {
+      await d.start(BASE);
+      // The QA's third instance: same database, no UNDERSTUDY_CONFIG, UNDERSTUDY_DEMO unset (auto).
+      const server = await d.serve(BASE, { UNDERSTUDY_CONFIG: '', UNDERSTUDY_DEMO: 'auto' });
+      try {
+        assert.equal(server.demo, undefined, 'the simulator does not run');
+      } finally {
+        await server.close();
+      }
+      const providers = await d.read((db) => db.selectFrom('providers').select('slug').execute());
+      assert.deepEqual(
+        providers.map((p) => p.slug),
+        ['local'],
+      );
+    } finally {
+      d.remove();
+    }
+  });
+});
+
+test('UNDERSTUDY_DEMO=auto: an organization that tried the demo and then added a provider keeps the simulator', async (t) => {
+  await forEachBackend(t, async (_t, backend) => {
+    const tmp = tempDir();
+    const env = { UNDERSTUDY_DEMO: 'auto' };
+    let server = await startTestServer({ backend, dataDir: tmp.dir, env });
+    try {
+      assert.ok(server.demo, 'a fresh install runs the simulator');
+      const owner = await setupOwner(server);
+      const org = await server.ctx.db.selectFrom('organizations').select('id').executeTakeFirstOrThrow();
+      const now = new Date().toISOString();
+      await server.ctx.db
+        .insertInto('providers')
+        .values({
+          id: 'p-mine',
+          org_id: org.id,
+          slug: 'mine',
+          type: 'openai',
+          label: 'Mine',
+          base_url: 'https://api.example.com/v1',
+          api_key_enc: null,
+          api_version: null,
+          headers_json: null,
+          source: 'admin',
+          allow_private: 0,
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
+      await server.close();
+      server = await startTestServer({ backend, dataDir: tmp.dir, env });
+      assert.ok(server.demo, 'its models (the Default Model among them) still answer');
+      const member = new Client(server.url);
+      member.cookie = owner.cookie;
+      const models = (await member.get<{ models: { id: string }[] }>('/api/models')).body.models;
+      assert.ok(models.some((m) => m.id === 'sim-a-large'));
+      // Once an admin removes the simulator's providers, auto no longer runs it nor adds them back.
+      await server.ctx.db.deleteFrom('providers').where('source', '=', 'demo').execute();
+      await server.close();
+      server = await startTestServer({ backend, dataDir: tmp.dir, env });
+      assert.equal(server.demo, undefined);
+      assert.deepEqual(
+        (await server.ctx.db.selectFrom('providers').select('slug').execute()).map((p) => p.slug),
+        ['mine'],
+      );
+    } finally {
+      await server.close();
+      tmp.remove();
     }
   });
 });

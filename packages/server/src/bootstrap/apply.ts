@@ -22,6 +22,7 @@ import {
 import { newId, nowIso, type Database } from '../storage/index.js';
 import { reconcileApiKeys } from './api-keys.js';
 import type { BootstrapFile } from './config-file.js';
+import { demoBelongsIn } from './demo-auto.js';
 import { applyFileModels, retireFileModels } from './file-models.js';
 import { envCatalog, type ProviderSpec } from './sources.js';
 
@@ -144,6 +145,7 @@ export async function checkEnvironmentUrls(config: ServerConfig): Promise<void> 
 async function provisionDemo(deps: ProvisionDeps, orgId: string): Promise<string[]> {
   const demo = deps.demo;
   if (!demo) return [];
+  if (deps.config.demo === 'auto' && !(await demoBelongsIn(deps.db, orgId))) return [];
   const changed: string[] = [];
   for (const p of DEMO_PROVIDERS) {
     const r = await upsertProvider(deps, orgId, {

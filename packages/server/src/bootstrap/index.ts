@@ -8,3 +8,4 @@ export {
   type ProvisionDeps,
 } from './apply.js';
 export { hasRealProviders } from './sources.js';
+export { runsDemo } from './demo-auto.js';
