@@ -587,6 +587,9 @@ describe('web app in Chromium', { skip: chromiumSkip(), timeout: 300_000 }, () =
     assert.ok(adminUser, 'the Admin signed in');
     const ann = adminUser;
     const { page } = owner;
+    // Ann, an Admin, creates an API key: removing her revokes it, and the confirm says so first.
+    const annKey = await api(ann.context.request, 'POST', '/api/admin/api-keys', { name: 'Ann script' });
+    assert.equal(annKey.status, 201, JSON.stringify(annKey.body));
     await page.goto('/settings/members');
     const role = page.getByLabel('Role of Ann Admin', { exact: true });
     await role.waitFor();
@@ -626,9 +629,21 @@ describe('web app in Chromium', { skip: chromiumSkip(), timeout: 300_000 }, () =
     // Remove asks for a confirming second click.
     await page.getByRole('button', { name: 'Remove Ann Admin' }).click();
     assert.ok(await annOf(), 'not removed by the first click');
-    await page.getByRole('button', { name: 'Confirm removal of Ann Admin' }).click();
+    const confirm = page.getByRole('button', {
+      name: 'Confirm removal of Ann Admin and revoking the 1 API key they created',
+    });
+    assert.equal(await confirm.textContent(), 'Confirm: remove and revoke 1 API key');
+    await confirm.click();
     await page.getByRole('cell', { name: 'ann@example.com' }).waitFor({ state: 'detached' });
+    await page
+      .getByRole('status')
+      .filter({ hasText: 'Ann Admin was removed, and the 1 API key they created was revoked.' })
+      .waitFor();
     assert.equal(await annOf(), undefined);
+    const keyAfter = await owner.context.request.get('/v1/models', {
+      headers: { authorization: `Bearer ${String(annKey.body.key)}` },
+    });
+    assert.equal(keyAfter.status(), 401, 'her key is refused');
     assert.equal((await auditEntries(owner, 'member.remove')).length, 1);
     // Her session ended with her account.
     const gone = await ann.context.request.get('/api/auth/session');
@@ -935,6 +950,12 @@ describe('web app in Chromium', { skip: chromiumSkip(), timeout: 300_000 }, () =
     await page.getByRole('button', { name: 'Create key' }).click();
     const shown = await page.locator('.notice code').innerText();
     assert.match(shown, /^us-/);
+    // Who created it, in the Created cell (so the phone's card says it too).
+    const createdCell = page
+      .getByRole('row', { name: /CI bot/ })
+      .getByRole('cell')
+      .nth(2);
+    assert.match(await createdCell.innerText(), /by Olivia Owner$/);
     await page.getByRole('button', { name: 'Revoke CI bot' }).click();
     await page.getByRole('cell', { name: 'CI bot', exact: true }).waitFor({ state: 'detached' });
     // API answers while Simulator A is down: identical fallbacks close together are one event.

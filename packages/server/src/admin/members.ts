@@ -16,6 +16,8 @@ const InviteBody = z.strictObject({
   role: RoleSchema,
 });
 const KeyBody = z.strictObject({ name: z.string().trim().min(1, 'must not be empty').max(100) });
+/** `?keepApiKeys=true` keeps the removed member's API keys working (revoked by default). */
+const RemoveQuery = z.strictObject({ keepApiKeys: z.enum(['true', 'false']).optional() });
 const INVITE_DAYS = 7;
 
 /** Registers member, invitation and API key routes. */
@@ -41,6 +43,16 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
       .where('org_id', '=', u.orgId)
       .orderBy('id')
       .execute();
+    // What removing a member would revoke: the page says so before the admin confirms.
+    const keys = await db
+      .selectFrom('api_keys')
+      .select(['created_by', (eb) => eb.fn.countAll<number | string>().as('n')])
+      .where('org_id', '=', u.orgId)
+      .where('revoked_at', 'is', null)
+      .where('created_by', 'is not', null)
+      .groupBy('created_by')
+      .execute();
+    const keysBy = new Map(keys.map((k) => [k.created_by, Number(k.n)]));
     return {
       members: rows.map((r) => ({
         id: r.id,
@@ -48,6 +60,7 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
         name: r.name,
         role: r.role,
         createdAt: r.created_at,
+        activeApiKeys: keysBy.get(r.id) ?? 0,
       })),
     };
   });
@@ -90,9 +103,10 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
     return { id, role };
   });
 
-  app.delete('/api/admin/members/:id', { config: { access: MANAGERS } }, async (request, reply) => {
+  app.delete('/api/admin/members/:id', { config: { access: MANAGERS } }, async (request) => {
     const u = userOf(request);
     const { id } = parse(IdParams, request.params, 'params');
+    const keep = parse(RemoveQuery, request.query, 'query').keepApiKeys === 'true';
     const target = await db
       .selectFrom('users')
       .select(['id', 'role', 'email', 'name'])
@@ -106,7 +120,7 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
     if (target.role === 'owner' && u.role !== 'owner') throw forbidden('only an Owner can remove an Owner');
     if (target.role === 'owner' && (await ownerCount(u.orgId)) <= 1)
       throw conflict('the organization must keep at least one Owner');
-    await db.transaction().execute(async (trx) => {
+    const apiKeys = await db.transaction().execute(async (trx) => {
       await trx.deleteFrom('sessions').where('user_id', '=', id).execute();
       // The account is removed; its conversations stay with the organization (user_id kept for the record).
       await trx.deleteFrom('users').where('id', '=', id).where('org_id', '=', u.orgId).execute();
@@ -119,8 +133,39 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
         targetLabel: memberLabel(target),
         old: { email: target.email, role: target.role },
       });
+      // The keys they created: they saw each one once and may still hold it, so by default the keys
+      // go with them (each revocation in the audit log); `keepApiKeys` leaves an integration running.
+      const active = await trx
+        .selectFrom('api_keys')
+        .select(['id', 'name', 'prefix'])
+        .where('org_id', '=', u.orgId)
+        .where('created_by', '=', id)
+        .where('revoked_at', 'is', null)
+        .execute();
+      if (keep || active.length === 0) return { revoked: 0, kept: active.length };
+      await trx
+        .updateTable('api_keys')
+        .set({ revoked_at: nowIso() })
+        .where(
+          'id',
+          'in',
+          active.map((k) => k.id),
+        )
+        .execute();
+      for (const k of active)
+        await writeAudit(trx, {
+          orgId: u.orgId,
+          actor: actorOf(u),
+          action: 'api_key.revoke',
+          targetType: 'api_key',
+          targetId: k.id,
+          old: { name: k.name, prefix: k.prefix },
+        });
+      return { revoked: active.length, kept: 0 };
     });
-    reply.code(204);
+    // As for a key revoked by hand: every instance drops its cached keys before the answer.
+    if (apiKeys.revoked > 0) ctx.catalogs.invalidate(u.orgId);
+    return { id, apiKeys };
   });
 
   app.get('/api/admin/invitations', { config: { access: MANAGERS } }, async (request) => {
@@ -238,11 +283,28 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
     const u = userOf(request);
     const rows = await db
       .selectFrom('api_keys')
-      .selectAll()
-      .where('org_id', '=', u.orgId)
-      .where('revoked_at', 'is', null)
-      .orderBy('id')
+      .leftJoin('users', 'users.id', 'api_keys.created_by')
+      .selectAll('api_keys')
+      .select('users.name as creator_name')
+      .where('api_keys.org_id', '=', u.orgId)
+      .where('api_keys.revoked_at', 'is', null)
+      .orderBy('api_keys.id')
       .execute();
+    // A creator no longer a member is named as the audit log recorded their removal.
+    const gone = [
+      ...new Set(rows.filter((r) => r.created_by && r.creator_name === null).map((r) => r.created_by)),
+    ];
+    const removed = new Map<string | null, string | null>();
+    if (gone.length > 0) {
+      const entries = await db
+        .selectFrom('audit_log')
+        .select(['target_id', 'target_label'])
+        .where('org_id', '=', u.orgId)
+        .where('action', '=', 'member.remove')
+        .where('target_id', 'in', gone)
+        .execute();
+      for (const e of entries) removed.set(e.target_id, e.target_label);
+    }
     return {
       apiKeys: rows.map((r) => ({
         id: r.id,
@@ -250,6 +312,12 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
         prefix: r.prefix,
         createdAt: r.created_at,
         lastUsedAt: r.last_used_at,
+        // null: the bootstrap file made it (no member did); `removed`: its creator has left.
+        createdBy: r.created_by
+          ? r.creator_name !== null
+            ? { id: r.created_by, name: r.creator_name, removed: false }
+            : { id: r.created_by, name: removed.get(r.created_by) ?? null, removed: true }
+          : null,
       })),
     };
   });

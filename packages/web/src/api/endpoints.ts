@@ -1,5 +1,5 @@
 /** One typed function per server route the web app uses. */
-import { del, get, patch, post, put } from './client.js';
+import { del, get, patch, post, put, request } from './client.js';
 import type {
   AdminModel,
   ApiKey,
@@ -13,6 +13,7 @@ import type {
   Invitation,
   Mate,
   Member,
+  MemberRemoval,
   Message,
   ModelsForMembers,
   OrgSettings,
@@ -138,7 +139,8 @@ export const admin = {
 
   members: () => get<{ members: Member[] }>('/api/admin/members').then((r) => r.members),
   setRole: (id: string, role: Role) => patch<Member>(`/api/admin/members/${enc(id)}`, { role }),
-  removeMember: (id: string) => del(`/api/admin/members/${enc(id)}`),
+  /** Removes a member and revokes the API keys they created; says how many. */
+  removeMember: (id: string) => request<MemberRemoval>('DELETE', `/api/admin/members/${enc(id)}`),
   invitations: () => get<{ invitations: Invitation[] }>('/api/admin/invitations').then((r) => r.invitations),
   invite: (email: string, role: Role) => post<Invitation>('/api/admin/invitations', { email, role }),
   cancelInvitation: (id: string) => del(`/api/admin/invitations/${enc(id)}`),

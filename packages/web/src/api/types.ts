@@ -178,6 +178,14 @@ export interface Member {
   name: string;
   role: Role;
   createdAt: string;
+  /** API keys this member created that still work: removing them revokes these. */
+  activeApiKeys: number;
+}
+
+/** What removing a member did to the API keys they created. */
+export interface MemberRemoval {
+  id: string;
+  apiKeys: { revoked: number; kept: number };
 }
 
 export interface Invitation {
@@ -195,6 +203,8 @@ export interface ApiKey {
   prefix: string;
   createdAt: string;
   lastUsedAt: string | null;
+  /** Who created it: null for the bootstrap file; `removed` when they have left (name as recorded). */
+  createdBy: { id: string; name: string | null; removed: boolean } | null;
 }
 
 export interface AuditEntry {

@@ -1,11 +1,19 @@
 import type { FormEvent } from 'react';
 import { useState } from 'react';
 import { admin } from '../api/endpoints.js';
+import type { ApiKey } from '../api/types.js';
 import { CardTableHead } from '../ui/CardTable.js';
 import { ErrorText } from '../ui/ErrorText.js';
 import { useAsync } from '../ui/useAsync.js';
 
-/** API keys for the OpenAI-compatible API: create (the key is shown once), revoke. */
+/** Who created a key, as its row says it. */
+export function creatorText(createdBy: ApiKey['createdBy']): string {
+  if (!createdBy) return 'by the bootstrap file';
+  if (!createdBy.removed) return `by ${createdBy.name ?? 'a member'}`;
+  return createdBy.name ? `by ${createdBy.name}, no longer a member` : 'by a former member';
+}
+
+/** API keys for the OpenAI-compatible API: create (the key is shown once), revoke; who created each. */
 export function ApiKeysPanel() {
   const keys = useAsync(admin.apiKeys);
   const [error, setError] = useState<string>();
@@ -70,7 +78,9 @@ export function ApiKeysPanel() {
                 <code>{k.prefix}…</code>
               </td>
               <td role="cell" data-label="Created">
-                {new Date(k.createdAt).toLocaleString()}
+                {/* In the cell, not a column of its own: "Created: <when> by <who>", on a phone too. */}
+                {new Date(k.createdAt).toLocaleString()}{' '}
+                <span className="muted">{creatorText(k.createdBy)}</span>
               </td>
               <td role="cell" data-label="Last used">
                 {k.lastUsedAt ? new Date(k.lastUsedAt).toLocaleString() : 'never'}

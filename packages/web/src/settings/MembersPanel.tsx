@@ -10,6 +10,8 @@ import { asSentence } from '../ui/sentence.js';
 import { useAsync } from '../ui/useAsync.js';
 
 const ROLES: Role[] = ['owner', 'admin', 'member'];
+/** "1 API key", "2 API keys". */
+const keyCount = (n: number) => `${n} API key${n === 1 ? '' : 's'}`;
 /** The roles a viewer may grant: only an Owner grants (or takes away) the Owner role. */
 const grantable = (viewer: Role): Role[] => (viewer === 'owner' ? ROLES : ROLES.filter((r) => r !== 'owner'));
 
@@ -112,8 +114,16 @@ function MemberRow({
         {!self && !locked && (
           <ConfirmButton
             label={`Remove ${m.name}`}
-            confirm="Confirm removal"
-            confirmLabel={`Confirm removal of ${m.name}`}
+            confirm={
+              m.activeApiKeys > 0
+                ? `Confirm: remove and revoke ${keyCount(m.activeApiKeys)}`
+                : 'Confirm removal'
+            }
+            confirmLabel={
+              m.activeApiKeys > 0
+                ? `Confirm removal of ${m.name} and revoking the ${keyCount(m.activeApiKeys)} they created`
+                : `Confirm removal of ${m.name}`
+            }
             onConfirm={onRemove}
           >
             Remove
@@ -134,7 +144,7 @@ function pendingFor(invitations: Invitation[] | undefined, email: string): Invit
  * Members: invite (the link is shown to copy), change roles, remove; pending invitations.
  * A role is changed only by its Save button: choosing in the dropdown (where each arrow key fires
  * `change`) saves nothing, so a keyboard user never grants the roles passed on the way. Removing
- * asks for a confirming second click.
+ * asks for a confirming second click, which says when it also revokes the member's API keys.
  */
 export function MembersPanel({ session }: { session: Session }) {
   const members = useAsync(admin.members);
@@ -207,8 +217,13 @@ export function MembersPanel({ session }: { session: Session }) {
               }
               onRemove={() =>
                 run(async () => {
-                  await admin.removeMember(m.id);
-                  setNotice(`${m.name} was removed.`);
+                  const { apiKeys } = await admin.removeMember(m.id);
+                  // The keys they created go with them (they saw each one): said with the removal.
+                  setNotice(
+                    apiKeys.revoked > 0
+                      ? `${m.name} was removed, and the ${keyCount(apiKeys.revoked)} they created ${apiKeys.revoked === 1 ? 'was' : 'were'} revoked.`
+                      : `${m.name} was removed.`,
+                  );
                   members.setData((ms) => ms?.filter((x) => x.id !== m.id));
                 }, m.id)
               }
