@@ -35,6 +35,7 @@ import {
   createProviderNetwork,
   createSecretBox,
   loadSecretKey,
+  olderSecretKeys,
   randomToken,
   type Lookup,
 } from './security/index.js';
@@ -195,7 +196,11 @@ async function start(
     log.warn(
       "DATABASE_URL is PostgreSQL but UNDERSTUDY_SECRET is not set: provider keys are encrypted with this machine's data/secret.key, which other instances cannot read; set the same UNDERSTUDY_SECRET on every instance",
     );
-  const box = createSecretBox(loadSecretKey(config.secret, config.dataDir));
+  // Older keys only open: what they sealed is sealed again with the current key at start.
+  const box = createSecretBox(
+    loadSecretKey(config.secret, config.dataDir),
+    olderSecretKeys(config.secret, config.dataDir),
+  );
   const demo = (await runsDemo(storage.db, config, file))
     ? await startDemo({ chunkDelayMs: config.demoChunkDelayMs })
     : undefined;

@@ -3,7 +3,8 @@
  * file declared and this one no longer does (API keys, models) is undone.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import SQLite from 'better-sqlite3';
@@ -12,7 +13,13 @@ import pino from 'pino';
 import { bootstrapAtStart, readBootstrapFile } from '../src/bootstrap/index.js';
 import { builtinFacts } from '../src/catalog/index.js';
 import { loadConfig } from '../src/config.js';
-import { createSecretBox, loadSecretKey } from '../src/security/index.js';
+import {
+  createSecretBox,
+  loadSecretKey,
+  olderSecretKeys,
+  SealedWithAnotherSecret,
+  type SecretBox,
+} from '../src/security/index.js';
 import { migrations, openStorage, storageConfig, type Database } from '../src/storage/index.js';
 import type { RunningServer } from '../src/index.js';
 import {
@@ -87,7 +94,10 @@ function deployment(backend: Backend) {
       try {
         await bootstrapAtStart({
           db: storage.db,
-          box: createSecretBox(loadSecretKey(config.secret, config.dataDir)),
+          box: createSecretBox(
+            loadSecretKey(config.secret, config.dataDir),
+            olderSecretKeys(config.secret, config.dataDir),
+          ),
           config,
           file: readBootstrapFile(file, config.env),
           demo: undefined,
@@ -113,6 +123,7 @@ function deployment(backend: Backend) {
     },
     /** The log lines written by the starts so far. */
     lines,
+    dir: tmp.dir,
     remove: () => tmp.remove(),
   };
 }
@@ -601,6 +612,123 @@ test('UNDERSTUDY_DEMO=auto: an organization that tried the demo and then added a
     } finally {
       await server.close();
       tmp.remove();
+    }
+  });
+});
+
+test('secret box: older keys only open; a data/secret.key’s content works as UNDERSTUDY_SECRET', () => {
+  const tmp = tempDir();
+  try {
+    const file = loadSecretKey(undefined, tmp.dir);
+    const content = readFileSync(join(tmp.dir, 'secret.key'), 'utf8').trim();
+    const sealed = createSecretBox(file).seal('sk-first');
+    // The first instance's file given as the secret: still stretched (a secret that merely looks
+    // like base64 keeps its key), and what the file sealed opens.
+    const box = createSecretBox(loadSecretKey(content, tmp.dir), olderSecretKeys(content, tmp.dir));
+    assert.notDeepEqual(loadSecretKey(content, tmp.dir), file);
+    assert.equal(box.open(sealed), 'sk-first');
+    assert.equal(box.isCurrent(sealed), false);
+    assert.equal(box.isCurrent(box.seal('sk-new')), true);
+    const other = createSecretBox(loadSecretKey('another secret', tmp.dir));
+    assert.throws(() => other.open(sealed), SealedWithAnotherSecret);
+  } finally {
+    tmp.remove();
+  }
+});
+
+/** Adds a provider as an admin would (key sealed with `box`), beside the file's. */
+async function adminProvider(db: Kysely<Database>, box: SecretBox): Promise<void> {
+  const org = await db.selectFrom('organizations').select('id').executeTakeFirstOrThrow();
+  const now = new Date().toISOString();
+  await db
+    .insertInto('providers')
+    .values({
+      id: 'p-mine',
+      org_id: org.id,
+      slug: 'mine',
+      type: 'openai',
+      label: 'Mine',
+      base_url: 'https://api.example.com/v1',
+      api_key_enc: box.seal('sk-mine-0123456789'),
+      api_version: null,
+      headers_json: box.seal(JSON.stringify({ 'X-Team': 'blue' })),
+      source: 'admin',
+      allow_private: 0,
+      created_at: now,
+      updated_at: now,
+    })
+    .execute();
+}
+
+test('keys sealed with another secret: named, written again when declared, and recovered with the first secret', async (t) => {
+  await forEachBackend(t, async (_t, backend) => {
+    const d = deployment(backend);
+    const keyFile = join(d.dir, 'secret.key');
+    try {
+      // The first instance, without UNDERSTUDY_SECRET: its data/secret.key seals the keys.
+      await d.start(BASE);
+      const first = readFileSync(keyFile, 'utf8').trim();
+      await d.read((db) => adminProvider(db, createSecretBox(loadSecretKey(undefined, d.dir))));
+
+      // A second instance with its own data/secret.key (the QA's cluster without the secret).
+      rmSync(keyFile);
+      d.lines.length = 0;
+      const server = await d.serve(BASE);
+      try {
+        const admin = await signIn(server);
+        const providers = (
+          await admin.get<{ providers: { id: string; needsKeyAgain: boolean; headerNames: string[] }[] }>(
+            '/api/admin/providers',
+          )
+        ).body.providers;
+        assert.deepEqual(
+          providers.map((p) => [p.id, p.needsKeyAgain, p.headerNames]),
+          [
+            ['local', false, []],
+            ['mine', true, []],
+          ],
+        );
+        // The catalog still builds: the organization answers (here: lists its models).
+        assert.deepEqual(await statuses(server, ['us-ci-key-0123456789abcdefghij']), [200]);
+      } finally {
+        await server.close();
+      }
+      const warned = (text: string) => d.lines.some((l) => l.includes(text));
+      assert.ok(
+        warned(
+          "provider mine's key and header values were sealed with another secret: set UNDERSTUDY_SECRET to the secret the first instance used (its data/secret.key",
+        ),
+      );
+      assert.ok(warned('provider local updated (its stored key, sealed with another secret, written again)'));
+      assert.ok(warned('set the same UNDERSTUDY_SECRET on every instance'));
+      assert.ok(!d.lines.some((l) => l.includes('sk-mine') || l.includes('sk-local')), 'no key in the log');
+
+      // The recovery: every instance gets the first instance's data/secret.key as UNDERSTUDY_SECRET.
+      // This one, which still has its own file, opens both and seals them again with the secret.
+      d.lines.length = 0;
+      await d.start(BASE, { UNDERSTUDY_SECRET: first });
+      assert.ok(warned('sealed again with the current UNDERSTUDY_SECRET'));
+      assert.ok(!warned('sealed with another secret'));
+      // Any instance with the secret alone now reads them.
+      rmSync(keyFile);
+      const box = createSecretBox(loadSecretKey(first, d.dir));
+      const row = await d.read((db) =>
+        db.selectFrom('providers').selectAll().where('slug', '=', 'mine').executeTakeFirstOrThrow(),
+      );
+      assert.equal(box.open(row.api_key_enc!), 'sk-mine-0123456789');
+      assert.equal(box.open(row.headers_json!), '{"X-Team":"blue"}');
+      d.lines.length = 0;
+      await d.start(BASE, { UNDERSTUDY_SECRET: first });
+      assert.ok(!warned('sealed'), 'nothing more to do');
+
+      // Setting a new secret later on an instance that has neither: the file's keys are written
+      // again; the admin's provider is named, and the start goes on.
+      d.lines.length = 0;
+      await d.start(BASE, { UNDERSTUDY_SECRET: randomBytes(32).toString('hex') });
+      assert.ok(warned('provider local updated (its stored key, sealed with another secret, written again)'));
+      assert.ok(warned("provider mine's key and header values were sealed with another secret"));
+    } finally {
+      d.remove();
     }
   });
 });

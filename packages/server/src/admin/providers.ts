@@ -6,7 +6,13 @@ import { MANAGERS, userOf } from '../auth/index.js';
 import { DEFAULT_BASE_URLS } from '../catalog/index.js';
 import type { AppContext } from '../context.js';
 import { badRequest, conflict, HttpError, notFound, parse } from '../http/index.js';
-import { checkProviderUrl, openHeaders, sealHeaders, type SecretBox } from '../security/index.js';
+import {
+  checkProviderUrl,
+  readableHeaders,
+  readableKey,
+  sealHeaders,
+  type SecretBox,
+} from '../security/index.js';
 import { newId, nowIso, type ProvidersTable } from '../storage/index.js';
 
 /** Provider and model ids: short, URL- and log-safe. */
@@ -48,15 +54,21 @@ const ProviderParams = z.strictObject({ id: Slug });
 
 /** A provider as the admin API shows it: never its key, only whether one is set. */
 export function providerView(r: ProvidersTable, box: SecretBox) {
+  const headers = readableHeaders(box, r.headers_json);
   return {
     id: r.slug,
     type: r.type,
     label: r.label,
     baseUrl: r.source === 'demo' ? `(built-in simulator)${r.base_url}` : r.base_url,
     hasKey: r.api_key_enc !== null,
+    /**
+     * Its key or header values were sealed with another secret (an instance with another
+     * UNDERSTUDY_SECRET): it is called without them until they are entered again.
+     */
+    needsKeyAgain: readableKey(box, r.api_key_enc) === undefined || headers === undefined,
     apiVersion: r.api_version,
     /** Header names only: values may be credentials. */
-    headerNames: Object.keys(openHeaders(box, r.headers_json) ?? {}),
+    headerNames: Object.keys(headers ?? {}),
     source: r.source,
     builtin: r.source === 'demo',
     createdAt: r.created_at,
@@ -200,7 +212,7 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): v
       });
       // Header values may be credentials, so the entry never holds them; an edit of them alone
       // (same names) is still a change, recorded as such.
-      const headers = (r: ProvidersTable) => openHeaders(ctx.box, r.headers_json);
+      const headers = (r: ProvidersTable) => readableHeaders(ctx.box, r.headers_json);
       const headerValues = unchanged(headers(row), headers(next)) ? {} : { headerValues: 'changed' };
       // Like the key route: whether a key is set, never what it is.
       const key = body.apiKey === undefined ? {} : { hasKey: next.api_key_enc !== null, key: 'given again' };

@@ -15,7 +15,8 @@ import { createOrganization, emailTaken, insertUser } from '../organizations/ind
 import {
   checkProviderUrl,
   hashPassword,
-  openHeaders,
+  readableHeaders,
+  readableKey,
   sealHeaders,
   type SecretBox,
 } from '../security/index.js';
@@ -24,6 +25,12 @@ import { reconcileApiKeys } from './api-keys.js';
 import type { BootstrapFile } from './config-file.js';
 import { demoBelongsIn } from './demo-auto.js';
 import { applyFileModels, retireFileModels } from './file-models.js';
+import {
+  resealProviderSecrets,
+  stillUnreadable,
+  unreadableMessage,
+  type Unreadable,
+} from './provider-secrets.js';
 import { envCatalog, type ProviderSpec } from './sources.js';
 
 const BOOTSTRAP: Actor = { id: null, label: 'bootstrap' };
@@ -38,11 +45,8 @@ export interface ProvisionDeps {
   log: Logger;
 }
 
-async function upsertProvider(
-  deps: ProvisionDeps,
-  orgId: string,
-  p: ProviderSpec,
-): Promise<'created' | 'updated' | 'unchanged'> {
+/** Writes an operator-declared provider; returns what changed, for the start log ('' for nothing). */
+async function upsertProvider(deps: ProvisionDeps, orgId: string, p: ProviderSpec): Promise<string> {
   const { db, box } = deps;
   const existing = await db
     .selectFrom('providers')
@@ -76,17 +80,21 @@ async function upsertProvider(
       .execute();
     return 'created';
   }
-  const sameKey =
-    (existing.api_key_enc ? box.open(existing.api_key_enc) : undefined) === (p.apiKey || undefined);
+  // Unreadable (undefined): sealed by an instance with another secret. The operator gives the
+  // provider's key and headers again at every start, so they are written anew, not a failed start.
+  const storedKey = readableKey(box, existing.api_key_enc);
+  const storedHeaders = readableHeaders(box, existing.headers_json);
+  const sameKey = storedKey !== undefined && (storedKey ?? undefined) === (p.apiKey || undefined);
   // Compared opened: sealing the same headers twice gives two different strings.
   const sameHeaders =
-    JSON.stringify(openHeaders(box, existing.headers_json)) === JSON.stringify(headers) &&
+    storedHeaders !== undefined &&
+    JSON.stringify(storedHeaders) === JSON.stringify(headers) &&
     !existing.headers_json?.startsWith('{');
   const same =
     sameKey &&
     sameHeaders &&
     (Object.keys(values) as (keyof typeof values)[]).every((k) => existing[k] === values[k]);
-  if (same) return 'unchanged';
+  if (same) return '';
   await db
     .updateTable('providers')
     .set({
@@ -97,7 +105,13 @@ async function upsertProvider(
     })
     .where('id', '=', existing.id)
     .execute();
-  return 'updated';
+  const lost = [
+    ...(storedKey === undefined ? ['key'] : []),
+    ...(storedHeaders === undefined ? ['header values'] : []),
+  ];
+  return lost.length > 0
+    ? `updated (its stored ${lost.join(' and ')}, sealed with another secret, written again)`
+    : 'updated';
 }
 
 /** Checks an operator-declared URL: metadata/link-local always refused; offline names accepted. */
@@ -157,7 +171,7 @@ async function provisionDemo(deps: ProvisionDeps, orgId: string): Promise<string
       source: 'demo',
       allowPrivate: true,
     });
-    if (r !== 'unchanged') changed.push(`provider ${p.slug} ${r}`);
+    if (r) changed.push(`provider ${p.slug} ${r}`);
   }
   for (const m of DEMO_MODELS) {
     const exists = await deps.db
@@ -235,7 +249,7 @@ async function provisionIn(deps: ProvisionDeps, orgId: string, primary: boolean)
     for (const p of [...env.providers, ...fileProviders]) {
       await checkOperatorUrl(deps, p);
       const r = await upsertProvider(deps, orgId, p);
-      if (r !== 'unchanged') changes.push(`provider ${p.slug} ${r}`);
+      if (r) changes.push(`provider ${p.slug} ${r}`);
     }
     // Environment models are added once; admins may edit them afterwards.
     for (const m of env.models) {
@@ -385,15 +399,37 @@ function settingOf(mode: string, model: string | null): FallbackSetting {
  * organization's id, if any.
  */
 export async function bootstrapAtStart(deps: ProvisionDeps): Promise<string | undefined> {
-  const { primary, done } = await inTransaction(deps.db, (db) => bootstrapIn({ ...deps, db }));
+  const { primary, done, resealed, unreadable } = await inTransaction(deps.db, (db) =>
+    bootstrapIn({ ...deps, db }),
+  );
+  if (resealed > 0)
+    deps.log.info(
+      { resealed },
+      'provider keys and header values sealed with an older key of this instance were sealed again with the current UNDERSTUDY_SECRET',
+    );
+  for (const u of unreadable) deps.log.warn({ orgId: u.orgId, provider: u.slug }, unreadableMessage(u));
   logProvisioned(deps.log, done);
+  // Without a shared secret each instance seals with its own data/secret.key: what this one wrote
+  // again, the others can no longer open.
+  if (
+    !deps.config.secret &&
+    done.some((d) => d.changes.some((c) => c.includes('sealed with another secret')))
+  )
+    deps.log.warn(
+      "provider keys another instance sealed were written again with this instance's data/secret.key, which the other instances cannot open: set the same UNDERSTUDY_SECRET on every instance (docs/deployment.md)",
+    );
   return primary;
 }
 
-async function bootstrapIn(
-  deps: ProvisionDeps,
-): Promise<{ primary: string | undefined; done: Provisioned[] }> {
+async function bootstrapIn(deps: ProvisionDeps): Promise<{
+  primary: string | undefined;
+  done: Provisioned[];
+  resealed: number;
+  unreadable: Unreadable[];
+}> {
   const { db, file } = deps;
+  // First: what provisioning compares (a declared provider's key) is then sealed with the current key.
+  const secrets = await resealProviderSecrets(db, deps.box);
   let orgs = await db.selectFrom('organizations').select(['id', 'name']).orderBy('id').execute();
   if (orgs.length === 0 && file?.admin) {
     await createOrganization(db, {
@@ -417,5 +453,10 @@ async function bootstrapIn(
   const primary = (file?.organization && orgs.find((o) => o.name === file.organization?.name)) ?? orgs[0];
   const done: Provisioned[] = [];
   for (const o of orgs) done.push(await provisionIn(deps, o.id, o.id === primary?.id));
-  return { primary: primary?.id, done };
+  return {
+    primary: primary?.id,
+    done,
+    resealed: secrets.resealed,
+    unreadable: await stillUnreadable(db, deps.box, secrets.unreadable),
+  };
 }

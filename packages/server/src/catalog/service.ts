@@ -13,7 +13,7 @@ import type {
   ProviderType,
 } from '@understudy/engine';
 import type { Kysely } from 'kysely';
-import { openHeaders, type SecretBox } from '../security/index.js';
+import { readableHeaders, readableKey, type SecretBox } from '../security/index.js';
 import type { Database, ModelsTable, ProvidersTable } from '../storage/index.js';
 
 /** An organization's catalog plus what the server needs beside the engine's view. */
@@ -74,11 +74,15 @@ export function createCatalogService(deps: {
       baseUrl = sim.replace(/\/$/, '') + r.base_url;
     }
     const p: ProviderConfig = { id: r.slug, type: r.type as ProviderType, label: r.label, baseUrl };
-    if (r.api_key_enc) p.apiKey = deps.box.open(r.api_key_enc);
+    // A key or headers sealed with another secret (another instance's): the provider is called
+    // without them, answers 401 and is flagged as misconfigured, rather than failing every
+    // answer of the organization; the start log and the admin list say to enter them again.
+    const key = readableKey(deps.box, r.api_key_enc);
+    if (key) p.apiKey = key;
     if (r.api_version) p.apiVersion = r.api_version;
     // Picks the provider's connection rule (may it reach private addresses): createProviderNetwork.
     if (r.allow_private === 1) p.allowPrivate = true;
-    const headers = openHeaders(deps.box, r.headers_json);
+    const headers = readableHeaders(deps.box, r.headers_json);
     if (headers) p.headers = headers;
     return p;
   };

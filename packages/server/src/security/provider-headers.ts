@@ -3,7 +3,7 @@
  * often authenticates with one (`X-Api-Key`). Rows written before headers were sealed hold plain
  * JSON and are still read.
  */
-import type { SecretBox } from './secret-box.js';
+import { SealedWithAnotherSecret, type SecretBox } from './secret-box.js';
 
 /** Custom headers of a provider, by name. */
 export type ProviderHeaders = Record<string, string>;
@@ -18,4 +18,24 @@ export function openHeaders(box: SecretBox, stored: string | null): ProviderHead
   if (!stored) return null;
   const json = stored.startsWith('{') ? stored : box.open(stored);
   return JSON.parse(json) as ProviderHeaders;
+}
+
+/** What a secret that cannot be opened reads as: another instance's secret sealed it. */
+function unlessSealedElsewhere<T>(open: () => T): T | undefined {
+  try {
+    return open();
+  } catch (err) {
+    if (err instanceof SealedWithAnotherSecret) return undefined;
+    throw err;
+  }
+}
+
+/** A provider's key: null for none, undefined when this instance's secret cannot open it. */
+export function readableKey(box: SecretBox, sealed: string | null): string | null | undefined {
+  return sealed === null ? null : unlessSealedElsewhere(() => box.open(sealed));
+}
+
+/** A provider's headers: null for none, undefined when this instance's secret cannot open them. */
+export function readableHeaders(box: SecretBox, stored: string | null): ProviderHeaders | null | undefined {
+  return unlessSealedElsewhere(() => openHeaders(box, stored));
 }

@@ -1,16 +1,31 @@
 /**
  * Encryption at rest for provider keys: AES-256-GCM with a 32-byte key from `UNDERSTUDY_SECRET`
  * (any string, stretched with SHA-256) or, if unset, a random key generated once into
- * `<data>/secret.key` (mode 0600). Losing that file means re-entering provider keys.
+ * `<data>/secret.key` (mode 0600). Losing that file means re-entering provider keys, unless its
+ * content is given as UNDERSTUDY_SECRET (see olderSecretKeys).
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+/**
+ * A sealed value no key of this instance opens: it was sealed with another secret (another
+ * UNDERSTUDY_SECRET, or another instance's data/secret.key), or altered.
+ */
+export class SealedWithAnotherSecret extends Error {
+  constructor() {
+    super('sealed with another secret than this instance has');
+    this.name = 'SealedWithAnotherSecret';
+  }
+}
+
 /** Seals and opens secrets. */
 export interface SecretBox {
   seal(plain: string): string;
+  /** The plain value; throws SealedWithAnotherSecret when no key of this instance opens it. */
   open(sealed: string): string;
+  /** Whether `sealed` opens with the key `seal` uses (false: an older key of this instance, or none). */
+  isCurrent(sealed: string): boolean;
 }
 
 /** The encryption key: from the secret string, or from (or into) the data folder. */
@@ -29,8 +44,46 @@ export function loadSecretKey(secret: string | undefined, dataDir: string): Buff
   return key;
 }
 
-/** A SecretBox over a 32-byte key. Sealed form: `v1.<iv>.<tag>.<ciphertext>` in base64url. */
-export function createSecretBox(key: Buffer): SecretBox {
+/**
+ * Keys that may have sealed what is stored before UNDERSTUDY_SECRET was set: the secret read as a
+ * data/secret.key's content (base64 of 32 bytes: the first instance's file given as the secret),
+ * and this instance's own data/secret.key. They only open; start seals again with the current key
+ * what they open, so that every instance with the same UNDERSTUDY_SECRET reads it.
+ */
+export function olderSecretKeys(secret: string | undefined, dataDir: string): Buffer[] {
+  if (!secret) return [];
+  const keys: Buffer[] = [];
+  const raw = Buffer.from(secret, 'base64');
+  if (raw.length === 32 && raw.toString('base64') === secret) keys.push(raw);
+  const file = join(dataDir, 'secret.key');
+  if (existsSync(file)) {
+    const own = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+    if (own.length === 32) keys.push(own);
+  }
+  return keys;
+}
+
+/** Opens with one key; undefined when the key is not the one that sealed it (GCM's tag says so). */
+function openWith(key: Buffer, iv: string, tag: string, ct: string): string | undefined {
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+    decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+    return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A SecretBox over a 32-byte key (and older keys it only opens with). Sealed form:
+ * `v1.<iv>.<tag>.<ciphertext>` in base64url.
+ */
+export function createSecretBox(key: Buffer, older: Buffer[] = []): SecretBox {
+  const parts = (sealed: string) => {
+    const [v, iv, tag, ct] = sealed.split('.');
+    if (v !== 'v1' || !iv || !tag || ct === undefined) throw new Error('unreadable sealed secret');
+    return [iv, tag, ct] as const;
+  };
   return {
     seal(plain) {
       const iv = randomBytes(12);
@@ -41,13 +94,15 @@ export function createSecretBox(key: Buffer): SecretBox {
         .join('.');
     },
     open(sealed) {
-      const [v, iv, tag, ct] = sealed.split('.');
-      if (v !== 'v1' || !iv || !tag || ct === undefined) throw new Error('unreadable sealed secret');
-      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
-      decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-      return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString(
-        'utf8',
-      );
+      const p = parts(sealed);
+      for (const k of [key, ...older]) {
+        const plain = openWith(k, ...p);
+        if (plain !== undefined) return plain;
+      }
+      throw new SealedWithAnotherSecret();
+    },
+    isCurrent(sealed) {
+      return openWith(key, ...parts(sealed)) !== undefined;
     },
   };
 }

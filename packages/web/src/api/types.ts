@@ -149,6 +149,8 @@ export interface Provider {
   label: string;
   baseUrl: string;
   hasKey: boolean;
+  /** Its key or header values were sealed with another UNDERSTUDY_SECRET: it is called without them. */
+  needsKeyAgain: boolean;
   /** Names of its custom headers (their values, like the key, are never shown). */
   headerNames: string[];
   builtin: boolean;

@@ -163,6 +163,13 @@ function ProviderCard({
       </div>
       <div className="muted small">{p.baseUrl}</div>
       <div className="small">API key: {p.hasKey ? 'set (hidden)' : 'not set'}</div>
+      {p.needsKeyAgain && (
+        <div className="error-text small">
+          This server cannot read its stored key or header values: they were saved by a server with another
+          UNDERSTUDY_SECRET. Enter them again (or give every server the same secret); until then it is called
+          without them.
+        </div>
+      )}
       <div className="row">
         <button
           type="button"
