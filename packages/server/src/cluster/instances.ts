@@ -118,6 +118,9 @@ export async function registerInstance(
   if (!opts.shared) return { reclaimed, registry: { id: opts.id, stop: deregister } };
   let beats = 0;
   let beating = false;
+  // While the database is unreachable every beat fails: one line when that starts, one when a
+  // beat succeeds again (with how long and how many), not a warning with a stack every beat.
+  let failing: { since: number; beats: number } | undefined;
   const timer = setInterval(() => {
     // A beat still waiting for the database will refresh the heartbeat itself: no pile-up.
     if (beating) return;
@@ -141,7 +144,25 @@ export async function registerInstance(
         .where('heartbeat_at', '<', new Date(Date.now() - 60 * t.staleMs).toISOString())
         .execute();
     })()
-      .catch((err: unknown) => opts.log.warn({ err }, 'instance heartbeat failed'))
+      .then(
+        () => {
+          if (!failing) return;
+          opts.log.info(
+            { failedBeats: failing.beats, failingMs: Date.now() - failing.since },
+            'instance heartbeat recovered',
+          );
+          failing = undefined;
+        },
+        (err: unknown) => {
+          if (failing) {
+            failing.beats++;
+            return;
+          }
+          failing = { since: Date.now(), beats: 1 };
+          const error = err instanceof Error ? err.message : String(err);
+          opts.log.warn({ error }, 'instance heartbeat failed (one line until a beat succeeds again)');
+        },
+      )
       .finally(() => (beating = false));
   }, t.heartbeatMs);
   timer.unref();

@@ -163,6 +163,10 @@ export async function openStorage(config: StorageConfig, opts: { poolMax?: numbe
     const pool = new pg.Pool({ connectionString: config.url, max: opts.poolMax ?? 10 });
     // An idle client's network error must not crash the process; the next query reconnects.
     pool.on('error', () => undefined);
+    // Nor a busy one's: the pool listens to a client only while it is idle, and a connection cut
+    // during a query (PostgreSQL restarting, the network) emits 'error' on the client after
+    // failing the query, which, unheard, is an uncaught exception. The query's caller has the error.
+    pool.on('connect', (client) => client.on('error', () => undefined));
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     exclusive = async (fn) => {
       // A session lock on a connection of its own: the work itself uses the pool.
