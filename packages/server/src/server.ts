@@ -25,8 +25,7 @@ import { newInstanceId, registerInstance, startCluster } from './cluster/index.j
 import type { ServerConfig } from './config.js';
 import type { AppContext } from './context.js';
 import { startDemo, type Demo } from './demo/index.js';
-import { databaseUnavailable } from './http/database-unavailable.js';
-import { frameworkClientError, HttpError, lazyChildLogger } from './http/index.js';
+import { databaseUnavailable, frameworkClientError, HttpError, lazyChildLogger } from './http/index.js';
 import { frameworkErrors, installApiHeaders } from './http/api-headers.js';
 import { createMetrics, unmatchedRoute } from './metrics/index.js';
 import { checkMetricsAccess } from './metrics/access.js';
@@ -357,15 +356,8 @@ async function start(
       const e = frameworkClientError(err, request, reply, config.bodyLimitBytes);
       return reply.code(e.status).send({ error: { code: e.code, message: e.message } });
     }
-    const down = databaseUnavailable(err);
-    if (down) {
-      // Every request says so while it lasts: a line each, without a stack (the cause is known).
-      request.log.warn({ error: (err as Error).message }, 'request failed: the database is unavailable');
-      return reply
-        .code(down.status)
-        .header('retry-after', String(down.retryAfterS))
-        .send({ error: { code: down.code, message: down.message } });
-    }
+    const down = databaseUnavailable(err, request, reply);
+    if (down) return reply.code(down.status).send({ error: { code: down.code, message: down.message } });
     request.log.error({ err }, 'request failed');
     return reply
       .code(500)

@@ -5,3 +5,4 @@ export { parseCookies, serializeCookie } from './cookies.js';
 export { CLIENT_STALL_MS, SSE_HEADERS, drained } from './stream.js';
 export { lazyChildLogger } from './lazy-logger.js';
 export { frameworkClientError } from './refused-body.js';
+export { databaseUnavailable } from './database-unavailable.js';

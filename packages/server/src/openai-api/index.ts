@@ -9,8 +9,13 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { API_KEY, principalOf } from '../auth/index.js';
 import type { AppContext } from '../context.js';
-import { databaseUnavailable } from '../http/database-unavailable.js';
-import { HttpError, describeIssues, frameworkClientError, parse } from '../http/index.js';
+import {
+  HttpError,
+  databaseUnavailable,
+  describeIssues,
+  frameworkClientError,
+  parse,
+} from '../http/index.js';
 import { newId } from '../storage/index.js';
 import { ApiAnswers } from './in-flight.js';
 import { CompletionBody, toChatRequest } from './request.js';
@@ -67,14 +72,11 @@ export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): Api
           .code(e.status)
           .send(new OpenAIError(e.status, 'invalid_request_error', e.code, e.message).body());
       }
-      const down = databaseUnavailable(err);
-      if (down) {
-        request.log.warn({ error: (err as Error).message }, 'request failed: the database is unavailable');
+      const down = databaseUnavailable(err, request, reply);
+      if (down)
         return reply
           .code(down.status)
-          .header('retry-after', String(down.retryAfterS))
           .send(new OpenAIError(down.status, 'server_error', down.code, down.message).body());
-      }
       ctx.log.error({ err }, 'OpenAI-compatible API failed');
       return reply.code(500).send(new OpenAIError(500, 'server_error', null, 'internal error').body());
     });
