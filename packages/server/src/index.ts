@@ -3,10 +3,12 @@
  * persistence, streaming chat, admin API, OpenAI-compatible API, metrics).
  */
 import { loadConfig, type ServerConfig } from './config.js';
-import { createLogger, startServer, type RunningServer } from './server.js';
+import { createLogger } from './logging.js';
+import { startServer, type RunningServer } from './server.js';
 
 export { ConfigError, loadConfig, type ServerConfig } from './config.js';
-export { startServer, createLogger, type RunningServer, type StartOptions } from './server.js';
+export { startServer, type RunningServer, type StartOptions } from './server.js';
+export { createLogger } from './logging.js';
 export type { AppContext } from './context.js';
 export { tuneHeapGrowth, heapGrowthFlag, HEAP_GROWING_PERCENT } from './heap.js';
 

@@ -6,7 +6,7 @@
 import { createEngine, type Engine } from '@understudy/engine';
 import { testConnection } from '@understudy/providers';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import pino, { type DestinationStream, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { FallbackRecorder } from './activity/index.js';
 import { registerAdminRoutes } from './admin/index.js';
 import { ApiKeyCache, installGuard, PUBLIC, registerAuthRoutes } from './auth/index.js';
@@ -25,10 +25,16 @@ import { newInstanceId, registerInstance, startCluster } from './cluster/index.j
 import type { ServerConfig } from './config.js';
 import type { AppContext } from './context.js';
 import { startDemo, type Demo } from './demo/index.js';
-import { databaseUnavailable, frameworkClientError, HttpError, lazyChildLogger } from './http/index.js';
-import { frameworkErrors, installApiHeaders } from './http/api-headers.js';
-import { createMetrics, unmatchedRoute } from './metrics/index.js';
-import { checkMetricsAccess } from './metrics/access.js';
+import {
+  databaseUnavailable,
+  frameworkClientError,
+  frameworkErrors,
+  HttpError,
+  installApiHeaders,
+  lazyChildLogger,
+} from './http/index.js';
+import { createLogger } from './logging.js';
+import { checkMetricsAccess, createMetrics, unmatchedRoute } from './metrics/index.js';
 import { OpenAIError, registerOpenAIRoutes } from './openai-api/index.js';
 import { countOrganizations } from './organizations/index.js';
 import {
@@ -64,53 +70,6 @@ export interface StartOptions {
   activityFlushMs?: number;
   /** Resolves provider host names instead of `dns.lookup` (tests: a name that re-resolves). */
   resolve?: Lookup;
-}
-
-/** Paths whose values must never reach a log. */
-const REDACT = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["x-csrf-token"]',
-  'res.headers["set-cookie"]',
-  '*.password',
-  '*.apiKey',
-  '*.key',
-  '*.token',
-  '*.csrfToken',
-];
-
-/** The process logger: JSON lines, secrets redacted. */
-export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino(
-    {
-      level,
-      redact: { paths: REDACT, censor: '[redacted]' },
-      // Request logs carry method, a URL with tokens removed and the peer; never headers or bodies.
-      serializers: {
-        req: (req: { method?: string; url?: string; ip?: string }) => ({
-          method: req.method,
-          url: safeUrl(req.url ?? ''),
-          remoteAddress: req.ip,
-        }),
-        res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
-        err: pino.stdSerializers.err,
-      },
-    },
-    destination ?? pino.destination(1),
-  );
-}
-
-/** A URL with invitation tokens and token-like query values removed. */
-export function safeUrl(url: string): string {
-  return (
-    url
-      // The invitation link (acceptUrl): the web app takes everything after /invite/ as the token.
-      .replace(/\/invite\/[^?#]+/gi, '/invite/[redacted]')
-      // What that page then reads; `accept` is the route that takes the token in its body.
-      .replace(/\/api\/invitations\/(?!accept(?:[/?#]|$))[^/?#]+/gi, '/api/invitations/[redacted]')
-      // The setup link (`/setup?token=…`) and any other token or key given in the query.
-      .replace(/([?&](token|key)=)[^&#]*/gi, '$1[redacted]')
-  );
 }
 
 /** Something a start opened, closed again when a later step fails. */

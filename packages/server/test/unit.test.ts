@@ -23,7 +23,7 @@ import {
   verifyPassword,
 } from '../src/security/index.js';
 import { jsonTextNestsDeeperThan, nestsDeeperThan } from '../src/http/json-depth.js';
-import { safeUrl } from '../src/server.js';
+import { safeUrl } from '../src/logging.js';
 import { tempDir } from './helpers.js';
 
 test('SSRF: metadata and link-local always refused, private only when allowed', async () => {

@@ -6,3 +6,4 @@ export { CLIENT_STALL_MS, SSE_HEADERS, drained } from './stream.js';
 export { lazyChildLogger } from './lazy-logger.js';
 export { frameworkClientError } from './refused-body.js';
 export { databaseUnavailable } from './database-unavailable.js';
+export { frameworkErrors, installApiHeaders } from './api-headers.js';

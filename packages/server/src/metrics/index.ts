@@ -2,6 +2,8 @@
 import type { AnswerResult, HealthMemory } from '@understudy/engine';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+export { checkMetricsAccess, type MetricsRequest } from './access.js';
+
 /** The metrics of one server (its own registry, so several servers can share a process in tests). */
 export interface Metrics {
   registry: Registry;
