@@ -13,7 +13,6 @@ import type { ServerConfig } from '../config.js';
 import { DEMO_MODELS, DEMO_PROVIDERS, type Demo } from '../demo/index.js';
 import { createOrganization, emailTaken, insertUser } from '../organizations/index.js';
 import {
-  checkProviderUrl,
   hashPassword,
   readableHeaders,
   readableKey,
@@ -23,6 +22,7 @@ import {
 import { newId, nowIso, type Database } from '../storage/index.js';
 import { reconcileApiKeys } from './api-keys.js';
 import type { BootstrapFile } from './config-file.js';
+import { checkOperatorUrl } from './urls.js';
 import { demoBelongsIn } from './demo-auto.js';
 import { applyFileModels, retireFileModels } from './file-models.js';
 import {
@@ -112,47 +112,6 @@ async function upsertProvider(deps: ProvisionDeps, orgId: string, p: ProviderSpe
   return lost.length > 0
     ? `updated (its stored ${lost.join(' and ')}, sealed with another secret, written again)`
     : 'updated';
-}
-
-/** Checks an operator-declared URL: metadata/link-local always refused; offline names accepted. */
-async function checkOperatorUrl(deps: ProvisionDeps, p: ProviderSpec): Promise<void> {
-  const v = await checkProviderUrl(p.baseUrl, {
-    allowPrivate: p.allowPrivate || deps.config.allowPrivateProviderUrls,
-    allowUnresolved: true,
-  });
-  if (!v.ok) throw new Error(`provider ${p.slug}: ${v.message}`);
-}
-
-/** Checks every provider URL of the bootstrap file before anything starts (a refusal stops the start). */
-export async function checkBootstrapUrls(file: BootstrapFile, config: ServerConfig): Promise<void> {
-  for (const p of file.providers) {
-    const url = p.baseUrl ?? DEFAULT_BASE_URLS[p.type];
-    if (!url) throw new Error(`UNDERSTUDY_CONFIG: provider ${p.id} needs a baseUrl for type ${p.type}`);
-    const v = await checkProviderUrl(url, {
-      allowPrivate: (p.allowPrivate ?? false) || config.allowPrivateProviderUrls,
-      allowUnresolved: true,
-    });
-    if (!v.ok) throw new Error(`UNDERSTUDY_CONFIG: provider ${p.id}: ${v.message}`);
-  }
-}
-
-/** The variable that sets an environment provider's URL (the others use their vendor's). */
-const URL_VARIABLES: Record<string, string> = { openai: 'OPENAI_BASE_URL', ollama: 'OLLAMA_BASE_URL' };
-
-/**
- * Checks the URLs of the environment's providers before anything starts, as checkBootstrapUrls
- * does the file's: refused later, they failed first-run setup after its organization and Owner
- * existed, leaving it without a single provider.
- */
-export async function checkEnvironmentUrls(config: ServerConfig): Promise<void> {
-  for (const p of envCatalog(config).providers) {
-    const v = await checkProviderUrl(p.baseUrl, {
-      allowPrivate: p.allowPrivate || config.allowPrivateProviderUrls,
-      allowUnresolved: true,
-    });
-    if (!v.ok)
-      throw new Error(`${URL_VARIABLES[p.slug] ?? 'the environment'} (provider ${p.slug}): ${v.message}`);
-  }
 }
 
 /** Ensures the demo providers and models in an organization (when the simulator runs). */
@@ -247,7 +206,7 @@ async function provisionIn(deps: ProvisionDeps, orgId: string, primary: boolean)
       return spec;
     });
     for (const p of [...env.providers, ...fileProviders]) {
-      await checkOperatorUrl(deps, p);
+      await checkOperatorUrl(p.baseUrl, p.allowPrivate, deps.config, `provider ${p.slug}`);
       const r = await upsertProvider(deps, orgId, p);
       if (r) changes.push(`provider ${p.slug} ${r}`);
     }
