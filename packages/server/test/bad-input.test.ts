@@ -155,6 +155,8 @@ test('bad input', async (t) => {
         ],
         ['GET', '/api/nothing-here', undefined, {}, 404, /no route/],
         ['POST', '/api/auth/login', JSON.stringify({ email: 'a' }), {}, 400, /password/],
+        // A JSON null is no body: said so, not "expected object, received undefined".
+        ['POST', '/api/auth/login', 'null', {}, 400, /^a JSON body is required$/],
         // The web API takes no free-form JSON: a deep value is an unknown field, never measured.
         [
           'POST',

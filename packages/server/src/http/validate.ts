@@ -18,7 +18,8 @@ export function describeIssues(error: z.ZodError, where: string): string {
 export function parse<S extends z.ZodType>(schema: S, value: unknown, where = 'body'): z.infer<S> {
   const r = schema.safeParse(value ?? (where === 'body' ? undefined : {}));
   if (!r.success) {
-    if (value === undefined && where === 'body') throw badRequest('a JSON body is required');
+    // A JSON `null` is no body either ("expected object, received undefined" said nothing useful).
+    if (value == null && where === 'body') throw badRequest('a JSON body is required');
     throw badRequest(describeIssues(r.error, where), 'invalid_input');
   }
   return r.data;
