@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, sql, SqliteDialect } from 'kysely';
 import pino from 'pino';
@@ -68,6 +68,21 @@ function edit(text: string, ...edits: [string, string][]): string {
     text = text.replace(from, to);
   }
   return text;
+}
+
+/** Runs `fn` with a fresh deployment on each backend, removing its folder afterwards. */
+async function forEachDeployment(
+  t: TestContext,
+  fn: (t: TestContext, d: ReturnType<typeof deployment>) => Promise<void>,
+): Promise<void> {
+  await forEachBackend(t, async (t, backend) => {
+    const d = deployment(backend);
+    try {
+      await fn(t, d);
+    } finally {
+      d.remove();
+    }
+  });
 }
 
 /** A data folder, database and bootstrap file; `start` applies the file as a start does. */
@@ -142,51 +157,46 @@ async function counts(db: Kysely<Database>): Promise<Record<string, number>> {
 }
 
 test('a refused bootstrap file changes nothing', async (t) => {
-  await forEachBackend(t, async (t, backend) => {
-    const d = deployment(backend);
-    try {
-      await t.test('on a first start: no organization, admin, provider, model or key', async () => {
+  await forEachDeployment(t, async (t, d) => {
+    await t.test('on a first start: no organization, admin, provider, model or key', async () => {
+      await assert.rejects(
+        d.start(edit(BASE, ['defaultModel: smart', 'defaultModel: smrt'])),
+        /defaultModel: "smrt" is not in the available list/,
+      );
+      assert.deepEqual(await d.read(counts), {
+        organizations: 0,
+        users: 0,
+        providers: 0,
+        models: 0,
+        api_keys: 0,
+        audit_log: 0,
+      });
+    });
+    await t.test(
+      'on a later start: the models written before the settings check are kept as they were',
+      async () => {
+        await d.start(BASE);
+        const before = await d.read(async (db) => ({
+          counts: await counts(db),
+          models: await db.selectFrom('models').selectAll().orderBy('slug').execute(),
+        }));
         await assert.rejects(
-          d.start(edit(BASE, ['defaultModel: smart', 'defaultModel: smrt'])),
+          d.start(
+            edit(
+              BASE,
+              ['    label: Fast\n', '    label: Partial Label\n'],
+              ['defaultModel: smart', 'defaultModel: smrt'],
+            ),
+          ),
           /defaultModel: "smrt" is not in the available list/,
         );
-        assert.deepEqual(await d.read(counts), {
-          organizations: 0,
-          users: 0,
-          providers: 0,
-          models: 0,
-          api_keys: 0,
-          audit_log: 0,
-        });
-      });
-      await t.test(
-        'on a later start: the models written before the settings check are kept as they were',
-        async () => {
-          await d.start(BASE);
-          const before = await d.read(async (db) => ({
-            counts: await counts(db),
-            models: await db.selectFrom('models').selectAll().orderBy('slug').execute(),
-          }));
-          await assert.rejects(
-            d.start(
-              edit(
-                BASE,
-                ['    label: Fast\n', '    label: Partial Label\n'],
-                ['defaultModel: smart', 'defaultModel: smrt'],
-              ),
-            ),
-            /defaultModel: "smrt" is not in the available list/,
-          );
-          const after = await d.read(async (db) => ({
-            counts: await counts(db),
-            models: await db.selectFrom('models').selectAll().orderBy('slug').execute(),
-          }));
-          assert.deepEqual(after, before);
-        },
-      );
-    } finally {
-      d.remove();
-    }
+        const after = await d.read(async (db) => ({
+          counts: await counts(db),
+          models: await db.selectFrom('models').selectAll().orderBy('slug').execute(),
+        }));
+        assert.deepEqual(after, before);
+      },
+    );
   });
 });
 
@@ -208,8 +218,7 @@ async function signIn(server: RunningServer): Promise<Client> {
 }
 
 test('API keys the file declared and no longer declares are revoked; keys made in the UI are not', async (t) => {
-  await forEachBackend(t, async (_t, backend) => {
-    const d = deployment(backend);
+  await forEachDeployment(t, async (_t, d) => {
     const first = 'us-ci-key-0123456789abcdefghij';
     const rotated = 'us-ci-rotated-99999999999999zz';
     const again = 'us-ci-again-0123456789abcdefgh';
@@ -278,7 +287,6 @@ test('API keys the file declared and no longer declares are revoked; keys made i
       );
     } finally {
       await server.close();
-      d.remove();
     }
   });
 });
@@ -349,219 +357,189 @@ async function modelsOf(db: Kysely<Database>) {
 
 test('a model the file declares is what the file says; one it no longer declares is disabled', async (t) => {
   const gpt4o = builtinFacts('gpt-4o')!;
-  await forEachBackend(t, async (t, backend) => {
-    const d = deployment(backend);
-    try {
-      await d.start(BASE);
-      await t.test('a field left out takes the catalog fact or the default, not what was there', async () => {
-        // An admin edits what the file declares and what it leaves out...
-        await d.read((db) =>
-          db
-            .updateTable('models')
-            .set({ label: 'Mine', capabilities_json: '["vision"]' })
-            .where('slug', '=', 'smart')
-            .execute(),
-        );
-        // ...and the operator deletes `tags: [zero-retention]` from smart and `label: Fast` from fast.
-        await d.start(edit(BASE, ['    tags: [zero-retention]\n', ''], ['    label: Fast\n', '']));
-        const models = await d.read(modelsOf);
-        assert.deepEqual(models.smart, {
-          label: gpt4o.label,
-          capabilities: gpt4o.capabilities,
-          tags: [],
-          enabled: true,
-          source: 'config',
-        });
-        assert.deepEqual(models.fast, {
-          label: 'fast',
-          capabilities: [],
-          tags: [],
-          enabled: true,
-          source: 'config',
-        });
-        assert.ok(
-          d.lines.some((l) => l.includes('"model smart updated: label, capabilities, tags"')),
-          'the start log names the fields',
-        );
-      });
-      await t.test(
-        'a model the file no longer declares is disabled, with a log line and an audit entry',
-        async () => {
-          d.lines.length = 0;
-          await d.start(
-            edit(
-              BASE,
-              ['fallback: { mode: specific, model: fast }', 'fallback: { mode: automatic }'],
-              [
-                '  - id: fast\n    provider: local\n    upstream: fast-model\n    label: Fast\n    tier: 2\n',
-                '',
-              ],
-            ),
-          );
-          assert.equal((await d.read(modelsOf)).fast?.enabled, false);
-          assert.ok(d.lines.some((l) => l.includes('"model fast disabled: no longer in the file"')));
-          const audit = await d.read((db) =>
-            db
-              .selectFrom('audit_log')
-              .select(['actor_label', 'new_json'])
-              .where('action', '=', 'model.update')
-              .where('target_id', '=', 'fast')
-              .execute(),
-          );
-          assert.deepEqual(
-            audit.map((a) => [a.actor_label, (JSON.parse(a.new_json!) as { enabled: boolean }).enabled]),
-            [['bootstrap', false]],
-          );
-          // Declared again: enabled again (the file says so by listing it).
-          await d.start(BASE);
-          assert.equal((await d.read(modelsOf)).fast?.enabled, true);
-        },
+  await forEachDeployment(t, async (t, d) => {
+    await d.start(BASE);
+    await t.test('a field left out takes the catalog fact or the default, not what was there', async () => {
+      // An admin edits what the file declares and what it leaves out...
+      await d.read((db) =>
+        db
+          .updateTable('models')
+          .set({ label: 'Mine', capabilities_json: '["vision"]' })
+          .where('slug', '=', 'smart')
+          .execute(),
       );
-      await t.test('unless the organization needs it: the Default Model, a Mate’s model', async () => {
+      // ...and the operator deletes `tags: [zero-retention]` from smart and `label: Fast` from fast.
+      await d.start(edit(BASE, ['    tags: [zero-retention]\n', ''], ['    label: Fast\n', '']));
+      const models = await d.read(modelsOf);
+      assert.deepEqual(models.smart, {
+        label: gpt4o.label,
+        capabilities: gpt4o.capabilities,
+        tags: [],
+        enabled: true,
+        source: 'config',
+      });
+      assert.deepEqual(models.fast, {
+        label: 'fast',
+        capabilities: [],
+        tags: [],
+        enabled: true,
+        source: 'config',
+      });
+      assert.ok(
+        d.lines.some((l) => l.includes('"model smart updated: label, capabilities, tags"')),
+        'the start log names the fields',
+      );
+    });
+    await t.test(
+      'a model the file no longer declares is disabled, with a log line and an audit entry',
+      async () => {
         d.lines.length = 0;
-        await d.read(async (db) => {
-          const org = await db.selectFrom('organizations').select('id').executeTakeFirstOrThrow();
-          const now = new Date().toISOString();
-          await db
-            .insertInto('mates')
-            .values({
-              id: 'mate-1',
-              org_id: org.id,
-              name: 'Speedy',
-              instructions: '',
-              model_id: 'fast',
-              created_by: null,
-              created_at: now,
-              updated_at: now,
-            })
-            .execute();
-        });
-        // The file drops both models (and no longer names the Default Model): both stay enabled.
         await d.start(
           edit(
             BASE,
-            ['  defaultModel: smart\n', ''],
-            ['fallback: { mode: specific, model: fast }', 'fallback: none'],
-            ['  - id: smart\n    provider: local\n    upstream: gpt-4o\n    tags: [zero-retention]\n', ''],
+            ['fallback: { mode: specific, model: fast }', 'fallback: { mode: automatic }'],
             [
               '  - id: fast\n    provider: local\n    upstream: fast-model\n    label: Fast\n    tier: 2\n',
               '',
             ],
           ),
         );
-        const models = await d.read(modelsOf);
-        assert.deepEqual([models.smart?.enabled, models.fast?.enabled], [true, true]);
-        assert.ok(
-          d.lines.some((l) =>
-            l.includes('model smart is no longer in the file but stays enabled: it is the Default Model'),
-          ),
+        assert.equal((await d.read(modelsOf)).fast?.enabled, false);
+        assert.ok(d.lines.some((l) => l.includes('"model fast disabled: no longer in the file"')));
+        const audit = await d.read((db) =>
+          db
+            .selectFrom('audit_log')
+            .select(['actor_label', 'new_json'])
+            .where('action', '=', 'model.update')
+            .where('target_id', '=', 'fast')
+            .execute(),
         );
-        assert.ok(
-          d.lines.some((l) =>
-            l.includes('model fast is no longer in the file but stays enabled: Mates use it (Speedy)'),
-          ),
+        assert.deepEqual(
+          audit.map((a) => [a.actor_label, (JSON.parse(a.new_json!) as { enabled: boolean }).enabled]),
+          [['bootstrap', false]],
         );
+        // Declared again: enabled again (the file says so by listing it).
+        await d.start(BASE);
+        assert.equal((await d.read(modelsOf)).fast?.enabled, true);
+      },
+    );
+    await t.test('unless the organization needs it: the Default Model, a Mate’s model', async () => {
+      d.lines.length = 0;
+      await d.read(async (db) => {
+        const org = await db.selectFrom('organizations').select('id').executeTakeFirstOrThrow();
+        const now = new Date().toISOString();
+        await db
+          .insertInto('mates')
+          .values({
+            id: 'mate-1',
+            org_id: org.id,
+            name: 'Speedy',
+            instructions: '',
+            model_id: 'fast',
+            created_by: null,
+            created_at: now,
+            updated_at: now,
+          })
+          .execute();
       });
-    } finally {
-      d.remove();
-    }
+      // The file drops both models (and no longer names the Default Model): both stay enabled.
+      await d.start(
+        edit(
+          BASE,
+          ['  defaultModel: smart\n', ''],
+          ['fallback: { mode: specific, model: fast }', 'fallback: none'],
+          ['  - id: smart\n    provider: local\n    upstream: gpt-4o\n    tags: [zero-retention]\n', ''],
+          ['  - id: fast\n    provider: local\n    upstream: fast-model\n    label: Fast\n    tier: 2\n', ''],
+        ),
+      );
+      const models = await d.read(modelsOf);
+      assert.deepEqual([models.smart?.enabled, models.fast?.enabled], [true, true]);
+      assert.ok(
+        d.lines.some((l) =>
+          l.includes('model smart is no longer in the file but stays enabled: it is the Default Model'),
+        ),
+      );
+      assert.ok(
+        d.lines.some((l) =>
+          l.includes('model fast is no longer in the file but stays enabled: Mates use it (Speedy)'),
+        ),
+      );
+    });
   });
 });
 
 test('with a bootstrap file, environment providers are not added beside it', async (t) => {
-  await forEachBackend(t, async (_t, backend) => {
-    const d = deployment(backend);
-    try {
-      // The README's way: OPENAI_API_KEY in the environment for the file's `apiKey: ${OPENAI_API_KEY}`.
-      const text = edit(BASE, [
-        'providers:\n',
-        'providers:\n  - id: openai\n    type: openai\n    label: OpenAI\n    apiKey: ${OPENAI_API_KEY}\n',
-      ]);
-      await d.start(text, {
-        OPENAI_API_KEY: 'sk-env-openai-0123456789',
-        ANTHROPIC_API_KEY: 'sk-ant-0123456789',
-      });
-      const { providers, models } = await d.read(async (db) => ({
-        providers: await db
-          .selectFrom('providers')
-          .select(['slug', 'label', 'source'])
-          .orderBy('slug')
-          .execute(),
-        models: Object.keys(await modelsOf(db)),
-      }));
-      assert.deepEqual(
-        providers.map((p) => [p.slug, p.label, p.source]),
-        [
-          ['local', 'local', 'config'],
-          ['openai', 'OpenAI', 'config'],
-        ],
-      );
-      assert.deepEqual(
-        models,
-        ['smart', 'fast'],
-        'no gpt-4.1, gpt-4.1-mini, gpt-4o-mini from OPENAI_API_KEY',
-      );
-      assert.ok(
-        d.lines.some((l) =>
-          l.includes(
-            'ANTHROPIC_API_KEY is set, but UNDERSTUDY_CONFIG declares the providers: provider anthropic is not added',
-          ),
+  await forEachDeployment(t, async (_t, d) => {
+    // The README's way: OPENAI_API_KEY in the environment for the file's `apiKey: ${OPENAI_API_KEY}`.
+    const text = edit(BASE, [
+      'providers:\n',
+      'providers:\n  - id: openai\n    type: openai\n    label: OpenAI\n    apiKey: ${OPENAI_API_KEY}\n',
+    ]);
+    await d.start(text, {
+      OPENAI_API_KEY: 'sk-env-openai-0123456789',
+      ANTHROPIC_API_KEY: 'sk-ant-0123456789',
+    });
+    const { providers, models } = await d.read(async (db) => ({
+      providers: await db
+        .selectFrom('providers')
+        .select(['slug', 'label', 'source'])
+        .orderBy('slug')
+        .execute(),
+      models: Object.keys(await modelsOf(db)),
+    }));
+    assert.deepEqual(
+      providers.map((p) => [p.slug, p.label, p.source]),
+      [
+        ['local', 'local', 'config'],
+        ['openai', 'OpenAI', 'config'],
+      ],
+    );
+    assert.deepEqual(models, ['smart', 'fast'], 'no gpt-4.1, gpt-4.1-mini, gpt-4o-mini from OPENAI_API_KEY');
+    assert.ok(
+      d.lines.some((l) =>
+        l.includes(
+          'ANTHROPIC_API_KEY is set, but UNDERSTUDY_CONFIG declares the providers: provider anthropic is not added',
         ),
-      );
-      assert.ok(
-        !d.lines.some((l) => l.includes('OPENAI_API_KEY is set')),
-        'the file declares openai: nothing to say',
-      );
-    } finally {
-      d.remove();
-    }
+      ),
+    );
+    assert.ok(
+      !d.lines.some((l) => l.includes('OPENAI_API_KEY is set')),
+      'the file declares openai: nothing to say',
+    );
   });
 });
 
 test('the start log lists the settings the file set back', async (t) => {
-  await forEachBackend(t, async (_t, backend) => {
-    const d = deployment(backend);
-    try {
-      await d.start(BASE);
-      // An admin switched Fallback to Automatic in the UI; the file says specific (fast).
-      await d.read((db) =>
-        db
-          .updateTable('organizations')
-          .set({ fallback_mode: 'automatic', fallback_model_id: null })
-          .execute(),
-      );
-      d.lines.length = 0;
-      await d.start(BASE);
-      const line = d.lines.find((l) => l.includes('provisioned organization'));
-      assert.deepEqual((JSON.parse(line ?? '{}') as { changes?: string[] }).changes, [
-        'fallback automatic → specific (fast)',
-      ]);
-    } finally {
-      d.remove();
-    }
+  await forEachDeployment(t, async (_t, d) => {
+    await d.start(BASE);
+    // An admin switched Fallback to Automatic in the UI; the file says specific (fast).
+    await d.read((db) =>
+      db.updateTable('organizations').set({ fallback_mode: 'automatic', fallback_model_id: null }).execute(),
+    );
+    d.lines.length = 0;
+    await d.start(BASE);
+    const line = d.lines.find((l) => l.includes('provisioned organization'));
+    assert.deepEqual((JSON.parse(line ?? '{}') as { changes?: string[] }).changes, [
+      'fallback automatic → specific (fast)',
+    ]);
   });
 });
 
 test('UNDERSTUDY_DEMO=auto: an instance started without the bootstrap file leaves the production organization alone', async (t) => {
-  await forEachBackend(t, async (_t, backend) => {
-    const d = deployment(backend);
+  await forEachDeployment(t, async (_t, d) => {
+    await d.start(BASE);
+    // The QA's third instance: same database, no UNDERSTUDY_CONFIG, UNDERSTUDY_DEMO unset (auto).
+    const server = await d.serve(BASE, { UNDERSTUDY_CONFIG: '', UNDERSTUDY_DEMO: 'auto' });
     try {
-      await d.start(BASE);
-      // The QA's third instance: same database, no UNDERSTUDY_CONFIG, UNDERSTUDY_DEMO unset (auto).
-      const server = await d.serve(BASE, { UNDERSTUDY_CONFIG: '', UNDERSTUDY_DEMO: 'auto' });
-      try {
-        assert.equal(server.demo, undefined, 'the simulator does not run');
-      } finally {
-        await server.close();
-      }
-      const providers = await d.read((db) => db.selectFrom('providers').select('slug').execute());
-      assert.deepEqual(
-        providers.map((p) => p.slug),
-        ['local'],
-      );
+      assert.equal(server.demo, undefined, 'the simulator does not run');
     } finally {
-      d.remove();
+      await server.close();
     }
+    const providers = await d.read((db) => db.selectFrom('providers').select('slug').execute());
+    assert.deepEqual(
+      providers.map((p) => p.slug),
+      ['local'],
+    );
   });
 });
 
@@ -661,74 +639,69 @@ async function adminProvider(db: Kysely<Database>, box: SecretBox): Promise<void
 }
 
 test('keys sealed with another secret: named, written again when declared, and recovered with the first secret', async (t) => {
-  await forEachBackend(t, async (_t, backend) => {
-    const d = deployment(backend);
+  await forEachDeployment(t, async (_t, d) => {
     const keyFile = join(d.dir, 'secret.key');
+    // The first instance, without UNDERSTUDY_SECRET: its data/secret.key seals the keys.
+    await d.start(BASE);
+    const first = readFileSync(keyFile, 'utf8').trim();
+    await d.read((db) => adminProvider(db, createSecretBox(loadSecretKey(undefined, d.dir))));
+
+    // A second instance with its own data/secret.key (the QA's cluster without the secret).
+    rmSync(keyFile);
+    d.lines.length = 0;
+    const server = await d.serve(BASE);
     try {
-      // The first instance, without UNDERSTUDY_SECRET: its data/secret.key seals the keys.
-      await d.start(BASE);
-      const first = readFileSync(keyFile, 'utf8').trim();
-      await d.read((db) => adminProvider(db, createSecretBox(loadSecretKey(undefined, d.dir))));
-
-      // A second instance with its own data/secret.key (the QA's cluster without the secret).
-      rmSync(keyFile);
-      d.lines.length = 0;
-      const server = await d.serve(BASE);
-      try {
-        const admin = await signIn(server);
-        const providers = (
-          await admin.get<{ providers: { id: string; needsKeyAgain: boolean; headerNames: string[] }[] }>(
-            '/api/admin/providers',
-          )
-        ).body.providers;
-        assert.deepEqual(
-          providers.map((p) => [p.id, p.needsKeyAgain, p.headerNames]),
-          [
-            ['local', false, []],
-            ['mine', true, []],
-          ],
-        );
-        // The catalog still builds: the organization answers (here: lists its models).
-        assert.deepEqual(await statuses(server, ['us-ci-key-0123456789abcdefghij']), [200]);
-      } finally {
-        await server.close();
-      }
-      const warned = (text: string) => d.lines.some((l) => l.includes(text));
-      assert.ok(
-        warned(
-          "provider mine's key and header values were sealed with another secret: set UNDERSTUDY_SECRET to the secret the first instance used (its data/secret.key",
-        ),
+      const admin = await signIn(server);
+      const providers = (
+        await admin.get<{ providers: { id: string; needsKeyAgain: boolean; headerNames: string[] }[] }>(
+          '/api/admin/providers',
+        )
+      ).body.providers;
+      assert.deepEqual(
+        providers.map((p) => [p.id, p.needsKeyAgain, p.headerNames]),
+        [
+          ['local', false, []],
+          ['mine', true, []],
+        ],
       );
-      assert.ok(warned('provider local updated (its stored key, sealed with another secret, written again)'));
-      assert.ok(warned('set the same UNDERSTUDY_SECRET on every instance'));
-      assert.ok(!d.lines.some((l) => l.includes('sk-mine') || l.includes('sk-local')), 'no key in the log');
-
-      // The recovery: every instance gets the first instance's data/secret.key as UNDERSTUDY_SECRET.
-      // This one, which still has its own file, opens both and seals them again with the secret.
-      d.lines.length = 0;
-      await d.start(BASE, { UNDERSTUDY_SECRET: first });
-      assert.ok(warned('sealed again with the current UNDERSTUDY_SECRET'));
-      assert.ok(!warned('sealed with another secret'));
-      // Any instance with the secret alone now reads them.
-      rmSync(keyFile);
-      const box = createSecretBox(loadSecretKey(first, d.dir));
-      const row = await d.read((db) =>
-        db.selectFrom('providers').selectAll().where('slug', '=', 'mine').executeTakeFirstOrThrow(),
-      );
-      assert.equal(box.open(row.api_key_enc!), 'sk-mine-0123456789');
-      assert.equal(box.open(row.headers_json!), '{"X-Team":"blue"}');
-      d.lines.length = 0;
-      await d.start(BASE, { UNDERSTUDY_SECRET: first });
-      assert.ok(!warned('sealed'), 'nothing more to do');
-
-      // Setting a new secret later on an instance that has neither: the file's keys are written
-      // again; the admin's provider is named, and the start goes on.
-      d.lines.length = 0;
-      await d.start(BASE, { UNDERSTUDY_SECRET: randomBytes(32).toString('hex') });
-      assert.ok(warned('provider local updated (its stored key, sealed with another secret, written again)'));
-      assert.ok(warned("provider mine's key and header values were sealed with another secret"));
+      // The catalog still builds: the organization answers (here: lists its models).
+      assert.deepEqual(await statuses(server, ['us-ci-key-0123456789abcdefghij']), [200]);
     } finally {
-      d.remove();
+      await server.close();
     }
+    const warned = (text: string) => d.lines.some((l) => l.includes(text));
+    assert.ok(
+      warned(
+        "provider mine's key and header values were sealed with another secret: set UNDERSTUDY_SECRET to the secret the first instance used (its data/secret.key",
+      ),
+    );
+    assert.ok(warned('provider local updated (its stored key, sealed with another secret, written again)'));
+    assert.ok(warned('set the same UNDERSTUDY_SECRET on every instance'));
+    assert.ok(!d.lines.some((l) => l.includes('sk-mine') || l.includes('sk-local')), 'no key in the log');
+
+    // The recovery: every instance gets the first instance's data/secret.key as UNDERSTUDY_SECRET.
+    // This one, which still has its own file, opens both and seals them again with the secret.
+    d.lines.length = 0;
+    await d.start(BASE, { UNDERSTUDY_SECRET: first });
+    assert.ok(warned('sealed again with the current UNDERSTUDY_SECRET'));
+    assert.ok(!warned('sealed with another secret'));
+    // Any instance with the secret alone now reads them.
+    rmSync(keyFile);
+    const box = createSecretBox(loadSecretKey(first, d.dir));
+    const row = await d.read((db) =>
+      db.selectFrom('providers').selectAll().where('slug', '=', 'mine').executeTakeFirstOrThrow(),
+    );
+    assert.equal(box.open(row.api_key_enc!), 'sk-mine-0123456789');
+    assert.equal(box.open(row.headers_json!), '{"X-Team":"blue"}');
+    d.lines.length = 0;
+    await d.start(BASE, { UNDERSTUDY_SECRET: first });
+    assert.ok(!warned('sealed'), 'nothing more to do');
+
+    // Setting a new secret later on an instance that has neither: the file's keys are written
+    // again; the admin's provider is named, and the start goes on.
+    d.lines.length = 0;
+    await d.start(BASE, { UNDERSTUDY_SECRET: randomBytes(32).toString('hex') });
+    assert.ok(warned('provider local updated (its stored key, sealed with another secret, written again)'));
+    assert.ok(warned("provider mine's key and header values were sealed with another secret"));
   });
 });
