@@ -140,8 +140,11 @@ const flag = rule((v) =>
   TRUE.test(v) ? true : FALSE.test(v) ? false : { expected: `must be true or false, got "${v}"` },
 );
 
-/** A URL with one of these schemes; the value is not echoed (it may hold a password). */
-const url = (schemes: string[], hint = '') =>
+/**
+ * A URL with one of these schemes. A refused value is echoed only when `echo` says it holds no
+ * secret (a database or Redis URL may hold a password).
+ */
+const url = (schemes: string[], opts: { hint?: string; echo?: boolean } = {}) =>
   rule((v) => {
     let protocol: string | undefined;
     try {
@@ -151,18 +154,12 @@ const url = (schemes: string[], hint = '') =>
     }
     if (protocol && schemes.includes(protocol)) return v;
     const names = schemes.map((s) => `${s}//`);
-    const expected = `must be a${/^[aeiouh]/.test(names[0] ?? '') ? 'n' : ''} ${names.slice(0, -1).join(', ')}${names.length > 1 ? ' or ' : ''}${names.at(-1)} URL${hint}`;
-    return { expected: `${expected}, got ${protocol ? `a ${protocol} URL` : 'something that is not a URL'}` };
+    const expected = `must be a${/^[aeiouh]/.test(names[0] ?? '') ? 'n' : ''} ${names.slice(0, -1).join(', ')}${names.length > 1 ? ' or ' : ''}${names.at(-1)} URL${opts.hint ?? ''}`;
+    const got = opts.echo ? `"${v}"` : protocol ? `a ${protocol} URL` : 'something that is not a URL';
+    return { expected: `${expected}, got ${got}` };
   });
-/** A URL that holds no secret, echoed in the message. */
-const publicUrl = rule((v) => {
-  try {
-    if (/^https?:$/.test(new URL(v).protocol)) return v;
-  } catch {
-    // said below
-  }
-  return { expected: `must be an http:// or https:// URL, got "${v}"` };
-});
+/** An http(s) URL that holds no secret, echoed in the message. */
+const publicUrl = url(['http:', 'https:'], { echo: true });
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -171,7 +168,7 @@ const ENV = z.object({
   PORT: whole(0, 65535, 'a port number from 0 to 65535'),
   HOST: raw,
   UNDERSTUDY_DATA_DIR: raw,
-  DATABASE_URL: url(['postgres:', 'postgresql:'], ' (leave it unset for SQLite)'),
+  DATABASE_URL: url(['postgres:', 'postgresql:'], { hint: ' (leave it unset for SQLite)' }),
   UNDERSTUDY_SECRET: raw,
   UNDERSTUDY_CONFIG: raw,
   UNDERSTUDY_ALLOW_PRIVATE_PROVIDER_URLS: flag,

@@ -28,7 +28,9 @@ export function installApiHeaders(app: FastifyInstance): void {
   // (/v1 is the benchmarked path); event streams, written raw, carry the same in SSE_HEADERS.
   app.addHook('onRequest', (request, reply, done) => {
     if (apiSurface(request.url) !== undefined)
-      reply.header('cache-control', API_HEADERS['cache-control']).header('x-content-type-options', 'nosniff');
+      reply
+        .header('cache-control', API_HEADERS['cache-control'])
+        .header('x-content-type-options', API_HEADERS['x-content-type-options']);
     done();
   });
 }
