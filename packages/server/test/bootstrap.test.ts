@@ -17,6 +17,7 @@ import {
   createSecretBox,
   loadSecretKey,
   olderSecretKeys,
+  openHeaders,
   SealedWithAnotherSecret,
   type SecretBox,
 } from '../src/security/index.js';
@@ -505,6 +506,52 @@ test('with a bootstrap file, environment providers are not added beside it', asy
     assert.ok(
       !d.lines.some((l) => l.includes('OPENAI_API_KEY is set')),
       'the file declares openai: nothing to say',
+    );
+  });
+});
+
+test('header values stored in clear, before they were sealed, are sealed at the next start', async (t) => {
+  await forEachDeployment(t, async (_t, d) => {
+    await d.start(BASE);
+    const headers = { 'X-Gateway-Key': 'gw-CLEARSECRET-0123456789' };
+    // A provider an admin added before header values were sealed: its row holds them in clear.
+    await d.read(async (db) => {
+      const org = await db.selectFrom('organizations').select('id').executeTakeFirstOrThrow();
+      const now = new Date().toISOString();
+      await db
+        .insertInto('providers')
+        .values({
+          id: 'old-gateway-row',
+          org_id: org.id,
+          slug: 'old-gateway',
+          type: 'openai-compatible',
+          label: 'Old gateway',
+          base_url: 'https://93.184.215.14/v1',
+          api_key_enc: null,
+          api_version: null,
+          headers_json: JSON.stringify(headers),
+          source: 'admin',
+          allow_private: 0,
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
+    });
+    await d.start(BASE);
+    const stored = await d.read(async (db) =>
+      db
+        .selectFrom('providers')
+        .select('headers_json')
+        .where('slug', '=', 'old-gateway')
+        .executeTakeFirstOrThrow(),
+    );
+    assert.doesNotMatch(stored.headers_json ?? '', /CLEARSECRET/);
+    const box = createSecretBox(loadSecretKey(undefined, d.dir));
+    assert.deepEqual(openHeaders(box, stored.headers_json), headers);
+    assert.ok(
+      d.lines.some((l) =>
+        l.includes('header values stored in clear (before they were sealed) are sealed now'),
+      ),
     );
   });
 });

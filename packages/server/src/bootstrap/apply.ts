@@ -87,9 +87,7 @@ async function upsertProvider(deps: ProvisionDeps, orgId: string, p: ProviderSpe
   const sameKey = storedKey !== undefined && (storedKey ?? undefined) === (p.apiKey || undefined);
   // Compared opened: sealing the same headers twice gives two different strings.
   const sameHeaders =
-    storedHeaders !== undefined &&
-    JSON.stringify(storedHeaders) === JSON.stringify(headers) &&
-    !existing.headers_json?.startsWith('{');
+    storedHeaders !== undefined && JSON.stringify(storedHeaders) === JSON.stringify(headers);
   const same =
     sameKey &&
     sameHeaders &&
@@ -358,13 +356,18 @@ function settingOf(mode: string, model: string | null): FallbackSetting {
  * organization's id, if any.
  */
 export async function bootstrapAtStart(deps: ProvisionDeps): Promise<string | undefined> {
-  const { primary, done, resealed, unreadable } = await inTransaction(deps.db, (db) =>
+  const { primary, done, resealed, sealedClear, unreadable } = await inTransaction(deps.db, (db) =>
     bootstrapIn({ ...deps, db }),
   );
   if (resealed > 0)
     deps.log.info(
       { resealed },
       'provider keys and header values sealed with an older key of this instance were sealed again with the current UNDERSTUDY_SECRET',
+    );
+  if (sealedClear > 0)
+    deps.log.info(
+      { sealedClear },
+      'provider header values stored in clear (before they were sealed) are sealed now',
     );
   for (const u of unreadable) deps.log.warn({ orgId: u.orgId, provider: u.slug }, unreadableMessage(u));
   logProvisioned(deps.log, done);
@@ -384,6 +387,7 @@ async function bootstrapIn(deps: ProvisionDeps): Promise<{
   primary: string | undefined;
   done: Provisioned[];
   resealed: number;
+  sealedClear: number;
   unreadable: Unreadable[];
 }> {
   const { db, file } = deps;
@@ -416,6 +420,7 @@ async function bootstrapIn(deps: ProvisionDeps): Promise<{
     primary: primary?.id,
     done,
     resealed: secrets.resealed,
+    sealedClear: secrets.sealedClear,
     unreadable: await stillUnreadable(db, deps.box, secrets.unreadable),
   };
 }
