@@ -8,7 +8,7 @@
  * and on a phone the Members, API keys and Fallback activity tables are cards that fit the
  * screen; the amber icon stays beside its token counter on a phone; past 100 conversations the
  * list pages, and is one Tab stop with arrow keys inside; a chat page in front reads the server
- * again every 15 s, so a window beside another shows what that one did. The pure parts are checked directly, the rest in Chromium against the real server and
+ * again every 15 s, so a window beside another shows what that one did, on one timer per tab. The pure parts are checked directly, the rest in Chromium against the real server and
  * simulator (skipped when Chromium is absent).
  * `UI_FIXES_SCREENSHOTS=<dir>` also writes screenshots there.
  */
@@ -979,4 +979,39 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
         await other.clock.runFor(15_000);
       },
     }));
+
+  it('R: a chat tab runs one catch-up timer for the session, the list and the open conversation', async () => {
+    const second = await openNew();
+    const { id } = await openNew();
+    const other = await owner.context.newPage();
+    // Counts the page's live intervals by their period: the app's own, from its first script on.
+    await other.addInitScript(`{
+      const live = new Map();
+      const set = window.setInterval.bind(window);
+      const clear = window.clearInterval.bind(window);
+      window.setInterval = (fn, ms, ...args) => {
+        const timer = set(fn, ms, ...args);
+        live.set(timer, ms);
+        return timer;
+      };
+      window.clearInterval = (timer) => {
+        live.delete(timer);
+        clear(timer);
+      };
+      window.__intervals = () => [...live.values()];
+    }`);
+    const intervals = () => other.evaluate('window.__intervals()');
+    try {
+      await other.goto(`/c/${id}`);
+      await other.getByText('Say hello to', { exact: false }).waitFor();
+      assert.deepEqual(await intervals(), [15_000], 'one timer for the three catch-ups');
+      // Another conversation opened in the same page: its catch-up joins the same timer.
+      await other.locator(`a.conv-link[href="/c/${second.id}"]`).click();
+      await other.locator(`a.conv-link[href="/c/${second.id}"][aria-current="page"]`).waitFor();
+      assert.deepEqual(await intervals(), [15_000], 'still one after opening another conversation');
+    } finally {
+      await other.close();
+    }
+    noConsoleErrors(owner);
+  });
 });

@@ -1,3 +1,5 @@
+import { createCatchUpScheduler } from './catchUp.js';
+
 /**
  * Calls `fn` when the member comes back to this tab: it shows again (visibilitychange) or its
  * window gets the focus. A tab switch fires both: they count as one return. Returns the unsubscribe.
@@ -27,22 +29,24 @@ function onTabReturn(fn: () => void): () => void {
  */
 const CATCH_UP_MS = 15_000;
 
+/** This tab's one catch-up scheduler: the session, the conversation list and the open conversation share its timer. */
+const tabCatchUp = createCatchUpScheduler(
+  {
+    now: () => performance.now(),
+    setInterval: (fn, ms) => setInterval(fn, ms),
+    clearInterval: (timer) => clearInterval(timer as number),
+    visible: () => document.visibilityState === 'visible',
+    onReturn: onTabReturn,
+    report: (error) => reportError(error),
+  },
+  CATCH_UP_MS,
+);
+
 /**
- * Calls `fn` at each tab return and every `everyMs` while the tab shows (a tick soon after a return
- * is skipped: that return just read). Returns the unsubscribe.
+ * Calls `fn` at each tab return and every CATCH_UP_MS while the tab shows (a tick soon after a
+ * return, or soon after `fn` joined, is skipped: it just read), on the tab's one shared timer.
+ * Returns the unsubscribe.
  */
-export function onCatchUp(fn: () => void, everyMs = CATCH_UP_MS): () => void {
-  let last = performance.now();
-  const run = () => {
-    last = performance.now();
-    fn();
-  };
-  const stopReturns = onTabReturn(run);
-  const timer = setInterval(() => {
-    if (document.visibilityState === 'visible' && performance.now() - last >= everyMs / 2) run();
-  }, everyMs);
-  return () => {
-    stopReturns();
-    clearInterval(timer);
-  };
+export function onCatchUp(fn: () => void): () => void {
+  return tabCatchUp.add(fn);
 }
