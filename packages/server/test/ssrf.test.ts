@@ -137,6 +137,72 @@ test('SSRF: provider connections choose their rule by the provider (engine path)
   }
 });
 
+test('SSRF: a provider saved as a literal private IP is refused at connect time once the allowance is off', async () => {
+  const { server, port } = await internalService();
+  const model: ModelConfig = {
+    id: 'm',
+    providerId: 'p',
+    upstreamModel: 'm',
+    label: 'M',
+    tier: 1,
+    capabilities: [],
+    tags: [],
+    enabled: true,
+  };
+  const provider = (host: string, allowPrivate = false): ProviderConfig => ({
+    id: 'p',
+    type: 'openai-compatible',
+    label: 'P',
+    baseUrl: `http://${host}:${port}/v1`,
+    ...(allowPrivate && { allowPrivate }),
+  });
+  const answer = async (network: ReturnType<typeof createProviderNetwork>, p: ProviderConfig) => {
+    let text = '';
+    const events: AsyncIterable<ProviderEvent> = network.client.stream(
+      { provider: p, model },
+      { messages: [{ role: 'user', content: 'Hi' }] },
+      AbortSignal.timeout(5000),
+    );
+    for await (const ev of events) if (ev.type === 'text') text += ev.text;
+    return text;
+  };
+  // Saved while UNDERSTUDY_ALLOW_PRIVATE_PROVIDER_URLS was on; the server now runs without it.
+  const strict = createProviderNetwork({ allowPrivate: false });
+  const open = createProviderNetwork({ allowPrivate: true });
+  try {
+    await assert.rejects(
+      answer(strict, provider('127.0.0.1')),
+      /refused to connect to 127\.0\.0\.1: it resolves to 127\.0\.0\.1, a private address this provider may not reach/,
+    );
+    // Test connection's path (a bare dispatcher) gives the same refusal, with the name path's code.
+    await assert.rejects(
+      request(`http://127.0.0.1:${port}/v1/models`, {
+        dispatcher: strict.dispatcherFor(provider('127.0.0.1')),
+      }),
+      (err: Error & { code?: string }) =>
+        /resolves to 127\.0\.0\.1, a private address/.test(err.message) && err.code === 'EADDRNOTAVAIL',
+    );
+    await assert.rejects(
+      request(`http://[::1]:${port}/v1/models`, { dispatcher: strict.dispatcherFor(provider('[::1]')) }),
+      /refused to connect to ::1: it resolves to ::1, a private address/,
+    );
+    // An operator-declared provider (allowPrivate) keeps its allowance; so does the deployment's.
+    assert.equal(await answer(strict, provider('127.0.0.1', true)), 'internal-secret');
+    assert.equal(await answer(open, provider('127.0.0.1')), 'internal-secret');
+    // Metadata and link-local literals stay refused whatever the allowance.
+    await assert.rejects(
+      request('http://169.254.169.254/latest/meta-data/', {
+        dispatcher: open.dispatcherFor(provider('x', true)),
+      }),
+      /refused to connect to 169\.254\.169\.254: it resolves to 169\.254\.169\.254, a forbidden address/,
+    );
+  } finally {
+    await strict.destroy();
+    await open.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
 test('SSRF: Test connection refuses a provider whose name now resolves to loopback; the simulator still answers', async (t) => {
   await forEachBackend(t, async (_t, backend) => {
     const tmp = tempDir();

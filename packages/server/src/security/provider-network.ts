@@ -11,13 +11,48 @@
  * A pooled socket keeps the address it was checked at: after a name changes, requests may reuse a
  * connection opened before for up to the agent's keep-alive limit (10 s idle, 60 s at most). That
  * socket still reaches the address that passed the check, so nothing new is reached through it.
+ *
+ * An IP-literal host is never looked up, so the same rule is applied to it in front of the agent
+ * (`refuseLiterals`): its verdict cannot change while the server runs, so it is worked out once
+ * per origin and each request costs one map read.
  */
 import type { ModelTarget, ProviderClient, ProviderConfig } from '@understudy/engine';
 import { createProviderAgent, createProviderClient } from '@understudy/providers';
-import { guardedLookup, type Lookup } from './ssrf.js';
+import type { Dispatcher } from 'undici';
+import { guardedLookup, literalRefusal, type Lookup } from './ssrf.js';
 
-/** A keep-alive agent for provider traffic. */
-export type ProviderAgent = ReturnType<typeof createProviderAgent>;
+/** A keep-alive agent for provider traffic, behind the IP-literal check. */
+export type ProviderAgent = Dispatcher.ComposedDispatcher;
+
+/** Origins remembered per rule; past that the memo starts again (a provider's origins are few). */
+const MAX_ORIGINS = 1000;
+
+/**
+ * Refuses requests to an IP-literal origin the rule forbids, with the error a refused name gets
+ * from `guardedLookup`. Thrown synchronously: every dispatch caller (the providers' `send`,
+ * undici's `request`) turns that into the request's failure, as it does a connect error.
+ */
+function refuseLiterals(allowPrivate: boolean): Dispatcher.DispatcherComposeInterceptor {
+  // The refusal's message per origin ('' when it may go): a literal's verdict never changes.
+  const verdicts = new Map<string, string>();
+  return (dispatch) => (opts, handler) => {
+    const origin = String(opts.origin ?? '');
+    let message = verdicts.get(origin);
+    if (message === undefined) {
+      let host = '';
+      try {
+        host = new URL(origin).hostname;
+      } catch {
+        // Not a URL: the agent refuses it with its own error.
+      }
+      message = literalRefusal(host, allowPrivate) ?? '';
+      if (verdicts.size >= MAX_ORIGINS) verdicts.clear();
+      verdicts.set(origin, message);
+    }
+    if (message) throw Object.assign(new Error(message), { code: 'EADDRNOTAVAIL' });
+    return dispatch(opts, handler);
+  };
+}
 
 /** The provider connections of one server. */
 export interface ProviderNetwork {
@@ -34,10 +69,10 @@ export interface ProviderNetwork {
  * every provider (`UNDERSTUDY_ALLOW_PRIVATE_PROVIDER_URLS`); `resolve` replaces `dns.lookup` (tests).
  */
 export function createProviderNetwork(opts: { allowPrivate: boolean; resolve?: Lookup }): ProviderNetwork {
-  const agent = (allowPrivate: boolean) =>
+  const agent = (allowPrivate: boolean): ProviderAgent =>
     createProviderAgent({
       lookup: guardedLookup({ allowPrivate, ...(opts.resolve && { resolve: opts.resolve }) }),
-    });
+    }).compose(refuseLiterals(allowPrivate));
   const strict = agent(opts.allowPrivate);
   // With the deployment-wide allowance both rules are the same: one pool.
   const open = opts.allowPrivate ? strict : agent(true);

@@ -175,8 +175,7 @@ function connectRefusal(hostname: string, address: string, allowPrivate: boolean
  * reach: link-local and metadata always, private ones unless `allowPrivate`. The base URL was
  * checked when it was saved, but a name can resolve differently later (DNS rebinding); the one
  * check that cannot be raced is the one on the address being connected to. An IP literal is not
- * looked up (Node connects to it directly), and needs no guard here: it cannot re-resolve, and
- * was checked when saved.
+ * looked up (Node connects to it directly): `literalRefusal` applies the same rule to it.
  */
 export function guardedLookup(opts: GuardOptions): LookupFunction {
   const resolve = opts.resolve ?? dnsLookup;
@@ -196,4 +195,17 @@ export function guardedLookup(opts: GuardOptions): LookupFunction {
       callback(null, first.address, first.family);
     });
   };
+}
+
+/**
+ * The connect-time refusal of an IP-literal host (`127.0.0.1`, `::1`), or undefined for a name or
+ * an address the rule lets through. Node never calls `lookup` for a literal, so `guardedLookup`
+ * cannot see it; without this, a URL saved as a private literal while
+ * `UNDERSTUDY_ALLOW_PRIVATE_PROVIDER_URLS` was on stayed reachable after it was turned off. Same
+ * message as the name path (thrown with its code, EADDRNOTAVAIL), so logs, Test connection and
+ * fallback read it alike.
+ */
+export function literalRefusal(host: string, allowPrivate: boolean): string | undefined {
+  const address = host.replace(/^\[|\]$/g, '');
+  return isIP(address) ? connectRefusal(address, address, allowPrivate) : undefined;
 }
