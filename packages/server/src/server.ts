@@ -31,6 +31,7 @@ import {
   frameworkErrors,
   HttpError,
   installApiHeaders,
+  installDrain,
   lazyChildLogger,
 } from './http/index.js';
 import { createLogger } from './logging.js';
@@ -77,9 +78,6 @@ interface Opened {
   what: string;
   close(): Promise<unknown>;
 }
-
-/** `retry-after` (seconds) of what a draining instance refuses: another instance answers at once. */
-const DRAIN_RETRY_AFTER_S = 1;
 
 /** How long a failed start may take to close what it had opened: it must not hang, only tidy up. */
 const UNDO_BOUND_MS = 5_000;
@@ -275,27 +273,10 @@ async function start(
     ),
   });
   opened.push({ what: 'the HTTP server', close: () => app.close() });
-  let shuttingDown = false;
-  // The drain (SIGTERM until the answers in flight have ended): the instance keeps listening, so a
-  // load balancer's check on a new connection reads 503 and takes it out, rather than a refused
-  // connection; every new request gets a 503 to retry elsewhere, and `connection: close` ends the
-  // keep-alive connections clients and proxies hold. Registered first: it comes before the guard.
-  app.addHook('onRequest', (request, reply, done) => {
-    if (!shuttingDown) return done();
-    reply.header('connection', 'close');
-    const path = request.url.split('?')[0] ?? '';
-    // Liveness: the process answers; a probe failing now would only get it killed mid-drain.
-    if (path === '/healthz') return done();
-    reply.code(503).header('retry-after', String(DRAIN_RETRY_AFTER_S));
-    if (path === '/readyz') return void reply.send({ status: 'shutting_down' });
-    const message = 'this instance is shutting down; retry the request';
-    const v1 = path === '/v1' || path.startsWith('/v1/');
-    void reply.send(
-      v1
-        ? new OpenAIError(503, 'server_error', 'server_shutting_down', message).body()
-        : { error: { code: 'server_shutting_down', message } },
-    );
-  });
+  // Registered first: the drain's refusal comes before the guard.
+  const drain = installDrain(app, (message) =>
+    new OpenAIError(503, 'server_error', 'server_shutting_down', message).body(),
+  );
   app.setReplySerializer((payload) => JSON.stringify(payload));
   // A callback hook, not an async one: it runs on every response, and has nothing to wait for.
   app.addHook('onResponse', (request, reply, done) => {
@@ -333,7 +314,7 @@ async function start(
 
   app.get('/healthz', { config: { access: PUBLIC } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { config: { access: PUBLIC } }, async (_request, reply) => {
-    if (shuttingDown) return reply.code(503).send({ status: 'shutting_down' });
+    if (drain.active) return reply.code(503).send({ status: 'shutting_down' });
     try {
       await storage.ping();
       // A degraded Redis does not make the instance unready: it serves from its own memory.
@@ -392,7 +373,7 @@ async function start(
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
-      shuttingDown = true;
+      drain.start();
       const graceMs = config.shutdownGraceMs;
       const inFlight = { chat: ctx.answers.size, api: apiAnswers.size };
       log.info(

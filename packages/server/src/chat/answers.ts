@@ -279,7 +279,8 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
 
   app.post(
     '/api/conversations/:id/messages/:messageId/stop',
-    { config: { access: ANY_MEMBER } },
+    // Stop only ends an answer in flight: a draining instance still takes it (new work gets 503).
+    { config: { access: ANY_MEMBER, drain: 'ends-work' } },
     async (request) => {
       const u = userOf(request);
       const { id, messageId } = parse(MessageParams, request.params, 'params');

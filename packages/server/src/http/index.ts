@@ -7,3 +7,4 @@ export { lazyChildLogger } from './lazy-logger.js';
 export { frameworkClientError } from './refused-body.js';
 export { databaseUnavailable } from './database-unavailable.js';
 export { frameworkErrors, installApiHeaders } from './api-headers.js';
+export { installDrain, type Drain } from './drain.js';
