@@ -16,6 +16,7 @@ import { nowIso } from '../storage/index.js';
 import { ANY_MEMBER, PUBLIC } from './principal.js';
 import { endSession, startSession } from './sessions.js';
 import { userOf } from './guard.js';
+import { RedisAttempts } from './shared-throttle.js';
 import { SignInThrottle, type Throttled } from './throttle.js';
 
 const Email = z.string().trim().email('must be an email address').max(254);
@@ -91,16 +92,20 @@ async function sessionView(ctx: AppContext, userId: string, csrfToken: string) {
 
 /** Registers the authentication routes. */
 export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const throttle = new SignInThrottle();
+  // With Redis the counts are shared, so instances behind a balancer throttle together.
+  const link = ctx.cluster.link;
+  const throttle = new SignInThrottle(Date.now, undefined, link && new RedisAttempts(link, ctx.log));
   // Invitation links are guessed from an address (the token is too long to guess, but a client
   // trying is refused like one trying passwords): a blocked address gets 429 before any lookup.
-  const checkInvitationAddress = (request: FastifyRequest, reply: FastifyReply) => {
-    const blocked = throttle.check(request.ip);
+  const checkInvitationAddress = async (request: FastifyRequest, reply: FastifyReply) => {
+    const blocked = await throttle.check(request.ip);
     if (blocked) throw throttled(request, reply, blocked, { invitation: true });
   };
   /** An unknown, used or expired invitation: counted against the address, then 404. */
   const unknownInvitation = (request: FastifyRequest) => {
-    throttle.failed(request.ip);
+    // Not awaited: it is thrown from inside a database transaction, which must not wait on Redis;
+    // `failed` never rejects (a Redis failure falls back to local counts), and counts locally at once.
+    void throttle.failed(request.ip);
     request.log.warn({ address: request.ip }, 'invitation refused: unknown, used or expired token');
     return notFound('invitation');
   };
@@ -171,7 +176,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
     const email = normalizeEmail(body.email);
     const user = await throttle.serialize(request.ip, email, async () => {
       // Unknown emails are counted and blocked like accounts, so a 429 reveals no account either.
-      const blocked = throttle.check(request.ip, email);
+      const blocked = await throttle.check(request.ip, email);
       if (blocked) throw throttled(request, reply, blocked, { email });
       const found = await ctx.db
         .selectFrom('users')
@@ -181,14 +186,14 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
       // Verify against a dummy hash for unknown emails, so response time does not reveal accounts.
       const ok = await verifyPassword(body.password, found?.password_hash ?? DUMMY_HASH);
       if (!found || !ok) {
-        throttle.failed(request.ip, email);
+        await throttle.failed(request.ip, email);
         request.log.warn(
           { email: loggable(email), address: request.ip, known: found !== undefined },
           'sign-in failed: wrong email or password',
         );
         throw unauthorized('wrong email or password');
       }
-      throttle.succeeded(email);
+      await throttle.succeeded(email);
       return found;
     });
     const csrf = await startSession(
@@ -214,7 +219,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
 
   app.get('/api/invitations/:token', { config: { access: PUBLIC } }, async (request, reply) => {
     const { token } = parse(z.strictObject({ token: z.string().min(1).max(200) }), request.params, 'params');
-    checkInvitationAddress(request, reply);
+    await checkInvitationAddress(request, reply);
     const inv = await ctx.db
       .selectFrom('invitations')
       .innerJoin('organizations', 'organizations.id', 'invitations.org_id')
@@ -234,7 +239,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
   app.post('/api/invitations/accept', { config: { access: PUBLIC } }, async (request, reply) => {
     const body = parse(AcceptBody, request.body);
     const hash = tokenHash(body.token);
-    checkInvitationAddress(request, reply);
+    await checkInvitationAddress(request, reply);
     const passwordHash = await hashPassword(body.password);
     const created = await ctx.db.transaction().execute(async (trx) => {
       const inv = await trx

@@ -3,12 +3,13 @@
  * (email) and per client address; past a limit within a window the key is blocked, first for a
  * minute, doubling with each further failure up to an hour, and a correct password waits too.
  *
- * The counts live in this process's memory, bounded in size. With several instances each counts
- * its own, so behind a round-robin balancer an attacker gets up to N times the attempts; that is
- * still a few per hour once blocks have grown, and sharing them would put Redis in front of every
- * sign-in for little gain.
+ * The counts live in this process's memory, bounded in size. With Redis configured they are also
+ * kept there (`SharedAttempts`, see shared-throttle.ts), so several instances behind a balancer
+ * throttle together instead of granting N times the attempts: a check takes the longer of the
+ * shared wait and this process's own. When Redis fails, that check is answered from this process's
+ * counts alone (they keep counting all along): a sign-in is never refused, nor let through
+ * unthrottled, because the counter store is down.
  */
-
 /** How one kind of key (an account, an address) is throttled. */
 export interface ThrottleRule {
   /** Failures within `windowMs` that block the key. */
@@ -121,24 +122,54 @@ export interface Throttled {
   retryAfterSeconds: number;
 }
 
+/** Which counter a key is: an account (email) or a client address. */
+export type AttemptKind = 'account' | 'address';
+
+/**
+ * Counts kept outside this process (Redis), shared by every instance. Each call answers undefined
+ * when the store could not be used (down, slow, failed): the caller then uses its own counts.
+ */
+export interface SharedAttempts {
+  /** Epoch ms until which each key is blocked (0 when it is not), in the order given. */
+  blockedUntil(keys: { kind: AttemptKind; key: string }[]): Promise<number[] | undefined>;
+  /** Counts a failure of one key under `rule`; the epoch ms it is now blocked until (0: not). */
+  fail(kind: AttemptKind, key: string, rule: ThrottleRule, now: number): Promise<number | undefined>;
+  /** Forgets a key's failures. */
+  clear(kind: AttemptKind, key: string): Promise<void>;
+}
+
 /**
  * The sign-in and invitation throttle. Attempts on one account, and from one address, run one at a
- * time: otherwise a burst sent at once would all be checked before the first failure was counted.
+ * time on this instance: otherwise a burst sent at once would all be checked before the first
+ * failure was counted. (Across instances a burst can still have one attempt per instance in
+ * flight per key; the shared counts catch up at the next check.)
  */
 export class SignInThrottle {
   readonly accounts: AttemptThrottle;
   readonly addresses: AttemptThrottle;
+  private readonly rules: { account: ThrottleRule; address: ThrottleRule };
   private readonly tails = new Map<string, Promise<void>>();
 
-  constructor(now: () => number = Date.now, rules = { account: ACCOUNT_RULE, address: ADDRESS_RULE }) {
+  constructor(
+    private readonly now: () => number = Date.now,
+    rules = { account: ACCOUNT_RULE, address: ADDRESS_RULE },
+    private readonly shared?: SharedAttempts,
+  ) {
+    this.rules = rules;
     this.accounts = new AttemptThrottle(rules.account, now);
     this.addresses = new AttemptThrottle(rules.address, now);
   }
 
   /** Whether `account` (when given) or `address` is blocked now. */
-  check(address: string, account?: string): Throttled | undefined {
-    const byAccount = account === undefined ? 0 : this.accounts.waitSeconds(account);
-    const byAddress = this.addresses.waitSeconds(address);
+  async check(address: string, account?: string): Promise<Throttled | undefined> {
+    const shared = await this.sharedWaits(address, account);
+    // The larger of the two: this instance's counts are a part of the shared ones, so its own wait
+    // never over-blocks, and it keeps what was counted while Redis was unusable once Redis is back.
+    const byAccount = Math.max(
+      shared?.byAccount ?? 0,
+      account === undefined ? 0 : this.accounts.waitSeconds(account),
+    );
+    const byAddress = Math.max(shared?.byAddress ?? 0, this.addresses.waitSeconds(address));
     if (byAccount === 0 && byAddress === 0) return undefined;
     return byAccount >= byAddress
       ? { by: 'account', retryAfterSeconds: byAccount }
@@ -146,14 +177,22 @@ export class SignInThrottle {
   }
 
   /** Counts a failed attempt against the address and, when given, the account. */
-  failed(address: string, account?: string): void {
+  async failed(address: string, account?: string): Promise<void> {
+    // Counted here too, always: they answer the checks made while Redis is unusable.
     this.addresses.fail(address);
     if (account !== undefined) this.accounts.fail(account);
+    if (!this.shared) return;
+    const now = this.now();
+    await Promise.all([
+      this.shared.fail('address', address, this.rules.address, now),
+      account === undefined ? undefined : this.shared.fail('account', account, this.rules.account, now),
+    ]);
   }
 
   /** A correct password: the account's failures are forgotten (the address's stay). */
-  succeeded(account: string): void {
+  async succeeded(account: string): Promise<void> {
     this.accounts.clear(account);
+    await this.shared?.clear('account', account);
   }
 
   /** Runs `fn` after every earlier attempt on the same account or from the same address ended. */
@@ -161,6 +200,21 @@ export class SignInThrottle {
     const run = () => this.one(`address:${address}`, fn);
     // Always the account first, then the address: two attempts never wait on each other crosswise.
     return account === undefined ? run() : this.one(`account:${account}`, run);
+  }
+
+  /** The waits by the shared counts, or undefined when there are none or they could not be read. */
+  private async sharedWaits(
+    address: string,
+    account: string | undefined,
+  ): Promise<{ byAccount: number; byAddress: number } | undefined> {
+    if (!this.shared) return undefined;
+    const keys: { kind: AttemptKind; key: string }[] = [{ kind: 'address', key: address }];
+    if (account !== undefined) keys.push({ kind: 'account', key: account });
+    const until = await this.shared.blockedUntil(keys);
+    if (!until) return undefined;
+    const now = this.now();
+    const secs = (ms: number | undefined) => (ms && ms > now ? Math.ceil((ms - now) / 1000) : 0);
+    return { byAddress: secs(until[0]), byAccount: secs(until[1]) };
   }
 
   private async one<T>(key: string, fn: () => Promise<T>): Promise<T> {

@@ -1,0 +1,84 @@
+/**
+ * Authentication across instances sharing one Redis: sign-in failures counted on every instance
+ * add up (and a failing Redis falls back to each instance's own counts without refusing sign-in).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import type { RunningServer } from '../src/index.js';
+import { BlackholeProxy, dropRedisPrefix, REDIS_TEST_URL, redisReachable } from './cluster-support.js';
+import { startTestServer, tempDir, waitFor, type LogCapture } from './helpers.js';
+
+/** One failed (or blocked) sign-in; the status. */
+async function signIn(server: RunningServer, email: string, password = 'wrong password!'): Promise<number> {
+  const res = await fetch(`${server.url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+test('sign-in throttle across instances sharing Redis', { timeout: 60_000 }, async (t) => {
+  if (!(await redisReachable())) {
+    if (process.env.CI === 'true')
+      throw new Error(`Redis not reachable at ${REDIS_TEST_URL} (required in CI)`);
+    return t.skip(`Redis not reachable at ${REDIS_TEST_URL}: skipped`);
+  }
+  const prefix = `understudy-test:${randomBytes(5).toString('hex')}:`;
+  const url = new URL(REDIS_TEST_URL);
+  const proxy = new BlackholeProxy({ host: url.hostname, port: Number(url.port || 6379) });
+  await proxy.start();
+  const dirs = [tempDir(), tempDir(), tempDir()];
+  const capture: LogCapture = { lines: [] };
+  const start = (i: number, redisUrl: string, withLog = false) =>
+    startTestServer({
+      backend: { name: 'sqlite', dispose: () => Promise.resolve() },
+      dataDir: dirs[i]!.dir,
+      env: { REDIS_URL: redisUrl, UNDERSTUDY_REDIS_PREFIX: prefix, UNDERSTUDY_DEMO: 'off' },
+      ...(withLog && { capture }),
+    });
+  const servers: RunningServer[] = [];
+  try {
+    const A = await start(0, REDIS_TEST_URL);
+    servers.push(A);
+    const B = await start(1, REDIS_TEST_URL);
+    servers.push(B);
+    const C = await start(2, `redis://127.0.0.1:${proxy.port}`, true);
+    servers.push(C);
+
+    await t.test('failures on two instances add up: the account is blocked on both', async () => {
+      const email = 'guess@example.com';
+      // 5 failures block an account: 3 through A and 2 through B (a round-robin balancer).
+      for (let i = 0; i < 3; i++) assert.equal(await signIn(A, email), 401);
+      for (let i = 0; i < 2; i++) assert.equal(await signIn(B, email), 401);
+      assert.equal(await signIn(A, email), 429, 'A counts the failures B saw');
+      assert.equal(await signIn(B, email), 429, 'B counts the failures A saw');
+      // Another account from the same address is not blocked (4 + 2 address failures < 20).
+      assert.equal(await signIn(B, 'other@example.com'), 401);
+    });
+
+    await t.test('Redis failing mid-way: sign-in still answers, throttled by local counts', async () => {
+      const email = 'partition@example.com';
+      assert.equal(await signIn(C, email), 401, 'counted in Redis while it answers');
+      proxy.blackhole();
+      const t0 = performance.now();
+      assert.equal(await signIn(C, email), 401, 'a silent Redis does not fail the sign-in');
+      assert.ok(performance.now() - t0 < 2000, 'the Redis call is bounded');
+      for (let i = 0; i < 3; i++) assert.equal(await signIn(C, email), 401);
+      // 5 failures counted locally (the first one both in Redis and here).
+      assert.equal(await signIn(C, email), 429, 'the local counts block the account');
+      const warned = capture.lines.filter((l) => l.includes('sign-in throttle counts are this instance'));
+      assert.equal(warned.length, 1, 'the fallback is logged once, not per attempt');
+      proxy.resume();
+      await waitFor('Redis back on C', async () => (C.ctx.cluster.link?.up ? true : undefined), 5000);
+      assert.equal(await signIn(C, email), 429, 'still blocked once Redis is back');
+    });
+  } finally {
+    for (const s of servers) await s.close();
+    await proxy.close();
+    for (const d of dirs) d.remove();
+    await dropRedisPrefix(prefix);
+  }
+});
