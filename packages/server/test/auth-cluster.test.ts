@@ -1,13 +1,24 @@
 /**
  * Authentication across instances sharing one Redis: sign-in failures counted on every instance
- * add up (and a failing Redis falls back to each instance's own counts without refusing sign-in).
+ * add up (and a failing Redis falls back to each instance's own counts without refusing sign-in);
+ * an API key the bootstrap file revokes at one instance's start is refused by the others at once.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import type { RunningServer } from '../src/index.js';
 import { BlackholeProxy, dropRedisPrefix, REDIS_TEST_URL, redisReachable } from './cluster-support.js';
-import { startTestServer, tempDir, waitFor, type LogCapture } from './helpers.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  createPgBackend,
+  PG_ADMIN_URL,
+  PASSWORD,
+  startTestServer,
+  tempDir,
+  waitFor,
+  type LogCapture,
+} from './helpers.js';
 
 /** One failed (or blocked) sign-in; the status. */
 async function signIn(server: RunningServer, email: string, password = 'wrong password!'): Promise<number> {
@@ -82,3 +93,80 @@ test('sign-in throttle across instances sharing Redis', { timeout: 60_000 }, asy
     await dropRedisPrefix(prefix);
   }
 });
+
+/** A bootstrap file declaring one organization, its admin and one API key named `ci`. */
+const bootstrapFile = (key: string) => `organization:
+  name: Acme Corp
+admin:
+  email: admin@acme.test
+  password: ${PASSWORD}
+apiKeys:
+  - name: ci
+    key: ${key}
+`;
+
+test(
+  'an API key the bootstrap file revokes at one start is refused by the running instances at once',
+  { timeout: 60_000 },
+  async (t) => {
+    if (!(await redisReachable())) {
+      if (process.env.CI === 'true')
+        throw new Error(`Redis not reachable at ${REDIS_TEST_URL} (required in CI)`);
+      return t.skip(`Redis not reachable at ${REDIS_TEST_URL}: skipped`);
+    }
+    // Several instances need one database: PostgreSQL.
+    const backend = await createPgBackend();
+    if (!backend) return t.skip(`PostgreSQL not reachable at ${PG_ADMIN_URL}: skipped`);
+    const prefix = `understudy-test:${randomBytes(5).toString('hex')}:`;
+    const tmp = tempDir();
+    const file = join(tmp.dir, 'understudy.yaml');
+    const oldKey = `us-old-${randomBytes(12).toString('hex')}`;
+    const newKey = `us-new-${randomBytes(12).toString('hex')}`;
+    const start = (name: string) =>
+      startTestServer({
+        backend,
+        dataDir: join(tmp.dir, name),
+        env: {
+          REDIS_URL: REDIS_TEST_URL,
+          UNDERSTUDY_REDIS_PREFIX: prefix,
+          UNDERSTUDY_DEMO: 'off',
+          UNDERSTUDY_CONFIG: file,
+        },
+      });
+    const models = async (server: RunningServer, key: string) => {
+      const res = await fetch(`${server.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    const servers: RunningServer[] = [];
+    try {
+      writeFileSync(file, bootstrapFile(oldKey));
+      const A = await start('A');
+      servers.push(A);
+      const B = await start('B');
+      servers.push(B);
+      // Both hold the key in their caches now.
+      for (const s of [A, B]) assert.equal(await models(s, oldKey), 200);
+      // A new instance (a rolling deploy) starts with the key rotated in the file: its bootstrap revokes the old one.
+      writeFileSync(file, bootstrapFile(newKey));
+      const C = await start('C');
+      servers.push(C);
+      assert.equal(await models(C, oldKey), 401);
+      assert.equal(await models(C, newKey), 200);
+      const t0 = performance.now();
+      for (const s of [A, B]) {
+        // The cache would keep it for up to 10 s; the relayed revocation ends it within milliseconds.
+        while (performance.now() - t0 < 1000 && (await models(s, oldKey)) !== 401)
+          await new Promise((r) => setTimeout(r, 5));
+        assert.equal(await models(s, oldKey), 401, 'the running instance refuses the revoked key');
+        assert.equal(await models(s, newKey), 200);
+      }
+      t.diagnostic(`revocation applied on A and B after ${(performance.now() - t0).toFixed(0)} ms`);
+    } finally {
+      for (const s of servers) await s.close();
+      await backend.dispose();
+      tmp.remove();
+      await dropRedisPrefix(prefix);
+    }
+  },
+);

@@ -1,8 +1,9 @@
 /**
  * Organization API keys on the hot path: a key's principal is remembered for a few seconds so a
  * `/v1` request does no database query. A revocation drops the organization's keys at once on this
- * instance and, through the organization change relay, on every other; the TTL bounds what a missed
- * relay message can cost. Unknown keys are never remembered: a key created a moment ago must work,
+ * instance and, through the organization change relay, on every other; keys a start's bootstrap
+ * file revoked are relayed by their digests (revocations.ts). The TTL bounds what a missed relay
+ * message can cost. Unknown keys are never remembered: a key created a moment ago must work,
  * and guessed keys must not fill memory.
  */
 import type { Kysely } from 'kysely';
@@ -34,6 +35,8 @@ export class ApiKeyCache {
   private epoch = 0;
   private readonly ttlMs: number;
   private readonly maxEntries: number;
+  /** When this cache was made, before the start's bootstrap: revocations since are the start's. */
+  readonly since = nowIso();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -78,6 +81,14 @@ export class ApiKeyCache {
     // A lookup in flight may have read the key before the revocation: later requests must not join it.
     this.pending.clear();
     for (const [hash, e] of this.entries) if (e.orgId === orgId) this.entries.delete(hash);
+  }
+
+  /** Drops the given keys (their SHA-256 digests), revoked on another instance. */
+  drop(hashes: readonly string[]): void {
+    this.epoch++;
+    // As in invalidateOrg: a lookup in flight may have read a key before it was revoked.
+    this.pending.clear();
+    for (const hash of hashes) this.entries.delete(hash);
   }
 
   /** Drops every cached key (e.g. after missing relay messages while Redis was down). */

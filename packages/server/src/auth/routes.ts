@@ -16,6 +16,7 @@ import { nowIso } from '../storage/index.js';
 import { ANY_MEMBER, PUBLIC } from './principal.js';
 import { endSession, startSession } from './sessions.js';
 import { userOf } from './guard.js';
+import { relayKeyRevocations } from './revocations.js';
 import { RedisAttempts } from './shared-throttle.js';
 import { SignInThrottle, type Throttled } from './throttle.js';
 
@@ -92,6 +93,8 @@ async function sessionView(ctx: AppContext, userId: string, csrfToken: string) {
 
 /** Registers the authentication routes. */
 export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void {
+  // Keys the bootstrap file revoked at this start stop working on every instance at once.
+  relayKeyRevocations(app, ctx);
   // With Redis the counts are shared, so instances behind a balancer throttle together.
   const link = ctx.cluster.link;
   const throttle = new SignInThrottle(Date.now, undefined, link && new RedisAttempts(link, ctx.log));

@@ -16,7 +16,9 @@ export type ClusterMessage =
   /** An organization's settings, models, providers or keys changed: drop cached catalogs. */
   | { type: 'org'; orgId: string }
   /** The member pressed Stop on another instance: the instance writing this answer stops it. */
-  | { type: 'stop'; messageId: string };
+  | { type: 'stop'; messageId: string }
+  /** API keys were revoked (by a start's bootstrap file): drop these key hashes from every cache. */
+  | { type: 'keys'; hashes: string[] };
 
 /** Options of the link. */
 export interface RedisLinkOptions {
