@@ -19,6 +19,11 @@ import {
   type ErrorBody,
 } from './helpers.js';
 
+/** A settings refusal: the API's error object with its reason and the settings involved. */
+interface RefusalBody {
+  error: { code: string; message: string; reason: string; fields: string[] };
+}
+
 test('admin API', async (t) => {
   await forEachBackend(t, async (t, backend) => {
     const tmp = tempDir();
@@ -207,26 +212,58 @@ test('admin API', async (t) => {
         assert.deepEqual(values.slice(0, 2), ['automatic', 'none']);
         assert.ok(!values.includes('sim-a-large'), 'the Default Model is not offered as backup');
 
-        const loop = await admin.put<ErrorBody>('/api/admin/settings', {
+        const loop = await admin.put<RefusalBody>('/api/admin/settings', {
           fallback: { mode: 'specific', model: 'sim-a-large' },
         });
         assert.equal(loop.status, 400);
         assert.match(loop.body.error.message, /cannot be the Default Model/);
+        // The refusal as data too, in the same error object: the web marks the fields from it.
+        assert.deepEqual(loop.body.error, {
+          code: 'invalid_settings',
+          message: loop.body.error.message,
+          reason: 'fallback_model_is_default_model',
+          fields: ['fallback.model', 'defaultModel'],
+        });
         assert.equal(
           (await admin.put('/api/admin/settings', { fallback: { mode: 'specific', model: 'sim-b-medium' } }))
             .status,
           200,
         );
-        const swap = await admin.put<ErrorBody>('/api/admin/settings', { defaultModel: 'sim-b-medium' });
+        const swap = await admin.put<RefusalBody>('/api/admin/settings', { defaultModel: 'sim-b-medium' });
         assert.equal(swap.status, 400);
         assert.match(swap.body.error.message, /is the Specific Fallback Model/);
-        assert.equal((await admin.put('/api/admin/settings', { defaultModel: 'nope' })).status, 400);
-        const disableDefault = await admin.patch<ErrorBody>('/api/admin/models/sim-a-large', {
+        assert.equal(swap.body.error.reason, 'default_model_is_fallback_model');
+        assert.deepEqual(swap.body.error.fields, ['defaultModel', 'fallback.model']);
+        const unknown = await admin.put<RefusalBody>('/api/admin/settings', { defaultModel: 'nope' });
+        assert.equal(unknown.status, 400);
+        assert.deepEqual(unknown.body.error, {
+          code: 'invalid_settings',
+          message: 'defaultModel: "nope" is not in the available list',
+          reason: 'default_model_unknown',
+          fields: ['defaultModel'],
+        });
+        const disableDefault = await admin.patch<RefusalBody>('/api/admin/models/sim-a-large', {
           enabled: false,
         });
         assert.equal(disableDefault.status, 409);
         assert.match(disableDefault.body.error.message, /Default Model/);
-        assert.equal((await admin.patch('/api/admin/models/sim-b-medium', { enabled: false })).status, 409);
+        assert.equal(disableDefault.body.error.code, 'conflict');
+        assert.equal(disableDefault.body.error.reason, 'model_is_default_model');
+        assert.deepEqual(disableDefault.body.error.fields, ['defaultModel']);
+        const disableSpecific = await admin.patch<RefusalBody>('/api/admin/models/sim-b-medium', {
+          enabled: false,
+        });
+        assert.equal(disableSpecific.status, 409);
+        assert.equal(disableSpecific.body.error.reason, 'model_is_fallback_model');
+        assert.deepEqual(disableSpecific.body.error.fields, ['fallback.model']);
+        const removeSpecific = await admin.del<RefusalBody>('/api/admin/models/sim-b-medium');
+        assert.equal(removeSpecific.status, 409);
+        assert.deepEqual(removeSpecific.body.error, {
+          code: 'conflict',
+          message: '"sim-b-medium" is the Specific Fallback Model; choose another Fallback Model first',
+          reason: 'model_is_fallback_model',
+          fields: ['fallback.model'],
+        });
         const preview = await admin.get<{ backup: string; explanation: string }>(
           '/api/admin/settings/backup-preview?model=sim-a-large',
         );

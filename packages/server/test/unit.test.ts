@@ -10,7 +10,8 @@ import { test } from 'node:test';
 import type { ModelConfig } from '@understudy/engine';
 import { createProviderAgent } from '@understudy/providers';
 import { request } from 'undici';
-import { checkSettings, fallbackChoices } from '../src/admin/index.js';
+import { checkSettings, fallbackChoices, settingsRefusal } from '../src/admin/index.js';
+import type { SettingsState } from '../src/admin/settings-rules.js';
 import { readBootstrapFile } from '../src/bootstrap/index.js';
 import {
   checkProviderUrl,
@@ -217,6 +218,52 @@ test('settings rules (SPEC §2.2)', () => {
     fallbackChoices(models, 'a').map((c) => c.value),
     ['automatic', 'none', 'b'],
   );
+});
+
+test('settings refusals as data: a stable reason and the fields involved, the message kept (SPEC §2.2)', () => {
+  const m = (id: string, enabled = true): ModelConfig => ({
+    id,
+    providerId: 'p',
+    upstreamModel: id,
+    label: id.toUpperCase(),
+    tier: 1,
+    capabilities: [],
+    tags: [],
+    enabled,
+  });
+  const models = [m('a'), m('b'), m('c', false)];
+  const auto = { mode: 'automatic' } as const;
+  const spec = (id: string) => ({ mode: 'specific' as const, modelId: id });
+  const from = { defaultModelId: 'a', fallback: auto };
+  const cases: [SettingsState, SettingsState, string, string[]][] = [
+    [from, { defaultModelId: null, fallback: auto }, 'default_model_required', ['defaultModel']],
+    [from, { defaultModelId: 'z', fallback: auto }, 'default_model_unknown', ['defaultModel']],
+    [from, { defaultModelId: 'c', fallback: auto }, 'default_model_disabled', ['defaultModel']],
+    [from, { defaultModelId: 'a', fallback: spec('z') }, 'fallback_model_unknown', ['fallback.model']],
+    [from, { defaultModelId: 'a', fallback: spec('c') }, 'fallback_model_disabled', ['fallback.model']],
+    [
+      from,
+      { defaultModelId: 'a', fallback: spec('a') },
+      'fallback_model_is_default_model',
+      ['fallback.model', 'defaultModel'],
+    ],
+    [
+      { defaultModelId: 'a', fallback: spec('b') },
+      { defaultModelId: 'b', fallback: spec('b') },
+      'default_model_is_fallback_model',
+      ['defaultModel', 'fallback.model'],
+    ],
+  ];
+  for (const [before, after, reason, fields] of cases) {
+    const r = settingsRefusal(before, after, models);
+    assert.ok(r, reason);
+    assert.equal(r.reason, reason);
+    assert.deepEqual(r.fields, fields, reason);
+    // The text for API users still starts with the field it is about, and is what checkSettings says.
+    assert.ok(r.message.startsWith(`${fields[0]}: `), r.message);
+    assert.equal(checkSettings(before, after, models), r.message);
+  }
+  assert.equal(settingsRefusal(from, { defaultModelId: 'b', fallback: spec('a') }, models), undefined);
 });
 
 test('bootstrap file: env interpolation, unknown fields, JSON too', () => {

@@ -577,6 +577,19 @@ describe('web app in Chromium', { skip: chromiumSkip(), timeout: 300_000 }, () =
     await refusal.waitFor();
     assert.match(await refusal.innerText(), /cannot (also )?be the Default Model/);
     assert.match(await refusal.innerText(), /a model cannot back itself up/);
+    // The refusal's data marks the settings it names: the changed one (focused), and the one it
+    // loops with; each is described by the refusal and says so in words.
+    for (const field of [defaultModel, fallback]) {
+      assert.equal(await field.getAttribute('aria-invalid'), 'true');
+      assert.match(String(await field.getAttribute('aria-describedby')), /\bsettings-refusal\b/);
+    }
+    assert.equal(
+      await defaultModel.and(page.locator(':focus')).count(),
+      1,
+      'the Default Model has the focus',
+    );
+    assert.equal(await page.getByText('Named in the refusal below.').count(), 2);
+    if (process.env.REFUSAL_SHOT) await page.screenshot({ path: process.env.REFUSAL_SHOT, fullPage: true });
     await page.reload();
     assert.equal(await page.getByLabel('Default Model', { exact: true }).inputValue(), 'sim-a-large');
     assert.equal(await page.getByLabel('Fallback Model', { exact: true }).inputValue(), 'sim-b-medium');

@@ -18,5 +18,5 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
 
 export { upsertModel, modelView } from './models.js';
 export { providerView, Slug } from './providers.js';
-export { checkSettings, fallbackChoices } from './settings-rules.js';
+export { checkSettings, fallbackChoices, settingsRefusal, type SettingsRefusal } from './settings-rules.js';
 export { fallbackView } from './settings.js';

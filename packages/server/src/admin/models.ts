@@ -10,6 +10,7 @@ import type { AppContext } from '../context.js';
 import { badRequest, conflict, notFound, parse } from '../http/index.js';
 import { newId, nowIso, type Database, type ModelsTable } from '../storage/index.js';
 import { Slug } from './providers.js';
+import { modelInSettingsRefusal, sendRefusal } from './settings-rules.js';
 
 /** A list of distinct values, first occurrence kept: a tag twice says no more than once. */
 const distinct = <T>(xs: T[]): T[] => [...new Set(xs)];
@@ -150,12 +151,18 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext): void
     if (!row) throw notFound(`model "${slug}"`);
     return row;
   };
-  const settingsOf = (orgId: string) =>
-    db
+  /** The models the settings name (a Specific Fallback Model only in that mode). */
+  const settingsOf = async (orgId: string) => {
+    const org = await db
       .selectFrom('organizations')
       .select(['default_model_id', 'fallback_mode', 'fallback_model_id'])
       .where('id', '=', orgId)
       .executeTakeFirstOrThrow();
+    return {
+      defaultModelId: org.default_model_id,
+      fallbackModelId: org.fallback_mode === 'specific' ? org.fallback_model_id : null,
+    };
+  };
 
   // A Mate whose model is disabled or gone cannot answer at all (no fallback starts from nothing),
   // so neither is allowed while a Mate names the model.
@@ -253,21 +260,15 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext): void
     return modelView(m);
   });
 
-  app.patch('/api/admin/models/:id', { config: { access: MANAGERS } }, async (request) => {
+  app.patch('/api/admin/models/:id', { config: { access: MANAGERS } }, async (request, reply) => {
     const u = userOf(request);
     const { id } = parse(ModelParams, request.params, 'params');
     const body = parse(PatchBody, request.body);
     const row = await findRow(u.orgId, id);
     const before = modelFromRow(row);
     if (body.enabled === false && before.enabled) {
-      const s = await settingsOf(u.orgId);
-      if (s.default_model_id === id)
-        throw conflict(`"${id}" is the Default Model; choose another Default Model before disabling it`);
-      if (s.fallback_mode === 'specific' && s.fallback_model_id === id) {
-        throw conflict(
-          `"${id}" is the Specific Fallback Model; choose another Fallback Model before disabling it`,
-        );
-      }
+      const refusal = modelInSettingsRefusal(id, await settingsOf(u.orgId), 'before disabling it');
+      if (refusal) return sendRefusal(reply, 409, 'conflict', refusal);
       await refuseIfMatesUse(u.orgId, id);
     }
     const after: ModelConfig = { ...before };
@@ -349,11 +350,8 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext): void
     const u = userOf(request);
     const { id } = parse(ModelParams, request.params, 'params');
     const row = await findRow(u.orgId, id);
-    const s = await settingsOf(u.orgId);
-    if (s.default_model_id === id)
-      throw conflict(`"${id}" is the Default Model; choose another Default Model first`);
-    if (s.fallback_mode === 'specific' && s.fallback_model_id === id)
-      throw conflict(`"${id}" is the Specific Fallback Model; choose another Fallback Model first`);
+    const refusal = modelInSettingsRefusal(id, await settingsOf(u.orgId), 'first');
+    if (refusal) return sendRefusal(reply, 409, 'conflict', refusal);
     await refuseIfMatesUse(u.orgId, id);
     await db.transaction().execute(async (trx) => {
       await trx.deleteFrom('models').where('id', '=', row.id).execute();

@@ -5,10 +5,10 @@ import { z } from 'zod';
 import { writeAuditChange } from '../audit/index.js';
 import { MANAGERS, userOf } from '../auth/index.js';
 import type { AppContext } from '../context.js';
-import { badRequest, notFound, parse } from '../http/index.js';
+import { notFound, parse } from '../http/index.js';
 import { nowIso } from '../storage/index.js';
 import { Slug } from './providers.js';
-import { checkSettings, fallbackChoices, type SettingsState } from './settings-rules.js';
+import { fallbackChoices, sendRefusal, settingsRefusal, type SettingsState } from './settings-rules.js';
 
 const FallbackBody = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('automatic') }),
@@ -61,7 +61,7 @@ export function registerSettingsRoutes(app: FastifyInstance, ctx: AppContext): v
     view(userOf(request).orgId),
   );
 
-  app.put('/api/admin/settings', { config: { access: MANAGERS } }, async (request) => {
+  app.put('/api/admin/settings', { config: { access: MANAGERS } }, async (request, reply) => {
     const u = userOf(request);
     const body = parse(SettingsBody, request.body);
     const before = await current(u.orgId);
@@ -74,8 +74,8 @@ export function registerSettingsRoutes(app: FastifyInstance, ctx: AppContext): v
         : before.fallback,
     };
     const catalog = await ctx.catalogs.get(u.orgId);
-    const problem = checkSettings(before, after, catalog.allModels);
-    if (problem) throw badRequest(problem, 'invalid_settings');
+    const refusal = settingsRefusal(before, after, catalog.allModels);
+    if (refusal) return sendRefusal(reply, 400, 'invalid_settings', refusal);
     await db.transaction().execute(async (trx) => {
       await trx
         .updateTable('organizations')

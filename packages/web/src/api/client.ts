@@ -5,7 +5,7 @@
  */
 import type { AnswerEvent } from './types.js';
 
-/** A refused request: the server's `{ error: { code, message } }`, with the HTTP status. */
+/** A refused request: the server's `{ error: { code, message, reason?, fields? } }`, with the HTTP status. */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -13,6 +13,8 @@ export class ApiError extends Error {
     message: string,
     /** A 429's `Retry-After`, in seconds, when the server sent one. */
     readonly retryAfterSeconds?: number,
+    /** What a refusal gives as data besides its text (settings refusals): a stable reason, the fields involved. */
+    readonly refused: { reason?: string; fields: string[] } = { fields: [] },
   ) {
     super(message);
     this.name = 'ApiError';
@@ -62,15 +64,28 @@ function headersFor(method: string, hasBody: boolean): Record<string, string> {
 async function errorOf(res: Response): Promise<ApiError> {
   let code = 'http_error';
   let message = `the server answered ${res.status}`;
+  const refused: { reason?: string; fields: string[] } = { fields: [] };
   try {
-    const body = (await res.json()) as { error?: { code?: string; message?: string } };
+    const body = (await res.json()) as {
+      error?: { code?: string; message?: string; reason?: unknown; fields?: unknown };
+    };
     if (body.error?.message) message = body.error.message;
     if (body.error?.code) code = body.error.code;
+    // Read defensively: a proxy or an older server may send neither, or something else.
+    if (typeof body.error?.reason === 'string') refused.reason = body.error.reason;
+    const fields = body.error?.fields;
+    if (Array.isArray(fields)) refused.fields = fields.filter((f): f is string => typeof f === 'string');
   } catch {
     // Not JSON (a proxy's page): the status line is all we have.
   }
   const retryAfter = Number(res.headers.get('retry-after') ?? NaN);
-  return new ApiError(res.status, code, message, Number.isFinite(retryAfter) ? retryAfter : undefined);
+  return new ApiError(
+    res.status,
+    code,
+    message,
+    Number.isFinite(retryAfter) ? retryAfter : undefined,
+    refused,
+  );
 }
 
 /** Sends a request; resolves with the parsed JSON (undefined for 204) or rejects with ApiError. */

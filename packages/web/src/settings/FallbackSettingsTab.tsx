@@ -4,7 +4,7 @@ import { ApiError } from '../api/client.js';
 import { admin } from '../api/endpoints.js';
 import type { AdminModel, FallbackSetting, OrgSettings } from '../api/types.js';
 import { ErrorText } from '../ui/ErrorText.js';
-import { settingsRefusal } from './refusals.js';
+import { refusedSettings, settingsRefusal, type SettingsField } from './refusals.js';
 
 function fallbackValue(f: FallbackSetting): string {
   return f.mode === 'specific' ? f.model : f.mode;
@@ -12,6 +12,13 @@ function fallbackValue(f: FallbackSetting): string {
 function toSetting(value: string): FallbackSetting {
   return value === 'automatic' || value === 'none' ? { mode: value } : { mode: 'specific', model: value };
 }
+
+/** The dropdown of each setting a refusal can name, and the refusal's own id (their description). */
+const FIELD_IDS: Record<SettingsField, string> = {
+  defaultModel: 'default-model',
+  'fallback.model': 'fallback-model',
+};
+const REFUSAL_ID = 'settings-refusal';
 
 const HELP: Record<string, string> = {
   automatic:
@@ -25,7 +32,9 @@ const HELP: Record<string, string> = {
  * dropdown (Automatic, None, then every available model except the Default Model). Choosing an
  * option only changes the form; each setting is saved by its own Save button, so moving through a
  * dropdown with the arrow keys (which fires `change` at every step) saves nothing on the way.
- * When the server refuses a change, its message is shown with the rules of SPEC §2.2 in plain words.
+ * When the server refuses a change, its message is shown with the rules of SPEC §2.2 in plain words,
+ * and the settings its data names are marked (aria-invalid, described by the refusal), the first
+ * one focused: a loop names both dropdowns, so the admin sees which one to change.
  */
 export function FallbackSettingsTab() {
   const [settings, setSettings] = useState<OrgSettings>();
@@ -34,7 +43,8 @@ export function FallbackSettingsTab() {
   // Unsaved choices (undefined: the saved value is shown).
   const [draftDefault, setDraftDefault] = useState<string>();
   const [draftFallback, setDraftFallback] = useState<string>();
-  const [refusal, setRefusal] = useState<string>();
+  // The refused save's text, and the settings its data names (marked, the first one focused).
+  const [refusal, setRefusal] = useState<{ text: string; fields: SettingsField[] }>();
   const [saved, setSaved] = useState<string>();
   const [busy, setBusy] = useState(false);
 
@@ -67,7 +77,10 @@ export function FallbackSettingsTab() {
       setSaved(`${what} saved.`);
     } catch (e) {
       const label = (id: string) => models.find((m) => m.id === id)?.label;
-      setRefusal(e instanceof ApiError ? settingsRefusal(e.message, label) : String(e));
+      const fields = refusedSettings(e);
+      setRefusal({ text: e instanceof ApiError ? settingsRefusal(e.message, label) : String(e), fields });
+      const first = fields[0];
+      if (first) document.getElementById(FIELD_IDS[first])?.focus();
     } finally {
       setBusy(false);
     }
@@ -98,7 +111,7 @@ export function FallbackSettingsTab() {
     <section className="card settings-form" aria-labelledby="settings-title">
       <h2 id="settings-title">Settings</h2>
       <SelectSaveField
-        id="default-model"
+        id={FIELD_IDS.defaultModel}
         label="Default Model"
         value={defaultValue}
         saved={savedDefault}
@@ -108,6 +121,7 @@ export function FallbackSettingsTab() {
           setDraftDefault(v);
         }}
         onSubmit={submitDefault}
+        refused={refusal?.fields.includes('defaultModel') ?? false}
         hint="New Mates answer with this model unless they pick another."
       >
         {settings.defaultModel === null && <option value="">(none set)</option>}
@@ -118,7 +132,7 @@ export function FallbackSettingsTab() {
         ))}
       </SelectSaveField>
       <SelectSaveField
-        id="fallback-model"
+        id={FIELD_IDS['fallback.model']}
         label="Fallback Model"
         value={fallback}
         saved={savedFallback}
@@ -128,6 +142,7 @@ export function FallbackSettingsTab() {
           setDraftFallback(v);
         }}
         onSubmit={submitFallback}
+        refused={refusal?.fields.includes('fallback.model') ?? false}
         hint={HELP[toSetting(fallback).mode]}
       >
         {settings.fallbackChoices.map((c) => (
@@ -142,9 +157,9 @@ export function FallbackSettingsTab() {
         </p>
       )}
       {refusal && (
-        <div className="refusal" role="alert">
+        <div className="refusal" role="alert" id={REFUSAL_ID}>
           <p>
-            <strong>Not saved:</strong> {refusal}
+            <strong>Not saved:</strong> {refusal.text}
           </p>
           <p className="small">
             The rules: a Specific Fallback Model cannot be the Default Model (a model cannot back itself up),
@@ -168,6 +183,8 @@ function SelectSaveField(props: {
   onChoose: (value: string) => void;
   onSubmit: (e: FormEvent) => void;
   hint: ReactNode;
+  /** Named by the refusal below: marked invalid and described by it. */
+  refused: boolean;
   children: ReactNode;
 }) {
   const hintId = `${props.id}-hint`;
@@ -179,7 +196,8 @@ function SelectSaveField(props: {
         <select
           id={props.id}
           value={props.value}
-          aria-describedby={hintId}
+          aria-describedby={props.refused ? `${hintId} ${REFUSAL_ID}` : hintId}
+          aria-invalid={props.refused || undefined}
           onChange={(e) => props.onChoose(e.target.value)}
         >
           {props.children}
@@ -194,6 +212,7 @@ function SelectSaveField(props: {
         </button>
       </div>
       <span className="hint" id={hintId}>
+        {props.refused && <strong className="refused-note">Named in the refusal below. </strong>}
         {dirty && <strong className="unsaved">Not saved yet. </strong>}
         {props.hint}
       </span>

@@ -3,22 +3,28 @@ import { admin } from '../api/endpoints.js';
 import type { AdminModel } from '../api/types.js';
 import { CardTableHead } from '../ui/CardTable.js';
 import { ErrorText } from '../ui/ErrorText.js';
+import { Link } from '../ui/Link.js';
 import { useAsync } from '../ui/useAsync.js';
 import { AddModelForm } from './AddModelForm.js';
 import { ModelFactsForm } from './ModelFactsForm.js';
+import { refusedSettings } from './refusals.js';
 
 /** Models Management → Models: the available list (enable, disable, reorder, edit facts, add). */
 export function ModelsTab() {
   const { data: models, error: loadError, setData } = useAsync(admin.models);
   const [error, setError] = useState<string>();
+  // A refusal that names a setting (disabling the Default Model, say): the fix is in Settings.
+  const [inSettings, setInSettings] = useState(false);
   const [editing, setEditing] = useState<string>();
 
   const run = async (fn: () => Promise<void>) => {
     setError(undefined);
+    setInSettings(false);
     try {
       await fn();
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
+      setInSettings(refusedSettings(e).length > 0);
     }
   };
   const replace = (m: AdminModel) => setData((ms) => ms?.map((x) => (x.id === m.id ? m : x)));
@@ -67,6 +73,11 @@ export function ModelsTab() {
         never used.
       </p>
       <ErrorText message={error} />
+      {error && inSettings && (
+        <p className="small">
+          <Link href="/settings/models/settings">Change it in Settings</Link>
+        </p>
+      )}
       <p role="status" className="visually-hidden">
         {notice}
       </p>
