@@ -23,6 +23,12 @@ export interface ServerConfig {
   logLevel: string;
   bodyLimitBytes: number;
   shutdownGraceMs: number;
+  /**
+   * UNDERSTUDY_SHUTDOWN_DELAY_MS: the minimum drain after SIGTERM/SIGINT, during which /readyz and
+   * new work answer 503 even with nothing in flight, so a load balancer sees the instance leave
+   * before its port closes (default 5000 on PostgreSQL, 0 on SQLite).
+   */
+  shutdownDelayMs: number;
   /** Keys and URLs of real providers from the environment. */
   envProviders: {
     openaiApiKey?: string;
@@ -194,6 +200,7 @@ const ENV = z.object({
     'a number of bytes (a whole number, no unit)',
   ),
   UNDERSTUDY_SHUTDOWN_GRACE_MS: milliseconds(0),
+  UNDERSTUDY_SHUTDOWN_DELAY_MS: milliseconds(0),
   OPENAI_API_KEY: raw,
   OPENAI_BASE_URL: publicUrl,
   ANTHROPIC_API_KEY: raw,
@@ -241,6 +248,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     logLevel: e.LOG_LEVEL ?? 'info',
     bodyLimitBytes: e.UNDERSTUDY_BODY_LIMIT_BYTES ?? 4 * 1024 * 1024,
     shutdownGraceMs: e.UNDERSTUDY_SHUTDOWN_GRACE_MS ?? 20_000,
+    // PostgreSQL is how several instances run behind a load balancer, which needs a few seconds
+    // (HAProxy's `inter 2s fall 2`: 4 s) to read the 503; one SQLite instance has no other to send
+    // traffic to, so a wait there would only lengthen every restart.
+    shutdownDelayMs: e.UNDERSTUDY_SHUTDOWN_DELAY_MS ?? (e.DATABASE_URL ? 5000 : 0),
     envProviders: {
       openaiApiKey: e.OPENAI_API_KEY,
       openaiBaseUrl: e.OPENAI_BASE_URL,

@@ -12,7 +12,7 @@ export { createLogger } from './logging.js';
 export type { AppContext } from './context.js';
 export { tuneHeapGrowth, heapGrowthFlag, HEAP_GROWING_PERCENT } from './heap.js';
 
-/** Past the grace period, how long the rest of a stop (closing connections, Redis, the database) may take. */
+/** Past the drain (grace period or minimum drain), how long the rest of a stop may take. */
 const STOP_BOUND_MS = 15_000;
 
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -48,17 +48,30 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   }
   log.info(`Understudy is listening on ${running.url}`);
   const server = running;
+  let stopping = false;
   const stop = (signal: string) => {
+    if (stopping) {
+      // The operator (or an impatient orchestrator) wants it gone now: a second Ctrl+C must not wait
+      // out the drain. Answers still in flight stay in progress until crash recovery marks them
+      // interrupted (this instance's next start, or another instance after its heartbeats stop).
+      log.warn({ signal }, `${signal} during the drain: exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    const { shutdownGraceMs: graceMs, shutdownDelayMs: minDrainMs } = config;
     log.info(
-      { signal, graceMs: config.shutdownGraceMs },
+      { signal, graceMs, minDrainMs },
       'shutting down: answers in flight finish or are saved as interrupted',
     );
-    const bound = setTimeout(() => {
-      log.error(`the stop took longer than the grace period + ${STOP_BOUND_MS} ms: exiting anyway`);
-      process.exit(1);
-    }, config.shutdownGraceMs + STOP_BOUND_MS);
+    const bound = setTimeout(
+      () => {
+        log.error(`the stop took longer than its drain + ${STOP_BOUND_MS} ms: exiting anyway`);
+        process.exit(1);
+      },
+      Math.max(graceMs, minDrainMs) + STOP_BOUND_MS,
+    );
     bound.unref();
-    server.close().then(
+    server.close({ minDrainMs }).then(
       () => {
         log.info('Understudy stopped');
         process.exit(0);
@@ -69,6 +82,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       },
     );
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  // `on`, not `once`: a second signal of either kind is the operator's "now" (handled in stop).
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }

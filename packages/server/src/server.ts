@@ -58,8 +58,12 @@ export interface RunningServer {
   /** e.g. `http://127.0.0.1:8080`. */
   url: string;
   demo: Demo | undefined;
-  /** Graceful stop: answers in flight finish (or are saved as interrupted), then everything closes. */
-  close(): Promise<void>;
+  /**
+   * Graceful stop: answers in flight finish (or are saved as interrupted), then everything closes.
+   * `minDrainMs` keeps the drain (503 to /readyz and new work) that long even with nothing in
+   * flight; `main()` passes UNDERSTUDY_SHUTDOWN_DELAY_MS, tests and embedders stop at once.
+   */
+  close(opts?: { minDrainMs?: number }): Promise<void>;
 }
 
 /** Options beyond the environment (tests). */
@@ -371,14 +375,18 @@ async function start(
     );
 
   let closing: Promise<void> | undefined;
-  const close = () =>
+  const close = ({ minDrainMs = 0 }: { minDrainMs?: number } = {}) =>
     (closing ??= (async () => {
       drain.start();
+      // Counted from the drain's start, beside the answers' grace period: a load balancer must read
+      // a 503 before the port closes, which it cannot when nothing in flight holds the drain open.
+      const minDrain = new Promise((r) => setTimeout(r, minDrainMs));
       const graceMs = config.shutdownGraceMs;
       const inFlight = { chat: ctx.answers.size, api: apiAnswers.size };
       log.info(
-        { inFlight, graceMs },
-        `draining: ${inFlight.chat + inFlight.api} answers in flight have up to ${graceMs} ms to finish; /readyz and new requests answer 503`,
+        { inFlight, graceMs, minDrainMs },
+        `draining: ${inFlight.chat + inFlight.api} answers in flight have up to ${graceMs} ms to finish; /readyz and new requests answer 503` +
+          (minDrainMs > 0 ? ` for at least ${minDrainMs} ms` : ''),
       );
       // Web chat and API answers share one grace period; past it, both tell their clients and end.
       const [chat, api] = await Promise.all([ctx.answers.shutdown(graceMs), apiAnswers.shutdown(graceMs)]);
@@ -387,6 +395,7 @@ async function start(
         `drained: ${chat.finished + api.finished} of ${chat.inFlight + api.inFlight} answers finished; ` +
           `${chat.interrupted} web chat answers cut and saved as interrupted, ${api.cut} API answers cut (told server_shutting_down)`,
       );
+      await minDrain;
       const appClosed = app.close();
       // Whatever still holds a connection (an idle keep-alive, a follower of another instance's
       // answer) is cut shortly after every answer ended.

@@ -106,3 +106,20 @@ test('config: every bad value at once, and never a URL credential', () => {
   assert.doesNotMatch(msg, /hunter2/);
   assert.equal(msg.split('\n').length, 1, 'one line');
 });
+
+test('config: UNDERSTUDY_SHUTDOWN_DELAY_MS, the minimum drain, and its default per storage', () => {
+  // One instance on SQLite has no other to take its traffic: waiting would only lengthen a restart.
+  assert.equal(load({}).shutdownDelayMs, 0);
+  // PostgreSQL is how several instances run behind a load balancer: give it time to see the 503.
+  assert.equal(load({ DATABASE_URL: 'postgres://db/understudy' }).shutdownDelayMs, 5000);
+  assert.equal(load({ UNDERSTUDY_SHUTDOWN_DELAY_MS: '1500' }).shutdownDelayMs, 1500);
+  assert.equal(
+    load({ DATABASE_URL: 'postgres://db/understudy', UNDERSTUDY_SHUTDOWN_DELAY_MS: '0' }).shutdownDelayMs,
+    0,
+  );
+  assert.equal(load({ UNDERSTUDY_SHUTDOWN_DELAY_MS: '' }).shutdownDelayMs, 0, 'empty is the default');
+  assert.match(
+    refusal({ UNDERSTUDY_SHUTDOWN_DELAY_MS: '5s' }),
+    /^UNDERSTUDY_SHUTDOWN_DELAY_MS must be a whole number of milliseconds \(0 or more, no unit\), got "5s"$/,
+  );
+});
