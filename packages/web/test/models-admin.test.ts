@@ -83,6 +83,17 @@ describe('Models admin in Chromium', { skip: chromiumSkip(), timeout: 120_000 },
     assert.equal(await form.getByLabel('Id', { exact: true }).inputValue(), SUGGESTED_ID);
     await form.getByText('Not in the built-in catalog').waitFor();
     assert.equal(await form.getByLabel(/^Tier/).getAttribute('required'), '');
+    // The tier: the range the API takes, and a description of the scale the engine compares on.
+    const tier = form.getByLabel('Tier (quality rank)', { exact: true });
+    assert.equal(await tier.getAttribute('min'), '0');
+    assert.equal(await tier.getAttribute('max'), '100');
+    assert.equal(await tier.getAttribute('placeholder'), '1 to 5');
+    const tierHint = page.locator(`[id="${String(await tier.getAttribute('aria-describedby'))}"]`);
+    assert.equal(
+      await tierHint.innerText(),
+      "Automatic fallback prefers a backup of the same tier, then one below, then one above. Use the built-in catalog's scale: 1 tiny, 2 small, 3 mid, 4 strong, 5 frontier (0 to 100 accepted).",
+    );
+    if (SHOTS) await form.screenshot({ path: join(SHOTS, 'add-model-tier.png') });
     await form.getByLabel('Label (optional)').fill(LABEL);
     await form.getByLabel(/^Tier/).fill('3');
     await form.getByLabel('Context window (tokens)').fill('32768');

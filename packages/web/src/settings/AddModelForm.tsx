@@ -214,7 +214,7 @@ export function AddModelForm({
         <NumberFact
           name="tier"
           required={!known}
-          placeholder={known ? `${known.tier} (catalog)` : '1 tiny … 5 frontier'}
+          placeholder={known ? `${known.tier} (catalog)` : '1 to 5'}
           invalid={invalid('tier')}
         />
         <NumberFact

@@ -182,12 +182,25 @@ export function TimeoutFields({
   );
 }
 
+/**
+ * What a tier does, under the Tier field. The engine only compares tiers (Automatic prefers a
+ * backup of the same tier, then one below, then one above), so a tier means something only on
+ * the scale the other models use: the built-in catalog's 1 to 5. The API takes 0 to 100, which
+ * existing configurations may use, so the field accepts that range too.
+ */
+const TIER_HINT =
+  'Automatic fallback prefers a backup of the same tier, then one below, then one above. Use the built-in ' +
+  "catalog's scale: 1 tiny, 2 small, 3 mid, 4 strong, 5 frontier (0 to 100 accepted).";
+
 /** The numeric facts both model forms edit, with the bounds the API checks. */
-const NUMBER_FACTS = {
-  tier: { label: 'Tier (quality rank)', min: 0, max: 100 },
+const NUMBER_FACTS: Record<
+  'tier' | 'contextWindow' | 'maxOutputTokens',
+  { label: string; min: number; max: number; hint?: string }
+> = {
+  tier: { label: 'Tier (quality rank)', min: 0, max: 100, hint: TIER_HINT },
   contextWindow: { label: 'Context window (tokens)', min: 1, max: 100_000_000 },
   maxOutputTokens: { label: 'Max output tokens', min: 1, max: 10_000_000 },
-} as const;
+};
 
 /** One numeric fact of a model as a labelled number field; `invalid` marks the field a refusal named. */
 export function NumberFact({
@@ -202,10 +215,28 @@ export function NumberFact({
   required?: boolean;
 }) {
   const f = NUMBER_FACTS[name];
+  // Unique per form: the Add and the Edit form can both be on the page.
+  const id = useId();
+  const hintId = `${id}-hint`;
   return (
     <label className="field">
-      <span>{f.label}</span>
-      <input name={name} type="number" min={f.min} max={f.max} aria-invalid={invalid} {...input} />
+      {/* Named by this span alone: the hint, inside the label too, is its description. */}
+      <span id={`${id}-label`}>{f.label}</span>
+      <input
+        name={name}
+        aria-labelledby={`${id}-label`}
+        type="number"
+        min={f.min}
+        max={f.max}
+        aria-invalid={invalid}
+        aria-describedby={f.hint ? hintId : undefined}
+        {...input}
+      />
+      {f.hint && (
+        <span className="hint" id={hintId}>
+          {f.hint}
+        </span>
+      )}
     </label>
   );
 }
