@@ -474,7 +474,7 @@ test('with a bootstrap file, environment providers are not added beside it', asy
     // The README's way: OPENAI_API_KEY in the environment for the file's `apiKey: ${OPENAI_API_KEY}`.
     const text = edit(BASE, [
       'providers:\n',
-      'providers:\n  - id: openai\n    type: openai\n    label: OpenAI\n    apiKey: ${OPENAI_API_KEY}\n',
+      'providers:\n  - id: openai\n    type: openai\n    apiKey: ${OPENAI_API_KEY}\n',
     ]);
     await d.start(text, {
       OPENAI_API_KEY: 'sk-env-openai-0123456789',
@@ -491,7 +491,8 @@ test('with a bootstrap file, environment providers are not added beside it', asy
     assert.deepEqual(
       providers.map((p) => [p.slug, p.label, p.source]),
       [
-        ['local', 'local', 'config'],
+        // No `label` in the file: the same readable default as the environment's providers get.
+        ['local', 'Local', 'config'],
         ['openai', 'OpenAI', 'config'],
       ],
     );

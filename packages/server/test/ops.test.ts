@@ -587,7 +587,8 @@ test("the README's bootstrap file example starts a server; an edited file wins a
             return [p.id, p.type, p.label, p.baseUrl, p.hasKey, p.source];
           }),
           [
-            ['openai', 'openai', 'openai', DEFAULT_BASE_URLS.openai, true, 'config'],
+            // No `label` in the README's file: the vendor's name, as for OPENAI_API_KEY.
+            ['openai', 'openai', 'OpenAI', DEFAULT_BASE_URLS.openai, true, 'config'],
             ['local', 'openai-compatible', 'Local vLLM', 'http://10.0.0.5:8000/v1', true, 'config'],
           ],
         );

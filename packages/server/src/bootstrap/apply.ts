@@ -31,7 +31,7 @@ import {
   unreadableMessage,
   type Unreadable,
 } from './provider-secrets.js';
-import { envCatalog, type ProviderSpec } from './sources.js';
+import { envCatalog, providerLabel, type ProviderSpec } from './sources.js';
 
 const BOOTSTRAP: Actor = { id: null, label: 'bootstrap' };
 
@@ -193,7 +193,7 @@ async function provisionIn(deps: ProvisionDeps, orgId: string, primary: boolean)
       const spec: ProviderSpec = {
         slug: p.id,
         type: p.type,
-        label: p.label ?? p.id,
+        label: p.label ?? providerLabel(p.id),
         baseUrl: baseUrl.replace(/\/$/, ''),
         source: 'config',
         allowPrivate: p.allowPrivate ?? false,

@@ -20,6 +20,39 @@ export interface ProviderSpec {
   variable?: string;
 }
 
+/** Vendors' names for the provider ids an operator most often gives (the environment's among them). */
+const VENDOR_NAMES: Readonly<Record<string, string>> = {
+  google: 'Google Gemini',
+  gemini: 'Google Gemini',
+  together: 'Together AI',
+  fireworks: 'Fireworks AI',
+};
+
+/** How brands spell themselves, for a word of an id (`openai-main` is "OpenAI Main", not "Openai Main"). */
+const SPELLINGS: Readonly<Record<string, string>> = {
+  openai: 'OpenAI',
+  vllm: 'vLLM',
+  lmstudio: 'LM Studio',
+  openrouter: 'OpenRouter',
+  deepseek: 'DeepSeek',
+  xai: 'xAI',
+};
+
+/**
+ * The label of an operator-declared provider that gives none (the environment's, or the bootstrap
+ * file's without `label`): one rule for both, so the UI never shows a raw id where it would show
+ * "OpenAI". The vendor's name when the id is a vendor, else the id's words title-cased.
+ */
+export function providerLabel(id: string): string {
+  const known = VENDOR_NAMES[id];
+  if (known) return known;
+  return id
+    .split(/[-_.]+/)
+    .filter(Boolean)
+    .map((w) => SPELLINGS[w] ?? w.charAt(0).toUpperCase() + w.slice(1))
+    .join(' ');
+}
+
 /** A model from built-in facts, or undefined when the upstream name is unknown and no tier is given. */
 export function modelFromFacts(
   id: string,
@@ -53,8 +86,9 @@ export function envCatalog(config: ServerConfig): { providers: ProviderSpec[]; m
   const e = config.envProviders;
   const providers: ProviderSpec[] = [];
   const models: ModelConfig[] = [];
-  const add = (p: ProviderSpec, ups: string[]) => {
-    providers.push(p);
+  // Named by the same rule as the bootstrap file's providers without a label.
+  const add = (p: Omit<ProviderSpec, 'label'>, ups: string[]) => {
+    providers.push({ ...p, label: providerLabel(p.slug) });
     for (const up of ups) {
       const m = modelFromFacts(up, p.slug, up) ?? modelFromFacts(up, p.slug, up, { tier: 2 });
       if (m) models.push(m);
@@ -66,7 +100,6 @@ export function envCatalog(config: ServerConfig): { providers: ProviderSpec[]; m
         slug: 'openai',
         variable: 'OPENAI_API_KEY',
         type: 'openai',
-        label: 'OpenAI',
         baseUrl: e.openaiBaseUrl ?? DEFAULT_BASE_URLS.openai!,
         apiKey: e.openaiApiKey,
         source: 'env',
@@ -81,7 +114,6 @@ export function envCatalog(config: ServerConfig): { providers: ProviderSpec[]; m
         slug: 'anthropic',
         variable: 'ANTHROPIC_API_KEY',
         type: 'anthropic',
-        label: 'Anthropic',
         baseUrl: DEFAULT_BASE_URLS.anthropic!,
         apiKey: e.anthropicApiKey,
         source: 'env',
@@ -96,7 +128,6 @@ export function envCatalog(config: ServerConfig): { providers: ProviderSpec[]; m
         slug: 'google',
         variable: 'GEMINI_API_KEY',
         type: 'google',
-        label: 'Google Gemini',
         baseUrl: DEFAULT_BASE_URLS.google!,
         apiKey: e.geminiApiKey,
         source: 'env',
@@ -113,7 +144,6 @@ export function envCatalog(config: ServerConfig): { providers: ProviderSpec[]; m
         slug: 'ollama',
         variable: 'OLLAMA_BASE_URL',
         type: 'openai-compatible',
-        label: 'Ollama',
         baseUrl: base.endsWith('/v1') ? base : `${base}/v1`,
         source: 'env',
         allowPrivate: true,
