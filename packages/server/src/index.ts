@@ -58,7 +58,10 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       process.exit(1);
     }
     stopping = true;
-    const { shutdownGraceMs: graceMs, shutdownDelayMs: minDrainMs } = config;
+    const graceMs = config.shutdownGraceMs;
+    // The minimum drain is for a load balancer, which stops instances with SIGTERM; Ctrl+C (SIGINT)
+    // is someone at a terminal, who should not wait for a balancer there is none of.
+    const minDrainMs = signal === 'SIGTERM' ? config.shutdownDelayMs : 0;
     log.info(
       { signal, graceMs, minDrainMs },
       'shutting down: answers in flight finish or are saved as interrupted',
