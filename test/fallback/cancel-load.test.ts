@@ -8,6 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import { expectedAnswer } from '@understudy/simulator';
 import { ask, catalog, consume, model, PROTOCOLS, provider, sleep, startEnv, type Env } from './harness.js';
 
+/** The primary's timeouts here: far past any stall of a busy test machine. */
+const CALM = { connectMs: 10_000, firstTokenMs: 10_000, stallMs: 10_000 };
+
 describe('200 answers cancelled mid-stream', () => {
   let env: Env;
   before(async () => {
@@ -22,7 +25,12 @@ describe('200 answers cancelled mid-stream', () => {
     const cats = PROTOCOLS.map((p) =>
       catalog(
         [provider(env, p.provider, p.type), provider(env, 'bk', 'openai-compatible')],
-        [model('alpha', p.provider, { upstream: 'alpha+tokens=50+delay=10' }), model('beta', 'bk')],
+        // Timeouts long enough that a loaded machine (the whole suite on 2 cores) cannot make a
+        // primary look down: this test is about cancellation, and asserts that nothing falls back.
+        [
+          model('alpha', p.provider, { upstream: 'alpha+tokens=50+delay=10', timeouts: CALM }),
+          model('beta', 'bk', { timeouts: CALM }),
+        ],
       ),
     );
 
