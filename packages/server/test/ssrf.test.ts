@@ -77,20 +77,22 @@ test('SSRF: the connect-time lookup refuses private addresses unless the provide
   assert.match(String(await lookupOnce(open, false)), /forbidden address/);
 });
 
+/** The one model of the connect-time tests, on provider `p`. */
+const model: ModelConfig = {
+  id: 'm',
+  providerId: 'p',
+  upstreamModel: 'm',
+  label: 'M',
+  tier: 1,
+  capabilities: [],
+  tags: [],
+  enabled: true,
+};
+
 test('SSRF: provider connections choose their rule by the provider (engine path)', async () => {
   const { server, port } = await internalService();
   const dns = switchableResolver('93.184.216.34');
   const network = createProviderNetwork({ allowPrivate: false, resolve: dns.resolve });
-  const model: ModelConfig = {
-    id: 'm',
-    providerId: 'p',
-    upstreamModel: 'm',
-    label: 'M',
-    tier: 1,
-    capabilities: [],
-    tags: [],
-    enabled: true,
-  };
   const provider = (allowPrivate: boolean): ProviderConfig => ({
     id: 'p',
     type: 'openai-compatible',
@@ -139,16 +141,6 @@ test('SSRF: provider connections choose their rule by the provider (engine path)
 
 test('SSRF: a provider saved as a literal private IP is refused at connect time once the allowance is off', async () => {
   const { server, port } = await internalService();
-  const model: ModelConfig = {
-    id: 'm',
-    providerId: 'p',
-    upstreamModel: 'm',
-    label: 'M',
-    tier: 1,
-    capabilities: [],
-    tags: [],
-    enabled: true,
-  };
   const provider = (host: string, allowPrivate = false): ProviderConfig => ({
     id: 'p',
     type: 'openai-compatible',

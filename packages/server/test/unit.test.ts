@@ -167,20 +167,22 @@ test('passwords: scrypt hashes verify and are salted', async () => {
   assert.equal(await verifyPassword('x', 'garbage'), false);
 });
 
+/** The settings tests' available list: a and b enabled, c disabled; and the two fallback forms. */
+const settingsModel = (id: string, enabled = true): ModelConfig => ({
+  id,
+  providerId: 'p',
+  upstreamModel: id,
+  label: id.toUpperCase(),
+  tier: 1,
+  capabilities: [],
+  tags: [],
+  enabled,
+});
+const models = [settingsModel('a'), settingsModel('b'), settingsModel('c', false)];
+const auto = { mode: 'automatic' } as const;
+const spec = (id: string) => ({ mode: 'specific' as const, modelId: id });
+
 test('settings rules (SPEC §2.2)', () => {
-  const m = (id: string, enabled = true): ModelConfig => ({
-    id,
-    providerId: 'p',
-    upstreamModel: id,
-    label: id.toUpperCase(),
-    tier: 1,
-    capabilities: [],
-    tags: [],
-    enabled,
-  });
-  const models = [m('a'), m('b'), m('c', false)];
-  const auto = { mode: 'automatic' } as const;
-  const spec = (id: string) => ({ mode: 'specific' as const, modelId: id });
   assert.equal(
     checkSettings({ defaultModelId: 'a', fallback: auto }, { defaultModelId: 'b', fallback: auto }, models),
     undefined,
@@ -221,19 +223,6 @@ test('settings rules (SPEC §2.2)', () => {
 });
 
 test('settings refusals as data: a stable reason and the fields involved, the message kept (SPEC §2.2)', () => {
-  const m = (id: string, enabled = true): ModelConfig => ({
-    id,
-    providerId: 'p',
-    upstreamModel: id,
-    label: id.toUpperCase(),
-    tier: 1,
-    capabilities: [],
-    tags: [],
-    enabled,
-  });
-  const models = [m('a'), m('b'), m('c', false)];
-  const auto = { mode: 'automatic' } as const;
-  const spec = (id: string) => ({ mode: 'specific' as const, modelId: id });
   const from = { defaultModelId: 'a', fallback: auto };
   const cases: [SettingsState, SettingsState, string, string[]][] = [
     [from, { defaultModelId: null, fallback: auto }, 'default_model_required', ['defaultModel']],
