@@ -7,6 +7,9 @@
  * to the form with the field focused. Mates against models: a refused name shows its message (no
  * uncaught error); a Mate whose model went unavailable says so and keeps it through an edit;
  * Remove, which takes every conversation with the Mate, asks for a confirming click that says so.
+ * Disabling the Default Model (or the Specific Fallback Model) is refused with a "Change it in
+ * Settings" link, followed from the keyboard, that opens the Settings tab with that dropdown marked
+ * and focused.
  */
 // test-runner: alone (a browser suite: beside another one, two Chromiums on 2 cores can take past the 10 s wait for a first page load)
 import assert from 'node:assert/strict';
@@ -36,6 +39,8 @@ const SHOTS = process.env.MODELS_SCREENSHOTS;
 
 /** Whether this element has the keyboard focus. */
 const isFocused = async (l: Locator) => (await l.and(l.page().locator(':focus')).count()) === 1;
+/** A RegExp source matching this text literally. */
+const re = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe('Models admin in Chromium', { skip: chromiumSkip(), timeout: 120_000 }, () => {
   let h: Harness;
@@ -402,6 +407,85 @@ describe('Models admin in Chromium', { skip: chromiumSkip(), timeout: 120_000 },
       !(convs.body.conversations as { id: string }[]).some((c) => c.id === conv.body.id),
       'and its conversation',
     );
+    noConsoleErrors();
+  });
+
+  it('a refused disable of the Default / Specific Fallback Model links to Settings with that dropdown marked', async () => {
+    const { page } = owner;
+    const models = await storedModels();
+    const labelOf = (id: string) => models.find((m) => m.id === id)?.label ?? id;
+    const settings = await api(owner.context.request, 'GET', '/api/admin/settings');
+    const defaultId = String(settings.body.defaultModel);
+    // A Specific Fallback Model: an enabled model other than the Default Model.
+    const fallbackId = models.find((m) => m.enabled && m.id !== defaultId)?.id ?? '';
+    assert.ok(fallbackId);
+    const put = await api(owner.context.request, 'PUT', '/api/admin/settings', {
+      fallback: { mode: 'specific', model: fallbackId },
+    });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    const defaultModel = page.getByLabel('Default Model', { exact: true });
+    const fallback = page.getByLabel('Fallback Model', { exact: true });
+
+    const cases = [
+      { id: defaultId, is: 'the Default Model', field: defaultModel, other: fallback, shot: 'default' },
+      {
+        id: fallbackId,
+        is: 'the Specific Fallback Model',
+        field: fallback,
+        other: defaultModel,
+        shot: 'fallback',
+      },
+    ];
+    for (const c of cases) {
+      const label = labelOf(c.id);
+      await page.goto('/settings/models');
+      const toggle = page.getByRole('checkbox', { name: `Enabled: ${label}` });
+      await toggle.focus();
+      owner.expectError('status of 409');
+      await page.keyboard.press('Space');
+      await page
+        .getByRole('alert')
+        .filter({ hasText: `"${c.id}" is ${c.is};` })
+        .waitFor();
+      assert.ok(await toggle.isChecked(), 'the switch is put back');
+      assert.equal((await stored(c.id)).enabled, true, 'still enabled');
+      // Followed from the keyboard: the focus must not be lost on the way.
+      const link = page.getByRole('link', { name: 'Change it in Settings' });
+      await link.focus();
+      await page.evaluate('window.__sameDocument = true');
+      await page.keyboard.press('Enter');
+      await page.waitForURL((u) => u.pathname === '/settings/models/settings');
+      await c.field.waitFor();
+      assert.equal(await page.evaluate('window.__sameDocument === true'), true, 'no reload');
+      assert.equal(
+        await page.getByRole('link', { name: 'Settings', exact: true }).getAttribute('aria-current'),
+        'page',
+      );
+      // The setting to change is marked, described by why, and has the focus; the other is not.
+      assert.equal(await c.field.getAttribute('aria-invalid'), 'true');
+      assert.match(String(await c.field.getAttribute('aria-describedby')), /\bsettings-refusal\b/);
+      assert.ok(await isFocused(c.field), `${c.shot}: the marked dropdown has the focus`);
+      assert.equal(await c.other.getAttribute('aria-invalid'), null);
+      assert.equal(await page.getByText('Named in the refusal below.').count(), 1);
+      const note = page.locator('#settings-refusal');
+      assert.match(await note.innerText(), new RegExp(`${re(label)} is ${c.is}\\.`));
+      if (SHOTS) await page.screenshot({ path: join(SHOTS, `refusal-link-${c.shot}.png`), fullPage: true });
+      // A reload keeps the context (it is in the address).
+      await page.reload();
+      await c.field.waitFor();
+      assert.equal(await c.field.getAttribute('aria-invalid'), 'true');
+    }
+
+    // Dealt with: choosing another Default Model and saving it clears the mark and the address.
+    const nextDefault = models.find((m) => m.enabled && m.id !== defaultId && m.id !== fallbackId)?.id ?? '';
+    assert.ok(nextDefault);
+    await page.goto(`/settings/models/settings?refused=defaultModel&model=${encodeURIComponent(defaultId)}`);
+    await defaultModel.selectOption(nextDefault);
+    await page.getByRole('button', { name: 'Save Default Model' }).click();
+    await page.getByRole('status').filter({ hasText: 'Default Model saved.' }).waitFor();
+    assert.equal(await defaultModel.getAttribute('aria-invalid'), null);
+    assert.equal(await page.locator('#settings-refusal').count(), 0);
+    assert.equal(new URL(page.url()).search, '');
     noConsoleErrors();
   });
 

@@ -1,10 +1,19 @@
 import type { FormEvent, ReactNode } from 'react';
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { ApiError } from '../api/client.js';
 import { admin } from '../api/endpoints.js';
 import type { AdminModel, FallbackSetting, OrgSettings } from '../api/types.js';
 import { ErrorText } from '../ui/ErrorText.js';
-import { refusedSettings, settingsRefusal, type SettingsField } from './refusals.js';
+import { Link } from '../ui/Link.js';
+import { navigate } from '../ui/router.js';
+import {
+  handedOverRefusal,
+  refusedSettings,
+  SETTINGS_TAB,
+  settingsRefusal,
+  type HandedOverRefusal,
+  type SettingsField,
+} from './refusals.js';
 
 function fallbackValue(f: FallbackSetting): string {
   return f.mode === 'specific' ? f.model : f.mode;
@@ -19,6 +28,11 @@ const FIELD_IDS: Record<SettingsField, string> = {
   'fallback.model': 'fallback-model',
 };
 const REFUSAL_ID = 'settings-refusal';
+/** How a refusal from the Models tab names each setting: what the model is, and what to change. */
+const IS_NAMED: Record<SettingsField, [string, string]> = {
+  defaultModel: ['the Default Model', 'Default Model'],
+  'fallback.model': ['the Specific Fallback Model', 'Fallback Model'],
+};
 
 const HELP: Record<string, string> = {
   automatic:
@@ -34,7 +48,9 @@ const HELP: Record<string, string> = {
  * dropdown with the arrow keys (which fires `change` at every step) saves nothing on the way.
  * When the server refuses a change, its message is shown with the rules of SPEC §2.2 in plain words,
  * and the settings its data names are marked (aria-invalid, described by the refusal), the first
- * one focused: a loop names both dropdowns, so the admin sees which one to change.
+ * one focused: a loop names both dropdowns, so the admin sees which one to change. The Models
+ * tab's "Change it in Settings" link (a model the settings name could not be disabled or removed)
+ * hands its refusal over in the query: that setting is marked and focused the same way.
  */
 export function FallbackSettingsTab() {
   const [settings, setSettings] = useState<OrgSettings>();
@@ -45,6 +61,11 @@ export function FallbackSettingsTab() {
   const [draftFallback, setDraftFallback] = useState<string>();
   // The refused save's text, and the settings its data names (marked, the first one focused).
   const [refusal, setRefusal] = useState<{ text: string; fields: SettingsField[] }>();
+  // The Models tab's refusal this page was opened for, until a save here.
+  const [handedOver, setHandedOver] = useState<HandedOverRefusal | undefined>(() =>
+    handedOverRefusal(location.search),
+  );
+  const focusedHandedOver = useRef(false);
   const [saved, setSaved] = useState<string>();
   const [busy, setBusy] = useState(false);
 
@@ -63,18 +84,29 @@ export function FallbackSettingsTab() {
     };
   }, []);
 
+  // Once the dropdowns are there, the setting the Models tab's refusal names gets the focus.
+  useEffect(() => {
+    const first = handedOver?.fields[0];
+    if (!settings || !first || focusedHandedOver.current) return;
+    focusedHandedOver.current = true;
+    document.getElementById(FIELD_IDS[first])?.focus();
+  }, [settings, handedOver]);
+
   const save = async (
     change: { defaultModel?: string; fallback?: FallbackSetting },
     what: string,
     done: () => void,
   ) => {
     setRefusal(undefined);
+    setHandedOver(undefined);
     setSaved(undefined);
     setBusy(true);
     try {
       setSettings(await admin.saveSettings(change));
       done();
       setSaved(`${what} saved.`);
+      // The Models tab's refusal is dealt with: a reload no longer marks it.
+      if (location.search) navigate(SETTINGS_TAB, true);
     } catch (e) {
       const label = (id: string) => models.find((m) => m.id === id)?.label;
       const fields = refusedSettings(e);
@@ -97,6 +129,7 @@ export function FallbackSettingsTab() {
   const defaultValue = draftDefault ?? savedDefault;
   const fallback = draftFallback ?? savedFallback;
   const enabled = models.filter((m) => m.enabled);
+  const marked = refusal?.fields ?? handedOver?.fields ?? [];
   const submitDefault = (e: FormEvent) => {
     e.preventDefault();
     if (defaultValue !== savedDefault)
@@ -121,7 +154,7 @@ export function FallbackSettingsTab() {
           setDraftDefault(v);
         }}
         onSubmit={submitDefault}
-        refused={refusal?.fields.includes('defaultModel') ?? false}
+        refused={marked.includes('defaultModel')}
         hint="New Mates answer with this model unless they pick another."
       >
         {settings.defaultModel === null && <option value="">(none set)</option>}
@@ -142,7 +175,7 @@ export function FallbackSettingsTab() {
           setDraftFallback(v);
         }}
         onSubmit={submitFallback}
-        refused={refusal?.fields.includes('fallback.model') ?? false}
+        refused={marked.includes('fallback.model')}
         hint={HELP[toSetting(fallback).mode]}
       >
         {settings.fallbackChoices.map((c) => (
@@ -155,6 +188,12 @@ export function FallbackSettingsTab() {
         <p className="ok-text" role="status">
           {saved}
         </p>
+      )}
+      {!refusal && handedOver && (
+        <HandedOverNote
+          refusal={handedOver}
+          label={models.find((m) => m.id === handedOver.modelId)?.label ?? handedOver.modelId}
+        />
       )}
       {refusal && (
         <div className="refusal" role="alert" id={REFUSAL_ID}>
@@ -170,6 +209,21 @@ export function FallbackSettingsTab() {
         </div>
       )}
     </section>
+  );
+}
+
+/** Why the Models tab sent the admin here: the model it could not disable or remove, and what to change. */
+function HandedOverNote({ refusal, label }: { refusal: HandedOverRefusal; label: string }) {
+  const [first] = refusal.fields;
+  if (!first) return null;
+  const [is, change] = IS_NAMED[first];
+  return (
+    <div className="refusal" id={REFUSAL_ID}>
+      <p>
+        <strong>Not disabled or removed:</strong> {label} is {is}. Choose another {change} here and save it,
+        then disable or remove {label} in <Link href="/settings/models">Models</Link>.
+      </p>
+    </div>
   );
 }
 

@@ -7,24 +7,26 @@ import { Link } from '../ui/Link.js';
 import { useAsync } from '../ui/useAsync.js';
 import { AddModelForm } from './AddModelForm.js';
 import { ModelFactsForm } from './ModelFactsForm.js';
-import { refusedSettings } from './refusals.js';
+import { settingsLinkFor } from './refusals.js';
 
 /** Models Management → Models: the available list (enable, disable, reorder, edit facts, add). */
 export function ModelsTab() {
   const { data: models, error: loadError, setData } = useAsync(admin.models);
   const [error, setError] = useState<string>();
-  // A refusal that names a setting (disabling the Default Model, say): the fix is in Settings.
-  const [inSettings, setInSettings] = useState(false);
+  // A refusal that names a setting (disabling the Default Model, say): the fix is in Settings,
+  // linked with the refusal's settings and model so that tab marks the dropdown to change.
+  const [settingsLink, setSettingsLink] = useState<string>();
   const [editing, setEditing] = useState<string>();
 
-  const run = async (fn: () => Promise<void>) => {
+  /** Runs a change, showing its refusal; `modelId`: the model it is about (for the Settings link). */
+  const run = async (fn: () => Promise<void>, modelId?: string) => {
     setError(undefined);
-    setInSettings(false);
+    setSettingsLink(undefined);
     try {
       await fn();
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
-      setInSettings(refusedSettings(e).length > 0);
+      setSettingsLink(modelId === undefined ? undefined : settingsLinkFor(e, modelId));
     }
   };
   const replace = (m: AdminModel) => setData((ms) => ms?.map((x) => (x.id === m.id ? m : x)));
@@ -73,9 +75,9 @@ export function ModelsTab() {
         never used.
       </p>
       <ErrorText message={error} />
-      {error && inSettings && (
+      {error && settingsLink && (
         <p className="small">
-          <Link href="/settings/models/settings">Change it in Settings</Link>
+          <Link href={settingsLink}>Change it in Settings</Link>
         </p>
       )}
       <p role="status" className="visually-hidden">
@@ -103,7 +105,7 @@ export function ModelsTab() {
                     replace(m);
                     throw e;
                   }
-                });
+                }, m.id);
               }}
               onMove={(by) => move(i, by)}
               onEdit={() => setEditing(editing === m.id ? undefined : m.id)}
