@@ -1,7 +1,7 @@
 /**
  * The drain of a stopping instance, in process: new work is refused with 503, but what only ends
- * work in flight (a member's Stop) still answers. (As a real process with signals: start.test.ts
- * and drain-process.test.ts.)
+ * work in flight (a member's Stop) still answers, and so does following an answer this instance is
+ * still writing. (As a real process with signals: start.test.ts and drain-process.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -38,6 +38,75 @@ test('during the drain, a member still stops their answer in flight; new work ge
     assert.equal(stopped.body.status, 'cancelled');
     await closed;
     assert.ok(Date.now() - t0 < 5000, 'the stopped answer ended the drain, not the grace period');
+  } finally {
+    await (closed ?? server.close());
+    tmp.remove();
+  }
+});
+
+test('during the drain, a member still follows their answer in flight here; reads and new work get 503', async () => {
+  const tmp = tempDir();
+  // About 10 s per answer against a 2 s grace period: the followed answer is cut by the grace period.
+  const server = await startTestServer({
+    backend: { name: 'sqlite', dispose: () => Promise.resolve() },
+    dataDir: tmp.dir,
+    env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '100', UNDERSTUDY_SHUTDOWN_GRACE_MS: '2000' },
+  });
+  let closed: Promise<void> | undefined;
+  try {
+    const owner = await setupOwner(server);
+    const mate = (await owner.post<{ id: string }>('/api/mates', { name: 'Ada' })).body.id;
+    const newConv = async () =>
+      (await owner.post<{ id: string }>('/api/conversations', { mateId: mate })).body.id;
+    const start = async (conv: string) => {
+      const res = await rawPost(owner, `/api/conversations/${conv}/messages`, { content: 'a long answer' });
+      const head = await readSse(res, { until: (e) => e.event === 'text' });
+      return { res, id: head[0]?.data.assistantMessageId as string };
+    };
+    const follow = (conv: string, answer: string) =>
+      fetch(`${server.url}/api/conversations/${conv}/messages/${answer}/events`, {
+        headers: { cookie: owner.cookie! },
+        signal: AbortSignal.timeout(30_000),
+      });
+    // A finished answer (stopped before the drain) and one still being written here.
+    const done = await newConv();
+    const finished = await start(done);
+    await finished.res.body?.cancel();
+    assert.equal((await owner.post(`/api/conversations/${done}/messages/${finished.id}/stop`)).status, 200);
+    const conv = await newConv();
+    const running = await start(conv);
+    await running.res.body?.cancel(); // the page that sent it was reloaded
+    closed = server.close();
+    const t0 = Date.now();
+
+    const followed = await follow(conv, running.id);
+    assert.equal(followed.status, 200, 'following an answer this instance is writing is not refused');
+    assert.equal(followed.headers.get('connection'), 'close', 'the follower does not keep its connection');
+    // Not in flight here: reading it is no work this instance must do; another instance serves it.
+    const stored = await follow(done, finished.id);
+    assert.equal(stored.status, 503, 'a finished answer is read from another instance');
+    assert.equal(((await stored.json()) as ErrorBody).error.code, 'server_shutting_down');
+    assert.equal(stored.headers.get('retry-after'), '1');
+    for (const [what, res] of [
+      ['loading a conversation', await owner.get(`/api/conversations/${conv}`)],
+      ['a retry', await owner.post(`/api/conversations/${done}/messages/${finished.id}/retry`)],
+      ['a new conversation', await owner.post('/api/conversations', { mateId: mate })],
+      ['deleting a conversation with an answer running', await owner.del(`/api/conversations/${conv}`)],
+    ] as const)
+      assert.equal(res.status, 503, `${what} is refused`);
+
+    // The follower gets the text so far and the end: cut by the grace period, saved as interrupted.
+    const events = await readSse(followed, { timeoutMs: 10_000 });
+    assert.deepEqual(events[0], { event: 'start', data: { assistantMessageId: running.id, resumed: true } });
+    assert.ok(events.some((e) => e.event === 'text'));
+    const last = events.at(-1);
+    assert.equal(last?.event, 'error');
+    assert.equal((last?.data.message as { status: string }).status, 'interrupted');
+    await closed;
+    assert.ok(
+      Date.now() - t0 < 5000,
+      `the follower did not hold the exit past the grace period (${Date.now() - t0} ms)`,
+    );
   } finally {
     await (closed ?? server.close());
     tmp.remove();

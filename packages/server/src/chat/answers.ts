@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { ANY_MEMBER, userOf } from '../auth/index.js';
 import type { OrgCatalog } from '../catalog/index.js';
 import type { AppContext } from '../context.js';
+import { refuseDrained } from '../http/drain.js';
 import { conflict, HttpError, IdParams, notFound, parse } from '../http/index.js';
 import {
   newId,
@@ -255,19 +256,28 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
 
   app.get(
     '/api/conversations/:id/messages/:messageId/events',
-    { config: { access: ANY_MEMBER } },
+    // A draining instance still lets a member follow an answer it is writing (a page reattaching
+    // to it), and only that: reading a finished answer, or following another instance's from the
+    // database, is work another instance does as well (see `drain: 'follows-work'`).
+    { config: { access: ANY_MEMBER, drain: 'follows-work' } },
     async (request, reply) => {
       const u = userOf(request);
       const { id, messageId } = parse(MessageParams, request.params, 'params');
+      // Taken before the reads below: an answer that ends meanwhile is still replayed to its end.
+      const local = ctx.answers.get(messageId);
+      if (request.draining && !local) return refuseDrained(reply);
       await findConversation(db, u.orgId, u.userId, id);
       const row = await findMessage(id, messageId);
       if (!row) throw notFound('message');
-      const run = ctx.answers.get(messageId);
+      const run = local ?? ctx.answers.get(messageId);
       if (run)
-        return streamRun(reply, run, ctx.log, {
-          event: 'start',
-          data: { assistantMessageId: messageId, resumed: true },
-        });
+        return streamRun(
+          reply,
+          run,
+          ctx.log,
+          { event: 'start', data: { assistantMessageId: messageId, resumed: true } },
+          { close: request.draining },
+        );
       // Written by another instance (several behind a load balancer): follow it in the database.
       if (row.status === 'in_progress') return followRemote(reply, row);
       // Already finished: one final event with the stored message.

@@ -22,12 +22,16 @@ export interface SseStream {
   onClose(fn: () => void): void;
 }
 
-/** Takes over the reply and opens an event stream (`stallMs`: see `CLIENT_STALL_MS`). */
-export function openSse(reply: FastifyReply, o: { stallMs?: number } = {}): SseStream {
+/**
+ * Takes over the reply and opens an event stream (`stallMs`: see `CLIENT_STALL_MS`). `close`: the
+ * connection ends with the stream (a draining instance's `connection: close`, which the hijacked
+ * reply's own headers no longer carry).
+ */
+export function openSse(reply: FastifyReply, o: { stallMs?: number; close?: boolean } = {}): SseStream {
   const stallMs = o.stallMs ?? CLIENT_STALL_MS;
   reply.hijack();
   const res = reply.raw;
-  res.writeHead(200, SSE_HEADERS);
+  res.writeHead(200, o.close ? { ...SSE_HEADERS, connection: 'close' } : SSE_HEADERS);
   let closed = false;
   const closers: (() => void)[] = [];
   // Heartbeat comments keep proxies from closing an idle stream while a slow model thinks (a

@@ -11,14 +11,16 @@ const MERGED_TEXT_MAX = 16_384;
  * Streams a run to the client: replays what happened so far, then follows it live until it ends.
  * The viewer is a cursor into the run's event list that moves only as fast as its socket takes
  * events, so a slow or stalled browser costs no memory beyond the answer the run keeps anyway.
+ * `close`: see `openSse`.
  */
 export function streamRun(
   reply: FastifyReply,
   run: Run,
   log: AppContext['log'],
   first?: { event: string; data: unknown },
+  o: { close?: boolean } = {},
 ): void {
-  const sse = openSse(reply);
+  const sse = openSse(reply, o);
   if (first) sse.send(first.event, first.data);
   const events = run.events;
   let next = 0;

@@ -4,14 +4,25 @@
  * reads 503 and takes it out, rather than a refused connection; every new request gets a 503 to
  * retry elsewhere, and `connection: close` ends the keep-alive connections clients and proxies hold.
  * What only ends work already in flight (a member's Stop) still answers: refusing it would leave
- * the answer running to the end of the grace period against the member's wish.
+ * the answer running to the end of the grace period against the member's wish. What follows work
+ * in flight (an answer's event stream) passes too, but answers only for work in flight on this
+ * instance: the route refuses the rest itself (`refuseDrained`), as only it knows what is here.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** `ends-work`: the route only ends work in flight (Stop), so it still answers during the drain. */
-    drain?: 'ends-work';
+    /**
+     * `ends-work`: the route only ends work in flight (Stop), so it still answers during the drain.
+     * `follows-work`: the route only follows work in flight; during the drain it is let through with
+     * `request.draining` set, and must answer `refuseDrained` unless that work runs on this instance
+     * (which it then ends with: the drain waits for that work, not for its followers).
+     */
+    drain?: 'ends-work' | 'follows-work';
+  }
+  interface FastifyRequest {
+    /** Set on a `follows-work` route's request that came during the drain. */
+    draining: boolean;
   }
 }
 
@@ -26,6 +37,12 @@ export interface Drain {
 
 /** What the refusal of new work says; the `/v1` surface answers in OpenAI's error shape. */
 const DRAIN_MESSAGE = 'this instance is shutting down; retry the request';
+const CHAT_BODY = { error: { code: 'server_shutting_down', message: DRAIN_MESSAGE } };
+
+/** Answers the drain's refusal (`connection: close` is already set); `/v1` has its own body. */
+export function refuseDrained(reply: FastifyReply, body: unknown = CHAT_BODY): FastifyReply {
+  return reply.code(503).header('retry-after', String(DRAIN_RETRY_AFTER_S)).send(body);
+}
 
 /**
  * Installs the drain's refusal as the first `onRequest` hook (before the guard: a refused request
@@ -33,19 +50,22 @@ const DRAIN_MESSAGE = 'this instance is shutting down; retry the request';
  */
 export function installDrain(app: FastifyInstance, v1Body: (message: string) => unknown): Drain {
   let active = false;
+  app.decorateRequest('draining', false);
   app.addHook('onRequest', (request, reply, done) => {
     if (!active) return done();
     reply.header('connection', 'close');
     const path = request.url.split('?')[0] ?? '';
     // Liveness: the process answers; a probe failing now would only get it killed mid-drain.
     if (path === '/healthz') return done();
-    if (request.routeOptions.config.drain === 'ends-work') return done();
-    reply.code(503).header('retry-after', String(DRAIN_RETRY_AFTER_S));
-    if (path === '/readyz') return void reply.send({ status: 'shutting_down' });
+    const flag = request.routeOptions.config.drain;
+    if (flag === 'ends-work') return done();
+    if (flag === 'follows-work') {
+      request.draining = true;
+      return done();
+    }
+    if (path === '/readyz') return void refuseDrained(reply, { status: 'shutting_down' });
     const v1 = path === '/v1' || path.startsWith('/v1/');
-    void reply.send(
-      v1 ? v1Body(DRAIN_MESSAGE) : { error: { code: 'server_shutting_down', message: DRAIN_MESSAGE } },
-    );
+    void refuseDrained(reply, v1 ? v1Body(DRAIN_MESSAGE) : CHAT_BODY);
   });
   return {
     get active() {
