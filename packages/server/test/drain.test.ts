@@ -7,14 +7,18 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { rawPost, readSse, setupOwner, startTestServer, tempDir, type ErrorBody } from './helpers.js';
 
+/** A SQLite server whose demo answers take about 10 s (100 ms a chunk), with this grace period. */
+const slowServer = (dataDir: string, graceMs: number) =>
+  startTestServer({
+    backend: { name: 'sqlite', dispose: () => Promise.resolve() },
+    dataDir,
+    env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '100', UNDERSTUDY_SHUTDOWN_GRACE_MS: String(graceMs) },
+  });
+
 test('during the drain, a member still stops their answer in flight; new work gets 503', async () => {
   const tmp = tempDir();
-  // About 10 s per answer (100 ms a chunk) against a 10 s grace period: still running at the Stop.
-  const server = await startTestServer({
-    backend: { name: 'sqlite', dispose: () => Promise.resolve() },
-    dataDir: tmp.dir,
-    env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '100', UNDERSTUDY_SHUTDOWN_GRACE_MS: '10000' },
-  });
+  // About 10 s per answer against a 10 s grace period: still running at the Stop.
+  const server = await slowServer(tmp.dir, 10_000);
   let closed: Promise<void> | undefined;
   try {
     const owner = await setupOwner(server);
@@ -47,11 +51,7 @@ test('during the drain, a member still stops their answer in flight; new work ge
 test('during the drain, a member still follows their answer in flight here; reads and new work get 503', async () => {
   const tmp = tempDir();
   // About 10 s per answer against a 2 s grace period: the followed answer is cut by the grace period.
-  const server = await startTestServer({
-    backend: { name: 'sqlite', dispose: () => Promise.resolve() },
-    dataDir: tmp.dir,
-    env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '100', UNDERSTUDY_SHUTDOWN_GRACE_MS: '2000' },
-  });
+  const server = await slowServer(tmp.dir, 2000);
   let closed: Promise<void> | undefined;
   try {
     const owner = await setupOwner(server);
