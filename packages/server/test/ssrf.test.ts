@@ -89,6 +89,21 @@ const model: ModelConfig = {
   enabled: true,
 };
 
+/** The text `p` answers through `network`'s engine-path client (the test model, one short message). */
+async function answerThrough(
+  network: ReturnType<typeof createProviderNetwork>,
+  p: ProviderConfig,
+): Promise<string> {
+  let text = '';
+  const events: AsyncIterable<ProviderEvent> = network.client.stream(
+    { provider: p, model },
+    { messages: [{ role: 'user', content: 'Hi' }] },
+    AbortSignal.timeout(5000),
+  );
+  for await (const ev of events) if (ev.type === 'text') text += ev.text;
+  return text;
+}
+
 test('SSRF: provider connections choose their rule by the provider (engine path)', async () => {
   const { server, port } = await internalService();
   const dns = switchableResolver('93.184.216.34');
@@ -100,16 +115,7 @@ test('SSRF: provider connections choose their rule by the provider (engine path)
     baseUrl: `http://rebind.test:${port}/v1`,
     ...(allowPrivate && { allowPrivate }),
   });
-  const answer = async (p: ProviderConfig): Promise<string> => {
-    let text = '';
-    const events: AsyncIterable<ProviderEvent> = network.client.stream(
-      { provider: p, model },
-      { messages: [{ role: 'user', content: 'Hi' }] },
-      AbortSignal.timeout(5000),
-    );
-    for await (const ev of events) if (ev.type === 'text') text += ev.text;
-    return text;
-  };
+  const answer = (p: ProviderConfig) => answerThrough(network, p);
   try {
     // Saved while it resolved publicly; now the name points at this machine.
     dns.answer('127.0.0.1');
@@ -148,22 +154,12 @@ test('SSRF: a provider saved as a literal private IP is refused at connect time 
     baseUrl: `http://${host}:${port}/v1`,
     ...(allowPrivate && { allowPrivate }),
   });
-  const answer = async (network: ReturnType<typeof createProviderNetwork>, p: ProviderConfig) => {
-    let text = '';
-    const events: AsyncIterable<ProviderEvent> = network.client.stream(
-      { provider: p, model },
-      { messages: [{ role: 'user', content: 'Hi' }] },
-      AbortSignal.timeout(5000),
-    );
-    for await (const ev of events) if (ev.type === 'text') text += ev.text;
-    return text;
-  };
   // Saved while UNDERSTUDY_ALLOW_PRIVATE_PROVIDER_URLS was on; the server now runs without it.
   const strict = createProviderNetwork({ allowPrivate: false });
   const open = createProviderNetwork({ allowPrivate: true });
   try {
     await assert.rejects(
-      answer(strict, provider('127.0.0.1')),
+      answerThrough(strict, provider('127.0.0.1')),
       /refused to connect to 127\.0\.0\.1: it resolves to 127\.0\.0\.1, a private address this provider may not reach/,
     );
     // Test connection's path (a bare dispatcher) gives the same refusal, with the name path's code.
@@ -179,8 +175,8 @@ test('SSRF: a provider saved as a literal private IP is refused at connect time 
       /refused to connect to ::1: it resolves to ::1, a private address/,
     );
     // An operator-declared provider (allowPrivate) keeps its allowance; so does the deployment's.
-    assert.equal(await answer(strict, provider('127.0.0.1', true)), 'internal-secret');
-    assert.equal(await answer(open, provider('127.0.0.1')), 'internal-secret');
+    assert.equal(await answerThrough(strict, provider('127.0.0.1', true)), 'internal-secret');
+    assert.equal(await answerThrough(open, provider('127.0.0.1')), 'internal-secret');
     // Metadata and link-local literals stay refused whatever the allowance.
     await assert.rejects(
       request('http://169.254.169.254/latest/meta-data/', {
