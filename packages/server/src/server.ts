@@ -294,7 +294,7 @@ async function start(
 
   app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {
     if (err instanceof HttpError)
-      return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
+      return reply.code(err.status).send({ error: { code: err.code, message: err.message, ...err.details } });
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       const e = frameworkClientError(err, request, reply, config.bodyLimitBytes);

@@ -10,7 +10,7 @@ import type { AppContext } from '../context.js';
 import { badRequest, conflict, notFound, parse } from '../http/index.js';
 import { newId, nowIso, type Database, type ModelsTable } from '../storage/index.js';
 import { Slug } from './providers.js';
-import { modelInSettingsRefusal, sendRefusal } from './settings-rules.js';
+import { modelInSettingsRefusal, refusalError } from './settings-rules.js';
 
 /** A list of distinct values, first occurrence kept: a tag twice says no more than once. */
 const distinct = <T>(xs: T[]): T[] => [...new Set(xs)];
@@ -260,7 +260,7 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext): void
     return modelView(m);
   });
 
-  app.patch('/api/admin/models/:id', { config: { access: MANAGERS } }, async (request, reply) => {
+  app.patch('/api/admin/models/:id', { config: { access: MANAGERS } }, async (request) => {
     const u = userOf(request);
     const { id } = parse(ModelParams, request.params, 'params');
     const body = parse(PatchBody, request.body);
@@ -268,7 +268,7 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext): void
     const before = modelFromRow(row);
     if (body.enabled === false && before.enabled) {
       const refusal = modelInSettingsRefusal(id, await settingsOf(u.orgId), 'before disabling it');
-      if (refusal) return sendRefusal(reply, 409, 'conflict', refusal);
+      if (refusal) throw refusalError(409, 'conflict', refusal);
       await refuseIfMatesUse(u.orgId, id);
     }
     const after: ModelConfig = { ...before };
@@ -351,7 +351,7 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext): void
     const { id } = parse(ModelParams, request.params, 'params');
     const row = await findRow(u.orgId, id);
     const refusal = modelInSettingsRefusal(id, await settingsOf(u.orgId), 'first');
-    if (refusal) return sendRefusal(reply, 409, 'conflict', refusal);
+    if (refusal) throw refusalError(409, 'conflict', refusal);
     await refuseIfMatesUse(u.orgId, id);
     await db.transaction().execute(async (trx) => {
       await trx.deleteFrom('models').where('id', '=', row.id).execute();

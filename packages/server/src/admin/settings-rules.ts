@@ -1,6 +1,6 @@
 /** The SPEC §2.2 rules for the Default Model and Fallback Model settings, as pure checks, and their refusals as data. */
 import type { FallbackSetting, ModelConfig } from '@understudy/engine';
-import type { FastifyReply } from 'fastify';
+import { HttpError } from '../http/index.js';
 
 /** The settings after a change. */
 export interface SettingsState {
@@ -116,14 +116,9 @@ export function modelInSettingsRefusal(
   return undefined;
 }
 
-/**
- * Sends a refusal in the API's error shape, `{ error: { code, message } }`, with its reason and
- * fields beside them (the shared error handler writes only code and message).
- */
-export function sendRefusal(reply: FastifyReply, status: number, code: string, refusal: SettingsRefusal) {
-  return reply.code(status).send({
-    error: { code, message: refusal.message, reason: refusal.reason, fields: refusal.fields },
-  });
+/** A refusal as the API's error (`{ error: { code, message, reason, fields } }`), to throw. */
+export function refusalError(status: number, code: string, refusal: SettingsRefusal): HttpError {
+  return new HttpError(status, code, refusal.message, { reason: refusal.reason, fields: refusal.fields });
 }
 
 /** The Fallback Model dropdown: Automatic, None, then each enabled model except the Default Model. */

@@ -8,7 +8,7 @@ import type { AppContext } from '../context.js';
 import { notFound, parse } from '../http/index.js';
 import { nowIso } from '../storage/index.js';
 import { Slug } from './providers.js';
-import { fallbackChoices, sendRefusal, settingsRefusal, type SettingsState } from './settings-rules.js';
+import { fallbackChoices, refusalError, settingsRefusal, type SettingsState } from './settings-rules.js';
 
 const FallbackBody = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('automatic') }),
@@ -61,7 +61,7 @@ export function registerSettingsRoutes(app: FastifyInstance, ctx: AppContext): v
     view(userOf(request).orgId),
   );
 
-  app.put('/api/admin/settings', { config: { access: MANAGERS } }, async (request, reply) => {
+  app.put('/api/admin/settings', { config: { access: MANAGERS } }, async (request) => {
     const u = userOf(request);
     const body = parse(SettingsBody, request.body);
     const before = await current(u.orgId);
@@ -75,7 +75,7 @@ export function registerSettingsRoutes(app: FastifyInstance, ctx: AppContext): v
     };
     const catalog = await ctx.catalogs.get(u.orgId);
     const refusal = settingsRefusal(before, after, catalog.allModels);
-    if (refusal) return sendRefusal(reply, 400, 'invalid_settings', refusal);
+    if (refusal) throw refusalError(400, 'invalid_settings', refusal);
     await db.transaction().execute(async (trx) => {
       await trx
         .updateTable('organizations')
