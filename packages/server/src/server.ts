@@ -44,9 +44,11 @@ import {
   loadSecretKey,
   olderSecretKeys,
   randomToken,
+  restrictFileModes,
+  secretKeyFile,
   type Lookup,
 } from './security/index.js';
-import { openStorage, storageConfig } from './storage/index.js';
+import { databaseFiles, openStorage, storageConfig } from './storage/index.js';
 import { webHandler } from './web.js';
 
 /** A running server. */
@@ -137,9 +139,11 @@ async function start(
   // file's when there is one (it is the whole declaration), else the environment's.
   if (file) await checkBootstrapUrls(file, config);
   else await checkEnvironmentUrls(config);
-  const storage = await openStorage(storageConfig(config.dataDir, config.databaseUrl), {
-    poolMax: config.databasePoolMax,
-  });
+  const storageAt = storageConfig(config.dataDir, config.databaseUrl);
+  // An older version left these readable by every local user (this one creates them 0600); before
+  // SQLite opens, so that the -wal and -shm it makes take the database file's private mode.
+  restrictFileModes([...databaseFiles(storageAt), secretKeyFile(config.dataDir)], log);
+  const storage = await openStorage(storageAt, { poolMax: config.databasePoolMax });
   opened.push({ what: 'the database', close: () => storage.close() });
   const shared = storage.kind === 'postgres';
   const instanceId = config.instanceId ?? newInstanceId();

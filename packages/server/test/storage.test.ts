@@ -1,12 +1,12 @@
 /** Storage on SQLite and PostgreSQL: the same migrations, applied once, and the same constraints. */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { sql } from 'kysely';
-import { loadSecretKey } from '../src/security/index.js';
+import { loadSecretKey, restrictFileModes } from '../src/security/index.js';
 import { migrations, newId, nowIso, openStorage, storageConfig } from '../src/storage/index.js';
-import { forEachBackend, tempDir } from './helpers.js';
+import { forEachBackend, startTestServer, tempDir, type LogCapture } from './helpers.js';
 
 test('storage', async (t) => {
   await forEachBackend(t, async (_t, backend) => {
@@ -162,4 +162,65 @@ test("the data folder and the SQLite files are the server's user's alone, whatev
     process.umask(umask);
     tmp.remove();
   }
+});
+
+test("an older install's database files and secret.key that other users could open are made private at start, with one warning", async () => {
+  const tmp = tempDir();
+  const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
+  const sqlite = { name: 'sqlite' as const, dispose: () => Promise.resolve() };
+  const permissionWarnings = (capture: LogCapture) =>
+    capture.lines
+      .map((line) => JSON.parse(line) as { level: number; msg: string; restricted?: unknown[] })
+      .filter((l) => l.level === 40 && /permissions/.test(l.msg));
+  try {
+    // The operator's folder: never changed, whatever its mode.
+    chmodSync(tmp.dir, 0o755);
+    const s = await openStorage(storageConfig(tmp.dir));
+    await s.close();
+    loadSecretKey(undefined, tmp.dir);
+    const files = ['understudy.db', 'understudy.db-wal', 'understudy.db-shm', 'secret.key'].map((f) =>
+      join(tmp.dir, f),
+    );
+    // What an older version left: the -wal and -shm of a process that did not close the database,
+    // and every file readable by other local users.
+    for (const f of files.slice(1, 3)) writeFileSync(f, '');
+    for (const f of files) chmodSync(f, 0o644);
+
+    const first: LogCapture = { lines: [] };
+    let server = await startTestServer({ backend: sqlite, dataDir: tmp.dir, capture: first });
+    try {
+      assert.deepEqual(files.map(mode), ['600', '600', '600', '600']);
+      assert.equal(mode(tmp.dir), '755', "the operator's folder is left as it is");
+    } finally {
+      await server.close();
+    }
+    const warned = permissionWarnings(first);
+    assert.equal(warned.length, 1, 'one warning line');
+    for (const f of files)
+      assert.ok(warned[0]?.msg.includes(`${f} 0644 → 0600`), `${f} in: ${warned[0]?.msg}`);
+    assert.equal(warned[0]?.restricted?.length, 4);
+
+    // Already private: nothing to say.
+    const second: LogCapture = { lines: [] };
+    server = await startTestServer({ backend: sqlite, dataDir: tmp.dir, capture: second });
+    await server.close();
+    assert.deepEqual(permissionWarnings(second), []);
+    // The -wal and -shm went with the closed database.
+    assert.deepEqual([tmp.dir, files[0] ?? '', files[3] ?? ''].map(mode), ['755', '600', '600']);
+  } finally {
+    tmp.remove();
+  }
+});
+
+test('a data file whose mode cannot be changed is named in the warning instead of failing the start', (t) => {
+  // procfs refuses every chmod: a file of this user's that stays as it is.
+  const file = '/proc/self/status';
+  if (!existsSync(file) || !process.getuid) return t.skip('no /proc: skipped');
+  const warned: string[] = [];
+  restrictFileModes([file], { warn: (_fields, msg) => warned.push(msg) });
+  assert.equal(warned.length, 1);
+  assert.match(
+    warned[0] ?? '',
+    /^could not remove group and other permissions from \/proc\/self\/status \(0444: EPERM/,
+  );
 });

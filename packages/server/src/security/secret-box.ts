@@ -28,10 +28,15 @@ export interface SecretBox {
   isCurrent(sealed: string): boolean;
 }
 
+/** Where a data folder keeps its generated key. */
+export function secretKeyFile(dataDir: string): string {
+  return join(dataDir, 'secret.key');
+}
+
 /** The encryption key: from the secret string, or from (or into) the data folder. */
 export function loadSecretKey(secret: string | undefined, dataDir: string): Buffer {
   if (secret && secret.length > 0) return createHash('sha256').update(secret).digest();
-  const file = join(dataDir, 'secret.key');
+  const file = secretKeyFile(dataDir);
   if (existsSync(file)) {
     const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
     if (key.length !== 32) throw new Error(`${file} does not hold a 32-byte base64 key`);
@@ -55,7 +60,7 @@ export function olderSecretKeys(secret: string | undefined, dataDir: string): Bu
   const keys: Buffer[] = [];
   const raw = Buffer.from(secret, 'base64');
   if (raw.length === 32 && raw.toString('base64') === secret) keys.push(raw);
-  const file = join(dataDir, 'secret.key');
+  const file = secretKeyFile(dataDir);
   if (existsSync(file)) {
     const own = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
     if (own.length === 32) keys.push(own);

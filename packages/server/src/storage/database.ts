@@ -36,6 +36,11 @@ export function storageConfig(dataDir: string, databaseUrl?: string): StorageCon
   return { kind: 'sqlite', file: join(dataDir, 'understudy.db') };
 }
 
+/** The database's files on disk: SQLite's, with its -wal and -shm; none for PostgreSQL. */
+export function databaseFiles(config: StorageConfig): string[] {
+  return config.kind === 'sqlite' ? [config.file, `${config.file}-wal`, `${config.file}-shm`] : [];
+}
+
 /** `host:port` of a PostgreSQL URL: all an error may show of DATABASE_URL (never its password). */
 export function pgAddress(url: string): string {
   try {

@@ -1,5 +1,6 @@
 /** Storage: the migrated database (SQLite or PostgreSQL) and its table types. */
 export {
+  databaseFiles,
   isDatabaseUnavailable,
   openStorage,
   pgAddress,
