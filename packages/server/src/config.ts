@@ -83,31 +83,33 @@ export class ConfigError extends Error {
 /** Names proxy-addr (Fastify's trustProxy) accepts for ranges of addresses. */
 const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
-/** What is wrong with an UNDERSTUDY_TRUST_PROXY value (after "UNDERSTUDY_TRUST_PROXY"), if anything. */
-function trustProxyProblem(entries: string[]): string | undefined {
-  const bad = entries.find(
-    (e) => !(PROXY_RANGES.has(e) || (e.includes('/') ? ipaddr.isValidCIDR(e) : ipaddr.isValid(e))),
-  );
-  return bad === undefined
-    ? undefined
-    : `must be true, false, or a comma-separated list of addresses, CIDRs, loopback, linklocal or uniquelocal; "${bad}" is none of these`;
-}
-
 /**
- * UNDERSTUDY_TRUST_PROXY as Fastify's `trustProxy`. Checked here so that a typo stops the start
- * with a message instead of trusting nobody (or, worse, being read as something else).
+ * UNDERSTUDY_TRUST_PROXY as Fastify's `trustProxy`, or what was expected (after the variable's
+ * name). Checked here so that a typo stops the start with a message instead of trusting nobody
+ * (or, worse, being read as something else).
  */
-export function parseTrustProxy(v: string | undefined): boolean | string {
-  const t = v?.trim() || 'loopback';
+function trustProxy(v: string): boolean | string | { expected: string } {
+  const t = v.trim() || 'loopback';
   if (/^(true|yes|on|all)$/i.test(t)) return true;
   if (/^(false|no|off|none)$/i.test(t)) return false;
   const entries = t
     .split(',')
     .map((e) => e.trim())
     .filter(Boolean);
-  const problem = trustProxyProblem(entries);
-  if (problem) throw new Error(`UNDERSTUDY_TRUST_PROXY ${problem}`);
-  return entries.join(',');
+  const bad = entries.find(
+    (e) => !(PROXY_RANGES.has(e) || (e.includes('/') ? ipaddr.isValidCIDR(e) : ipaddr.isValid(e))),
+  );
+  if (bad === undefined) return entries.join(',');
+  return {
+    expected: `must be true, false, or a comma-separated list of addresses, CIDRs, loopback, linklocal or uniquelocal; "${bad}" is none of these`,
+  };
+}
+
+/** UNDERSTUDY_TRUST_PROXY as Fastify's `trustProxy` (unset: `loopback`); throws on a bad value. */
+export function parseTrustProxy(v: string | undefined): boolean | string {
+  const out = trustProxy(v ?? '');
+  if (typeof out === 'object') throw new Error(`UNDERSTUDY_TRUST_PROXY ${out.expected}`);
+  return out;
 }
 
 // Each variable's schema takes the raw string (or undefined) and yields its value; an issue's
@@ -216,13 +218,7 @@ const ENV = z.object({
   UNDERSTUDY_INSTANCE_ID: raw,
   UNDERSTUDY_CIRCUIT_COOLDOWN_MS: milliseconds(1),
   UNDERSTUDY_HEARTBEAT_MS: milliseconds(1),
-  UNDERSTUDY_TRUST_PROXY: rule((v) => {
-    try {
-      return parseTrustProxy(v);
-    } catch (err) {
-      return { expected: (err as Error).message.replace(/^UNDERSTUDY_TRUST_PROXY /, '') };
-    }
-  }),
+  UNDERSTUDY_TRUST_PROXY: rule(trustProxy),
 });
 
 /**
