@@ -49,11 +49,13 @@ import {
   type Lookup,
 } from './security/index.js';
 import { databaseFiles, openStorage, storageConfig } from './storage/index.js';
+import { undoStart, type Opened } from './undo-start.js';
 import { webHandler } from './web.js';
 
-/** A running server. */
+/** The methods an unmatched /api or /v1 path's 405 may list as allowed. */
 const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
+/** A running server. */
 export interface RunningServer {
   app: FastifyInstance;
   ctx: AppContext;
@@ -77,42 +79,6 @@ export interface StartOptions {
   activityFlushMs?: number;
   /** Resolves provider host names instead of `dns.lookup` (tests: a name that re-resolves). */
   resolve?: Lookup;
-}
-
-/** Something a start opened, closed again when a later step fails. */
-interface Opened {
-  what: string;
-  close(): Promise<unknown>;
-}
-
-/** How long a failed start may take to close what it had opened: it must not hang, only tidy up. */
-const UNDO_BOUND_MS = 5_000;
-
-/**
- * Closes what a failed start opened, newest first, within {@link UNDO_BOUND_MS} in all: a database
- * pool, heartbeat, Redis link or simulator left open keeps a dead process alive (and, with the
- * heartbeat, looking alive to its peers).
- */
-async function undoStart(opened: Opened[], log: Logger): Promise<void> {
-  const deadline = Date.now() + UNDO_BOUND_MS;
-  for (const o of opened.reverse()) {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>(
-      (r) => (timer = setTimeout(() => r('late'), Math.max(0, deadline - Date.now()))),
-    );
-    const outcome = await Promise.race([
-      o.close().then(
-        () => 'closed' as const,
-        () => 'failed' as const,
-      ),
-      late,
-    ]);
-    clearTimeout(timer);
-    if (outcome !== 'closed')
-      log.warn(
-        `after the failed start, ${o.what} could not be closed (${outcome === 'late' ? 'too slow' : 'error'})`,
-      );
-  }
 }
 
 /** Starts a server from a configuration; a start that fails closes what it opened, then throws. */
