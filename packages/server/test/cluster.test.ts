@@ -237,8 +237,9 @@ test('several instances share health memory, settings and conversations', { time
       'the primary recovers: exactly one probe across the instances, then all return',
       async () => {
         sim.clearFaults();
-        // The probe is slow, so that every other request arrives while it runs.
-        sim.setFault({ provider: 'pa', model: 'gpt-4o', fault: 'slow_first_token', delayMs: 1500, times: 1 });
+        // The probe is slow, so that every other request arrives while it runs: 3 s, since on a
+        // loaded 2-core machine one instance's part of the burst was seen to start after 1.5 s.
+        sim.setFault({ provider: 'pa', model: 'gpt-4o', fault: 'slow_first_token', delayMs: 3000, times: 1 });
         const retryAt = Date.parse(modelState(await status(B), 'prim').retryAt!);
         await new Promise((r) => setTimeout(r, Math.max(0, retryAt - Date.now()) + 50));
         const before = attempts('gpt-4o');
