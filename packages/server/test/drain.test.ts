@@ -4,15 +4,17 @@
  * still writing. (As a real process with signals: start.test.ts and drain-process.test.ts.)
  */
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { rawPost, readSse, setupOwner, startTestServer, tempDir, type ErrorBody } from './helpers.js';
 
 /** A SQLite server whose demo answers take about 10 s (100 ms a chunk), with this grace period. */
-const slowServer = (dataDir: string, graceMs: number) =>
+const slowServer = (dataDir: string, graceMs: number, env: Record<string, string> = {}) =>
   startTestServer({
     backend: { name: 'sqlite', dispose: () => Promise.resolve() },
     dataDir,
-    env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '100', UNDERSTUDY_SHUTDOWN_GRACE_MS: String(graceMs) },
+    env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '100', UNDERSTUDY_SHUTDOWN_GRACE_MS: String(graceMs), ...env },
   });
 
 test('during the drain, a member still stops their answer in flight; new work gets 503', async () => {
@@ -48,10 +50,15 @@ test('during the drain, a member still stops their answer in flight; new work ge
   }
 });
 
-test('during the drain, a member still follows their answer in flight here; reads and new work get 503', async () => {
+test('during the drain, a member still follows their answer in flight here and pages load; reads and new work get 503', async () => {
   const tmp = tempDir();
+  // A built web app of one page and one asset.
+  const web = join(tmp.dir, 'web');
+  mkdirSync(join(web, 'assets'), { recursive: true });
+  writeFileSync(join(web, 'index.html'), '<!doctype html><title>Understudy</title>');
+  writeFileSync(join(web, 'assets', 'app.js'), 'export {};');
   // About 10 s per answer against a 2 s grace period: the followed answer is cut by the grace period.
-  const server = await slowServer(tmp.dir, 2000);
+  const server = await slowServer(tmp.dir, 2000, { UNDERSTUDY_WEB_DIST: web });
   let closed: Promise<void> | undefined;
   try {
     const owner = await setupOwner(server);
@@ -94,6 +101,22 @@ test('during the drain, a member still follows their answer in flight here; read
       ['deleting a conversation with an answer running', await owner.del(`/api/conversations/${conv}`)],
     ] as const)
       assert.equal(res.status, 503, `${what} is refused`);
+    // A reload's page and assets are files, no work: served (a refusal would show the browser a
+    // bare 503), while the app's own requests are refused and retried elsewhere.
+    for (const [path, type] of [
+      ['/', 'text/html'],
+      ['/c/a-conversation', 'text/html'],
+      ['/assets/app.js', 'text/javascript'],
+    ] as const) {
+      const page = await fetch(`${server.url}${path}`);
+      assert.equal(page.status, 200, `${path} is served during the drain`);
+      assert.match(page.headers.get('content-type') ?? '', new RegExp(type));
+      assert.equal(page.headers.get('connection'), 'close', 'the page does not keep its connection');
+      await page.text();
+    }
+    const api = await fetch(`${server.url}/api/no-such-route`);
+    assert.equal(api.status, 503, 'an unknown API path is refused, not served a page');
+    await api.text();
 
     // The follower gets the text so far and the end: cut by the grace period, saved as interrupted.
     const events = await readSse(followed, { timeoutMs: 10_000 });

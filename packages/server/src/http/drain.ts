@@ -7,6 +7,8 @@
  * the answer running to the end of the grace period against the member's wish. What follows work
  * in flight (an answer's event stream) passes too, but answers only for work in flight on this
  * instance: the route refuses the rest itself (`refuseDrained`), as only it knows what is here.
+ * The web app's pages and assets are served too: they are files, no work, and a reload refused
+ * here would show the browser a bare 503 instead of the app (whose requests then retry elsewhere).
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 
@@ -65,6 +67,10 @@ export function installDrain(app: FastifyInstance, v1Body: (message: string) => 
     }
     if (path === '/readyz') return void refuseDrained(reply, { status: 'shutting_down' });
     const v1 = path === '/v1' || path.startsWith('/v1/');
+    const api = path === '/api' || path.startsWith('/api/');
+    // No route took it and it is not the API's: the web handler's page or asset.
+    if (request.is404 && !api && !v1 && (request.method === 'GET' || request.method === 'HEAD'))
+      return done();
     void refuseDrained(reply, v1 ? v1Body(DRAIN_MESSAGE) : CHAT_BODY);
   });
   return {

@@ -1,8 +1,10 @@
 /**
  * The typed HTTP client of the web app. The session lives in an HttpOnly cookie; every
  * state-changing request also carries the session's CSRF token in `x-csrf-token` (the server
- * refuses it otherwise), and the browser sends a same-origin `Origin` by itself.
+ * refuses it otherwise), and the browser sends a same-origin `Origin` by itself. A request an
+ * instance refused because it is stopping is sent again (drainRetry.ts).
  */
+import { sendThroughDrain } from './drainRetry.js';
 import type { AnswerEvent } from './types.js';
 
 /** A refused request: the server's `{ error: { code, message, reason?, fields? } }`, with the HTTP status. */
@@ -90,12 +92,14 @@ async function errorOf(res: Response): Promise<ApiError> {
 
 /** Sends a request; resolves with the parsed JSON (undefined for 204) or rejects with ApiError. */
 export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(path, {
-    method,
-    headers: headersFor(method, body !== undefined),
-    credentials: 'same-origin',
-    ...(body !== undefined && { body: JSON.stringify(body) }),
-  });
+  const res = await sendThroughDrain(() =>
+    fetch(path, {
+      method,
+      headers: headersFor(method, body !== undefined),
+      credentials: 'same-origin',
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    }),
+  );
   if (!res.ok) {
     const err = await errorOf(res);
     if (res.status === 401 && !path.startsWith('/api/auth/')) for (const fn of signedOutListeners) fn();
@@ -129,13 +133,17 @@ export async function streamAnswer(
   onEvent: (e: AnswerEvent) => void,
   signal?: AbortSignal,
 ): Promise<void> {
-  const res = await fetch(path, {
-    method,
-    headers: { ...headersFor(method, method === 'POST'), accept: 'text/event-stream' },
-    credentials: 'same-origin',
-    ...(method === 'POST' && { body: JSON.stringify(body ?? {}) }),
-    ...(signal && { signal }),
-  });
+  const res = await sendThroughDrain(
+    () =>
+      fetch(path, {
+        method,
+        headers: { ...headersFor(method, method === 'POST'), accept: 'text/event-stream' },
+        credentials: 'same-origin',
+        ...(method === 'POST' && { body: JSON.stringify(body ?? {}) }),
+        ...(signal && { signal }),
+      }),
+    signal,
+  );
   if (!res.ok || !res.body) throw await errorOf(res);
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
