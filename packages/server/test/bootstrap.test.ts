@@ -173,6 +173,30 @@ test('a refused bootstrap file changes nothing', async (t) => {
         audit_log: 0,
       });
     });
+    await t.test('on a first start without an admin (setup link): refused all the same', async () => {
+      // Without an admin nothing is provisioned until the setup link creates the organization, and
+      // that applies the file: a file it would refuse has to stop the start, not fail the setup.
+      const noAdmin = edit(BASE, [
+        'admin:\n  email: admin@acme.test\n  password: ${ACME_ADMIN_PASSWORD}\n',
+        '',
+      ]);
+      await assert.rejects(
+        d.start(edit(noAdmin, ['defaultModel: smart', 'defaultModel: smrt'])),
+        /defaultModel: "smrt" is not in the available list/,
+      );
+      await assert.rejects(
+        d.start(
+          edit(noAdmin, [
+            '    provider: local\n    upstream: gpt-4o',
+            '    provider: lcl\n    upstream: gpt-4o',
+          ]),
+        ),
+        /model smart names provider "lcl", which is not declared/,
+      );
+      await d.start(noAdmin);
+      const none = { organizations: 0, users: 0, providers: 0, models: 0, api_keys: 0, audit_log: 0 };
+      assert.deepEqual(await d.read(counts), none, 'checking a file writes nothing');
+    });
     await t.test(
       'on a later start: the models written before the settings check are kept as they were',
       async () => {

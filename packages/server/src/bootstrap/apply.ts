@@ -24,6 +24,7 @@ import { reconcileApiKeys } from './api-keys.js';
 import type { BootstrapFile } from './config-file.js';
 import { checkOperatorUrl } from './urls.js';
 import { demoBelongsIn } from './demo-auto.js';
+import { checkFileBeforeSetup } from './before-setup.js';
 import { applyFileModels, retireFileModels } from './file-models.js';
 import {
   resealProviderSecrets,
@@ -351,11 +352,17 @@ function settingOf(mode: string, model: string | null): FallbackSetting {
 
 /**
  * At start: creates the organization from the bootstrap file when there is none and the file names
- * an admin, then provisions every organization, all in one transaction: a file refused halfway
+ * an admin (without one, checks the file as the setup link will apply it), then provisions every organization, all in one transaction: a file refused halfway
  * (a default model that does not exist) leaves the database as it was. Returns the primary
  * organization's id, if any.
  */
 export async function bootstrapAtStart(deps: ProvisionDeps): Promise<string | undefined> {
+  const { file } = deps;
+  // Without an admin the setup link creates the organization and applies the file then.
+  if (file && !file.admin && !deps.db.isTransaction)
+    await checkFileBeforeSetup(deps.db, file.organization?.name ?? 'My organization', (db, orgId) =>
+      provisionIn({ ...deps, db }, orgId, true),
+    );
   const { primary, done, resealed, sealedClear, unreadable } = await inTransaction(deps.db, (db) =>
     bootstrapIn({ ...deps, db }),
   );
