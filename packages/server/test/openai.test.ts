@@ -291,6 +291,36 @@ test('OpenAI-compatible API', async (t) => {
         },
       );
 
+      await t.test(
+        'a whole answer cut in a tool call comes from the backup: the client had seen nothing',
+        async () => {
+          // Upstream always streams: the cut lands after part of the call's arguments went by.
+          sim.setFault({ id: 'cut', provider: simA, fault: 'cut_after', after: 2, times: 1 });
+          try {
+            const { data, response } = await client.chat.completions
+              .create({
+                model: 'sim-a-large',
+                messages: [{ role: 'user', content: 'What is the weather in Paris?' }],
+                tools: [
+                  { type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } },
+                ],
+              })
+              .withResponse();
+            assert.equal(response.headers.get('x-understudy-fallback-reason'), 'interrupted');
+            assert.equal(data.model, response.headers.get('x-understudy-model'));
+            assert.equal(data.choices[0]?.finish_reason, 'tool_calls');
+            const call = data.choices[0]?.message.tool_calls?.[0];
+            assert.ok(call?.type === 'function' && call.function.name === 'get_weather');
+            assert.doesNotThrow(() => JSON.parse(call.function.arguments), 'whole arguments');
+            const ext = (data as unknown as { understudy: { fallback: { mode: string } } }).understudy;
+            assert.equal(ext.fallback.mode, 'restart', 'the backup answered afresh');
+          } finally {
+            sim.removeFault('cut');
+            await resetHealth();
+          }
+        },
+      );
+
       await t.test("errors use OpenAI's shape with a meaningful status", async () => {
         await assert.rejects(
           client.chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }),

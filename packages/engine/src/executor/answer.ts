@@ -42,7 +42,7 @@ export interface AnswerInput {
   modelId?: string;
   request: ChatRequest;
   signal?: CancelSignal;
-  /** After content was shown, a backup that cannot continue a prefill restarts (web chat) or is instructed to continue (API). */
+  /** After content was shown, a backup that cannot continue a prefill restarts (web chat, whole API answers) or is instructed to continue (streaming API). */
   takeover: 'restart' | 'instruct';
 }
 

@@ -136,7 +136,10 @@ export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): Api
         modelId,
         request: toChatRequest(body),
         signal: answer.signal,
-        takeover: 'instruct',
+        // A streaming client holds the partial text, so a backup continues it; a whole answer's
+        // client has seen nothing yet, so a backup answers afresh (fallback stays invisible, and a
+        // half-received tool call, which no backup can continue, is no reason to fail the answer).
+        takeover: body.stream ? 'instruct' : 'restart',
       });
       const finish = (result: AnswerResult) => {
         ctx.metrics.answer('api', result);
