@@ -474,19 +474,26 @@ test('OpenAI-compatible API', async (t) => {
             .withResponse();
           let text = '';
           let fallback: Record<string, unknown> | undefined;
+          let estimated: unknown;
           const usages: OpenAI.CompletionUsage[] = [];
           let afterUsage = 0;
           for await (const chunk of stream) {
             if (usages.length > 0) afterUsage += 1;
             text += chunk.choices[0]?.delta.content ?? '';
-            const ext = (chunk as unknown as { understudy?: { fallback?: Record<string, unknown> } })
-              .understudy;
+            const ext = (
+              chunk as unknown as {
+                understudy?: { fallback?: Record<string, unknown>; usage_estimated?: boolean };
+              }
+            ).understudy;
             if (ext?.fallback) fallback = ext.fallback;
-            if (chunk.usage) usages.push(chunk.usage);
+            if (chunk.usage) {
+              usages.push(chunk.usage);
+              estimated = ext?.usage_estimated;
+            }
           }
           assert.equal(usages.length, 1, 'one usage chunk');
           assert.equal(afterUsage, 0, 'usage is the last chunk');
-          return { text, usage: usages[0]!, fallback, headers: response.headers };
+          return { text, usage: usages[0]!, fallback, estimated, headers: response.headers };
         };
 
         // Before content: the backup answers alone, and its usage is the answer's.
@@ -501,6 +508,8 @@ test('OpenAI-compatible API', async (t) => {
           assert.equal(data.usage.completion_tokens, words(content), 'the backup counted every word it sent');
           assert.ok(data.usage.prompt_tokens > 0);
           assert.equal(data.usage.total_tokens, data.usage.prompt_tokens + data.usage.completion_tokens);
+          const whole = data as unknown as { understudy: { usage_estimated?: boolean } };
+          assert.equal(whole.understudy.usage_estimated, undefined, 'the backup reported its usage');
 
           for (const params of [
             { stream: true as const },
@@ -511,6 +520,7 @@ test('OpenAI-compatible API', async (t) => {
             assert.equal(s.usage.completion_tokens, words(s.text), JSON.stringify(params));
             assert.equal(s.usage.prompt_tokens, data.usage.prompt_tokens, 'same request, same prompt tokens');
             assert.equal(s.usage.total_tokens, s.usage.prompt_tokens + s.usage.completion_tokens);
+            assert.equal(s.estimated, undefined, 'reported, not estimated');
           }
         } finally {
           sim.removeFault('down');
@@ -529,6 +539,15 @@ test('OpenAI-compatible API', async (t) => {
           );
           assert.ok(s.usage.prompt_tokens > 1, 'the takeover request counts too');
           assert.equal(s.usage.total_tokens, s.usage.prompt_tokens + s.usage.completion_tokens);
+          // The cut primary reported no usage for its partial text: counted here, and marked so.
+          assert.equal(s.estimated, true, 'an estimate is marked');
+          sim.setFault({ id: 'cut', provider: simA, fault: 'cut_after', after: 4, times: 1 });
+          const data = await client.chat.completions.create({
+            model: 'sim-a-large',
+            messages: [{ role: 'user', content: 'Hello' }],
+          });
+          const whole = data as unknown as { understudy: { usage_estimated?: boolean } };
+          assert.equal(whole.understudy.usage_estimated, true, 'marked on a whole answer too');
         } finally {
           sim.removeFault('cut');
           await resetHealth();

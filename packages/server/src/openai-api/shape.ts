@@ -96,6 +96,20 @@ export function fallbackInfo(f: FallbackRecord) {
   };
 }
 
+/**
+ * The `understudy` extension of a body or of the chunk carrying the usage: the fallback, and
+ * `usage_estimated` when a provider reported no usage and some of it was counted here (SPEC §2.6:
+ * estimated and marked so). Nothing when there is neither, so a plain answer is OpenAI's shape.
+ */
+export function extension(
+  r: AnswerResult,
+  withFallback: boolean,
+): { understudy: Record<string, unknown> } | undefined {
+  const fallback = withFallback && r.fallback ? { fallback: fallbackInfo(r.fallback) } : undefined;
+  if (!fallback && !r.usage.estimated) return undefined;
+  return { understudy: { ...fallback, ...(r.usage.estimated && { usage_estimated: true }) } };
+}
+
 /** OpenAI's `usage` of an answer. */
 export function usageOf(r: AnswerResult) {
   return {
@@ -125,6 +139,6 @@ export function completion(id: string, created: number, result: AnswerResult) {
     choices: [{ index: 0, message, finish_reason: result.finishReason ?? 'stop', logprobs: null }],
     usage: usageOf(result),
     system_fingerprint: null,
-    ...(result.fallback && { understudy: { fallback: fallbackInfo(result.fallback) } }),
+    ...extension(result, true),
   };
 }

@@ -3,7 +3,7 @@ import type { AnswerEvent, AnswerResult, FallbackRecord } from '@understudy/engi
 import type { FastifyReply } from 'fastify';
 import { CLIENT_STALL_MS, drained, SSE_HEADERS } from '../http/index.js';
 import type { ApiAnswer } from './in-flight.js';
-import { failure, fallbackHeaders, fallbackInfo, usageOf } from './shape.js';
+import { extension, failure, fallbackHeaders, fallbackInfo, usageOf } from './shape.js';
 
 /**
  * Streams chat.completion.chunk events. Headers wait for the first content (or the end), so a
@@ -103,11 +103,13 @@ export async function streamCompletion(
         openStream(r.providerId);
         // As OpenAI: a chunk with no choices, carrying the usage, only when include_usage asked for
         // it (a client's `chunk.choices[0]` would throw on it otherwise). Without it the usage still
-        // rides on the finishing chunk, as an extra field clients ignore.
+        // rides on the finishing chunk, as an extra field clients ignore. That chunk marks an
+        // estimate; the fallback was announced already (headers, or in-band).
+        const marked = extension(r, false);
         if (o.includeUsage) {
           chunk({}, r.finishReason ?? 'stop');
-          event({ choices: [], usage: usageOf(r) });
-        } else chunk({}, r.finishReason ?? 'stop', { usage: usageOf(r) });
+          event({ choices: [], usage: usageOf(r), ...marked });
+        } else chunk({}, r.finishReason ?? 'stop', { usage: usageOf(r), ...marked });
         if (!res.destroyed) res.end('data: [DONE]\n\n');
         return o.finish(r);
       }
