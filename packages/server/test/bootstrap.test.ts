@@ -316,6 +316,131 @@ test('API keys the file declared and no longer declares are revoked; keys made i
   });
 });
 
+test('a key the file revoked and declares again works again; one an admin revoked does not', async (t) => {
+  await forEachDeployment(t, async (_t, d) => {
+    const qa = 'us-qa-key-0123456789abcdefghij';
+    const withQa = edit(BASE, [
+      '    key: ${ACME_API_KEY}\n',
+      '    key: ${ACME_API_KEY}\n  - name: qa\n    key: ${QA_KEY}\n',
+    ]);
+    const env = { QA_KEY: qa };
+    let server = await d.serve(withQa, env);
+    try {
+      assert.deepEqual(await statuses(server, [qa]), [200]);
+      await server.close();
+
+      server = await d.serve(BASE, env);
+      assert.deepEqual(await statuses(server, [qa]), [401]);
+      assert.ok(d.lines.some((l) => l.includes('API key qa (us-qa-key-…) revoked: no longer in the file')));
+      await server.close();
+
+      // The file revoked it, so the file declaring it again is the operator's word: it works again.
+      server = await d.serve(withQa, env);
+      assert.deepEqual(await statuses(server, [qa]), [200]);
+      assert.ok(
+        d.lines.some((l) => l.includes('API key qa (us-qa-key-…) reinstated: the file declares it again')),
+        'the start log says it was reinstated',
+      );
+      assert.ok(!d.lines.some((l) => l.includes('API key qa (us-qa-key-…) was revoked in the UI')));
+      let admin = await signIn(server);
+      const audit = (
+        await admin.get<{ entries: { action: string; actor: { label: string }; new: unknown }[] }>(
+          '/api/admin/audit?limit=50',
+        )
+      ).body.entries;
+      const reinstate = audit.find((e) => e.action === 'api_key.reinstate');
+      assert.deepEqual(
+        [reinstate?.actor.label, reinstate?.new],
+        ['bootstrap', { reason: 'declared again in the file' }],
+      );
+      const keys = (await admin.get<{ apiKeys: { id: string; name: string }[] }>('/api/admin/api-keys')).body
+        .apiKeys;
+      assert.deepEqual(keys.map((k) => k.name).sort(), ['ci', 'qa']);
+
+      // An admin revokes the reinstated key (a leak): the file no longer brings it back.
+      assert.equal(
+        (await admin.req('DELETE', `/api/admin/api-keys/${keys.find((k) => k.name === 'qa')!.id}`)).status,
+        204,
+      );
+      await server.close();
+      server = await d.serve(withQa, env);
+      assert.deepEqual(await statuses(server, [qa]), [401]);
+      assert.ok(
+        d.lines.some((l) => l.includes('API key qa (us-qa-key-…) was revoked in the UI and stays revoked')),
+      );
+      admin = await signIn(server);
+      const listed = (await admin.get<{ apiKeys: { name: string }[] }>('/api/admin/api-keys')).body.apiKeys;
+      assert.deepEqual(
+        listed.map((k) => k.name),
+        ['ci'],
+      );
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+test('keys revoked before revocations had a revoker: the file’s when the audit log says so', async (t) => {
+  await forEachBackend(t, async (_t, backend) => {
+    const tmp = tempDir();
+    const file = join(tmp.dir, 'understudy.db');
+    let db: Kysely<unknown>;
+    if (backend.databaseUrl) {
+      const { default: pg } = await import('pg');
+      db = new Kysely({
+        dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: backend.databaseUrl }) }),
+      });
+    } else db = new Kysely({ dialect: new SqliteDialect({ database: new SQLite(file) }) });
+    try {
+      const r = await new Migrator({
+        db,
+        provider: { getMigrations: () => Promise.resolve(migrations) },
+      }).migrateTo('005_api_key_source');
+      assert.equal(r.error, undefined);
+      const now = new Date().toISOString();
+      await sql`INSERT INTO organizations (id, name, fallback_mode, created_at, updated_at) VALUES ('o1', 'Acme', 'automatic', ${now}, ${now})`.execute(
+        db,
+      );
+      const key = (id: string, revoked: string | null) =>
+        sql`INSERT INTO api_keys (id, org_id, name, prefix, key_hash, created_by, created_at, revoked_at, source) VALUES (${id}, 'o1', ${id}, 'us-x', ${id}, NULL, ${now}, ${revoked}, 'config')`.execute(
+          db,
+        );
+      const revoke = (id: string, actorId: string | null, label: string) =>
+        sql`INSERT INTO audit_log (id, org_id, at, actor_id, actor_label, action, target_type, target_id) VALUES (${`a-${id}`}, 'o1', ${now}, ${actorId}, ${label}, 'api_key.revoke', 'api_key', ${id})`.execute(
+          db,
+        );
+      await key('a-active', null);
+      await key('b-by-the-file', now);
+      await revoke('b-by-the-file', null, 'bootstrap');
+      await key('c-by-an-admin', now);
+      await revoke('c-by-an-admin', 'u1', 'Ann (ann@acme.test)');
+      await key('d-unknown', now);
+    } finally {
+      await db.destroy();
+    }
+    const storage = await openStorage(storageConfig(tmp.dir, backend.databaseUrl));
+    try {
+      const rows = await storage.db
+        .selectFrom('api_keys')
+        .select(['id', 'revoked_by'])
+        .orderBy('id')
+        .execute();
+      assert.deepEqual(
+        rows.map((k) => [k.id, k.revoked_by]),
+        [
+          ['a-active', null],
+          ['b-by-the-file', 'config'],
+          ['c-by-an-admin', 'admin'],
+          ['d-unknown', 'admin'],
+        ],
+      );
+    } finally {
+      await storage.close();
+      tmp.remove();
+    }
+  });
+});
+
 test('the keys the bootstrap file created before keys had a source are the file’s after the migration', async (t) => {
   await forEachBackend(t, async (_t, backend) => {
     const tmp = tempDir();

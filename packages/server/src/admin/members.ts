@@ -145,7 +145,7 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
       if (keep || active.length === 0) return { revoked: 0, kept: active.length };
       await trx
         .updateTable('api_keys')
-        .set({ revoked_at: nowIso() })
+        .set({ revoked_at: nowIso(), revoked_by: 'admin' })
         .where(
           'id',
           'in',
@@ -371,7 +371,7 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
     await db.transaction().execute(async (trx) => {
       await trx
         .updateTable('api_keys')
-        .set({ revoked_at: nowIso() })
+        .set({ revoked_at: nowIso(), revoked_by: 'admin' })
         .where('id', '=', id)
         .where('org_id', '=', u.orgId)
         .execute();

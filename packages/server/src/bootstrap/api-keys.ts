@@ -1,7 +1,9 @@
 /**
  * The API keys of the bootstrap file. The file owns the keys it declares (source `config`): a key
  * it declared at an earlier start and no longer declares, removed or given a new value, is revoked,
- * so rotating a leaked key in the file ends the old one. Keys created in the UI are never touched.
+ * so rotating a leaked key in the file ends the old one. A key the file revoked and declares again
+ * is reinstated (the file is the operator's declaration); one an admin revoked stays revoked.
+ * Keys created in the UI are never touched.
  */
 import type { Kysely } from 'kysely';
 import { writeAudit, type Actor } from '../audit/index.js';
@@ -33,7 +35,7 @@ export async function reconcileApiKeys(
   for (const [hash, k] of wanted) {
     const row = await db
       .selectFrom('api_keys')
-      .select(['id', 'org_id', 'name', 'prefix', 'revoked_at', 'source'])
+      .select(['id', 'org_id', 'name', 'prefix', 'revoked_at', 'revoked_by', 'source'])
       .where('key_hash', '=', hash)
       .executeTakeFirst();
     if (!row) {
@@ -57,6 +59,24 @@ export async function reconcileApiKeys(
       warnings.push(
         `API key ${k.name}: this value is already a key of another organization; it is left there`,
       );
+    } else if (row.revoked_at !== null && row.revoked_by === 'config') {
+      // No cache to clear: caches hold only valid keys, so the next request reads the row afresh.
+      await db
+        .updateTable('api_keys')
+        .set({ revoked_at: null, revoked_by: null, name: k.name, source: 'config' })
+        .where('id', '=', row.id)
+        .execute();
+      await writeAudit(db, {
+        orgId,
+        actor,
+        action: 'api_key.reinstate',
+        targetType: 'api_key',
+        targetId: row.id,
+        targetLabel: k.name,
+        old: { name: row.name, prefix: row.prefix },
+        new: { reason: 'declared again in the file' },
+      });
+      changes.push(`API key ${k.name} (${row.prefix}…) reinstated: the file declares it again`);
     } else if (row.revoked_at !== null) {
       // An admin revoked it (a leak, say): the file bringing it back would undo that at every start.
       warnings.push(
@@ -84,7 +104,11 @@ export async function reconcileApiKeys(
     const reason = declared.some((k) => k.name === r.name)
       ? 'its value changed in the file'
       : 'no longer in the file';
-    await db.updateTable('api_keys').set({ revoked_at: nowIso() }).where('id', '=', r.id).execute();
+    await db
+      .updateTable('api_keys')
+      .set({ revoked_at: nowIso(), revoked_by: 'config' })
+      .where('id', '=', r.id)
+      .execute();
     await writeAudit(db, {
       orgId,
       actor,

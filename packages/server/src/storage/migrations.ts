@@ -262,6 +262,24 @@ const m005: Migration = {
   },
 };
 
+/**
+ * Who revoked an API key: `admin` (the UI, the admin API, a member's removal) or `config` (the
+ * bootstrap file, which reinstates a key it revoked once it declares the key again; an admin's
+ * revocation is final). Keys revoked before this are the file's when the audit log records the
+ * bootstrap revoking them, an admin's otherwise: a key whose revoker is unknown stays revoked.
+ */
+const m006: Migration = {
+  async up(db: AnyDb) {
+    await db.schema.alterTable('api_keys').addColumn('revoked_by', 'text').execute();
+    await sql`UPDATE api_keys SET revoked_by = 'config' WHERE revoked_at IS NOT NULL AND id IN
+      (SELECT target_id FROM audit_log WHERE action = 'api_key.revoke' AND actor_id IS NULL
+        AND actor_label = 'bootstrap')`.execute(db);
+    await sql`UPDATE api_keys SET revoked_by = 'admin' WHERE revoked_at IS NOT NULL AND revoked_by IS NULL`.execute(
+      db,
+    );
+  },
+};
+
 /** Every migration, by name; names sort in application order. */
 export const migrations: Record<string, Migration> = {
   '001_initial': m001,
@@ -269,6 +287,7 @@ export const migrations: Record<string, Migration> = {
   '003_fallback_counts': m003,
   '004_audit_target_label': m004,
   '005_api_key_source': m005,
+  '006_api_key_revoked_by': m006,
 };
 
 /** Kysely's provider for the in-code migrations above. */

@@ -59,11 +59,13 @@ export interface ApiKeysTable {
   created_at: string;
   last_used_at: string | null;
   revoked_at: string | null;
+  /** Set with revoked_at: the file reinstates only the keys it revoked itself (bootstrap/api-keys.ts). */
+  revoked_by: ApiKeySource | null;
   /** `config`: declared by the bootstrap file, which owns it (see bootstrap/api-keys.ts). */
   source: Generated<ApiKeySource>;
 }
 
-/** Who declared an API key: an admin (UI, admin API) or the bootstrap file. */
+/** Who declared (or revoked) an API key: an admin (UI, admin API) or the bootstrap file. */
 export type ApiKeySource = 'admin' | 'config';
 
 export type ProviderSource = 'admin' | 'config' | 'env' | 'demo';
