@@ -5,9 +5,9 @@
  * window; Provider status does not pair a green "Healthy" with a simulated outage no request has
  * hit yet, nor show it for a provider no request has reached, says when an unavailable provider is
  * tried again, and a passing Test connection clears it; GFM tables render inside a chat answer;
- * and on a phone the Members, API keys and Fallback activity tables are cards that fit the
- * screen; the amber icon stays beside its token counter on a phone; past 100 conversations the
- * list pages, and is one Tab stop with arrow keys inside; a chat page in front reads the server
+ * and on a phone the Members, API keys, Fallback activity and audit log tables are cards that
+ * fit the screen; the amber icon stays beside its token counter on a phone; past 100
+ * conversations the list pages, and is one Tab stop with arrow keys inside; a chat page in front reads the server
  * again every 15 s, so a window beside another shows what that one did, on one timer per tab. The pure parts are checked directly, the rest in Chromium against the real server and
  * simulator (skipped when Chromium is absent).
  * `UI_FIXES_SCREENSHOTS=<dir>` also writes screenshots there.
@@ -573,7 +573,7 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
     noConsoleErrors(owner);
   });
 
-  it('H: on a phone the Members, API keys and Fallback activity tables are cards that fit the screen', async () => {
+  it('H: on a phone the Members, API keys, Fallback activity and audit log tables are cards that fit the screen', async () => {
     const req = owner.context.request;
     // A second member, so the Members table has a Remove button (nobody removes themselves). The
     // invitation is accepted in a context of its own: its session must not replace the Owner's.
@@ -625,6 +625,8 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
           label: 'Created',
         },
         { path: '/settings/activity', heading: 'Fallback activity', action: undefined, label: 'Outcome' },
+        // Its changes were a column a few letters wide, off the screen beside When, Who and What.
+        { path: '/settings/audit', heading: 'Audit log', action: undefined, label: 'Old → new' },
       ];
       for (const { path, heading, action, label } of pages) {
         await page.goto(path);
@@ -642,7 +644,7 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
         // No cell is pushed off the screen, and the cells say what they are.
         const right = Number(
           await page.evaluate(
-            'Math.max(...[...document.querySelectorAll(".card-table td")].map((td) => td.getBoundingClientRect().right))',
+            'Math.max(...[...document.querySelectorAll("#main table td")].map((td) => td.getBoundingClientRect().right))',
           ),
         );
         assert.ok(right <= 390, `${path}: a cell ends at ${right}px`);
