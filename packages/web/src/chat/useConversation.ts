@@ -1,61 +1,9 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiError, streamAnswer } from '../api/client.js';
 import { chat } from '../api/endpoints.js';
-import type { AnswerEvent, ConversationDetail, Message } from '../api/types.js';
+import type { ConversationDetail, Message } from '../api/types.js';
 import { onCatchUp } from '../ui/tabReturn.js';
-
-const TEMP_USER = 'pending-user';
-const TEMP_ASSISTANT = 'pending-assistant';
-
-function placeholder(id: string, conversationId: string, role: Message['role'], content: string): Message {
-  return {
-    id,
-    conversationId,
-    role,
-    content,
-    status: role === 'user' ? 'complete' : 'in_progress',
-    model: null,
-    provider: null,
-    usage: null,
-    latencyMs: null,
-    fallback: null,
-    error: null,
-    createdAt: new Date().toISOString(),
-  };
-}
-
-/** Applies one event of an answer to the message list. */
-function apply(messages: Message[], e: AnswerEvent, targetId: string): Message[] {
-  if (e.type === 'start') {
-    return messages.map((m) =>
-      m.id === TEMP_ASSISTANT
-        ? { ...m, id: e.assistantMessageId, model: e.model ?? m.model }
-        : m.id === TEMP_USER && e.userMessageId
-          ? { ...m, id: e.userMessageId }
-          : m,
-    );
-  }
-  return messages.map((m) => {
-    if (m.id !== targetId) return m;
-    switch (e.type) {
-      case 'text':
-        return { ...m, content: m.content + e.text };
-      case 'fallback':
-        // A restart on the backup replaces the partial text the primary had written.
-        return {
-          ...m,
-          content: e.discardText ? '' : m.content,
-          fallback: e.fallback,
-          model: e.fallback.backupModel,
-        };
-      case 'usage':
-        return { ...m, usage: e.usage };
-      case 'done':
-      case 'error':
-        return e.message;
-    }
-  });
-}
+import { apply, lost, placeholder, TEMP_ASSISTANT, TEMP_USER } from './answerEvents.js';
 
 /** Shown when a send was refused because an answer is being written (in another tab, say). */
 const BUSY_NOTE =
@@ -63,22 +11,6 @@ const BUSY_NOTE =
 /** The same refusal, when that answer finished before this page could follow it. */
 const BUSY_DONE_NOTE =
   'Your message was not sent: another answer was being written at that moment. It has finished now; your message is back in the message box.';
-
-/** The answer whose stream ended without its final event: interrupted (with Retry), text kept. */
-function lost(messages: Message[], targetId: string): Message[] {
-  return messages.map((m) =>
-    m.id === targetId && m.status === 'in_progress'
-      ? {
-          ...m,
-          status: 'interrupted',
-          error: {
-            reason: 'connection_lost',
-            message: 'The connection to the server was lost before the answer finished.',
-          },
-        }
-      : m,
-  );
-}
 
 /**
  * One conversation's state: its messages, the answer being written (streamed over SSE), and the
