@@ -7,7 +7,7 @@ import { InMemoryHealth } from '../src/health/memory.js';
 import type { HealthMemory } from '../src/health/types.js';
 import type { ProviderEvent } from '../src/types/chat.js';
 import type { AnswerEvent, AnswerResult } from '../src/types/result.js';
-import { FakeClient, ask, catalog, fails, healthy, model, type Step } from './fakes.js';
+import { FakeClient, ask, catalog, fails, healthy, model, provider, type Step } from './fakes.js';
 
 async function collect(events: AsyncIterable<AnswerEvent>) {
   const all: AnswerEvent[] = [];
@@ -179,8 +179,11 @@ describe('executor: single backup, never a chain', () => {
     assert.equal(result.modelId, 'a1');
     assert.equal(result.providerId, 'a');
     assert.equal(result.fallback, undefined);
-    assert.match(result.error?.message ?? '', /Model a1 \(Provider A\) was overloaded/);
-    assert.match(result.error?.message ?? '', /Model b1 \(Provider B\) could not be reached/);
+    assert.equal(
+      result.error?.message,
+      'Model a1 on Provider A was overloaded: overloaded happened. ' +
+        'The backup Model b1 on Provider B could not be reached: ECONNREFUSED.',
+    );
     assert.doesNotMatch(result.error?.message ?? '', /sk-secret/);
     assert.equal(client.calls.length, 2, 'no third model is tried');
   });
@@ -192,7 +195,7 @@ describe('executor: single backup, never a chain', () => {
     assert.equal(result.error?.backup, undefined);
     assert.match(
       result.error?.message ?? '',
-      /overloaded happened\. Fallback is off for this organization, so no backup model was asked$/,
+      /overloaded happened\. Fallback is off for this organization, so no backup model was asked\.$/,
     );
     assert.equal(client.calls.length, 1);
   });
@@ -204,6 +207,26 @@ describe('executor: single backup, never a chain', () => {
     const { result } = await run({ catalog: catalog({ fallback: { mode: 'none' } }) });
     assert.match(result.error?.message ?? '', /The server had an error\. Fallback is off/);
     assert.doesNotMatch(result.error?.message ?? '', /\.\./);
+  });
+
+  it('the standard error reads well with labels that carry brackets, and ends with one period', async () => {
+    const cat = catalog({
+      providers: [{ ...provider('a'), label: 'Simulator A (OpenAI protocol)' }, provider('b')],
+      models: [
+        model('a1', 'a', 3, { label: 'Sim A Large (simulated)', contextWindow: 8000 }),
+        model('b1', 'b', 3, { contextWindow: 8000 }),
+      ],
+    });
+    const { run, client } = setup({
+      a1: fails('context_too_long', { status: 400, message: 'HTTP 400: context length exceeded' }),
+    });
+    const { result } = await run({ catalog: cat });
+    assert.equal(
+      result.error?.message,
+      'Sim A Large (simulated) on Simulator A (OpenAI protocol) could not fit the conversation in its ' +
+        'context window: HTTP 400: context length exceeded. No other model in the list could take over.',
+    );
+    assert.equal(client.callsTo('b1').length, 0, 'no larger window: no backup was asked');
   });
 
   it('Specific: always that model, even across tiers and providers', async () => {
@@ -220,7 +243,7 @@ describe('executor: single backup, never a chain', () => {
       catalog: catalog({ fallback: { mode: 'specific', modelId: 'b1' } }),
     });
     assert.equal(last.type, 'error');
-    assert.match(result.error?.message ?? '', /is the Specific fallback model itself: no distinct backup$/);
+    assert.match(result.error?.message ?? '', /is the Specific fallback model itself: no distinct backup\.$/);
     assert.equal(client.calls.length, 1);
   });
 
@@ -229,7 +252,7 @@ describe('executor: single backup, never a chain', () => {
     const { run, client } = setup({ a1: fails('overloaded', { status: 529 }), b1: healthy('not eu') });
     const { result } = await run({ catalog: cat });
     assert.equal(result.status, 'failed');
-    assert.match(result.error?.message ?? '', /No other model in the list could take over/);
+    assert.match(result.error?.message ?? '', /No other model in the list could take over\.$/);
     assert.equal(client.callsTo('b1').length, 0, 'the model without the compliance tag is never asked');
   });
 

@@ -25,7 +25,7 @@ import { runAttempt, type AttemptOutcome } from './attempt.js';
 import { askedToWait, checkOf, healthOf, knownDown, refOf, safe } from './health-view.js';
 import { backupRequest, noBackupNote, quickRetryWait, targetOf } from './rules.js';
 import { timeoutsFor, type EngineOptions } from './options.js';
-import { describeFailure } from './words.js';
+import { asSentences, describeFailure } from './words.js';
 
 /** What the executor is built from. */
 export interface ExecutorDeps {
@@ -120,12 +120,11 @@ export async function* answer(
     if (note) parts.push(note);
     if (backup)
       parts.push(
-        `Backup ${describeFailure(backup.target.model.label, backup.target.provider.label, backup.failure)}`,
+        `The backup ${describeFailure(backup.target.model.label, backup.target.provider.label, backup.failure)}`,
       );
     const error: AnswerError = {
       reason: primaryFailure.reason,
-      // A provider's own sentence may end with a period already: one between parts, not two.
-      message: parts.map((x, i) => (i < parts.length - 1 ? x.replace(/[.\s]+$/, '') : x)).join('. '),
+      message: asSentences(parts),
       primary: { ...primaryFailure, modelId: p.model.id, providerId: p.provider.id },
     };
     if (backup)

@@ -16,7 +16,20 @@ export const REASON_WORDS: Record<FailureReason, string> = {
   cancelled: 'was cancelled',
 };
 
-/** "GPT-4o (OpenAI) was overloaded: HTTP 529: Overloaded". */
+/**
+ * "GPT-4o on OpenAI was overloaded: HTTP 529: Overloaded". "On", not brackets: labels often carry
+ * brackets of their own ("Sim A Large (simulated) on Simulator A (OpenAI protocol)"), as in the
+ * web app's copy of this wording (packages/web/src/chat/failureText.ts).
+ */
 export function describeFailure(model: string, provider: string, f: FailureDetails): string {
-  return `${model} (${provider}) ${REASON_WORDS[f.reason]}: ${f.message}`;
+  const words = `${model} on ${provider} ${REASON_WORDS[f.reason]}`;
+  return f.message.trim() === '' ? words : `${words}: ${f.message}`;
+}
+
+/**
+ * Joins the standard error's parts as sentences, each ending with one period. A provider's own
+ * message may end with a period (or several) already: one, not two, and none missing.
+ */
+export function asSentences(parts: readonly string[]): string {
+  return parts.map((x) => `${x.replace(/[.\s]+$/, '')}.`).join(' ');
 }
