@@ -31,5 +31,9 @@ export function describeFailure(model: string, provider: string, f: FailureDetai
  * message may end with a period (or several) already: one, not two, and none missing.
  */
 export function asSentences(parts: readonly string[]): string {
-  return parts.map((x) => `${x.replace(/[.\s]+$/, '')}.`).join(' ');
+  // A provider's own sentence may end in "?" or "!": that is its end, no period after it.
+  return parts
+    .map((x) => x.replace(/[.\s]+$/, ''))
+    .map((x) => (/[?!]$/.test(x) ? x : `${x}.`))
+    .join(' ');
 }
