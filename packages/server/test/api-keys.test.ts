@@ -126,7 +126,9 @@ test('API key cache', async (t) => {
       });
 
       await t.test('the map is bounded and entries expire', async () => {
-        const keys = new ApiKeyCache(db, log, { maxEntries: 3, ttlMs: 200 });
+        // 1 s: under a loaded machine's suite, 200 ms passed between caching the last key and
+        // reading it again after its revocation, so the "still cached" read found it expired.
+        const keys = new ApiKeyCache(db, log, { maxEntries: 3, ttlMs: 1000 });
         const made = [];
         for (let i = 0; i < 5; i++) made.push(await addKey(s, org));
         for (const k of made) assert.equal((await keys.resolve(k.key))?.keyId, k.id);
@@ -134,7 +136,7 @@ test('API key cache', async (t) => {
         const last = made.at(-1)!;
         await revoke(s, last.id);
         assert.equal((await keys.resolve(last.key))?.keyId, last.id);
-        await new Promise((r) => setTimeout(r, 250));
+        await new Promise((r) => setTimeout(r, 1050));
         assert.equal(await keys.resolve(last.key), undefined, 'an expired entry is read again');
       });
     } finally {
