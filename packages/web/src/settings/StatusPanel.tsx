@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { admin } from '../api/endpoints.js';
 import type { Health, ProviderStatus } from '../api/types.js';
 import { reasonWords } from '../chat/reasons.js';
@@ -53,6 +53,18 @@ function HealthBadge({
   return <span className={`badge ${cls}`}>{text}</span>;
 }
 
+/** Keys that step a closed dropdown from one option to the next (each step a `change`). */
+const STEP_KEYS = new Set([
+  'ArrowUp',
+  'ArrowDown',
+  'ArrowLeft',
+  'ArrowRight',
+  'Home',
+  'End',
+  'PageUp',
+  'PageDown',
+]);
+
 function OutageSwitch({
   p,
   faults,
@@ -73,12 +85,18 @@ function OutageSwitch({
     if (pending === actual) setPending(undefined);
   }, [pending, actual]);
   const on = pending ?? actual;
+  // Arrow keys on a closed dropdown change it at every step: while the outage runs, each step
+  // would switch it (and write an audit entry). Keyboard steps are applied once the admin settles
+  // (Enter, or leaving the dropdown); a choice from the open list (a click) is applied at once.
+  const stepping = useRef(false);
+  const [unapplied, setUnapplied] = useState(false);
   // The outage running (switched in another tab, say) is the Kind shown, so switching off and on
   // again here brings back that outage, not the one this tab last chose.
   useEffect(() => {
     if (p.demoOutage !== null && !choosing) setKind(p.demoOutage);
   }, [p.demoOutage, choosing]);
   const set = async (fault: string) => {
+    setUnapplied(false);
     setError(undefined);
     setPending(fault !== 'none');
     try {
@@ -100,10 +118,20 @@ function OutageSwitch({
         <select
           value={kind}
           onFocus={() => setChoosing(true)}
-          onBlur={() => setChoosing(false)}
+          onBlur={() => {
+            setChoosing(false);
+            if (unapplied && on) void set(kind);
+          }}
+          onMouseDown={() => (stepping.current = false)}
+          onKeyDown={(e) => {
+            stepping.current = STEP_KEYS.has(e.key);
+            if (e.key === 'Enter' && unapplied && on) void set(kind);
+          }}
           onChange={(e) => {
             setKind(e.target.value);
-            if (on) void set(e.target.value);
+            if (!on) return;
+            if (stepping.current) setUnapplied(true);
+            else void set(e.target.value);
           }}
         >
           {faults.map((f) => (
@@ -113,6 +141,11 @@ function OutageSwitch({
           ))}
         </select>
       </label>
+      {unapplied && on && (
+        <span className="hint" role="status">
+          Not switched yet: press Enter (or leave the list) to switch to {kind.replace(/_/g, ' ')}.
+        </span>
+      )}
       <ErrorText message={error} />
     </div>
   );
