@@ -844,6 +844,25 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
     noConsoleErrors(owner);
   });
 
+  it('S: a refused sign-in leaves the keyboard focus on Sign in, not on <body>', async () => {
+    const guest = await openPage(h);
+    try {
+      const { page } = guest;
+      await page.goto('/');
+      await page.getByLabel('Email').fill('nobody@example.com');
+      await page.getByLabel('Password').fill('not the password');
+      guest.expectError('401');
+      await page.getByRole('button', { name: 'Sign in' }).focus();
+      await page.keyboard.press('Enter');
+      await page.getByRole('alert').waitFor();
+      // The button was disabled while the request ran, which sent the focus to <body>.
+      assert.equal(await page.evaluate('document.activeElement?.textContent'), 'Sign in');
+      assert.deepEqual(guest.errors, [], 'console errors');
+    } finally {
+      await guest.context.close();
+    }
+  });
+
   it('N: past 100 conversations the list shows the newest and a button for the older ones', async () => {
     const { page, context } = owner;
     type Page = { conversations: { id: string }[]; next: string | null };

@@ -1,5 +1,5 @@
 import type { FormEvent, ReactNode } from 'react';
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { ErrorText } from '../ui/ErrorText.js';
 import { authRefusal } from './refusal.js';
 
@@ -19,8 +19,12 @@ export function AuthForm({
 }) {
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
+  // A ref as well: a second Enter before the re-render must not send the form twice.
+  const sending = useRef(false);
   const handle = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
+    if (sending.current) return;
+    sending.current = true;
     setBusy(true);
     setError(undefined);
     try {
@@ -28,6 +32,7 @@ export function AuthForm({
     } catch (err) {
       setError(authRefusal(err));
     } finally {
+      sending.current = false;
       setBusy(false);
     }
   };
@@ -38,7 +43,9 @@ export function AuthForm({
         {intro}
         {children}
         <ErrorText message={error} />
-        <button type="submit" className="primary" disabled={busy}>
+        {/* aria-disabled, not disabled: a disabled button drops the keyboard focus to <body>, so
+            after a refusal (a wrong password) a keyboard user would start again from the top. */}
+        <button type="submit" className="primary" aria-disabled={busy}>
           {submit}
         </button>
       </form>
