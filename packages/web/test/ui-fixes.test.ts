@@ -46,7 +46,7 @@ const fallback = (over: Partial<FallbackInfo> = {}): FallbackInfo => ({
   reason: 'overloaded',
   backupModel: 'sim-b-large',
   backupProvider: 'sim-b',
-  mode: 'before_content',
+  mode: 'invisible',
   skippedByHealth: false,
   primaryFailure: 'overloaded',
   ...over,
@@ -59,6 +59,23 @@ test('fallbackSentence: a complete answer keeps its wording', () => {
   );
   assert.equal(fallbackSentence(fallback(), label, 'complete'), fallbackSentence(fallback(), label));
   assert.equal(fallbackIconName('complete'), 'Answered by backup model');
+});
+
+test('fallbackSentence: an answer the backup continued names the model that began it', () => {
+  for (const mode of ['prefill', 'instruct']) {
+    const f = fallback({ reason: 'interrupted', mode });
+    assert.equal(
+      fallbackSentence(f, label),
+      'Sim A Large began this answer; the backup model Sim B Large completed it. The original provider Simulator A was unavailable: Sim A Large stopped in the middle of the answer.',
+    );
+    assert.match(
+      fallbackSentence(f, label, 'in_progress'),
+      /^The backup model Sim B Large is completing the answer Sim A Large began\. /,
+    );
+  }
+  // Replaced or never shown: the backup's words alone.
+  for (const mode of ['restart', 'invisible'])
+    assert.match(fallbackSentence(fallback({ mode }), label), /^Answered by the backup model Sim B Large\. /);
 });
 
 test('fallbackSentence: a primary skipped by health memory says why (the failure it remembers)', () => {

@@ -43,7 +43,8 @@ export interface FallbackInfo {
   reason: string;
   backupModel: string;
   backupProvider: string;
-  mode: 'before_content' | 'continue' | 'restart' | string;
+  /** How the backup joined (the engine's TakeoverMode): `prefill` and `instruct` continued the primary's text. */
+  mode: 'invisible' | 'prefill' | 'restart' | 'instruct' | string;
   skippedByHealth: boolean;
   explanation?: string;
   primaryFailure: string;
@@ -90,7 +91,10 @@ export interface Message {
 
 export interface ConversationDetail extends Conversation {
   mate: { id: string; name: string } | null;
+  /** One page of messages, oldest first: the newest ones, or those before the `before` asked. */
   messages: Message[];
+  /** The `before` of the page of older messages; null when this page starts the conversation. */
+  older: number | null;
 }
 
 /** One server-sent event of an answer. */

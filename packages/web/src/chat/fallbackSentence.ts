@@ -15,7 +15,8 @@ const ENDING: Partial<Record<MessageStatus, string>> = {
 /**
  * The tooltip's sentence: the backup model, the original provider, and why it was unavailable
  * (for a primary that health memory skipped, the failure it remembers). Only a complete answer
- * was "answered by" the backup; a failed, interrupted or stopped one says the backup took over.
+ * was "answered by" the backup; a failed, interrupted or stopped one says the backup took over,
+ * and one the backup continued from where the primary stopped names both.
  */
 export function fallbackSentence(
   f: FallbackInfo,
@@ -30,8 +31,14 @@ export function fallbackSentence(
   const ending = ENDING[status];
   if (ending)
     return `The backup model ${backup} took over after the original provider ${provider} was unavailable: ${why}. ${ending}`;
-  const lead =
-    status === 'in_progress'
+  // A continued answer is both models' words: the primary's beginning stays in it.
+  const continued = f.mode === 'prefill' || f.mode === 'instruct';
+  const original = label(f.originalModel);
+  const lead = continued
+    ? status === 'in_progress'
+      ? `The backup model ${backup} is completing the answer ${original} began.`
+      : `${original} began this answer; the backup model ${backup} completed it.`
+    : status === 'in_progress'
       ? `The backup model ${backup} is answering.`
       : `Answered by the backup model ${backup}.`;
   return `${lead} The original provider ${provider} was unavailable: ${why}.`;
