@@ -1,9 +1,11 @@
 import { ApiError } from '../api/client.js';
+import { asSentence } from '../ui/sentence.js';
 
 /**
- * A refused sign-in, invitation or setup as its form shows it. Too many failed attempts (429) is
- * said as a sentence with the wait in minutes, from the server's Retry-After; anything else is
- * the server's own message.
+ * A refused sign-in, invitation or setup as its form shows it: always a sentence. Too many failed
+ * attempts (429) says the wait in minutes, from the server's Retry-After; anything else is the
+ * server's own message (lower case, no full stop: it is also read inside logs and API bodies) made
+ * a sentence, so two refusals of the same form do not read in two styles.
  */
 export function authRefusal(err: unknown): string {
   if (err instanceof ApiError && err.status === 429) {
@@ -11,5 +13,5 @@ export function authRefusal(err: unknown): string {
     const minutes = Math.max(1, Math.ceil((err.retryAfterSeconds ?? 60) / 60));
     return `Too many attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
   }
-  return err instanceof Error ? err.message : String(err);
+  return asSentence(err instanceof Error ? err.message : String(err));
 }
