@@ -12,13 +12,12 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import type { AnswerResult } from '@understudy/engine';
-import { Kysely, Migrator, PostgresDialect, sql, SqliteDialect, type KyselyPlugin } from 'kysely';
-import SQLite from 'better-sqlite3';
-import pg from 'pg';
+import { sql, type Kysely, type KyselyPlugin } from 'kysely';
 import pino from 'pino';
 import { fallbackActivity, FallbackRecorder, type FallbackEvent } from '../src/activity/index.js';
 import { migrations, openStorage, storageConfig, type Database } from '../src/storage/index.js';
 import {
+  dbAtMigration,
   forEachBackend,
   readSse,
   rawPost,
@@ -421,15 +420,7 @@ test('rows written before coalescing read as one answer', async (t) => {
     const tmp = tempDir();
     const cfg = storageConfig(tmp.dir, backend.databaseUrl);
     // The schema as it was before 003_fallback_counts, with a row written then.
-    const old = new Kysely<unknown>({
-      dialect:
-        cfg.kind === 'sqlite'
-          ? new SqliteDialect({ database: new SQLite(cfg.file) })
-          : new PostgresDialect({ pool: new pg.Pool({ connectionString: cfg.url, max: 1 }) }),
-    });
-    const provider = { getMigrations: () => Promise.resolve(migrations) };
-    const before = await new Migrator({ db: old, provider }).migrateTo('002_instances');
-    assert.equal(before.error, undefined);
+    const old = await dbAtMigration(tmp.dir, backend.databaseUrl, '002_instances');
     const at = new Date().toISOString();
     await sql`INSERT INTO fallback_events (id, org_id, at, day, surface, mate_id, message_id,
       original_model_id, original_provider_id, reason, backup_model_id, backup_provider_id,

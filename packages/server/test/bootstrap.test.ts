@@ -7,8 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, sql, SqliteDialect } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import pino from 'pino';
 import { bootstrapAtStart, readBootstrapFile } from '../src/bootstrap/index.js';
 import { builtinFacts } from '../src/catalog/index.js';
@@ -21,10 +20,11 @@ import {
   SealedWithAnotherSecret,
   type SecretBox,
 } from '../src/security/index.js';
-import { migrations, openStorage, storageConfig, type Database } from '../src/storage/index.js';
+import { openStorage, storageConfig, type Database } from '../src/storage/index.js';
 import type { RunningServer } from '../src/index.js';
 import {
   Client,
+  dbAtMigration,
   forEachBackend,
   PASSWORD,
   setupOwner,
@@ -383,20 +383,8 @@ test('a key the file revoked and declares again works again; one an admin revoke
 test('keys revoked before revocations had a revoker: the file’s when the audit log says so', async (t) => {
   await forEachBackend(t, async (_t, backend) => {
     const tmp = tempDir();
-    const file = join(tmp.dir, 'understudy.db');
-    let db: Kysely<unknown>;
-    if (backend.databaseUrl) {
-      const { default: pg } = await import('pg');
-      db = new Kysely({
-        dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: backend.databaseUrl }) }),
-      });
-    } else db = new Kysely({ dialect: new SqliteDialect({ database: new SQLite(file) }) });
+    const db = await dbAtMigration(tmp.dir, backend.databaseUrl, '005_api_key_source');
     try {
-      const r = await new Migrator({
-        db,
-        provider: { getMigrations: () => Promise.resolve(migrations) },
-      }).migrateTo('005_api_key_source');
-      assert.equal(r.error, undefined);
       const now = new Date().toISOString();
       await sql`INSERT INTO organizations (id, name, fallback_mode, created_at, updated_at) VALUES ('o1', 'Acme', 'automatic', ${now}, ${now})`.execute(
         db,
@@ -444,20 +432,8 @@ test('keys revoked before revocations had a revoker: the file’s when the audit
 test('the keys the bootstrap file created before keys had a source are the file’s after the migration', async (t) => {
   await forEachBackend(t, async (_t, backend) => {
     const tmp = tempDir();
-    const file = join(tmp.dir, 'understudy.db');
-    let db: Kysely<unknown>;
-    if (backend.databaseUrl) {
-      const { default: pg } = await import('pg');
-      db = new Kysely({
-        dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: backend.databaseUrl }) }),
-      });
-    } else db = new Kysely({ dialect: new SqliteDialect({ database: new SQLite(file) }) });
+    const db = await dbAtMigration(tmp.dir, backend.databaseUrl, '004_audit_target_label');
     try {
-      const r = await new Migrator({
-        db,
-        provider: { getMigrations: () => Promise.resolve(migrations) },
-      }).migrateTo('004_audit_target_label');
-      assert.equal(r.error, undefined);
       const now = new Date().toISOString();
       await sql`INSERT INTO organizations (id, name, fallback_mode, created_at, updated_at) VALUES ('o1', 'Acme', 'automatic', ${now}, ${now})`.execute(
         db,

@@ -8,11 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import pino from 'pino';
 import { Writable } from 'node:stream';
 import { createLogger, loadConfig, startServer, type RunningServer } from '../src/index.js';
 import type { Lookup } from '../src/security/index.js';
+import { migrations, storageConfig } from '../src/storage/index.js';
 
 export const PG_ADMIN_URL = process.env.UNDERSTUDY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -83,6 +86,34 @@ export async function forEachBackend(
       await backend.dispose();
     }
   });
+}
+
+/**
+ * The backend's database (SQLite in `dataDir`) migrated only up to `name`: the schema an older
+ * version left, to write its rows into before the storage opens and migrates it further. The
+ * caller destroys it first.
+ */
+export async function dbAtMigration(
+  dataDir: string,
+  databaseUrl: string | undefined,
+  name: string,
+): Promise<Kysely<unknown>> {
+  const cfg = storageConfig(dataDir, databaseUrl);
+  const db = new Kysely<unknown>({
+    dialect:
+      cfg.kind === 'sqlite'
+        ? new SqliteDialect({ database: new SQLite(cfg.file) })
+        : new PostgresDialect({ pool: new pg.Pool({ connectionString: cfg.url, max: 1 }) }),
+  });
+  const r = await new Migrator({
+    db,
+    provider: { getMigrations: () => Promise.resolve(migrations) },
+  }).migrateTo(name);
+  if (r.error) {
+    await db.destroy();
+    throw r.error;
+  }
+  return db;
 }
 
 /** A temp data folder, removed by the returned function. */
