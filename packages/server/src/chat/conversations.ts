@@ -1,5 +1,5 @@
 /**
- * Conversations: the member's list (paged), create, read with its messages, rename and delete. The
+ * Conversations: the member's list (paged), create, read with its messages (paged), rename and delete. The
  * routes that send, follow, stop and retry an answer are in answers.ts.
  */
 import type { Kysely } from 'kysely';
@@ -49,6 +49,16 @@ const ListQuery = z.strictObject({
       return z.NEVER;
     })
     .optional(),
+});
+
+/**
+ * A page of an open conversation: its newest `limit` messages, or those before the `before` seq
+ * (the `older` of the page after them). A year-long conversation is megabytes of Markdown, and a
+ * page reads only what the member scrolls to.
+ */
+const DetailQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  before: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 
 /** A conversation as the API shows it. */
@@ -129,19 +139,28 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
   app.get('/api/conversations/:id', { config: { access: ANY_MEMBER } }, async (request) => {
     const u = userOf(request);
     const { id } = parse(IdParams, request.params, 'params');
+    const query = parse(DetailQuery, request.query, 'query');
     const conv = await findConversation(db, u.orgId, u.userId, id);
-    const rows = await db
-      .selectFrom('messages')
-      .selectAll()
-      .where('conversation_id', '=', id)
-      .orderBy('seq')
+    let q = db.selectFrom('messages').selectAll().where('conversation_id', '=', id);
+    if (query.before !== undefined) q = q.where('seq', '<', query.before);
+    // Newest first through the (conversation_id, seq) index, one past the page to tell if older exist.
+    const newest = await q
+      .orderBy('seq', 'desc')
+      .limit(query.limit + 1)
       .execute();
+    const rows = newest.slice(0, query.limit).reverse();
+    const first = rows[0];
     const mate = await db
       .selectFrom('mates')
       .select(['id', 'name'])
       .where('id', '=', conv.mate_id)
       .executeTakeFirst();
-    return { ...conversationView(conv), mate: mate ?? null, messages: rows.map(messageView) };
+    return {
+      ...conversationView(conv),
+      mate: mate ?? null,
+      messages: rows.map(messageView),
+      older: newest.length > query.limit && first ? first.seq : null,
+    };
   });
 
   app.patch('/api/conversations/:id', { config: { access: ANY_MEMBER } }, async (request) => {

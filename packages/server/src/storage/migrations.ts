@@ -280,6 +280,22 @@ const m006: Migration = {
   },
 };
 
+/**
+ * The conversation list is read newest activity first, a page at a time: an index in that order
+ * makes a page a range read, where (org_id, user_id) alone sorted all of a member's conversations
+ * for every page (a member of a year has thousands). It covers what the old index did.
+ */
+const m007: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createIndex('conversations_user_activity')
+      .on('conversations')
+      .columns(['org_id', 'user_id', 'updated_at', 'id'])
+      .execute();
+    await db.schema.dropIndex('conversations_user').execute();
+  },
+};
+
 /** Every migration, by name; names sort in application order. */
 export const migrations: Record<string, Migration> = {
   '001_initial': m001,
@@ -288,6 +304,7 @@ export const migrations: Record<string, Migration> = {
   '004_audit_target_label': m004,
   '005_api_key_source': m005,
   '006_api_key_revoked_by': m006,
+  '007_conversation_list_index': m007,
 };
 
 /** Kysely's provider for the in-code migrations above. */
