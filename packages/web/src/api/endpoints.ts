@@ -49,7 +49,14 @@ export const chat = {
       `/api/conversations${before ? `?before=${enc(before)}` : ''}`,
     ),
   createConversation: (mateId: string) => post<Conversation>('/api/conversations', { mateId }),
-  conversation: (id: string) => get<ConversationDetail>(`/api/conversations/${enc(id)}`),
+  /**
+   * A conversation with its newest messages, or the page before `before` (a page's `older`). Fifty
+   * long Markdown answers fill several screens and render in well under a second.
+   */
+  conversation: (id: string, before?: number) =>
+    get<ConversationDetail>(
+      `/api/conversations/${enc(id)}?limit=50${before === undefined ? '' : `&before=${before}`}`,
+    ),
   rename: (id: string, title: string) => patch<Conversation>(`/api/conversations/${enc(id)}`, { title }),
   remove: (id: string) => del(`/api/conversations/${enc(id)}`),
   stop: (id: string, messageId: string) =>

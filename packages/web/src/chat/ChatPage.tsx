@@ -1,10 +1,11 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { chat } from '../api/endpoints.js';
 import type { Conversation, Mate, ModelsForMembers } from '../api/types.js';
 import { ErrorText } from '../ui/ErrorText.js';
 import { Link } from '../ui/Link.js';
 import { navigate } from '../ui/router.js';
 import { onCatchUp } from '../ui/tabReturn.js';
+import { useWhenSeen } from '../ui/useWhenSeen.js';
 import { ConversationList } from './ConversationList.js';
 import { ConversationView } from './ConversationView.js';
 
@@ -27,7 +28,8 @@ export function ChatPage({ path }: { path: string }) {
     try {
       const [m, c, md] = await Promise.all([chat.mates(), chat.conversations(), chat.models()]);
       setMates(m);
-      setModels(md);
+      // The same list keeps its object: every message's model label is memoized on it.
+      setModels((old) => (JSON.stringify(old) === JSON.stringify(md) ? old : md));
       if (!again) {
         setConversations(c.conversations);
         setOlder(c.next);
@@ -54,8 +56,11 @@ export function ChatPage({ path }: { path: string }) {
     return onCatchUp(() => void refresh(true));
   }, [refresh]);
 
+  // One page at a time: the button shows again (and is seen again) once this page is in.
+  const loadingOlder = useRef(false);
   const showOlder = async () => {
-    if (older === null) return;
+    if (older === null || loadingOlder.current) return;
+    loadingOlder.current = true;
     try {
       const page = await chat.conversations(older);
       // By id: a conversation that became active while paging is already at the top.
@@ -66,8 +71,12 @@ export function ChatPage({ path }: { path: string }) {
       setOlder(page.next);
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
+    } finally {
+      loadingOlder.current = false;
     }
   };
+  // Scrolling to the end of the list shows the older conversations, as the button does.
+  const listEnd = useWhenSeen(() => void showOlder());
 
   // Disabled models are not in the members' list; their id is the best name we have.
   const label = useCallback((id: string) => models.models.find((m) => m.id === id)?.label ?? id, [models]);
@@ -128,7 +137,14 @@ export function ChatPage({ path }: { path: string }) {
           onDelete={remove}
         />
         {older !== null && (
-          <button type="button" className="small show-older" onClick={() => void showOlder()}>
+          // Keyed by its page: a new button is observed afresh, so one still in view loads the next.
+          <button
+            key={older}
+            type="button"
+            ref={listEnd}
+            className="small show-older"
+            onClick={() => void showOlder()}
+          >
             Show older conversations
           </button>
         )}

@@ -1,3 +1,4 @@
+import { memo } from 'react';
 import type { Message } from '../api/types.js';
 import { failureText } from './failureText.js';
 import { FallbackIcon } from './FallbackIcon.js';
@@ -16,7 +17,7 @@ function tokenCounter(m: Message): string | null {
  * the token counter and, after a fallback, the amber icon; failed, interrupted and stopped answers
  * show the standard error message with Retry.
  */
-export function MessageItem({
+export const MessageItem = memo(function MessageItem({
   message: m,
   mateName,
   label,
@@ -27,7 +28,8 @@ export function MessageItem({
   mateName: string;
   label: (modelId: string) => string;
   canRetry: boolean;
-  onRetry: () => void;
+  /** Called with this message's id (one callback for all messages keeps them memoized). */
+  onRetry: (messageId: string) => void;
 }) {
   if (m.role === 'user') {
     return (
@@ -73,10 +75,10 @@ export function MessageItem({
       )}
       {m.status === 'cancelled' && <div className="answer-note">Stopped.</div>}
       {canRetry && (m.status === 'failed' || m.status === 'interrupted' || m.status === 'cancelled') && (
-        <button type="button" className="retry" onClick={onRetry}>
+        <button type="button" className="retry" onClick={() => onRetry(m.id)}>
           Retry
         </button>
       )}
     </li>
   );
-}
+});

@@ -4,6 +4,7 @@ import { chat } from '../api/endpoints.js';
 import type { ConversationDetail, Message } from '../api/types.js';
 import { onCatchUp } from '../ui/tabReturn.js';
 import { apply, lost, placeholder, TEMP_ASSISTANT, TEMP_USER } from './answerEvents.js';
+import { prependOlder, withOlder, type Shown } from './pages.js';
 
 /** Shown when a send was refused because an answer is being written (in another tab, say). */
 const BUSY_NOTE =
@@ -22,6 +23,13 @@ export function useConversation(id: string, onTitle?: (title: string) => void) {
   const [messages, setMessages] = useState<Message[]>([]);
   const [error, setError] = useState<string>();
   const [streamingId, setStreamingId] = useState<string>();
+  // Where the page of older messages starts (null: the first message is shown). A long
+  // conversation is read a page at a time: the newest first, older ones as the member scrolls up.
+  const [older, setOlder] = useState<number | null>(null);
+  // What shows now, for the reads that merge a fresh page into it (they run outside render).
+  const shown = useRef<Shown>({ messages: [], older: null });
+  shown.current = { messages, older };
+  const loadingOlder = useRef(false);
   // Aborting only closes our view of the stream: the answer goes on on the server (SPEC §2.4).
   const viewers = useRef(new Set<AbortController>());
 
@@ -43,6 +51,13 @@ export function useConversation(id: string, onTitle?: (title: string) => void) {
     },
     [id],
   );
+
+  /** Shows the newest page as read now, keeping the older messages loaded beyond it. */
+  const showPage = useCallback((page: Shown) => {
+    const next = withOlder(shown.current, page);
+    setMessages(next.messages);
+    setOlder(next.older);
+  }, []);
 
   /**
    * Follows an answer's event stream, applying each event. Resolves with the refusal (an error)
@@ -90,7 +105,7 @@ export function useConversation(id: string, onTitle?: (title: string) => void) {
           // Ended before the server even named the answer: show what it stored, if anything.
           if (target === TEMP_ASSISTANT)
             await chat.conversation(id).then(
-              (d) => setMessages(d.messages),
+              (d) => showPage(d),
               () => setMessages((ms) => lost(ms, target)),
             );
           else setMessages((ms) => lost(ms, target));
@@ -111,7 +126,7 @@ export function useConversation(id: string, onTitle?: (title: string) => void) {
         setStreamingId((s) => (s === target ? undefined : s));
       }
     },
-    [id, stopMessage],
+    [id, stopMessage, showPage],
   );
 
   /**
@@ -122,19 +137,39 @@ export function useConversation(id: string, onTitle?: (title: string) => void) {
   const display = useCallback(
     (d: ConversationDetail) => {
       const running = d.messages.find((m) => m.status === 'in_progress');
-      setMessages(running ? d.messages.map((m) => (m === running ? { ...m, content: '' } : m)) : d.messages);
+      showPage({
+        messages: running ? d.messages.map((m) => (m === running ? { ...m, content: '' } : m)) : d.messages,
+        older: d.older,
+      });
       return running
         ? () => follow('GET', chat.eventsPath(id, running.id), undefined, running.id)
         : undefined;
     },
-    [id, follow],
+    [id, follow, showPage],
   );
+
+  /** Puts the page of older messages before those shown (the member scrolled up to them). */
+  const loadOlder = useCallback(async () => {
+    const before = shown.current.older;
+    if (before === null || loadingOlder.current) return;
+    loadingOlder.current = true;
+    try {
+      const d = await chat.conversation(id, before);
+      setMessages((ms) => prependOlder({ messages: ms, older: null }, d).messages);
+      setOlder(d.older);
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    } finally {
+      loadingOlder.current = false;
+    }
+  }, [id]);
 
   useEffect(() => {
     let live = true;
     const current = viewers.current;
     setDetail(undefined);
     setMessages([]);
+    setOlder(null);
     setError(undefined);
     // What the last read returned: a read that finds the conversation as it was changes nothing
     // on the page (a member selecting text is not disturbed every few seconds).
@@ -265,5 +300,5 @@ export function useConversation(id: string, onTitle?: (title: string) => void) {
     [id, follow, showStored],
   );
 
-  return { detail, messages, error, streamingId, send, stop, retry };
+  return { detail, messages, older, loadOlder, error, streamingId, send, stop, retry };
 }

@@ -1,0 +1,106 @@
+/**
+ * A member with a long history, in Chromium against the real server: a long conversation opens on
+ * its newest page and loads older messages as the member scrolls up, and the conversation list
+ * loads older conversations as the member scrolls down, each message and conversation shown once.
+ */
+// test-runner: alone (a browser suite: beside another one, two Chromiums on 2 cores can take past the 10 s wait for a first page load)
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
+import { randomUUID } from 'node:crypto';
+import {
+  addMate,
+  api,
+  chromiumSkip,
+  openPage,
+  setUpOwnerInBrowser,
+  startHarness,
+  type Harness,
+} from './harness.js';
+
+/** Wheels over `x, y` until `done` holds (at most `times` turns). */
+async function scrollUntil(page: Page, x: number, y: number, dy: number, done: () => Promise<boolean>) {
+  for (let i = 0; i < 60 && !(await done()); i++) {
+    await page.mouse.move(x, y);
+    await page.mouse.wheel(0, dy);
+    await page.waitForTimeout(100);
+  }
+}
+
+describe('a long history in Chromium', { skip: chromiumSkip(), timeout: 120_000 }, () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  it('scrolling up loads older messages and scrolling the list loads older conversations, each once', async () => {
+    const { page, context, errors } = await openPage(h);
+    await setUpOwnerInBrowser(h, page);
+    const mateId = await addMate(context.request, 'Historian');
+    const conv = await api(context.request, 'POST', '/api/conversations', { mateId });
+    const convId = String(conv.body.id);
+    const db = h.server.ctx.db;
+    const { org_id: orgId, user_id: userId } = await db
+      .selectFrom('conversations')
+      .select(['org_id', 'user_id'])
+      .where('id', '=', convId)
+      .executeTakeFirstOrThrow();
+    const day = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 3_600_000).toISOString();
+    const messages = Array.from({ length: 120 }, (_, i) => ({
+      id: randomUUID(),
+      org_id: orgId,
+      conversation_id: convId,
+      seq: i + 1,
+      role: i % 2 ? ('assistant' as const) : ('user' as const),
+      content: i % 2 ? `Answer ${i + 1}\n\n${'A paragraph of the answer. '.repeat(20)}` : `Question ${i + 1}`,
+      status: 'complete' as const,
+      model_id: i % 2 ? 'sim-a-large' : null,
+      provider_id: i % 2 ? 'sim-a' : null,
+      input_tokens: null,
+      output_tokens: null,
+      usage_estimated: 0,
+      latency_ms: null,
+      ttft_ms: null,
+      fallback_json: null,
+      error_json: null,
+      created_at: day(i),
+      updated_at: day(i),
+    }));
+    await db.insertInto('messages').values(messages).execute();
+    const older = Array.from({ length: 130 }, (_, i) => ({
+      id: randomUUID(),
+      org_id: orgId,
+      user_id: userId,
+      mate_id: mateId,
+      title: `Old chat ${i + 1}`,
+      created_at: day(i),
+      updated_at: day(i),
+    }));
+    await db.insertInto('conversations').values(older).execute();
+
+    await page.goto(`/c/${convId}`);
+    const shown = page.locator('li.msg');
+    await page.getByText('Answer 120', { exact: true }).waitFor();
+    assert.equal(await shown.count(), 50, 'the newest page only');
+    await scrollUntil(page, 800, 300, -4000, async () => (await shown.count()) === 120);
+    const texts = await page.locator('li.msg-user .msg-body').allTextContents();
+    assert.deepEqual(
+      texts,
+      messages.filter((m) => m.role === 'user').map((m) => m.content),
+    );
+    assert.equal(await page.getByRole('button', { name: 'Show earlier messages' }).count(), 0);
+
+    const rows = page.locator('.conv-list > li');
+    assert.equal(await rows.count(), 100, 'the first page of the list');
+    await scrollUntil(page, 100, 600, 3000, async () => (await rows.count()) === 131);
+    const titles = await page.locator('.conv-list .conv-link').allTextContents();
+    assert.equal(titles.length, 131);
+    assert.equal(new Set(titles).size, 131, titles.join(', '));
+    assert.equal(await page.getByRole('button', { name: 'Show older conversations' }).count(), 0);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+});
