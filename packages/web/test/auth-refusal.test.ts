@@ -21,11 +21,11 @@ test('other refusals are the server message as a sentence: a capital, a full sto
     authRefusal(new ApiError(401, 'unauthorized', 'wrong email or password')),
     'Wrong email or password.',
   );
+  assert.equal(authRefusal(new ApiError(409, 'conflict', 'setup is already done')), 'Setup is already done.');
   assert.equal(
-    authRefusal(new ApiError(409, 'conflict', 'setup is already done')),
-    'Setup is already done.',
+    authRefusal(new ApiError(400, 'bad_request', 'invitation already used')),
+    'Invitation already used.',
   );
-  assert.equal(authRefusal(new ApiError(400, 'bad_request', 'invitation already used')), 'Invitation already used.');
   assert.equal(authRefusal(new Error('Failed to fetch')), 'Failed to fetch.');
   assert.equal(authRefusal(new Error('Already a sentence.')), 'Already a sentence.', 'no second full stop');
   assert.equal(authRefusal('offline'), 'Offline.', 'a thrown non-Error');
