@@ -1,7 +1,8 @@
 /**
  * The Audit log page: a provider key rotation says the key was replaced (never "No change", never
  * key material); a role change names the member; an accepted invitation reads as who joined, as
- * what; and older entries than the first page's 100 come with "Show older entries". The wording is
+ * what; older entries than the first page's 100 come with "Show older entries"; and the open page
+ * catches up on a change made elsewhere (keeping the older pages and the scroll). The wording is
  * checked directly, the page in Chromium against the real server (skipped when Chromium is absent).
  * `AUDIT_SCREENSHOTS=<dir>` also writes a screenshot there.
  */
@@ -175,6 +176,52 @@ describe('Audit log in Chromium', { skip: chromiumSkip(), timeout: 120_000 }, ()
     );
     assert.equal(news.length, 110);
     await shot('audit-end.png');
+    assert.deepEqual(owner.errors, [], 'console errors');
+  });
+
+  it('catches up while open: a change made elsewhere shows, the older pages and the scroll stay', async () => {
+    const { page } = owner;
+    const req = owner.context.request;
+    await page.goto('/settings/audit');
+    const rows = page.locator('.audit-table tbody tr');
+    await rows.nth(99).waitFor();
+    /** A change from another tab, then this tab's return (the shared catch-up runs at each). */
+    const elsewhere = async (name: string) => {
+      assert.equal((await api(req, 'POST', '/api/mates', { name })).status, 201);
+      await page.evaluate('window.dispatchEvent(new Event("focus"))');
+      await page.getByRole('row').filter({ hasText: name }).waitFor({ timeout: 5000 });
+      // The tab counts two returns within half a second as one.
+      await page.waitForTimeout(600);
+    };
+
+    // At the top, the new entry is the first row.
+    await elsewhere('Caught-up Mate 1');
+    assert.match(await rows.first().innerText(), /mate\.create[\s\S]*Caught-up Mate 1/);
+
+    await page.getByRole('button', { name: 'Show older entries' }).click();
+    await page.getByRole('row').filter({ hasText: 'organization.create' }).waitFor();
+    const all = await rows.count();
+    // As a browser without scroll anchoring (Safari) would: the page itself keeps the row in place.
+    await page.addStyleTag({ content: '* { overflow-anchor: none !important; }' });
+    const reading = rows.nth(60);
+    await reading.scrollIntoViewIfNeeded();
+    assert.ok(Number(await page.evaluate('window.scrollY')) > 0, 'scrolled down, reading row 61');
+    const before = { id: await reading.getAttribute('data-id'), top: (await reading.boundingBox())!.y };
+    const reads: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/api/admin/audit')) reads.push(new URL(r.url()).search);
+    });
+
+    await elsewhere('Caught-up Mate 2');
+    assert.equal(await rows.count(), all + 1, 'the older pages stay; the new entry once');
+    assert.deepEqual(reads, [''], 'one read: the first page');
+    const still = page.locator(`.audit-table tr[data-id="${before.id}"]`);
+    const top = (await still.boundingBox())!.y;
+    assert.ok(Math.abs(top - before.top) < 2, `the row read stays in place (${before.top} → ${top})`);
+    assert.equal(await page.getByText('No older entries').count(), 1);
+    await shot('audit-caught-up.png');
+    await page.evaluate('window.scrollTo(0, 0)');
+    await shot('audit-caught-up-top.png');
     assert.deepEqual(owner.errors, [], 'console errors');
   });
 });

@@ -1,10 +1,10 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { admin } from '../api/endpoints.js';
-import type { AuditPage } from '../api/types.js';
 import { CardTableHead } from '../ui/CardTable.js';
 import { ErrorText } from '../ui/ErrorText.js';
-import { useAsync } from '../ui/useAsync.js';
+import { onCatchUp } from '../ui/tabReturn.js';
 import { auditChange, type ChangeLine } from './auditChanges.js';
+import { withNewest, withOlder, type ShownLog } from './auditPages.js';
 
 const COLUMNS = ['When', 'Who', 'What', 'Old → new'];
 
@@ -40,22 +40,72 @@ function Change({ action, old: before, new: after }: { action: string; old: unkn
   );
 }
 
-/** The audit log: who changed what setting, when, old → new; older pages on request. */
+/** Where a catch-up found the newest row shown, to keep it where it was once rows go above it. */
+interface Anchor {
+  id: string;
+  top: number;
+}
+
+/**
+ * The audit log: who changed what setting, when, old → new; older pages on request. While open it
+ * catches up on the tab's shared timer and at each tab return (a change made in another tab shows
+ * without reopening the page): only the first page is read again, and what is new goes on top,
+ * keeping the older pages the reader opened and the row they were reading where it was.
+ */
 export function AuditPanel() {
-  const { data, error } = useAsync(() => admin.audit());
-  // Pages fetched with "Show older entries", appended in order below the first.
-  const [older, setOlder] = useState<AuditPage[]>([]);
+  const [log, setLog] = useState<ShownLog>();
+  const [error, setError] = useState<string>();
+  // Whether "Show older entries" appended a page: the end of the log is then announced.
+  const [openedOlder, setOpenedOlder] = useState(false);
   const [loading, setLoading] = useState(false);
   const [olderError, setOlderError] = useState<string>();
   const end = useRef<HTMLParagraphElement>(null);
-  const pages = data ? [data, ...older] : [];
-  const entries = pages.flatMap((p) => p.entries);
-  const next = pages.at(-1)?.next ?? null;
-  const reachedEnd = older.length > 0 && next === null;
+  const body = useRef<HTMLTableSectionElement>(null);
+  const anchor = useRef<Anchor>(undefined);
+  const entries = log?.entries ?? [];
+  const next = log?.next ?? null;
+  const reachedEnd = openedOlder && next === null;
   // The button goes away with the last page: the focus moves to the line that replaces it.
   useEffect(() => {
     if (reachedEnd) end.current?.focus();
   }, [reachedEnd]);
+
+  useEffect(() => {
+    let live = true;
+    const readNewest = async () => {
+      try {
+        const fresh = await admin.audit();
+        if (!live) return;
+        // Scrolled down, the reader is reading a row: rows put above it must not move it away
+        // (browsers without scroll anchoring would). At the top, the new rows are what to see.
+        const first = body.current?.querySelector<HTMLElement>('tr[data-id]');
+        anchor.current =
+          first?.dataset.id && window.scrollY > 0
+            ? { id: first.dataset.id, top: first.getBoundingClientRect().top }
+            : undefined;
+        setLog((shown) => (shown ? withNewest(shown, fresh) : { entries: fresh.entries, next: fresh.next }));
+        setError(undefined);
+      } catch (e) {
+        if (live) setError(e instanceof Error ? e.message : String(e));
+      }
+    };
+    void readNewest();
+    const stop = onCatchUp(() => void readNewest());
+    return () => {
+      live = false;
+      stop();
+    };
+  }, []);
+
+  useLayoutEffect(() => {
+    const a = anchor.current;
+    anchor.current = undefined;
+    if (!a) return;
+    const row = body.current?.querySelector<HTMLElement>(`tr[data-id="${CSS.escape(a.id)}"]`);
+    // Where the browser already kept the row in place (scroll anchoring), the shift is 0.
+    const shift = row ? row.getBoundingClientRect().top - a.top : 0;
+    if (shift !== 0) window.scrollBy(0, shift);
+  }, [log]);
 
   const showOlder = async () => {
     if (!next || loading) return;
@@ -63,7 +113,8 @@ export function AuditPanel() {
     setOlderError(undefined);
     try {
       const page = await admin.audit(next);
-      setOlder((o) => [...o, page]);
+      setLog((shown) => shown && withOlder(shown, next, page));
+      setOpenedOlder(true);
     } catch (e) {
       setOlderError(e instanceof Error ? e.message : String(e));
     } finally {
@@ -80,9 +131,9 @@ export function AuditPanel() {
             a few letters wide, off the screen. Explicit roles keep it a table for screen readers. */}
         <table className="table audit-table card-table" role="table">
           <CardTableHead columns={COLUMNS} />
-          <tbody role="rowgroup">
+          <tbody role="rowgroup" ref={body}>
             {entries.map((e) => (
-              <tr key={e.id} role="row">
+              <tr key={e.id} role="row" data-id={e.id}>
                 <td role="cell" className="nowrap">
                   {new Date(e.at).toLocaleString()}
                 </td>
@@ -106,7 +157,7 @@ export function AuditPanel() {
                 </td>
               </tr>
             ))}
-            {data?.entries.length === 0 && (
+            {log?.entries.length === 0 && (
               <tr role="row">
                 <td role="cell" colSpan={COLUMNS.length} className="muted">
                   Nothing yet.
