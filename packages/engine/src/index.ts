@@ -34,6 +34,7 @@ export { DEFAULT_ENGINE_OPTIONS, timeoutsFor, type EngineOptions } from './execu
 export type { AttemptTimeouts } from './executor/attempt.js';
 export { REASON_WORDS, describeFailure } from './executor/words.js';
 export { chooseBackup, chooseAutomatic, type BackupChoice, type BackupQuery } from './policy/backup.js';
+export { fitHistory, historyBudget, type FittedHistory } from './policy/history.js';
 export { InMemoryHealth, keysOf, keyString } from './health/memory.js';
 export { perTarget } from './health/per-target.js';
 export {

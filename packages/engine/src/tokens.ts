@@ -26,7 +26,8 @@ function wordCount(text: string): number {
   return words;
 }
 
-function messageTokens(m: ChatMessage): number {
+/** Estimated tokens of one message (its text, images and tool calls, plus the role's overhead). */
+export function messageTokens(m: ChatMessage): number {
   const overhead = 4; // role and separators
   if (typeof m.content !== 'string') {
     return (

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { estimateRequestTokens, type ChatMessage } from '@understudy/engine';
 import {
   addMember,
   forEachBackend,
@@ -259,6 +260,74 @@ test('web chat', async (t) => {
             // Leave the organization's list as the other tests expect it.
             await owner.del('/api/admin/models/rec-model');
             await owner.del('/api/admin/providers/rec');
+          }
+        },
+      );
+
+      await t.test(
+        "a conversation longer than the model's window: the newest turns that fit reach it, with the instructions",
+        async () => {
+          const recorder = await startRecorder(server.demo!.url);
+          try {
+            const created = [
+              await owner.post('/api/admin/providers', {
+                id: 'rec-small',
+                type: 'openai-compatible',
+                label: 'Recorded, small window',
+                baseUrl: `${recorder.url}/p/rec-small/v1`,
+                apiKey: 'sk-rec-0123456789',
+              }),
+              // 1,500 tokens of window less 500 of reply: 1,000 tokens of conversation.
+              await owner.post('/api/admin/models', {
+                id: 'small-window',
+                provider: 'rec-small',
+                upstreamModel: 'sim-gamma',
+                tier: 3,
+                contextWindow: 1500,
+                maxOutputTokens: 500,
+              }),
+            ];
+            assert.deepEqual(
+              created.map((r) => r.status),
+              [201, 201],
+            );
+            const instructions = 'You are Hedy.';
+            const hedy = (
+              await owner.post<{ id: string }>('/api/mates', {
+                name: 'Hedy',
+                instructions,
+                model: 'small-window',
+              })
+            ).body.id;
+            const conv = (await member.post<{ id: string }>('/api/conversations', { mateId: hedy })).body.id;
+            // Each question about 300 tokens: the conversation outgrows the window by the fourth.
+            const question = (i: number) => `Question ${i}: ${'lorem ipsum '.repeat(100).trim()}`;
+            for (let i = 1; i <= 4; i++) {
+              const events = await readSse(
+                await rawPost(member, `/api/conversations/${conv}/messages`, { content: question(i) }),
+              );
+              assert.equal(events.at(-1)?.event, 'done', `answer ${i} completes`);
+            }
+            const sent = recorder.seen.map((r) => r.body.messages);
+            assert.equal(sent.length, 4);
+            // The first answers saw everything; the last one the instructions and the newest turns.
+            assert.equal(sent[1]!.length, 4);
+            const last = sent[3]!;
+            assert.deepEqual(last[0], { role: 'system', content: instructions });
+            assert.equal(last[1]!.role, 'user', 'the kept turns start with a question');
+            assert.deepEqual(last.at(-1), { role: 'user', content: question(4) });
+            assert.ok(!last.some((m) => m.content === question(1)), 'the oldest question is left out');
+            const tokens = estimateRequestTokens({ messages: last as ChatMessage[] });
+            assert.ok(tokens <= 1000, `what was sent fits the window beside the reply (${tokens} tokens)`);
+            // The member's conversation itself keeps everything.
+            assert.equal((await messagesOf(member, conv)).length, 8);
+            // Back to the organization default, so that the model and provider can go.
+            assert.equal((await owner.patch(`/api/mates/${hedy}`, { model: null })).status, 200);
+          } finally {
+            await recorder.close();
+            // Leave the organization's list as the other tests expect it.
+            await owner.del('/api/admin/models/small-window');
+            await owner.del('/api/admin/providers/rec-small');
           }
         },
       );

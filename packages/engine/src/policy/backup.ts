@@ -2,6 +2,7 @@
  * Choosing the backup (SPEC §2.2): Automatic's exclusions and ranking, Specific, None, each with
  * a sentence that explains the pick. Pure: health comes in as data.
  */
+import { historyBudget } from './history.js';
 import type { FailureDetails } from '../errors.js';
 import type { TargetHealth } from '../health/types.js';
 import type { Catalog, Capability, ModelConfig } from '../types/catalog.js';
@@ -89,12 +90,9 @@ function exclusion(
       return 'its context window is not larger than the primary’s';
     }
   }
-  if (m.contextWindow !== undefined) {
-    const reply = q.request?.maxTokens ?? m.maxOutputTokens ?? q.defaultReplyTokens ?? 1024;
-    if (inputTokens + Math.min(reply, m.maxOutputTokens ?? reply) > m.contextWindow) {
-      return `its context window (${m.contextWindow} tokens) cannot hold the conversation plus the reply`;
-    }
-  }
+  const budget = historyBudget(m, q.request ?? {}, q.defaultReplyTokens);
+  if (budget !== undefined && inputTokens > budget)
+    return `its context window (${m.contextWindow} tokens) cannot hold the conversation plus the reply`;
   return undefined;
 }
 

@@ -4,7 +4,14 @@
  * done | error). Stop cancels upstream; Retry re-runs a failed, interrupted or stopped answer; a
  * client can reattach to an answer in flight, on this instance or another.
  */
-import type { ChatMessage, ChatRequest } from '@understudy/engine';
+import {
+  fitHistory,
+  historyBudget,
+  type ChatMessage,
+  type ChatRequest,
+  type FittedHistory,
+  type ModelConfig,
+} from '@understudy/engine';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
@@ -94,7 +101,15 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
   };
 
   /** The request for answering `upTo` (exclusive seq): the Mate's instructions, then the history. */
-  const buildRequest = async (conv: ConversationsTable, upToSeq: number): Promise<ChatRequest> => {
+  /**
+   * The model's request for the answer at `upToSeq`: the Mate's instructions and the newest turns
+   * of the conversation that fit the model's context window beside its reply (fitHistory).
+   */
+  const buildRequest = async (
+    conv: ConversationsTable,
+    upToSeq: number,
+    model: ModelConfig | undefined,
+  ): Promise<FittedHistory> => {
     const mate = await db
       .selectFrom('mates')
       .select('instructions')
@@ -114,7 +129,8 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
       // Failed answers with nothing to show are not part of the history the model sees.
       else if (r.content.length > 0) messages.push({ role: 'assistant', content: r.content });
     }
-    return { messages };
+    const request: ChatRequest = { messages };
+    return fitHistory(request, model && historyBudget(model, request));
   };
 
   /**
@@ -133,7 +149,13 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
       mateId: a.conv.mate_id,
       catalog: a.catalog,
       modelId: a.modelId,
-      request: await buildRequest(a.conv, a.upToSeq),
+      request: (
+        await buildRequest(
+          a.conv,
+          a.upToSeq,
+          a.catalog.models.find((m) => m.id === a.modelId),
+        )
+      ).request,
     });
     streamRun(reply, run, ctx.log, { event: 'start', data: start });
   };
