@@ -4,22 +4,13 @@
  * done | error). Stop cancels upstream; Retry re-runs a failed, interrupted or stopped answer; a
  * client can reattach to an answer in flight, on this instance or another.
  */
-import {
-  fitHistory,
-  historyBudget,
-  type ChatMessage,
-  type ChatRequest,
-  type FittedHistory,
-  type ModelConfig,
-} from '@understudy/engine';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { ANY_MEMBER, userOf } from '../auth/index.js';
 import type { OrgCatalog } from '../catalog/index.js';
 import type { AppContext } from '../context.js';
-import { refuseDrained } from '../http/drain.js';
-import { conflict, HttpError, IdParams, notFound, parse } from '../http/index.js';
+import { conflict, HttpError, IdParams, notFound, parse, refuseDrained } from '../http/index.js';
 import {
   newId,
   nowIso,
@@ -27,6 +18,7 @@ import {
   type Database,
   type MessagesTable,
 } from '../storage/index.js';
+import { answerContext } from './context.js';
 import { findConversation } from './conversations.js';
 import { blankAnswerColumns, messageView, startedAnswerColumns } from './messages.js';
 import { openSse, type SseStream } from './sse.js';
@@ -100,39 +92,6 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
     });
   };
 
-  /** The request for answering `upTo` (exclusive seq): the Mate's instructions, then the history. */
-  /**
-   * The model's request for the answer at `upToSeq`: the Mate's instructions and the newest turns
-   * of the conversation that fit the model's context window beside its reply (fitHistory).
-   */
-  const buildRequest = async (
-    conv: ConversationsTable,
-    upToSeq: number,
-    model: ModelConfig | undefined,
-  ): Promise<FittedHistory> => {
-    const mate = await db
-      .selectFrom('mates')
-      .select('instructions')
-      .where('id', '=', conv.mate_id)
-      .executeTakeFirst();
-    const rows = await db
-      .selectFrom('messages')
-      .selectAll()
-      .where('conversation_id', '=', conv.id)
-      .where('seq', '<', upToSeq)
-      .orderBy('seq')
-      .execute();
-    const messages: ChatMessage[] = [];
-    if (mate?.instructions.trim()) messages.push({ role: 'system', content: mate.instructions });
-    for (const r of rows) {
-      if (r.role === 'user') messages.push({ role: 'user', content: r.content });
-      // Failed answers with nothing to show are not part of the history the model sees.
-      else if (r.content.length > 0) messages.push({ role: 'assistant', content: r.content });
-    }
-    const request: ChatRequest = { messages };
-    return fitHistory(request, model && historyBudget(model, request));
-  };
-
   /**
    * Starts the answer `messageId` (stored in progress) to the history before `upToSeq` and streams
    * it to the caller, after a `start` event carrying `start`.
@@ -142,6 +101,16 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
     a: { conv: ConversationsTable; messageId: string; upToSeq: number; catalog: OrgCatalog; modelId: string },
     start: Record<string, unknown>,
   ): Promise<void> => {
+    const model = a.catalog.models.find((m) => m.id === a.modelId);
+    const { request, leftOut } = await answerContext(db, a.conv, a.upToSeq, model);
+    // Stored before the answer runs, so a page that loads it while it is written shows the note
+    // too; the row starts with null (startedAnswerColumns), so a retry that fits has none.
+    if (leftOut > 0)
+      await db
+        .updateTable('messages')
+        .set({ context_left_out: leftOut })
+        .where('id', '=', a.messageId)
+        .execute();
     const run = ctx.answers.start({
       orgId: a.conv.org_id,
       conversationId: a.conv.id,
@@ -149,15 +118,12 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
       mateId: a.conv.mate_id,
       catalog: a.catalog,
       modelId: a.modelId,
-      request: (
-        await buildRequest(
-          a.conv,
-          a.upToSeq,
-          a.catalog.models.find((m) => m.id === a.modelId),
-        )
-      ).request,
+      request,
     });
-    streamRun(reply, run, ctx.log, { event: 'start', data: start });
+    streamRun(reply, run, ctx.log, {
+      event: 'start',
+      data: { ...start, contextLeftOut: leftOut > 0 ? leftOut : null },
+    });
   };
 
   /** A message of the conversation `id` (already checked to be the caller's), if there is one. */

@@ -1,7 +1,7 @@
 /** The OpenAI chat completions request: validated at the edge and translated to the engine's request. */
 import type { ChatMessage, ChatRequest, ContentPart, ToolDefinition } from '@understudy/engine';
 import { z } from 'zod';
-import { jsonTextNestsDeeperThan, nestsDeeperThan, TOO_DEEP } from '../http/json-depth.js';
+import { jsonTextNestsDeeperThan, nestsDeeperThan, TOO_DEEP } from '../http/index.js';
 
 const TextPart = z.object({ type: z.literal('text'), text: z.string() });
 const ImagePart = z.object({
