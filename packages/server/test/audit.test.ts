@@ -2,7 +2,9 @@
  * The audit log on SQLite and PostgreSQL: a PATCH or PUT that changes nothing writes no entry (and
  * still succeeds), while a real change does, even one the entry shows no value of (a header value, a
  * Mate's instructions); member and invitation entries name the person, not only an id; accepting an
- * invitation is recorded, made by the new member; and the log pages with a `before` cursor.
+ * invitation is recorded, made by the new member; organization-level entries name the organization
+ * (older ones without a stored label too) and the simulator's setup of an organization made on the
+ * setup page is Understudy's, not a bootstrap file's; and the log pages with a `before` cursor.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -55,6 +57,49 @@ test('audit log', async (t) => {
       const owner = await setupOwner(server);
       const admin = await addMember(server, owner, 'admin@example.com', 'admin');
       const audit = async (query = '') => (await owner.get<Page>(`/api/admin/audit${query}`)).body;
+
+      await t.test(
+        'organization-level entries name the organization; the simulator setup is Understudy',
+        async () => {
+          const setup = (await audit()).entries;
+          const orgId = (await db.selectFrom('organizations').select('id').executeTakeFirstOrThrow()).id;
+          const created = setup.find((e) => e.action === 'organization.create');
+          assert.deepEqual([created?.targetId, created?.targetLabel], [orgId, 'Acme']);
+          // Made on the setup page: no bootstrap file exists, the simulator's providers are Understudy's doing.
+          for (const action of ['bootstrap.apply', 'settings.update']) {
+            const e = setup.find((x) => x.action === action);
+            assert.deepEqual(
+              [e?.actor, e?.targetId, e?.targetLabel],
+              [{ id: null, label: 'Understudy (built-in simulator setup)' }, orgId, 'Acme'],
+              action,
+            );
+          }
+          assert.equal(setup.filter((e) => e.actor.label === 'bootstrap').length, 0, 'no bootstrap file');
+
+          const put = (fallback: string) =>
+            owner.put('/api/admin/settings', { fallback: { mode: fallback } });
+          assert.equal((await put('none')).status, 200);
+          assert.equal((await put('automatic')).status, 200);
+          const [back, changed] = (await audit()).entries;
+          assert.deepEqual(
+            [changed?.action, changed?.actor.label, changed?.targetLabel],
+            ['settings.update', 'owner@example.com', 'Acme'],
+          );
+          assert.equal(back?.targetLabel, 'Acme');
+
+          // Written before the label was stored: the organization's name is still what the API gives.
+          await db
+            .updateTable('audit_log')
+            .set({ target_label: null })
+            .where('target_type', 'in', ['organization', 'settings'])
+            .execute();
+          await db.updateTable('organizations').set({ name: 'Acme Inc' }).where('id', '=', orgId).execute();
+          const older = (await audit()).entries.filter((e) => e.targetId === orgId);
+          assert.ok(older.length >= 4);
+          assert.deepEqual(new Set(older.map((e) => e.targetLabel)), new Set(['Acme Inc']));
+          await db.updateTable('organizations').set({ name: 'Acme' }).where('id', '=', orgId).execute();
+        },
+      );
 
       await t.test('a PATCH or PUT that changes nothing writes no entry', async () => {
         const created = await admin.post('/api/admin/providers', {

@@ -270,15 +270,18 @@ test('API keys the file declared and no longer declares are revoked; keys made i
         ],
       );
       const audit = (
-        await admin.get<{ entries: { action: string; actor: { label: string }; new: unknown }[] }>(
-          '/api/admin/audit?limit=50',
-        )
+        await admin.get<{
+          entries: { action: string; actor: { label: string }; targetLabel: string | null; new: unknown }[];
+        }>('/api/admin/audit?limit=50')
       ).body.entries;
       const revoke = audit.find((e) => e.action === 'api_key.revoke');
       assert.deepEqual(
         [revoke?.actor.label, revoke?.new],
         ['bootstrap', { reason: 'its value changed in the file' }],
       );
+      // The file's provisioning stays the file's (the simulator's alone is Understudy's: audit.test).
+      const applied = audit.find((e) => e.action === 'bootstrap.apply');
+      assert.deepEqual([applied?.actor.label, applied?.targetLabel], ['bootstrap', 'Acme Corp']);
       assert.ok(
         d.lines.some((l) =>
           l.includes(`API key ci (${first.slice(0, 10)}…) revoked: its value changed in the file`),

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it, test } from 'node:test';
-import { auditChange } from '../src/settings/auditChanges.js';
+import { auditChange, auditTarget } from '../src/settings/auditChanges.js';
 import {
   api,
   chromiumSkip,
@@ -47,6 +47,22 @@ test('auditChange: a key rotation and an accepted invitation read as sentences',
   assert.deepEqual(auditChange({ hasKey: true }, { hasKey: true }, 'model.update').lines, []);
   assert.deepEqual(auditChange(null, 'x', 'invitation.accept'), { side: 'new', lines: [{ new: 'x' }] });
   assert.deepEqual(auditChange(null, 'x', 'constructor'), { side: 'new', lines: [{ new: 'x' }] });
+});
+
+test('auditTarget: the label, with the id as its tooltip; an organization-level row never its bare id', () => {
+  const row = (targetType: string, targetId: string | null, targetLabel: string | null) => ({
+    targetType,
+    targetId,
+    targetLabel,
+  });
+  assert.deepEqual(auditTarget(row('settings', 'org1', 'Acme')), { text: 'Acme', title: 'org1' });
+  assert.deepEqual(auditTarget(row('organization', 'org1', null)), {
+    text: 'this organization',
+    title: 'org1',
+  });
+  assert.deepEqual(auditTarget(row('settings', 'org1', null)).text, 'this organization');
+  assert.deepEqual(auditTarget(row('provider', 'acme-ai', null)), { text: 'acme-ai' });
+  assert.deepEqual(auditTarget(row('models', null, null)), { text: null });
 });
 
 describe('Audit log in Chromium', { skip: chromiumSkip(), timeout: 120_000 }, () => {
@@ -123,6 +139,19 @@ describe('Audit log in Chromium', { skip: chromiumSkip(), timeout: 120_000 }, ()
       'name: Pat Doe',
     ]);
     await shot('audit-rows.png');
+
+    // The setup page's organization: named, not by its id; its simulator setup is Understudy's.
+    const cells = async (action: string) => {
+      const r = page.getByRole('row').filter({ hasText: action }).last();
+      return [await r.locator('td').nth(1).innerText(), await r.locator('td').nth(2).innerText()];
+    };
+    const simulator = 'Understudy (built-in simulator setup)';
+    assert.deepEqual(await cells('organization.create'), ['system', 'organization.create Acme']);
+    assert.deepEqual(await cells('bootstrap.apply'), [simulator, 'bootstrap.apply Acme']);
+    assert.deepEqual(await cells('settings.update'), [simulator, 'settings.update Acme']);
+    const orgRow = page.getByRole('row').filter({ hasText: 'organization.create' });
+    await orgRow.scrollIntoViewIfNeeded();
+    await shot('audit-organization-rows.png');
     assert.deepEqual(owner.errors, [], 'console errors');
   });
 

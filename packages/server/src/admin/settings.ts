@@ -32,7 +32,7 @@ export function fallbackView(f: FallbackSetting) {
 export function registerSettingsRoutes(app: FastifyInstance, ctx: AppContext): void {
   const { db } = ctx;
 
-  const current = async (orgId: string): Promise<SettingsState> => {
+  const current = async (orgId: string): Promise<SettingsState & { name: string }> => {
     const org = await db
       .selectFrom('organizations')
       .selectAll()
@@ -44,7 +44,7 @@ export function registerSettingsRoutes(app: FastifyInstance, ctx: AppContext): v
         : org.fallback_mode === 'none'
           ? { mode: 'none' }
           : { mode: 'automatic' };
-    return { defaultModelId: org.default_model_id, fallback };
+    return { defaultModelId: org.default_model_id, fallback, name: org.name };
   };
 
   const view = async (orgId: string) => {
@@ -93,6 +93,7 @@ export function registerSettingsRoutes(app: FastifyInstance, ctx: AppContext): v
         action: 'settings.update',
         targetType: 'settings',
         targetId: u.orgId,
+        targetLabel: before.name,
         old: { defaultModel: before.defaultModelId, fallback: fallbackView(before.fallback) },
         new: { defaultModel: after.defaultModelId, fallback: fallbackView(after.fallback) },
       });

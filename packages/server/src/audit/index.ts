@@ -11,6 +11,32 @@ export interface Actor {
 /** The system itself (bootstrap file, environment, first-run setup). */
 export const SYSTEM_ACTOR: Actor = { id: null, label: 'system' };
 
+/** Where provisioning that no bootstrap file asked for came from (the file's own is `bootstrap`). */
+export interface SetupSources {
+  environment: boolean;
+  simulator: boolean;
+}
+
+/**
+ * Understudy itself, setting up what the environment or the built-in simulator provides: an
+ * organization made on the setup page gets the simulator's providers without any bootstrap file,
+ * so "bootstrap" named an actor that was not there.
+ */
+export function setupActor(from: SetupSources): Actor {
+  const what =
+    from.environment && from.simulator
+      ? 'environment variables and built-in simulator setup'
+      : from.environment
+        ? 'environment variables setup'
+        : 'built-in simulator setup';
+  return { id: null, label: `Understudy (${what})` };
+}
+
+/** Whether an entry is about the organization as a whole (its creation, settings, provisioning): its target id is the organization's. */
+export function isOrganizationTarget(targetType: string): boolean {
+  return targetType === 'organization' || targetType === 'settings';
+}
+
 /** One change to record. `old`/`new` must already be free of secrets. */
 export interface AuditEntry {
   orgId: string;
@@ -109,6 +135,13 @@ export async function listAudit(
     .limit(opts.limit + 1)
     .execute();
   const page = rows.slice(0, opts.limit);
+  // Entries written before organization-level ones stored a label have only the id, which says
+  // nothing to a reader: the organization's current name is the best there is for them.
+  const unnamed = page.some((r) => r.target_label === null && isOrganizationTarget(r.target_type));
+  const orgName = unnamed
+    ? ((await db.selectFrom('organizations').select('name').where('id', '=', orgId).executeTakeFirst())
+        ?.name ?? null)
+    : null;
   const entries = page.map((r) => ({
     id: r.id,
     at: r.at,
@@ -116,7 +149,8 @@ export async function listAudit(
     action: r.action,
     targetType: r.target_type,
     targetId: r.target_id,
-    targetLabel: r.target_label,
+    targetLabel:
+      r.target_label ?? (isOrganizationTarget(r.target_type) && r.target_id === orgId ? orgName : null),
     old: r.old_json === null ? null : (JSON.parse(r.old_json) as unknown),
     new: r.new_json === null ? null : (JSON.parse(r.new_json) as unknown),
   }));

@@ -7,7 +7,7 @@ import type { FallbackSetting } from '@understudy/engine';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { checkSettings, upsertModel } from '../admin/index.js';
-import { writeAudit, type Actor } from '../audit/index.js';
+import { writeAudit } from '../audit/index.js';
 import { DEFAULT_BASE_URLS, modelFromRow } from '../catalog/index.js';
 import type { ServerConfig } from '../config.js';
 import { DEMO_MODELS, DEMO_PROVIDERS, type Demo } from '../demo/index.js';
@@ -20,6 +20,7 @@ import {
   type SecretBox,
 } from '../security/index.js';
 import { newId, nowIso, type Database } from '../storage/index.js';
+import { actorFor, BOOTSTRAP, type Source } from './actors.js';
 import { reconcileApiKeys } from './api-keys.js';
 import type { BootstrapFile } from './config-file.js';
 import { checkOperatorUrl } from './urls.js';
@@ -33,8 +34,6 @@ import {
   type Unreadable,
 } from './provider-secrets.js';
 import { envCatalog, providerLabel, type ProviderSpec } from './sources.js';
-
-const BOOTSTRAP: Actor = { id: null, label: 'bootstrap' };
 
 /** What provisioning needs. */
 export interface ProvisionDeps {
@@ -183,7 +182,10 @@ async function provisionIn(deps: ProvisionDeps, orgId: string, primary: boolean)
   const { db, file } = deps;
   const changes: string[] = [];
   const warnings: string[] = [];
+  // What made this run's changes, for the actor of its audit entries.
+  const from = new Set<Source>();
   let firstModel: string | undefined;
+  let firstFrom: Source | undefined;
   if (primary) {
     // With a bootstrap file, the file is the operator's whole declaration: OPENAI_API_KEY set for
     // its `apiKey: ${OPENAI_API_KEY}` must not also add the environment's provider and models.
@@ -207,7 +209,9 @@ async function provisionIn(deps: ProvisionDeps, orgId: string, primary: boolean)
     for (const p of [...env.providers, ...fileProviders]) {
       await checkOperatorUrl(p.baseUrl, p.allowPrivate, deps.config, `provider ${p.slug}`);
       const r = await upsertProvider(deps, orgId, p);
-      if (r) changes.push(`provider ${p.slug} ${r}`);
+      if (!r) continue;
+      changes.push(`provider ${p.slug} ${r}`);
+      from.add(p.source === 'config' ? 'file' : 'environment');
     }
     // Environment models are added once; admins may edit them afterwards.
     for (const m of env.models) {
@@ -220,8 +224,10 @@ async function provisionIn(deps: ProvisionDeps, orgId: string, primary: boolean)
       if (!exists) {
         await upsertModel(db, orgId, m, 'env');
         changes.push(`model ${m.id} created`);
+        from.add('environment');
       }
       firstModel ??= m.id;
+      firstFrom ??= 'environment';
     }
     const providerSlugs = new Set(
       (await db.selectFrom('providers').select('slug').where('org_id', '=', orgId).execute()).map(
@@ -234,11 +240,15 @@ async function provisionIn(deps: ProvisionDeps, orgId: string, primary: boolean)
           `UNDERSTUDY_CONFIG: model ${fm.id} names provider "${fm.provider}", which is not declared`,
         );
     // File models are the operator's declaration: applied (the file wins) at every start.
-    changes.push(...(await applyFileModels(db, orgId, file?.models ?? [])));
-    firstModel ??= file?.models[0]?.id;
+    const fileModels = await applyFileModels(db, orgId, file?.models ?? []);
+    changes.push(...fileModels);
+    if (fileModels.length > 0) from.add('file');
+    if (!firstModel && file?.models[0]) [firstModel, firstFrom] = [file.models[0].id, 'file'];
   }
-  changes.push(...(await provisionDemo(deps, orgId)));
-  firstModel ??= deps.demo ? DEMO_MODELS[0]?.id : undefined;
+  const demoChanges = await provisionDemo(deps, orgId);
+  changes.push(...demoChanges);
+  if (demoChanges.length > 0) from.add('simulator');
+  if (!firstModel && deps.demo && DEMO_MODELS[0]) [firstModel, firstFrom] = [DEMO_MODELS[0].id, 'simulator'];
 
   const org = await db
     .selectFrom('organizations')
@@ -251,8 +261,13 @@ async function provisionIn(deps: ProvisionDeps, orgId: string, primary: boolean)
   };
   const after = { ...before };
   const fo = primary ? file?.organization : undefined;
+  // Who chose the settings: the file when it names them, else where the first model came from.
+  const settingsFrom = new Set<Source>(fo?.defaultModel || fo?.fallback ? ['file'] : []);
   if (fo?.defaultModel) after.defaultModelId = fo.defaultModel;
-  else if (!after.defaultModelId && firstModel) after.defaultModelId = firstModel;
+  else if (!after.defaultModelId && firstModel) {
+    after.defaultModelId = firstModel;
+    if (firstFrom) settingsFrom.add(firstFrom);
+  }
   if (fo?.fallback) {
     const f = fo.fallback;
     after.fallback =
@@ -274,6 +289,7 @@ async function provisionIn(deps: ProvisionDeps, orgId: string, primary: boolean)
     );
     changes.push(...retired.changes);
     warnings.push(...retired.warnings);
+    if (retired.changes.length > 0) from.add('file');
   }
   // The file may also have changed the models the settings name (disabled the Default Model).
   if (changedDefault || changedFallback || (primary && file && after.defaultModelId !== null)) {
@@ -296,12 +312,14 @@ async function provisionIn(deps: ProvisionDeps, orgId: string, primary: boolean)
       })
       .where('id', '=', orgId)
       .execute();
+    for (const f of settingsFrom) from.add(f);
     await writeAudit(db, {
       orgId,
-      actor: BOOTSTRAP,
+      actor: actorFor(settingsFrom),
       action: 'settings.update',
       targetType: 'settings',
       targetId: orgId,
+      targetLabel: org.name,
       old: { defaultModel: before.defaultModelId, fallback: before.fallback },
       new: { defaultModel: after.defaultModelId, fallback: after.fallback },
     });
@@ -313,6 +331,7 @@ async function provisionIn(deps: ProvisionDeps, orgId: string, primary: boolean)
       .where('id', '=', orgId)
       .execute();
     changes.push(`organization renamed to ${fo.name}`);
+    from.add('file');
   }
   if (primary && file) {
     if (file.admin && !(await emailTaken(db, file.admin.email))) {
@@ -323,18 +342,21 @@ async function provisionIn(deps: ProvisionDeps, orgId: string, primary: boolean)
         role: 'owner',
       });
       changes.push(`admin ${file.admin.email} created`);
+      from.add('file');
     }
     const keys = await reconcileApiKeys(db, orgId, file.apiKeys, BOOTSTRAP);
     changes.push(...keys.changes);
     warnings.push(...keys.warnings);
+    if (keys.changes.length > 0) from.add('file');
   }
   if (changes.length > 0) {
     await writeAudit(db, {
       orgId,
-      actor: BOOTSTRAP,
+      actor: actorFor(from),
       action: 'bootstrap.apply',
       targetType: 'organization',
       targetId: orgId,
+      targetLabel: primary && fo ? fo.name : org.name,
       new: { changes },
     });
   }

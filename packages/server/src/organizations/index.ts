@@ -88,6 +88,7 @@ export async function createOrganization(
       action: 'organization.create',
       targetType: 'organization',
       targetId: orgId,
+      targetLabel: input.name,
       new: { name: input.name, owner: normalizeEmail(input.owner.email), mate: 'Assistant' },
     });
     return { orgId, userId };

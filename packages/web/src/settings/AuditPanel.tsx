@@ -1,9 +1,10 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { admin } from '../api/endpoints.js';
+import type { AuditEntry } from '../api/types.js';
 import { CardTableHead } from '../ui/CardTable.js';
 import { ErrorText } from '../ui/ErrorText.js';
 import { onCatchUp } from '../ui/tabReturn.js';
-import { auditChange, type ChangeLine } from './auditChanges.js';
+import { auditChange, auditTarget, type ChangeLine } from './auditChanges.js';
 import { withNewest, withOlder, type ShownLog } from './auditPages.js';
 
 const COLUMNS = ['When', 'Who', 'What', 'Old → new'];
@@ -37,6 +38,18 @@ function Change({ action, old: before, new: after }: { action: string; old: unkn
         ))}
       </ul>
     </>
+  );
+}
+
+/** The "What" column's target after the action: its label, the id in a tooltip. */
+function Target({ entry }: { entry: AuditEntry }) {
+  const { text, title } = auditTarget(entry);
+  if (!text) return null;
+  return (
+    <span className="muted small" title={title}>
+      {' '}
+      {text}
+    </span>
   );
 }
 
@@ -142,15 +155,7 @@ export function AuditPanel() {
                 </td>
                 <td role="cell" data-label="What">
                   {e.action}
-                  {(e.targetLabel ?? e.targetId) && (
-                    <span
-                      className="muted small"
-                      title={e.targetLabel ? (e.targetId ?? undefined) : undefined}
-                    >
-                      {' '}
-                      {e.targetLabel ?? e.targetId}
-                    </span>
-                  )}
+                  <Target entry={e} />
                 </td>
                 <td role="cell" data-label="Old → new" className="change small">
                   <Change action={e.action} old={e.old} new={e.new} />

@@ -110,3 +110,25 @@ export function auditChange(oldValue: unknown, newValue: unknown, action?: strin
   if (absent(newValue)) return oneSided(oldValue, 'old');
   return { side: 'both', lines: [{ old: valueText(oldValue), new: valueText(newValue) }] };
 }
+
+/** What the "What" column says an entry is about, and the id kept for a tooltip when a label is shown. */
+export interface AuditTarget {
+  text: string | null;
+  title?: string;
+}
+
+/**
+ * An entry's target as a reader knows it: its label (a member's name, the organization's name);
+ * without one, an organization-level entry says "this organization" (its id says nothing), any
+ * other its id (a provider's or model's id is the name admins gave it).
+ */
+export function auditTarget(e: {
+  targetType: string;
+  targetId: string | null;
+  targetLabel: string | null;
+}): AuditTarget {
+  if (e.targetLabel) return e.targetId ? { text: e.targetLabel, title: e.targetId } : { text: e.targetLabel };
+  if (e.targetType === 'organization' || e.targetType === 'settings')
+    return e.targetId ? { text: 'this organization', title: e.targetId } : { text: null };
+  return { text: e.targetId };
+}
