@@ -96,6 +96,18 @@ test('admin API', async (t) => {
           assert.equal(server.ctx.box.open(row2.api_key_enc!), 'sk-live-NEWKEY-abcdef0123456789');
           // The reply is the provider as stored now, its update time included.
           assert.equal(rotated.body.updatedAt, row2.updated_at);
+          // The simulator's URL is said as such: its stored path below the simulator names the
+          // organization's id and is nothing anyone could call.
+          const sims = (list.body.providers as { id: string; baseUrl: string; builtin: boolean }[]).filter(
+            (p) => p.builtin,
+          );
+          assert.deepEqual(
+            sims.map((p) => [p.id, p.baseUrl]),
+            [
+              ['sim-a', '(built-in simulator)'],
+              ['sim-b', '(built-in simulator)'],
+            ],
+          );
           // The simulator's providers are set up anew at every start: an edit would not last.
           const rename = await admin.patch<ErrorBody>('/api/admin/providers/sim-a', { label: 'Mine' });
           assert.equal(rename.status, 400);

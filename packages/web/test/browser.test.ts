@@ -908,6 +908,10 @@ describe('web app in Chromium', { skip: chromiumSkip(), timeout: 300_000 }, () =
     const simA = page.getByRole('listitem').filter({ hasText: 'Simulator A (OpenAI protocol)' });
     await simA.getByRole('button', { name: 'Test connection' }).click();
     await simA.getByText(/Connection works/).waitFor();
+    // Its URL is said as the simulator, not as its path below it (which names the organization's id).
+    assert.equal(await simA.getByText('(built-in simulator)', { exact: true }).count(), 1);
+    assert.doesNotMatch(await simA.innerText(), /\/p\/|\/v1/);
+    if (process.env.PROVIDERS_SHOT) await page.screenshot({ path: process.env.PROVIDERS_SHOT });
     await page.getByLabel('Id (e.g. openai-main)').fill('groq');
     await page.getByLabel('Type').selectOption('openai-compatible');
     await page.getByLabel('Label', { exact: true }).fill('Groq');

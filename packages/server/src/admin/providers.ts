@@ -52,6 +52,13 @@ const KeyBody = z.strictObject({ apiKey: z.string().min(1).max(1000).nullable() 
 const TestBody = z.strictObject({ model: Slug.optional() }).optional();
 const ProviderParams = z.strictObject({ id: Slug });
 
+/**
+ * What the admin API gives as the base URL of a built-in simulator provider. Its stored URL is a
+ * path the server puts below the simulator's own address (chosen at start, in this process), so
+ * the path alone ("/p/<org id>-sim-a/v1") is nothing a reader or a client could call or recognise.
+ */
+export const SIMULATOR_BASE_URL = '(built-in simulator)';
+
 /** A provider as the admin API shows it: never its key, only whether one is set. */
 export function providerView(r: ProvidersTable, box: SecretBox) {
   const headers = readableHeaders(box, r.headers_json);
@@ -59,7 +66,7 @@ export function providerView(r: ProvidersTable, box: SecretBox) {
     id: r.slug,
     type: r.type,
     label: r.label,
-    baseUrl: r.source === 'demo' ? `(built-in simulator)${r.base_url}` : r.base_url,
+    baseUrl: r.source === 'demo' ? SIMULATOR_BASE_URL : r.base_url,
     hasKey: r.api_key_enc !== null,
     /**
      * Its key or header values were sealed with another secret (an instance with another
