@@ -41,6 +41,7 @@ interface Msg {
     mode: string;
   } | null;
   error: { reason: string; message: string; primary: unknown; backup: unknown } | null;
+  contextLeftOut: number | null;
 }
 
 const messagesOf = async (c: Client, conv: string) =>
@@ -302,11 +303,13 @@ test('web chat', async (t) => {
             const conv = (await member.post<{ id: string }>('/api/conversations', { mateId: hedy })).body.id;
             // Each question about 300 tokens: the conversation outgrows the window by the fourth.
             const question = (i: number) => `Question ${i}: ${'lorem ipsum '.repeat(100).trim()}`;
+            const starts: unknown[] = [];
             for (let i = 1; i <= 4; i++) {
               const events = await readSse(
                 await rawPost(member, `/api/conversations/${conv}/messages`, { content: question(i) }),
               );
               assert.equal(events.at(-1)?.event, 'done', `answer ${i} completes`);
+              starts.push(events.find((e) => e.event === 'start')?.data.contextLeftOut);
             }
             const sent = recorder.seen.map((r) => r.body.messages);
             assert.equal(sent.length, 4);
@@ -320,7 +323,19 @@ test('web chat', async (t) => {
             const tokens = estimateRequestTokens({ messages: last as ChatMessage[] });
             assert.ok(tokens <= 1000, `what was sent fits the window beside the reply (${tokens} tokens)`);
             // The member's conversation itself keeps everything.
-            assert.equal((await messagesOf(member, conv)).length, 8);
+            const stored = await messagesOf(member, conv);
+            assert.equal(stored.length, 8);
+            // Each answer says how many earlier messages it was asked without: of the 2i+1 stored
+            // before the answer i (from 0), those not sent beside the instructions (null: none).
+            const leftOut = sent.map((m, i) => 2 * i + 1 - (m.length - 1) || null);
+            assert.deepEqual(leftOut.slice(0, 2), [null, null], 'the first answers saw everything');
+            assert.ok((leftOut[3] ?? 0) >= 2, 'the last was asked without the first turn at least');
+            assert.deepEqual(starts, leftOut, 'the start events say so as the answer is written');
+            assert.deepEqual(
+              stored.filter((m) => m.role === 'assistant').map((m) => m.contextLeftOut),
+              leftOut,
+              'the stored answers say so',
+            );
             // Back to the organization default, so that the model and provider can go.
             assert.equal((await owner.patch(`/api/mates/${hedy}`, { model: null })).status, 200);
           } finally {

@@ -1,7 +1,8 @@
 /**
  * A member with a long history, in Chromium against the real server: a long conversation opens on
  * its newest page and loads older messages as the member scrolls up, and the conversation list
- * loads older conversations as the member scrolls down, each message and conversation shown once.
+ * loads older conversations as the member scrolls down, each message and conversation shown once;
+ * an answer asked without the start of the conversation says so.
  */
 // test-runner: alone (a browser suite: beside another one, two Chromiums on 2 cores can take past the 10 s wait for a first page load)
 import assert from 'node:assert/strict';
@@ -66,6 +67,8 @@ describe('a long history in Chromium', { skip: chromiumSkip(), timeout: 120_000 
       ttft_ms: null,
       fallback_json: null,
       error_json: null,
+      // The newest answer was asked without the start of the conversation (too long for its model).
+      context_left_out: i === 119 ? 12 : null,
       created_at: day(i),
       updated_at: day(i),
     }));
@@ -85,6 +88,13 @@ describe('a long history in Chromium', { skip: chromiumSkip(), timeout: 120_000 
     const shown = page.locator('li.msg');
     await page.getByText('Answer 120', { exact: true }).waitFor();
     assert.equal(await shown.count(), 50, 'the newest page only');
+    // The answer says why the Mate may not recall the start, in words on the page (not a tooltip).
+    const note = page.locator('li.msg-assistant').last().locator('.context-note');
+    assert.equal(
+      await note.textContent(),
+      'Answered from the latest messages: 12 earlier ones did not fit the context window of Sim A Large (simulated).',
+    );
+    assert.equal(await page.locator('.context-note').count(), 1, 'only on the answer that left messages out');
     await scrollUntil(page, 800, 300, -4000, async () => (await shown.count()) === 120);
     const texts = await page.locator('li.msg-user .msg-body').allTextContents();
     assert.deepEqual(

@@ -61,6 +61,7 @@ export function blankAnswerColumns() {
     ttft_ms: null,
     fallback_json: null,
     error_json: null,
+    context_left_out: null,
   } satisfies Partial<MessagesTable>;
 }
 
@@ -99,6 +100,8 @@ export function messageView(r: MessagesTable) {
     ttftMs: r.ttft_ms,
     fallback: r.fallback_json ? (JSON.parse(r.fallback_json) as ReturnType<typeof fallbackPublic>) : null,
     error: r.error_json ? (JSON.parse(r.error_json) as ReturnType<typeof errorPublic>) : null,
+    // Earlier messages the model was not sent (they did not fit its window); null when none were.
+    contextLeftOut: r.context_left_out ?? null,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };

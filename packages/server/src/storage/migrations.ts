@@ -296,6 +296,17 @@ const m007: Migration = {
   },
 };
 
+/**
+ * How many earlier messages of its conversation an answer was asked without (they did not fit the
+ * model's context window), so the web app can say why the Mate seems to have forgotten them. Null
+ * on older answers, on member messages and when the whole conversation was sent.
+ */
+const m008: Migration = {
+  async up(db: AnyDb) {
+    await db.schema.alterTable('messages').addColumn('context_left_out', 'integer').execute();
+  },
+};
+
 /** Every migration, by name; names sort in application order. */
 export const migrations: Record<string, Migration> = {
   '001_initial': m001,
@@ -305,6 +316,7 @@ export const migrations: Record<string, Migration> = {
   '005_api_key_source': m005,
   '006_api_key_revoked_by': m006,
   '007_conversation_list_index': m007,
+  '008_message_context_left_out': m008,
 };
 
 /** Kysely's provider for the in-code migrations above. */

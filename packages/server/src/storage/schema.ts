@@ -156,6 +156,11 @@ export interface MessagesTable {
   updated_at: string;
   /** The instance writing an answer in progress (null for member messages and older rows). */
   owner_instance?: string | null;
+  /**
+   * Earlier messages of the conversation this answer was asked without (they did not fit the
+   * model's context window); null when none were, and on older rows and member messages.
+   */
+  context_left_out?: number | null;
 }
 
 /** A running server instance and its heartbeat (several instances share PostgreSQL). */

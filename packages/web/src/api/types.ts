@@ -86,6 +86,8 @@ export interface Message {
   latencyMs: number | null;
   fallback: FallbackInfo | null;
   error: AnswerErrorInfo | null;
+  /** Earlier messages the answer was asked without (they did not fit the model's window); null: none. */
+  contextLeftOut: number | null;
   createdAt: string;
 }
 
@@ -106,6 +108,8 @@ export type AnswerEvent =
       model?: string;
       /** The title the conversation got from this, its first message. */
       conversationTitle?: string;
+      /** Earlier messages this answer is asked without (absent when reattaching: the stored count stays). */
+      contextLeftOut?: number | null;
     }
   | { type: 'text'; text: string }
   | { type: 'fallback'; fallback: FallbackInfo; discardText: boolean }

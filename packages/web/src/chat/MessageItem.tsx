@@ -1,5 +1,6 @@
 import { memo } from 'react';
 import type { Message } from '../api/types.js';
+import { contextNote } from './contextNote.js';
 import { failureText } from './failureText.js';
 import { FallbackIcon } from './FallbackIcon.js';
 import { MarkdownText } from './Markdown.js';
@@ -14,7 +15,8 @@ function tokenCounter(m: Message): string | null {
 
 /**
  * One message. An assistant message has a header with the Mate's name, the model that answered,
- * the token counter and, after a fallback, the amber icon; failed, interrupted and stopped answers
+ * the token counter and, after a fallback, the amber icon; below it, a quiet note when the answer
+ * was asked without the start of a long conversation. Failed, interrupted and stopped answers
  * show the standard error message with Retry.
  */
 export const MessageItem = memo(function MessageItem({
@@ -40,6 +42,7 @@ export const MessageItem = memo(function MessageItem({
   }
   const tokens = tokenCounter(m);
   const writing = m.status === 'in_progress';
+  const leftOut = contextNote(m, label);
   return (
     <li className="msg msg-assistant" data-status={m.status} aria-busy={writing}>
       <div className="msg-header">
@@ -61,6 +64,7 @@ export const MessageItem = memo(function MessageItem({
         )}
         {writing && <span className="writing">writing…</span>}
       </div>
+      {leftOut && <p className="context-note">{leftOut}</p>}
       {m.content && <MarkdownText text={m.content} />}
       {m.status === 'failed' && (
         <div className="answer-error" role="alert">

@@ -27,6 +27,7 @@ export function placeholder(
     latencyMs: null,
     fallback: null,
     error: null,
+    contextLeftOut: null,
     createdAt: new Date().toISOString(),
   };
 }
@@ -35,10 +36,16 @@ export function placeholder(
 export function apply(messages: Message[], e: AnswerEvent, targetId: string): Message[] {
   if (e.type === 'start') {
     // A send's answer gets its id here; a retried answer already has it but was cleared, so it
-    // too takes the model the server names (a reattaching `start` names none: the stored one stays).
+    // too takes the model the server names (a reattaching `start` names none: the stored one
+    // stays), and so with the earlier messages left out of what the model is asked.
     return messages.map((m) =>
       m.id === TEMP_ASSISTANT || m.id === e.assistantMessageId
-        ? { ...m, id: e.assistantMessageId, model: e.model ?? m.model }
+        ? {
+            ...m,
+            id: e.assistantMessageId,
+            model: e.model ?? m.model,
+            contextLeftOut: e.contextLeftOut === undefined ? m.contextLeftOut : e.contextLeftOut,
+          }
         : m.id === TEMP_USER && e.userMessageId
           ? { ...m, id: e.userMessageId }
           : m,

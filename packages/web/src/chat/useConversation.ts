@@ -279,6 +279,7 @@ export function useConversation(id: string, onTitle?: (title: string) => void) {
                 fallback: null,
                 usage: null,
                 model: null,
+                contextLeftOut: null,
               }
             : m,
         ),
