@@ -484,6 +484,9 @@ describe('web app in Chromium', { skip: chromiumSkip(), timeout: 300_000 }, () =
     admin.expectError('status of 401');
     await admin.page.getByRole('button', { name: 'Sign in' }).click();
     await admin.page.getByRole('alert').waitFor();
+    // A sentence, like the 429's "Too many attempts. Try again in 1 minute.": not the server's text as is.
+    assert.equal(await admin.page.getByRole('alert').innerText(), 'Wrong email or password.');
+    if (process.env.SIGNIN_SHOT) await admin.page.screenshot({ path: process.env.SIGNIN_SHOT });
     assert.equal(await admin.page.getByRole('link', { name: 'Organization Settings' }).count(), 0);
     await admin.page.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await admin.page.getByRole('button', { name: 'Sign in' }).click();
