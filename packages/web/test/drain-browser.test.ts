@@ -7,7 +7,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Route } from 'playwright-core';
-import { addMate, api, chromiumSkip, openPage, setUpOwnerInBrowser, startHarness } from './harness.js';
+import {
+  addMate,
+  api,
+  chromiumSkip,
+  conversationRead,
+  openPage,
+  setUpOwnerInBrowser,
+  startHarness,
+} from './harness.js';
 
 /** What a draining instance answers any new request (packages/server/src/http/drain.ts). */
 const refuse = (route: Route) =>
@@ -35,7 +43,7 @@ test(
 
       // The first two loads of the conversation and the first send reach stopping instances.
       const refused = { load: 0, send: 0 };
-      await page.route(`**/api/conversations/${id}`, (route) =>
+      await page.route(conversationRead(id), (route) =>
         route.request().method() === 'GET' && refused.load < 2
           ? (refused.load++, refuse(route))
           : route.continue(),

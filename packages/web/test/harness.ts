@@ -154,6 +154,12 @@ export async function setUpOwnerInBrowser(h: Harness, page: Page): Promise<void>
   await page.getByRole('link', { name: 'Organization Settings' }).waitFor();
 }
 
+/**
+ * The URL of a conversation's read, for `page.route`: the app reads a page of it
+ * (`?limit=`, `?before=`), which a glob ending in the id does not match.
+ */
+export const conversationRead = (id: string): RegExp => new RegExp(`/api/conversations/${id}(\\?|$)`);
+
 /** A JSON call with the browser context's session (cookie) and its CSRF token, outside the page. */
 export async function api(
   request: APIRequestContext,

@@ -24,6 +24,7 @@ import {
   addMate,
   api,
   chromiumSkip,
+  conversationRead,
   openPage,
   PASSWORD,
   setUpOwnerInBrowser,
@@ -261,7 +262,7 @@ describe('QA round 2 in Chromium', { skip: chromiumSkip(), timeout: 240_000 }, (
     await page.keyboard.press('Enter');
     await answers(page).first().and(page.locator('[data-status="complete"]')).waitFor({ timeout: 20_000 });
     // The simulator writes no links: the stored answer is shown as a model tricked into one would write it.
-    await page.route(`**/api/conversations/${id}`, async (route) => {
+    await page.route(conversationRead(id), async (route) => {
       const res = await route.fetch();
       const body = (await res.json()) as { messages: { role: string; content: string }[] };
       for (const m of body.messages)

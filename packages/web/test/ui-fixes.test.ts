@@ -27,6 +27,7 @@ import {
   addMate,
   api,
   chromiumSkip,
+  conversationRead,
   openPage,
   PASSWORD,
   setUpOwnerInBrowser,
@@ -445,7 +446,7 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
       '| Sim A Large | Simulator A (OpenAI protocol) | 3 | ~~slow~~ fast, see https://example.com/sim-a |',
       '| Sim B Large | Simulator B (Anthropic protocol) | 3 | the automatic backup of Sim A Large |',
     ].join('\n');
-    await page.route(`**/api/conversations/${id}`, async (route) => {
+    await page.route(conversationRead(id), async (route) => {
       const res = await route.fetch();
       const body = (await res.json()) as { messages: { role: string; content: string }[] };
       for (const m of body.messages) if (m.role === 'assistant') m.content = table;
@@ -688,7 +689,7 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
     assert.ok(id, 'B left a conversation with a complete answer');
     const src = 'http://127.0.0.1:1/pixel.png?x=secret';
     // A stored answer as a model tricked by injected text would have written it.
-    await page.route(`**/api/conversations/${id}`, async (route) => {
+    await page.route(conversationRead(id), async (route) => {
       const res = await route.fetch();
       const body = (await res.json()) as { messages: { role: string; content: string }[] };
       for (const m of body.messages) if (m.role === 'assistant') m.content = `Done. ![status](${src})`;
@@ -880,7 +881,7 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
     }
   });
 
-  it('N: past 100 conversations the list shows the newest and a button for the older ones', async () => {
+  it('N: past 100 conversations the list shows the newest, and the older ones once scrolled to', async () => {
     const { page, context } = owner;
     type Page = { conversations: { id: string }[]; next: string | null };
     let have = (await api(context.request, 'GET', '/api/conversations?limit=500')).body as unknown as Page;
@@ -896,9 +897,9 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
     const older = page.getByRole('button', { name: 'Show older conversations' });
     await older.waitFor();
     assert.equal(await rows.count(), 100, 'the first page');
-    await older.scrollIntoViewIfNeeded();
     await shot(page, 'conversations-older.png');
-    await older.click();
+    // Scrolled to, the button loads the older ones by itself (a5a70c7); a click does the same.
+    await older.scrollIntoViewIfNeeded();
     await older.waitFor({ state: 'detached' });
     assert.equal(await rows.count(), total, 'all of them, once each');
     const links: string[] = [];
@@ -920,13 +921,17 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
 
   it("P: the conversation list is one Tab stop; arrows, Home and End move in it, Tab reaches the row's buttons", async () => {
     const { page, context } = owner;
-    // N made over 100 conversations: the list pages, so "Show older" follows it.
+    // N made over 100 conversations: the list pages, so "Show older" follows the first 100.
     const listed = (await api(context.request, 'GET', '/api/conversations')).body as unknown as {
       conversations: { id: string; title: string }[];
     };
+    const all = (await api(context.request, 'GET', '/api/conversations?limit=500')).body as unknown as {
+      conversations: { id: string }[];
+    };
     const [first, second, third] = listed.conversations;
-    const last = listed.conversations.at(-1);
-    assert.ok(first && second && third && last && listed.conversations.length === 100);
+    const next = all.conversations[100];
+    const last = all.conversations.at(-1);
+    assert.ok(first && second && third && next && last && listed.conversations.length === 100);
     await page.goto('/');
     const older = page.getByRole('button', { name: 'Show older conversations' });
     await older.waitFor();
@@ -938,22 +943,25 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
     await page.getByRole('button', { name: 'New chat with Ada' }).focus();
     await page.keyboard.press('Tab');
     await isFocused(link(first), "the newest conversation, the list's one Tab stop");
-    await page.keyboard.press('Tab');
-    await isFocused(page.getByRole('button', { name: `Rename ${first.title}`, exact: true }), 'its Rename');
-    await page.keyboard.press('Tab');
-    await isFocused(page.getByRole('button', { name: `Delete ${first.title}`, exact: true }), 'its Delete');
-    await page.keyboard.press('Tab');
-    await isFocused(older, 'past the 100 rows in four Tabs: Show older');
     assert.equal(
       await link(first)
         .getAttribute('aria-describedby')
         .then((id) => page.locator(`#${id}`).innerText()),
       'Up and Down arrows move between conversations.',
     );
+    await page.keyboard.press('Tab');
+    await isFocused(page.getByRole('button', { name: `Rename ${first.title}`, exact: true }), 'its Rename');
+    await page.keyboard.press('Tab');
+    await isFocused(page.getByRole('button', { name: `Delete ${first.title}`, exact: true }), 'its Delete');
+    await page.keyboard.press('Tab');
+    await isFocused(older, 'past the 100 rows in four Tabs: Show older');
+    // Reached, it loads the older ones (scrolled into view), and the focus moves to the first of
+    // them rather than falling to the page with the button.
+    await older.waitFor({ state: 'detached' });
+    await page.waitForFunction("document.activeElement?.matches('.conv-list a.conv-link')");
+    await isFocused(link(next), 'the first older conversation, once loaded');
 
-    await page.keyboard.press('Shift+Tab');
-    await page.keyboard.press('Shift+Tab');
-    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Home');
     await isFocused(link(first), 'back on the first row');
     await page.keyboard.press('ArrowDown');
     await isFocused(link(second), 'ArrowDown');

@@ -58,11 +58,16 @@ export function ChatPage({ path }: { path: string }) {
 
   // One page at a time: the button shows again (and is seen again) once this page is in.
   const loadingOlder = useRef(false);
+  const olderButton = useRef<HTMLButtonElement | null>(null);
+  // The first row of a page a focused "Show older" loaded: the button goes, the focus goes there.
+  const focusRow = useRef<string>(undefined);
   const showOlder = async () => {
     if (older === null || loadingOlder.current) return;
     loadingOlder.current = true;
+    const hadFocus = olderButton.current !== null && olderButton.current === document.activeElement;
     try {
       const page = await chat.conversations(older);
+      if (hadFocus) focusRow.current = page.conversations[0]?.id;
       // By id: a conversation that became active while paging is already at the top.
       setConversations((cs) => {
         const shown = new Set(cs.map((x) => x.id));
@@ -77,6 +82,19 @@ export function ChatPage({ path }: { path: string }) {
   };
   // Scrolling to the end of the list shows the older conversations, as the button does.
   const listEnd = useWhenSeen(() => void showOlder());
+  const olderRef = useCallback(
+    (el: HTMLButtonElement | null) => {
+      olderButton.current = el;
+      listEnd(el);
+    },
+    [listEnd],
+  );
+  useEffect(() => {
+    const id = focusRow.current;
+    if (id === undefined) return;
+    focusRow.current = undefined;
+    document.querySelector<HTMLElement>(`.conv-list a.conv-link[href="/c/${CSS.escape(id)}"]`)?.focus();
+  }, [conversations]);
 
   // Disabled models are not in the members' list; their id is the best name we have.
   const label = useCallback((id: string) => models.models.find((m) => m.id === id)?.label ?? id, [models]);
@@ -141,7 +159,7 @@ export function ChatPage({ path }: { path: string }) {
           <button
             key={older}
             type="button"
-            ref={listEnd}
+            ref={olderRef}
             className="small show-older"
             onClick={() => void showOlder()}
           >
