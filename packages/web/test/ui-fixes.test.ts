@@ -958,7 +958,7 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
     // Reached, it loads the older ones (scrolled into view), and the focus moves to the first of
     // them rather than falling to the page with the button.
     await older.waitFor({ state: 'detached' });
-    await page.waitForFunction("document.activeElement?.matches('.conv-list a.conv-link')");
+    await link(next).and(focused).waitFor();
     await isFocused(link(next), 'the first older conversation, once loaded');
 
     await page.keyboard.press('Home');
