@@ -10,21 +10,14 @@ import { checkSettings, upsertModel } from '../admin/index.js';
 import { writeAudit } from '../audit/index.js';
 import { DEFAULT_BASE_URLS, modelFromRow } from '../catalog/index.js';
 import type { ServerConfig } from '../config.js';
-import { DEMO_MODELS, DEMO_PROVIDERS, type Demo } from '../demo/index.js';
+import { DEMO_MODELS, type Demo } from '../demo/index.js';
 import { createOrganization, emailTaken, insertUser } from '../organizations/index.js';
-import {
-  hashPassword,
-  readableHeaders,
-  readableKey,
-  sealHeaders,
-  type SecretBox,
-} from '../security/index.js';
-import { newId, nowIso, type Database } from '../storage/index.js';
+import { hashPassword, type SecretBox } from '../security/index.js';
+import { nowIso, type Database } from '../storage/index.js';
 import { actorFor, BOOTSTRAP, type Source } from './actors.js';
 import { reconcileApiKeys } from './api-keys.js';
 import type { BootstrapFile } from './config-file.js';
 import { checkOperatorUrl } from './urls.js';
-import { demoBelongsIn } from './demo-auto.js';
 import { checkFileBeforeSetup } from './before-setup.js';
 import { applyFileModels, retireFileModels } from './file-models.js';
 import {
@@ -33,6 +26,7 @@ import {
   unreadableMessage,
   type Unreadable,
 } from './provider-secrets.js';
+import { provisionDemo, upsertProvider } from './providers.js';
 import { envCatalog, providerLabel, type ProviderSpec } from './sources.js';
 
 /** What provisioning needs. */
@@ -43,106 +37,6 @@ export interface ProvisionDeps {
   file: BootstrapFile | undefined;
   demo: Demo | undefined;
   log: Logger;
-}
-
-/** Writes an operator-declared provider; returns what changed, for the start log ('' for nothing). */
-async function upsertProvider(deps: ProvisionDeps, orgId: string, p: ProviderSpec): Promise<string> {
-  const { db, box } = deps;
-  const existing = await db
-    .selectFrom('providers')
-    .selectAll()
-    .where('org_id', '=', orgId)
-    .where('slug', '=', p.slug)
-    .executeTakeFirst();
-  const values = {
-    type: p.type,
-    label: p.label,
-    base_url: p.baseUrl,
-    api_version: p.apiVersion ?? null,
-    source: p.source,
-    allow_private: p.allowPrivate ? 1 : 0,
-  };
-  const headers = p.headers && Object.keys(p.headers).length > 0 ? p.headers : null;
-  const now = nowIso();
-  if (!existing) {
-    await db
-      .insertInto('providers')
-      .values({
-        id: newId(),
-        org_id: orgId,
-        slug: p.slug,
-        ...values,
-        api_key_enc: p.apiKey ? box.seal(p.apiKey) : null,
-        headers_json: sealHeaders(box, headers),
-        created_at: now,
-        updated_at: now,
-      })
-      .execute();
-    return 'created';
-  }
-  // Unreadable (undefined): sealed by an instance with another secret. The operator gives the
-  // provider's key and headers again at every start, so they are written anew, not a failed start.
-  const storedKey = readableKey(box, existing.api_key_enc);
-  const storedHeaders = readableHeaders(box, existing.headers_json);
-  const sameKey = storedKey !== undefined && (storedKey ?? undefined) === (p.apiKey || undefined);
-  // Compared opened: sealing the same headers twice gives two different strings.
-  const sameHeaders =
-    storedHeaders !== undefined && JSON.stringify(storedHeaders) === JSON.stringify(headers);
-  const same =
-    sameKey &&
-    sameHeaders &&
-    (Object.keys(values) as (keyof typeof values)[]).every((k) => existing[k] === values[k]);
-  if (same) return '';
-  await db
-    .updateTable('providers')
-    .set({
-      ...values,
-      ...(!sameKey && { api_key_enc: p.apiKey ? box.seal(p.apiKey) : null }),
-      ...(!sameHeaders && { headers_json: sealHeaders(box, headers) }),
-      updated_at: now,
-    })
-    .where('id', '=', existing.id)
-    .execute();
-  const lost = [
-    ...(storedKey === undefined ? ['key'] : []),
-    ...(storedHeaders === undefined ? ['header values'] : []),
-  ];
-  return lost.length > 0
-    ? `updated (its stored ${lost.join(' and ')}, sealed with another secret, written again)`
-    : 'updated';
-}
-
-/** Ensures the demo providers and models in an organization (when the simulator runs). */
-async function provisionDemo(deps: ProvisionDeps, orgId: string): Promise<string[]> {
-  const demo = deps.demo;
-  if (!demo) return [];
-  if (deps.config.demo === 'auto' && !(await demoBelongsIn(deps.db, orgId))) return [];
-  const changed: string[] = [];
-  for (const p of DEMO_PROVIDERS) {
-    const r = await upsertProvider(deps, orgId, {
-      slug: p.slug,
-      type: p.type,
-      label: p.label,
-      baseUrl: p.path(demo.simName(orgId, p.slug)),
-      apiKey: 'simulator-key',
-      source: 'demo',
-      allowPrivate: true,
-    });
-    if (r) changed.push(`provider ${p.slug} ${r}`);
-  }
-  for (const m of DEMO_MODELS) {
-    const exists = await deps.db
-      .selectFrom('models')
-      .select('id')
-      .where('org_id', '=', orgId)
-      .where('slug', '=', m.id)
-      .executeTakeFirst();
-    if (!exists) {
-      await upsertModel(deps.db, orgId, m, 'demo');
-      changed.push(`model ${m.id} created`);
-    }
-  }
-  return changed;
 }
 
 /** Runs `fn` in a transaction, or in the one `db` already is. */
