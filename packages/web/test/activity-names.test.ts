@@ -35,6 +35,7 @@ test('a removed provider comes last, named by its id', () => {
 test('events name the model and its provider by label, ids when gone', () => {
   const names: FallbackActivity = {
     events: [],
+    next: null,
     countsByDay: [],
     providers: [{ id: 'sim-a', label: 'Simulator A (OpenAI protocol)' }],
     models: [{ id: 'sim-a-large', label: 'Sim A Large' }],

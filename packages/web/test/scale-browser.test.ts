@@ -2,7 +2,8 @@
  * A member with a long history, in Chromium against the real server: a long conversation opens on
  * its newest page and loads older messages as the member scrolls up, and the conversation list
  * loads older conversations as the member scrolls down, each message and conversation shown once;
- * an answer asked without the start of the conversation says so.
+ * an answer asked without the start of the conversation says so; Fallback activity loads older
+ * events when its "Show older events" comes into view, each once, the focus on the first of them.
  */
 // test-runner: alone (a browser suite: beside another one, two Chromiums on 2 cores can take past the 10 s wait for a first page load)
 import assert from 'node:assert/strict';
@@ -37,7 +38,7 @@ describe('a long history in Chromium', { skip: chromiumSkip(), timeout: 120_000 
     await h?.close();
   });
 
-  it('scrolling up loads older messages and scrolling the list loads older conversations, each once', async () => {
+  it('scrolling loads older messages, conversations and fallback events, each once', async () => {
     const { page, context, errors } = await openPage(h);
     await setUpOwnerInBrowser(h, page);
     const mateId = await addMate(context.request, 'Historian');
@@ -110,6 +111,48 @@ describe('a long history in Chromium', { skip: chromiumSkip(), timeout: 120_000 
     assert.equal(titles.length, 131);
     assert.equal(new Set(titles).size, 131, titles.join(', '));
     assert.equal(await page.getByRole('button', { name: 'Show older conversations' }).count(), 0);
+
+    // A year of fallback activity: the newest 200 events first, older ones as the admin scrolls.
+    const events = Array.from({ length: 250 }, (_, i) => {
+      const at = new Date(Date.now() - 60_000 - i * 35 * 3_600_000).toISOString();
+      return {
+        id: `ev-${String(i).padStart(3, '0')}`,
+        org_id: orgId,
+        at,
+        day: at.slice(0, 10),
+        surface: 'api' as const,
+        mate_id: null,
+        message_id: null,
+        original_model_id: 'sim-a-large',
+        original_provider_id: 'sim-a',
+        reason: 'overloaded',
+        backup_model_id: 'sim-b-large',
+        backup_provider_id: 'sim-b',
+        latency_ms: 40,
+        outcome: 'complete' as const,
+        // The oldest stands for 12 coalesced answers: still one row, "×12".
+        count: i === 249 ? 12 : 1,
+        first_at: at,
+        latency_max_ms: 90,
+      };
+    });
+    await db.insertInto('fallback_events').values(events).execute();
+    await page.goto('/settings/activity');
+    const eventRows = page.locator('table.card-table tbody tr');
+    await eventRows.nth(199).waitFor();
+    assert.equal(await eventRows.count(), 200, 'the newest page of events');
+    // Tabbing to the button brings it into view, which loads the older page; the focus then goes
+    // to the first older event, not to <body> with the button that went.
+    await page.getByRole('button', { name: 'Show older events' }).focus();
+    await eventRows.nth(249).waitFor();
+    assert.equal(await eventRows.count(), 250);
+    assert.equal(await page.evaluate('document.activeElement?.dataset.id'), 'ev-200');
+    const when = await eventRows.locator('td:first-child').allTextContents();
+    assert.equal(when.length, 250);
+    assert.equal(new Set(when).size, 250, 'each event once');
+    assert.equal(await page.getByRole('button', { name: 'Show older events' }).count(), 0);
+    await page.getByText('No older events: this is the first one recorded.').waitFor();
+    assert.match(when.at(-1) ?? '', /×12/);
     assert.deepEqual(errors, []);
     await context.close();
   });

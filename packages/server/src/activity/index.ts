@@ -4,25 +4,40 @@
  * written behind the answer by a FallbackRecorder; readers flush it first.
  */
 import type { Kysely } from 'kysely';
-import type { Database } from '../storage/index.js';
+import type { Database, FallbackEventsTable } from '../storage/index.js';
 
 export { FallbackRecorder, type FallbackEvent } from './recorder.js';
 
+/** Where a page of events ends: its last event's `at` and id (the list's order), opaque to clients. */
+export interface EventCursor {
+  at: string;
+  id: string;
+}
+
+/** The `next` of a page that ends with `r`: what a client sends back as `before`. */
+export function eventCursorOf(r: Pick<FallbackEventsTable, 'at' | 'id'>): string {
+  return Buffer.from(JSON.stringify([r.at, r.id])).toString('base64url');
+}
+
 /**
- * Events (newest first) and counts per original provider per day, over the last `days` days. An
- * event stands for `count` answers (coalesced API fallbacks): `at` is the last of them, `firstAt`
- * the first, `latencyMs` their mean and `latencyMaxMs` the slowest; the counts per day add up
- * answers, not rows. Rows older than the coalescing read as one answer. `providers` and `models`
- * name the organization's current ones by id (providers in the order they were added, so a chart
- * can give each a colour that stays when another is added); an id missing there was removed.
+ * Events (newest first, a page of `limit` older than the `before` event if given, `next` the
+ * cursor of the older page or null) and counts per original provider per day over the last
+ * `days` days. Events page back through everything stored, past the counts' days: a year of
+ * them can be browsed. An event stands for `count` answers (coalesced API fallbacks): `at` is
+ * the last of them, `firstAt` the first, `latencyMs` their mean and `latencyMaxMs` the slowest;
+ * the counts per day add up answers, not rows. Rows older than the coalescing read as one answer.
+ * `providers` and `models` name the organization's current ones by id (providers in the order
+ * they were added, so a chart can give each a colour that stays when another is added); an id
+ * missing there was removed.
  */
 export async function fallbackActivity(
   db: Kysely<Database>,
   orgId: string,
-  opts: { days: number; limit: number },
+  opts: { days: number; limit: number; before?: EventCursor | undefined },
 ) {
   const since = new Date(Date.now() - opts.days * 86_400_000).toISOString().slice(0, 10);
-  const events = await db
+  const { before } = opts;
+  let eventsQuery = db
     .selectFrom('fallback_events')
     .leftJoin('mates', 'mates.id', 'fallback_events.mate_id')
     .select([
@@ -42,13 +57,21 @@ export async function fallbackActivity(
       'fallback_events.first_at',
       'fallback_events.latency_max_ms',
     ])
-    .where('fallback_events.org_id', '=', orgId)
-    .where('fallback_events.day', '>=', since)
-    // `at` is a coalesced row's last answer; the id (made with its first) breaks ties.
+    .where('fallback_events.org_id', '=', orgId);
+  // A row is final once written, so (at, id) of the last one shown marks the same place later.
+  if (before)
+    eventsQuery = eventsQuery.where((eb) =>
+      eb(eb.refTuple('fallback_events.at', 'fallback_events.id'), '<', eb.tuple(before.at, before.id)),
+    );
+  // `at` is a coalesced row's last answer; the id (made with its first) breaks ties. Read through
+  // fallback_events_org_at backwards; one row past the page says whether an older page exists.
+  const rows = await eventsQuery
     .orderBy('fallback_events.at', 'desc')
     .orderBy('fallback_events.id', 'desc')
-    .limit(opts.limit)
+    .limit(opts.limit + 1)
     .execute();
+  const events = rows.slice(0, opts.limit);
+  const last = events.at(-1);
   const counts = await db
     .selectFrom('fallback_events')
     .select(['day', 'original_provider_id', 'reason', (eb) => eb.fn.sum<number | string>('count').as('n')])
@@ -90,6 +113,7 @@ export async function fallbackActivity(
       count: Number(r.count),
       firstAt: r.first_at ?? r.at,
     })),
+    next: rows.length > opts.limit && last ? eventCursorOf(last) : null,
     countsByDay: counts.map((c) => ({
       day: c.day,
       provider: c.original_provider_id,

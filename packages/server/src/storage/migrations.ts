@@ -307,6 +307,21 @@ const m008: Migration = {
   },
 };
 
+/**
+ * Fallback activity is read newest first a page at a time, back through a year of events: an
+ * index in that order makes each page a range read, where (org_id, day) sorted every event of the
+ * organization for each page. The counts per day keep (org_id, day).
+ */
+const m009: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createIndex('fallback_events_org_at')
+      .on('fallback_events')
+      .columns(['org_id', 'at', 'id'])
+      .execute();
+  },
+};
+
 /** Every migration, by name; names sort in application order. */
 export const migrations: Record<string, Migration> = {
   '001_initial': m001,
@@ -317,6 +332,7 @@ export const migrations: Record<string, Migration> = {
   '006_api_key_revoked_by': m006,
   '007_conversation_list_index': m007,
   '008_message_context_left_out': m008,
+  '009_fallback_events_order_index': m009,
 };
 
 /** Kysely's provider for the in-code migrations above. */

@@ -158,7 +158,11 @@ export const admin = {
 
   /** A page of the audit log (the server's 100 entries), older than the `before` cursor if given. */
   audit: (before?: string) => get<AuditPage>(`/api/admin/audit${before ? `?before=${enc(before)}` : ''}`),
-  activity: (days = 14) => get<FallbackActivity>(`/api/admin/fallback-activity?days=${days}`),
+  /** Fallback activity: counts over `days`, and a page of events (the server's 200), older than `before` if given. */
+  activity: (days = 14, before?: string) =>
+    get<FallbackActivity>(
+      `/api/admin/fallback-activity?days=${days}${before ? `&before=${enc(before)}` : ''}`,
+    ),
   providerStatus: () =>
     get<{ providers: ProviderStatus[] }>('/api/admin/provider-status').then((r) => r.providers),
   demo: () => get<DemoState>('/api/admin/demo'),

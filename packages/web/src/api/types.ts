@@ -258,7 +258,10 @@ export interface FallbackEvent {
 }
 
 export interface FallbackActivity {
+  /** A page of events, newest first (not bounded by the days of the counts: they page back to the first). */
   events: FallbackEvent[];
+  /** The `before` cursor of the older page; null when this page reaches the first event. */
+  next: string | null;
   countsByDay: { day: string; provider: string; reason: string; count: number }[];
   /** The organization's providers by id, in the order they were added. */
   providers: { id: string; label: string }[];

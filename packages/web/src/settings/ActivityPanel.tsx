@@ -1,10 +1,12 @@
-import { useCallback } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { admin } from '../api/endpoints.js';
 import type { FallbackEvent } from '../api/types.js';
 import { reasonWords } from '../chat/reasons.js';
 import { CardTableHead } from '../ui/CardTable.js';
 import { ErrorText } from '../ui/ErrorText.js';
+import { useWhenSeen } from '../ui/useWhenSeen.js';
 import { modelOnProvider } from './activityNames.js';
+import { withNewest, withOlder, type ShownEvents } from './activityPages.js';
 import { FallbackChart } from './FallbackChart.js';
 import { usePolling } from './usePolling.js';
 
@@ -48,13 +50,60 @@ function AnswerCount({ e }: { e: FallbackEvent }) {
 }
 
 /**
- * Fallback activity: a chart of fallbacks per provider per day, then the recent events. Refreshes
- * live. Identical API fallbacks close together arrive as one event of `count` answers: it shows
- * "×N" (read as "N answers") and the mean and max latency; the chart counts answers, not events.
+ * Fallback activity: a chart of fallbacks per provider per day, then the events, newest first, a
+ * page at a time back to the first one ("Show older events", or scrolling to it). Refreshes live:
+ * new events go on top and the older pages opened stay. Identical API fallbacks close together
+ * arrive as one event of `count` answers: it shows "×N" (read as "N answers") and the mean and max
+ * latency; the chart counts answers, not events.
  */
 export function ActivityPanel() {
   const load = useCallback(() => admin.activity(DAYS), []);
   const { data, error } = usePolling(load, 5000);
+  const [shown, setShown] = useState<ShownEvents>();
+  const [olderError, setOlderError] = useState<string>();
+  // Whether an older page was appended: the end of the list is then said.
+  const [openedOlder, setOpenedOlder] = useState(false);
+  const loading = useRef(false);
+  const body = useRef<HTMLTableSectionElement>(null);
+  const olderButton = useRef<HTMLButtonElement | null>(null);
+  // The first event of a page that a focused "Show older events" loaded: that button goes (the
+  // next one is a page below), so the focus goes to the event rather than fall to <body>.
+  const focusEvent = useRef<string>(undefined);
+  useEffect(() => {
+    if (data) setShown((s) => withNewest(s, data));
+  }, [data]);
+  const next = shown?.next ?? null;
+  const showOlder = async () => {
+    if (!next || loading.current) return;
+    loading.current = true;
+    setOlderError(undefined);
+    const hadFocus = olderButton.current !== null && olderButton.current === document.activeElement;
+    try {
+      const page = await admin.activity(DAYS, next);
+      if (hadFocus) focusEvent.current = page.events[0]?.id;
+      setShown((s) => s && withOlder(s, next, page));
+      setOpenedOlder(true);
+    } catch (e) {
+      setOlderError(e instanceof Error ? e.message : String(e));
+    } finally {
+      loading.current = false;
+    }
+  };
+  // Scrolling to the end of the list shows the older events, as the button does.
+  const listEnd = useWhenSeen(() => void showOlder());
+  const olderRef = useCallback(
+    (el: HTMLButtonElement | null) => {
+      olderButton.current = el;
+      listEnd(el);
+    },
+    [listEnd],
+  );
+  useEffect(() => {
+    const id = focusEvent.current;
+    if (id === undefined) return;
+    focusEvent.current = undefined;
+    body.current?.querySelector<HTMLElement>(`tr[data-id="${CSS.escape(id)}"]`)?.focus();
+  }, [shown]);
   return (
     <section aria-labelledby="activity-title">
       <h1 id="activity-title">Fallback activity</h1>
@@ -63,15 +112,15 @@ export function ActivityPanel() {
         <>
           <h2>Fallbacks per provider per day</h2>
           <FallbackChart counts={data.countsByDay} days={DAYS} known={data.providers} />
-          <h2>Recent fallbacks</h2>
+          <h2>Fallbacks, newest first</h2>
           <div className="table-wrap">
             {/* Cards on a phone (see .card-table): explicit roles keep it a table for screen
                 readers. */}
             <table className="table card-table" role="table">
               <CardTableHead columns={COLUMNS} />
-              <tbody role="rowgroup">
-                {data.events.map((e) => (
-                  <tr key={e.id} role="row">
+              <tbody role="rowgroup" ref={body}>
+                {(shown?.events ?? data.events).map((e) => (
+                  <tr key={e.id} role="row" data-id={e.id} tabIndex={-1}>
                     <td role="cell" className="nowrap">
                       {new Date(e.at).toLocaleString()} <AnswerCount e={e} />
                     </td>
@@ -99,7 +148,7 @@ export function ActivityPanel() {
                     </td>
                   </tr>
                 ))}
-                {data.events.length === 0 && (
+                {shown?.events.length === 0 && (
                   <tr role="row">
                     <td role="cell" colSpan={COLUMNS.length} className="muted">
                       No fallbacks recorded.
@@ -109,6 +158,18 @@ export function ActivityPanel() {
               </tbody>
             </table>
           </div>
+          <ErrorText message={olderError} />
+          {next && (
+            // Keyed by its page: a new button is observed afresh, so one still in view loads the next.
+            <p key={next}>
+              <button type="button" ref={olderRef} onClick={() => void showOlder()}>
+                Show older events
+              </button>
+            </p>
+          )}
+          {openedOlder && next === null && (
+            <p className="muted small">No older events: this is the first one recorded.</p>
+          )}
         </>
       )}
     </section>
