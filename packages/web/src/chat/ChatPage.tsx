@@ -1,11 +1,11 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { chat } from '../api/endpoints.js';
 import type { Conversation, Mate, ModelsForMembers } from '../api/types.js';
 import { ErrorText } from '../ui/ErrorText.js';
 import { Link } from '../ui/Link.js';
 import { navigate } from '../ui/router.js';
 import { onCatchUp } from '../ui/tabReturn.js';
-import { useWhenSeen } from '../ui/useWhenSeen.js';
+import { useOlderPages } from '../ui/useOlderPages.js';
 import { ConversationList } from './ConversationList.js';
 import { ConversationView } from './ConversationView.js';
 
@@ -57,44 +57,28 @@ export function ChatPage({ path }: { path: string }) {
   }, [refresh]);
 
   // One page at a time: the button shows again (and is seen again) once this page is in.
-  const loadingOlder = useRef(false);
-  const olderButton = useRef<HTMLButtonElement | null>(null);
-  // The first row of a page a focused "Show older" loaded: the button goes, the focus goes there.
-  const focusRow = useRef<string>(undefined);
-  const showOlder = async () => {
-    if (older === null || loadingOlder.current) return;
-    loadingOlder.current = true;
-    const hadFocus = olderButton.current !== null && olderButton.current === document.activeElement;
-    try {
-      const page = await chat.conversations(older);
-      if (hadFocus) focusRow.current = page.conversations[0]?.id;
-      // By id: a conversation that became active while paging is already at the top.
-      setConversations((cs) => {
-        const shown = new Set(cs.map((x) => x.id));
-        return [...cs, ...page.conversations.filter((c) => !shown.has(c.id))];
-      });
-      setOlder(page.next);
-    } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
-    } finally {
-      loadingOlder.current = false;
-    }
-  };
-  // Scrolling to the end of the list shows the older conversations, as the button does.
-  const listEnd = useWhenSeen(() => void showOlder());
-  const olderRef = useCallback(
-    (el: HTMLButtonElement | null) => {
-      olderButton.current = el;
-      listEnd(el);
+  // Clicked or scrolled to, the end of the list shows the older conversations.
+  const { olderRef, showOlder } = useOlderPages(
+    async () => {
+      if (older === null) return undefined;
+      try {
+        const page = await chat.conversations(older);
+        // By id: a conversation that became active while paging is already at the top.
+        setConversations((cs) => {
+          const shown = new Set(cs.map((x) => x.id));
+          return [...cs, ...page.conversations.filter((c) => !shown.has(c.id))];
+        });
+        setOlder(page.next);
+        return page.conversations[0]?.id;
+      } catch (e) {
+        setError(e instanceof Error ? e.message : String(e));
+        return undefined;
+      }
     },
-    [listEnd],
+    (id) =>
+      document.querySelector<HTMLElement>(`.conv-list a.conv-link[href="/c/${CSS.escape(id)}"]`)?.focus(),
+    conversations,
   );
-  useEffect(() => {
-    const id = focusRow.current;
-    if (id === undefined) return;
-    focusRow.current = undefined;
-    document.querySelector<HTMLElement>(`.conv-list a.conv-link[href="/c/${CSS.escape(id)}"]`)?.focus();
-  }, [conversations]);
 
   // Disabled models are not in the members' list; their id is the best name we have.
   const label = useCallback((id: string) => models.models.find((m) => m.id === id)?.label ?? id, [models]);

@@ -4,7 +4,7 @@ import type { FallbackEvent } from '../api/types.js';
 import { reasonWords } from '../chat/reasons.js';
 import { CardTableHead } from '../ui/CardTable.js';
 import { ErrorText } from '../ui/ErrorText.js';
-import { useWhenSeen } from '../ui/useWhenSeen.js';
+import { useOlderPages } from '../ui/useOlderPages.js';
 import { modelOnProvider } from './activityNames.js';
 import { withNewest, withOlder, type ShownEvents } from './activityPages.js';
 import { FallbackChart } from './FallbackChart.js';
@@ -63,47 +63,29 @@ export function ActivityPanel() {
   const [olderError, setOlderError] = useState<string>();
   // Whether an older page was appended: the end of the list is then said.
   const [openedOlder, setOpenedOlder] = useState(false);
-  const loading = useRef(false);
   const body = useRef<HTMLTableSectionElement>(null);
-  const olderButton = useRef<HTMLButtonElement | null>(null);
-  // The first event of a page that a focused "Show older events" loaded: that button goes (the
-  // next one is a page below), so the focus goes to the event rather than fall to <body>.
-  const focusEvent = useRef<string>(undefined);
   useEffect(() => {
     if (data) setShown((s) => withNewest(s, data));
   }, [data]);
   const next = shown?.next ?? null;
-  const showOlder = async () => {
-    if (!next || loading.current) return;
-    loading.current = true;
-    setOlderError(undefined);
-    const hadFocus = olderButton.current !== null && olderButton.current === document.activeElement;
-    try {
-      const page = await admin.activity(DAYS, next);
-      if (hadFocus) focusEvent.current = page.events[0]?.id;
-      setShown((s) => s && withOlder(s, next, page));
-      setOpenedOlder(true);
-    } catch (e) {
-      setOlderError(e instanceof Error ? e.message : String(e));
-    } finally {
-      loading.current = false;
-    }
-  };
-  // Scrolling to the end of the list shows the older events, as the button does.
-  const listEnd = useWhenSeen(() => void showOlder());
-  const olderRef = useCallback(
-    (el: HTMLButtonElement | null) => {
-      olderButton.current = el;
-      listEnd(el);
+  // Clicked or scrolled to, the end of the list shows the older events.
+  const { olderRef, showOlder } = useOlderPages(
+    async () => {
+      if (!next) return undefined;
+      setOlderError(undefined);
+      try {
+        const page = await admin.activity(DAYS, next);
+        setShown((s) => s && withOlder(s, next, page));
+        setOpenedOlder(true);
+        return page.events[0]?.id;
+      } catch (e) {
+        setOlderError(e instanceof Error ? e.message : String(e));
+        return undefined;
+      }
     },
-    [listEnd],
+    (id) => body.current?.querySelector<HTMLElement>(`tr[data-id="${CSS.escape(id)}"]`)?.focus(),
+    shown,
   );
-  useEffect(() => {
-    const id = focusEvent.current;
-    if (id === undefined) return;
-    focusEvent.current = undefined;
-    body.current?.querySelector<HTMLElement>(`tr[data-id="${CSS.escape(id)}"]`)?.focus();
-  }, [shown]);
   return (
     <section aria-labelledby="activity-title">
       <h1 id="activity-title">Fallback activity</h1>
