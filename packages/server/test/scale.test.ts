@@ -13,8 +13,19 @@ import {
   setupOwner,
   startTestServer,
   tempDir,
+  type Backend,
   type ErrorBody,
 } from './helpers.js';
+import type { RunningServer } from '../src/index.js';
+
+/** The indexes of `table` on the server's database. */
+function indexesOf(server: RunningServer, backend: Backend, table: string) {
+  return (
+    backend.name === 'sqlite'
+      ? sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ${table}`
+      : sql<{ name: string }>`SELECT indexname AS name FROM pg_indexes WHERE tablename = ${table}`
+  ).execute(server.ctx.db);
+}
 
 interface Page {
   messages: { id: string; role: string; content: string }[];
@@ -86,18 +97,7 @@ test('a long conversation pages back to its first message, each message once; th
         assert.equal(r.status, 400, bad);
       }
 
-      const indexes =
-        backend.name === 'sqlite'
-          ? await sql<{
-              name: string;
-            }>`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'conversations'`.execute(
-              server.ctx.db,
-            )
-          : await sql<{
-              name: string;
-            }>`SELECT indexname AS name FROM pg_indexes WHERE tablename = 'conversations'`.execute(
-              server.ctx.db,
-            );
+      const indexes = await indexesOf(server, backend, 'conversations');
       const names = indexes.rows.map((r) => r.name);
       assert.ok(names.includes('conversations_user_activity'), names.join(', '));
       assert.ok(!names.includes('conversations_user'), names.join(', '));
@@ -215,18 +215,7 @@ test('fallback activity pages back through every event, each once and in order; 
       }
       assert.equal((await member.get('/api/admin/fallback-activity')).status, 403, 'admins only, as before');
 
-      const indexes =
-        backend.name === 'sqlite'
-          ? await sql<{
-              name: string;
-            }>`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'fallback_events'`.execute(
-              server.ctx.db,
-            )
-          : await sql<{
-              name: string;
-            }>`SELECT indexname AS name FROM pg_indexes WHERE tablename = 'fallback_events'`.execute(
-              server.ctx.db,
-            );
+      const indexes = await indexesOf(server, backend, 'fallback_events');
       assert.ok(
         indexes.rows.some((r) => r.name === 'fallback_events_org_at'),
         indexes.rows.map((r) => r.name).join(', '),

@@ -4,7 +4,8 @@
  * written behind the answer by a FallbackRecorder; readers flush it first.
  */
 import type { Kysely } from 'kysely';
-import type { Database, FallbackEventsTable } from '../storage/index.js';
+import { pageCursor } from '../http/index.js';
+import type { Database } from '../storage/index.js';
 
 export { FallbackRecorder, type FallbackEvent } from './recorder.js';
 
@@ -12,11 +13,6 @@ export { FallbackRecorder, type FallbackEvent } from './recorder.js';
 export interface EventCursor {
   at: string;
   id: string;
-}
-
-/** The `next` of a page that ends with `r`: what a client sends back as `before`. */
-export function eventCursorOf(r: Pick<FallbackEventsTable, 'at' | 'id'>): string {
-  return Buffer.from(JSON.stringify([r.at, r.id])).toString('base64url');
 }
 
 /**
@@ -113,7 +109,8 @@ export async function fallbackActivity(
       count: Number(r.count),
       firstAt: r.first_at ?? r.at,
     })),
-    next: rows.length > opts.limit && last ? eventCursorOf(last) : null,
+    // The `next` a client sends back as `before`: where this page ends.
+    next: rows.length > opts.limit && last ? pageCursor(last.at, last.id) : null,
     countsByDay: counts.map((c) => ({
       day: c.day,
       provider: c.original_provider_id,

@@ -6,7 +6,7 @@ import { fallbackActivity } from '../activity/index.js';
 import { listAudit, writeAuditChange } from '../audit/index.js';
 import { MANAGERS, userOf } from '../auth/index.js';
 import { DEMO_FAULTS, type AppContext } from '../context.js';
-import { conflict, notFound, parse } from '../http/index.js';
+import { conflict, cursorParam, notFound, parse } from '../http/index.js';
 import { Slug } from './providers.js';
 
 const AuditQuery = z.strictObject({
@@ -17,28 +17,12 @@ const AuditQuery = z.strictObject({
     .regex(/^[0-9a-z]{1,100}$/, 'the `next` of a previous page')
     .optional(),
 });
-const EventCursor = z.tuple([z.string().min(1).max(40), z.string().min(1).max(100)]);
 const ActivityQuery = z.strictObject({
   /** Days of counts per provider per day (events page back past them). */
   days: z.coerce.number().int().min(1).max(365).default(14),
   limit: z.coerce.number().int().min(1).max(1000).default(200),
   /** The `next` of the previous page: events older than its last one. */
-  before: z
-    .string()
-    .max(400)
-    .transform((s, c) => {
-      let value: unknown;
-      try {
-        value = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
-      } catch {
-        value = undefined;
-      }
-      const r = EventCursor.safeParse(value);
-      if (r.success) return { at: r.data[0], id: r.data[1] };
-      c.addIssue({ code: 'custom', message: "not a cursor this server gave (use a page's next)" });
-      return z.NEVER;
-    })
-    .optional(),
+  before: cursorParam.optional(),
 });
 const OutageBody = z.strictObject({ fault: z.enum([...DEMO_FAULTS, 'none']) });
 

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ANY_MEMBER, userOf } from '../auth/index.js';
 import type { AppContext } from '../context.js';
-import { IdParams, notFound, parse } from '../http/index.js';
+import { cursorParam, IdParams, notFound, pageCursor, parse } from '../http/index.js';
 import { newId, nowIso, type ConversationsTable, type Database } from '../storage/index.js';
 import { messageView } from './messages.js';
 import { stopAnswersIn } from './runs.js';
@@ -22,10 +22,6 @@ const CreateBody = z.strictObject({
 const PatchBody = z.strictObject({
   title: z.string().trim().min(1, 'a title cannot be empty').max(200, TITLE_TOO_LONG),
 });
-/** Where a page of the list ends: its last conversation's (updated_at, id), opaque to clients. */
-const cursorOf = (r: ConversationsTable) =>
-  Buffer.from(JSON.stringify([r.updated_at, r.id])).toString('base64url');
-const Cursor = z.tuple([z.string().max(40), z.string().min(1).max(100)]);
 /**
  * A page of the conversation list, most recently active first: `before` is the `next` of the page
  * before it. A conversation that becomes active while a member pages moves to the top (a client
@@ -33,22 +29,7 @@ const Cursor = z.tuple([z.string().max(40), z.string().min(1).max(100)]);
  */
 const ListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
-  before: z
-    .string()
-    .max(400)
-    .transform((s, c) => {
-      let value: unknown;
-      try {
-        value = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
-      } catch {
-        value = undefined;
-      }
-      const r = Cursor.safeParse(value);
-      if (r.success) return r.data;
-      c.addIssue({ code: 'custom', message: "not a cursor this server gave (use a page's next)" });
-      return z.NEVER;
-    })
-    .optional(),
+  before: cursorParam.optional(),
 });
 
 /**
@@ -92,7 +73,7 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
       .where('org_id', '=', u.orgId)
       .where('user_id', '=', u.userId);
     if (query.before) {
-      const [at, id] = query.before;
+      const { at, id } = query.before;
       q = q.where((eb) =>
         eb.or([eb('updated_at', '<', at), eb.and([eb('updated_at', '=', at), eb('id', '<', id)])]),
       );
@@ -107,7 +88,8 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
     const last = page.at(-1);
     return {
       conversations: page.map(conversationView),
-      next: rows.length > query.limit && last ? cursorOf(last) : null,
+      // Where the page ends: its last conversation's (updated_at, id).
+      next: rows.length > query.limit && last ? pageCursor(last.updated_at, last.id) : null,
     };
   });
 

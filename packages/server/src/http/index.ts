@@ -1,6 +1,6 @@
 /** HTTP edge helpers: typed errors, validation, cookies, event-stream responses, JSON depth, the drain. */
 export * from './errors.js';
-export { parse, describeIssues, IdParams } from './validate.js';
+export { parse, describeIssues, IdParams, cursorParam, pageCursor } from './validate.js';
 export { parseCookies, serializeCookie } from './cookies.js';
 export { CLIENT_STALL_MS, SSE_HEADERS, drained } from './stream.js';
 export { lazyChildLogger } from './lazy-logger.js';

@@ -25,5 +25,30 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown, where = 'b
   return r.data;
 }
 
+/**
+ * Where a page of a list ends, as clients see it: the (time, id) of its last row, opaque
+ * (base64url JSON). A page's `next`; sent back as `before`, read by {@link cursorParam}.
+ */
+export function pageCursor(at: string, id: string): string {
+  return Buffer.from(JSON.stringify([at, id])).toString('base64url');
+}
+
+/** The `before` query parameter of a paged list: a {@link pageCursor} this server gave, as `{ at, id }`. */
+export const cursorParam = z
+  .string()
+  .max(400)
+  .transform((s, c) => {
+    let value: unknown;
+    try {
+      value = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
+    } catch {
+      value = undefined;
+    }
+    const r = z.tuple([z.string().min(1).max(40), z.string().min(1).max(100)]).safeParse(value);
+    if (r.success) return { at: r.data[0], id: r.data[1] };
+    c.addIssue({ code: 'custom', message: "not a cursor this server gave (use a page's next)" });
+    return z.NEVER;
+  });
+
 /** An id path parameter. */
 export const IdParams = z.strictObject({ id: z.string().min(1).max(100) });
