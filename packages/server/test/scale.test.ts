@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sql } from 'kysely';
+import { blankAnswerColumns } from '../src/chat/messages.js';
 import { newId, nowIso, type FallbackEventsTable, type MessagesTable } from '../src/storage/index.js';
 import {
   addMember,
@@ -53,15 +54,7 @@ test('a long conversation pages back to its first message, each message once; th
         role: i % 2 ? 'assistant' : 'user',
         content: `message ${i + 1}`,
         status: 'complete',
-        model_id: null,
-        provider_id: null,
-        input_tokens: null,
-        output_tokens: null,
-        usage_estimated: 0,
-        latency_ms: null,
-        ttft_ms: null,
-        fallback_json: null,
-        error_json: null,
+        ...blankAnswerColumns(),
         created_at: now,
         updated_at: now,
       }));
