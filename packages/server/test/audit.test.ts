@@ -2,7 +2,8 @@
  * The audit log on SQLite and PostgreSQL: a PATCH or PUT that changes nothing writes no entry (and
  * still succeeds), while a real change does, even one the entry shows no value of (a header value, a
  * Mate's instructions); member and invitation entries name the person, not only an id; accepting an
- * invitation is recorded, made by the new member; organization-level entries name the organization
+ * invitation is recorded, made by the new member; Mate and API key entries name them (their ids are
+ * random), older ones from their recorded values; organization-level entries name the organization
  * (older ones without a stored label too) and the simulator's setup of an organization made on the
  * setup page is Understudy's, not a bootstrap file's; and the log pages with a `before` cursor.
  */
@@ -234,6 +235,47 @@ test('audit log', async (t) => {
         assert.equal(removed?.targetLabel, 'Pat Doe (pat@example.com)');
         const invited = entries.find((e) => e.action === 'invitation.create' && e.targetId === inv.body.id);
         assert.equal(invited?.targetLabel, 'pat@example.com');
+      });
+
+      await t.test('Mate and API key entries name them, older unlabelled ones too', async () => {
+        const mate = await admin.post<{ id: string }>('/api/mates', {
+          name: 'Scribe',
+          instructions: 'Be brief.',
+        });
+        assert.equal(mate.status, 201);
+        assert.equal((await admin.patch(`/api/mates/${mate.body.id}`, { name: 'Editor' })).status, 200);
+        assert.equal((await admin.del(`/api/mates/${mate.body.id}`)).status, 204);
+        const key = await admin.post<{ id: string }>('/api/admin/api-keys', { name: 'CI runner' });
+        assert.equal(key.status, 201);
+        assert.equal((await admin.del(`/api/admin/api-keys/${key.body.id}`)).status, 204);
+        const orgId = (await db.selectFrom('organizations').select('id').executeTakeFirstOrThrow()).id;
+        // As entries were written before they stored a label: the name is only in their values.
+        await writeAudit(db, {
+          orgId,
+          actor: { id: null, label: 'test' },
+          action: 'mate.delete',
+          targetType: 'mate',
+          targetId: 'old-mate-id',
+          old: { name: 'Old Mate', model: null },
+        });
+        await writeAudit(db, {
+          orgId,
+          actor: { id: null, label: 'test' },
+          action: 'api_key.create',
+          targetType: 'api_key',
+          targetId: 'old-key-id',
+          new: { name: 'Old key', prefix: 'us_x' },
+        });
+        const named = (await audit('?limit=7')).entries.map((e) => [e.action, e.targetId, e.targetLabel]);
+        assert.deepEqual(named, [
+          ['api_key.create', 'old-key-id', 'Old key'],
+          ['mate.delete', 'old-mate-id', 'Old Mate'],
+          ['api_key.revoke', key.body.id, 'CI runner'],
+          ['api_key.create', key.body.id, 'CI runner'],
+          ['mate.delete', mate.body.id, 'Editor'],
+          ['mate.update', mate.body.id, 'Editor'],
+          ['mate.create', mate.body.id, 'Scribe'],
+        ]);
       });
 
       await t.test('pages: 100 by default, then older ones with the `next` cursor', async () => {

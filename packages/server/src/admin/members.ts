@@ -159,6 +159,7 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
           action: 'api_key.revoke',
           targetType: 'api_key',
           targetId: k.id,
+          targetLabel: k.name,
           old: { name: k.name, prefix: k.prefix },
         });
       return { revoked: active.length, kept: 0 };
@@ -349,6 +350,7 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
         action: 'api_key.create',
         targetType: 'api_key',
         targetId: id,
+        targetLabel: name,
         new: { name, prefix },
       });
     });
@@ -381,6 +383,7 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
         action: 'api_key.revoke',
         targetType: 'api_key',
         targetId: id,
+        targetLabel: row.name,
         old: row,
       });
     });

@@ -102,6 +102,17 @@ export function memberLabel(m: { name: string; email: string }): string {
   return `${m.name} (${m.email})`;
 }
 
+/**
+ * Targets whose id is random: entries written before they stored a label still hold the name in
+ * their recorded values, which says more to a reader than the id.
+ */
+const NAMED_BY_VALUES = new Set(['mate', 'api_key']);
+
+function nameIn(values: unknown): string | null {
+  if (typeof values !== 'object' || values === null || !('name' in values)) return null;
+  return typeof values.name === 'string' ? values.name : null;
+}
+
 /** One audit log entry as the API shows it. */
 export interface AuditView {
   id: string;
@@ -142,17 +153,23 @@ export async function listAudit(
     ? ((await db.selectFrom('organizations').select('name').where('id', '=', orgId).executeTakeFirst())
         ?.name ?? null)
     : null;
-  const entries = page.map((r) => ({
-    id: r.id,
-    at: r.at,
-    actor: { id: r.actor_id, label: r.actor_label },
-    action: r.action,
-    targetType: r.target_type,
-    targetId: r.target_id,
-    targetLabel:
-      r.target_label ?? (isOrganizationTarget(r.target_type) && r.target_id === orgId ? orgName : null),
-    old: r.old_json === null ? null : (JSON.parse(r.old_json) as unknown),
-    new: r.new_json === null ? null : (JSON.parse(r.new_json) as unknown),
-  }));
+  const entries = page.map((r) => {
+    const before = r.old_json === null ? null : (JSON.parse(r.old_json) as unknown);
+    const after = r.new_json === null ? null : (JSON.parse(r.new_json) as unknown);
+    return {
+      id: r.id,
+      at: r.at,
+      actor: { id: r.actor_id, label: r.actor_label },
+      action: r.action,
+      targetType: r.target_type,
+      targetId: r.target_id,
+      targetLabel:
+        r.target_label ??
+        (isOrganizationTarget(r.target_type) && r.target_id === orgId ? orgName : null) ??
+        (NAMED_BY_VALUES.has(r.target_type) ? (nameIn(after) ?? nameIn(before)) : null),
+      old: before,
+      new: after,
+    };
+  });
   return { entries, next: rows.length > opts.limit ? (page.at(-1)?.id ?? null) : null };
 }

@@ -102,6 +102,7 @@ export function registerMateRoutes(app: FastifyInstance, ctx: AppContext): void 
         action: 'mate.create',
         targetType: 'mate',
         targetId: row.id,
+        targetLabel: row.name,
         new: { name: row.name, model: row.model_id },
       });
     });
@@ -145,6 +146,7 @@ export function registerMateRoutes(app: FastifyInstance, ctx: AppContext): void 
         action: 'mate.update',
         targetType: 'mate',
         targetId: id,
+        targetLabel: next.name,
         old: { name: row.name, model: row.model_id, ...(edited && { instructions: row.instructions }) },
         new: { name: next.name, model: next.model_id, ...(edited && { instructions: next.instructions }) },
       });
@@ -179,6 +181,7 @@ export function registerMateRoutes(app: FastifyInstance, ctx: AppContext): void 
         action: 'mate.delete',
         targetType: 'mate',
         targetId: id,
+        targetLabel: row.name,
         old: { name: row.name, model: row.model_id },
       });
     });
