@@ -336,6 +336,27 @@ test('web chat', async (t) => {
               leftOut,
               'the stored answers say so',
             );
+            // A retry asks again, so it counts again: of the same history, none once the Mate has a
+            // model that holds it all, the same count back on the small window. The failure is set
+            // in the row because the recorder does not fail; the route only checks the status.
+            const lastAnswer = stored.at(-1)!.id;
+            const retry = async () => {
+              await server.ctx.db
+                .updateTable('messages')
+                .set({ status: 'failed' })
+                .where('id', '=', lastAnswer)
+                .execute();
+              const events = await readSse(
+                await rawPost(member, `/api/conversations/${conv}/messages/${lastAnswer}/retry`, {}),
+              );
+              assert.equal(events.at(-1)?.event, 'done', 'the retry completes');
+              const row = (await messagesOf(member, conv)).at(-1)!;
+              return [events.find((e) => e.event === 'start')?.data.contextLeftOut, row.contextLeftOut];
+            };
+            assert.equal((await owner.patch(`/api/mates/${hedy}`, { model: null })).status, 200);
+            assert.deepEqual(await retry(), [null, null], 'a retry on a model that holds it all');
+            assert.equal((await owner.patch(`/api/mates/${hedy}`, { model: 'small-window' })).status, 200);
+            assert.deepEqual(await retry(), [leftOut[3], leftOut[3]], 'a retry on the small window again');
             // Back to the organization default, so that the model and provider can go.
             assert.equal((await owner.patch(`/api/mates/${hedy}`, { model: null })).status, 200);
           } finally {
