@@ -2,7 +2,8 @@
  * @understudy/server: the Understudy product server (organizations, roles, Mates, conversations,
  * persistence, streaming chat, admin API, OpenAI-compatible API, metrics).
  */
-import { loadConfig, type ServerConfig } from './config.js';
+import { helpText, readCommandLine } from './cli.js';
+import { explainListenError, loadConfig, type ServerConfig } from './config.js';
 import { createLogger } from './logging.js';
 import { startServer, type RunningServer } from './server.js';
 
@@ -20,15 +21,25 @@ const messageOf = (err: unknown) => (err instanceof Error ? err.message : String
 /**
  * Starts the server from the environment and stops it gracefully on SIGTERM/SIGINT. A start that
  * fails exits with code 1 (systemd, PM2 and Docker restart a process that exits, not one that
- * lingers): a bad setting as one line on stderr, anything else as one fatal log line.
+ * lingers): a bad setting or argument as one line on stderr, anything else as one fatal log
+ * line. `--help` prints the settings instead.
  */
-export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function main(
+  env: NodeJS.ProcessEnv = process.env,
+  args: readonly string[] = process.argv.slice(2),
+): Promise<void> {
+  const command = readCommandLine(args);
+  if (command.kind === 'help') {
+    process.stdout.write(helpText());
+    return;
+  }
   let config: ServerConfig;
   try {
+    if (command.kind === 'refused') throw new Error(command.message);
     config = loadConfig(env);
   } catch (err) {
     // Before the logger exists (LOG_LEVEL may be the bad value), and never a stack: the message
-    // names the variable, its value and what is expected.
+    // names the argument or variable, its value and what is expected.
     process.stderr.write(`Understudy could not start: ${messageOf(err)}\n`);
     process.exit(1);
   }
@@ -41,7 +52,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     running = await startServer(config, { logger: log });
   } catch (err) {
     // The message says what to fix; the stack is for whoever debugs it (LOG_LEVEL=debug).
-    log.fatal(log.isLevelEnabled('debug') ? { err } : {}, `Understudy could not start: ${messageOf(err)}`);
+    const said = messageOf(explainListenError(err, config));
+    log.fatal(log.isLevelEnabled('debug') ? { err } : {}, `Understudy could not start: ${said}`);
     // startServer closed what it had opened (within a bound); whatever it could not must not keep
     // a dead instance alive, beating its heartbeat and holding connections.
     process.exit(1);

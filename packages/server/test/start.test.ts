@@ -3,7 +3,7 @@
  * flight finish and be saved before the process exits, OpenAI-API requests (streaming or not) too.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -261,7 +261,10 @@ test('a start that fails exits non-zero at once, with what it opened closed', as
       assert.equal(fatal.length, 1);
       const line = JSON.parse(fatal[0] ?? '{}') as { level: number; msg: string; err?: unknown };
       assert.equal(line.level, 60);
-      assert.match(line.msg, /^Understudy could not start: listen EADDRINUSE.*:\d+$/);
+      assert.equal(
+        line.msg,
+        `Understudy could not start: port ${port} on 127.0.0.1 is already in use (another Understudy, or another server): stop that process, or set PORT to a free port`,
+      );
       assert.equal(line.err, undefined, 'the stack only at debug level');
       assert.doesNotMatch(proc.output.join(''), /\n\s+at /, 'no stack trace');
     } finally {
@@ -295,6 +298,53 @@ test('a start that fails exits non-zero at once, with what it opened closed', as
     });
   } finally {
     await new Promise((r) => taken.close(r));
+    tmp.remove();
+  }
+});
+
+test('a port or host the server cannot listen on: a sentence naming the variable to change', async (t) => {
+  const tmp = tempDir();
+  /** The fatal line of a start with this environment, once it exited with code 1. */
+  const fatal = async (
+    env: Record<string, string>,
+    as: { uid?: number; gid?: number } = {},
+    dir = tmp.dir,
+  ) => {
+    const proc = start(dir, { UNDERSTUDY_DEMO: 'off', ...env }, as);
+    try {
+      assert.equal(await exitWithin(proc, 20_000), 1, proc.output.join('').slice(-2000));
+      return /"msg":"Understudy could not start: ([^"]*)"/.exec(proc.output.join(''))?.[1];
+    } finally {
+      await stopServer(proc);
+    }
+  };
+  try {
+    await t.test('HOST not an address of this machine', async () => {
+      // TEST-NET-2: never assigned to a machine.
+      assert.equal(
+        await fatal({ HOST: '198.51.100.7' }),
+        'HOST 198.51.100.7 is not an address of this machine: set HOST to one of its addresses, 0.0.0.0 for every one, or 127.0.0.1 for this machine only',
+      );
+    });
+    await t.test('HOST a name nothing resolves', async () => {
+      assert.equal(
+        await fatal({ HOST: 'understudy-host.invalid' }),
+        'HOST understudy-host.invalid is not an address, nor a name this machine resolves: set HOST to one of its addresses, or 0.0.0.0 for every one',
+      );
+    });
+    await t.test('a privileged port as another user than root', async (t) => {
+      if (process.getuid?.() !== 0) return t.skip('needs root to run the server as nobody');
+      // A folder of its own (the database the root runs above created is not nobody's).
+      chmodSync(tmp.dir, 0o755);
+      const dir = join(tmp.dir, 'nobody');
+      mkdirSync(dir);
+      chownSync(dir, 65534, 65534);
+      assert.equal(
+        await fatal({ PORT: '80' }, { uid: 65534, gid: 65534 }, dir),
+        'this user may not listen on port 80 (ports below 1024 need privileges): set PORT to 1024 or above behind a reverse proxy (docs/deployment.md), or grant the service CAP_NET_BIND_SERVICE',
+      );
+    });
+  } finally {
     tmp.remove();
   }
 });
