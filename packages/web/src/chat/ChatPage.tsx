@@ -153,6 +153,8 @@ export function ChatPage({ path }: { path: string }) {
         <ErrorText message={error} />
       </aside>
       <main className="chat-main" id="main" tabIndex={-1}>
+        {/* The page's title for screen readers (and their heading list); the layout shows what it is. */}
+        <h1 className="visually-hidden">Chat</h1>
         {activeId ? (
           <>
             <Link href="/" className="back-link">
