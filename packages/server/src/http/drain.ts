@@ -9,6 +9,10 @@
  * instance: the route refuses the rest itself (`refuseDrained`), as only it knows what is here.
  * The web app's pages and assets are served too: they are files, no work, and a reload refused
  * here would show the browser a bare 503 instead of the app (whose requests then retry elsewhere).
+ * A proxy that sends `x-understudy-drain-refusal: close` is refused by closing the connection
+ * without a response instead: nginx resends a POST to another instance after a failed connection
+ * (`proxy_next_upstream error non_idempotent`) but never after a 503 it cannot tell from the
+ * others (`database_unavailable`, `/v1`'s `overloaded`), which must reach the client as they are.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 
@@ -41,9 +45,24 @@ export interface Drain {
 const DRAIN_MESSAGE = 'this instance is shutting down; retry the request';
 const CHAT_BODY = { error: { code: 'server_shutting_down', message: DRAIN_MESSAGE } };
 
-/** Answers the drain's refusal (`connection: close` is already set); `/v1` has its own body. */
+/** The request header by which a proxy asks to be refused with a closed connection, and its value. */
+const CLOSE_HEADER = 'x-understudy-drain-refusal';
+const CLOSE_VALUE = 'close';
+
+/** The 503 a draining instance answers (`connection: close` is already set). */
+const answer503 = (reply: FastifyReply, body: unknown): FastifyReply =>
+  reply.code(503).header('retry-after', String(DRAIN_RETRY_AFTER_S)).send(body);
+
+/**
+ * Answers the drain's refusal; `/v1` has its own body. A proxy that asked for it (`CLOSE_HEADER`)
+ * gets the connection closed with no response byte, which it resends elsewhere as a failed one:
+ * safe, as nothing of the request was read or done.
+ */
 export function refuseDrained(reply: FastifyReply, body: unknown = CHAT_BODY): FastifyReply {
-  return reply.code(503).header('retry-after', String(DRAIN_RETRY_AFTER_S)).send(body);
+  if (reply.request.headers[CLOSE_HEADER] !== CLOSE_VALUE) return answer503(reply, body);
+  reply.hijack();
+  reply.request.raw.socket.destroy();
+  return reply;
 }
 
 /**
@@ -65,7 +84,8 @@ export function installDrain(app: FastifyInstance, v1Body: (message: string) => 
       request.draining = true;
       return done();
     }
-    if (path === '/readyz') return void refuseDrained(reply, { status: 'shutting_down' });
+    // A status report, whoever asks: a check through the proxy still reads 503.
+    if (path === '/readyz') return void answer503(reply, { status: 'shutting_down' });
     const v1 = path === '/v1' || path.startsWith('/v1/');
     const api = path === '/api' || path.startsWith('/api/');
     // No route took it and it is not the API's: the web handler's page or asset.
