@@ -10,7 +10,6 @@
  * `A11Y_SCREENSHOTS=<dir>` also writes a screenshot of each state there.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -20,10 +19,12 @@ import {
   addMate,
   api,
   chromiumSkip,
+  type Harness,
   openPage,
   setUpOwnerInBrowser,
   startHarness,
-  type Harness,
+  storeMessages,
+  storeOlderConversations,
   type WatchedPage,
 } from './harness.js';
 
@@ -184,53 +185,12 @@ describe(
         title: 'A long history',
       });
       const longId = String(long.body.id);
-      const db = h.server.ctx.db;
-      const { org_id: orgId, user_id: userId } = await db
-        .selectFrom('conversations')
-        .select(['org_id', 'user_id'])
-        .where('id', '=', longId)
-        .executeTakeFirstOrThrow();
-      const hour = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 3_600_000).toISOString();
-      await db
-        .insertInto('conversations')
-        .values(
-          Array.from({ length: 110 }, (_, i) => ({
-            id: randomUUID(),
-            org_id: orgId,
-            user_id: userId,
-            mate_id: mateId,
-            title: `Old chat ${i + 1}`,
-            created_at: hour(i),
-            updated_at: hour(i),
-          })),
-        )
-        .execute();
-      await db
-        .insertInto('messages')
-        .values(
-          Array.from({ length: 60 }, (_, i) => ({
-            id: randomUUID(),
-            org_id: orgId,
-            conversation_id: longId,
-            seq: i + 1,
-            role: i % 2 ? ('assistant' as const) : ('user' as const),
-            content: i % 2 ? `Answer ${i + 1}\n\n- a point\n- another\n\n\`code\`` : `Question ${i + 1}`,
-            status: 'complete' as const,
-            model_id: i % 2 ? 'sim-a-large' : null,
-            provider_id: i % 2 ? 'sim-a' : null,
-            input_tokens: i % 2 ? 10 : null,
-            output_tokens: i % 2 ? 20 : null,
-            usage_estimated: 0,
-            latency_ms: null,
-            ttft_ms: null,
-            fallback_json: null,
-            error_json: null,
-            context_left_out: i === 59 ? 4 : null,
-            created_at: hour(200 + i),
-            updated_at: hour(200 + i),
-          })),
-        )
-        .execute();
+      await storeOlderConversations(h, longId, 110);
+      await storeMessages(h, longId, 60, {
+        answer: (n) => `Answer ${n}\n\n- a point\n- another\n\n\`code\``,
+        leftOut: 4,
+        firstHour: 200,
+      });
 
       await audit(page, 'chat home (Mates, conversations, Show older)', async () => {
         await page.goto('/');

@@ -4,6 +4,7 @@
  * playwright-core. Pages collect console errors so each test can assert there were none.
  */
 import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -183,4 +184,80 @@ export async function addMate(request: APIRequestContext, name: string): Promise
   const mate = await api(request, 'POST', '/api/mates', { name, instructions: 'Be brief.', model: null });
   if (mate.status !== 201) throw new Error(`adding the Mate ${name} failed: ${JSON.stringify(mate.body)}`);
   return String(mate.body.id);
+}
+
+/** The hour `i` hours after 2026-01-01 00:00 UTC, as stored (a history older than anything a test sends). */
+const pastHour = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 3_600_000).toISOString();
+
+/** The organization, owner and Mate of a conversation, for the rows a test stores beside it. */
+export async function conversationOwner(h: Harness, conversationId: string) {
+  return h.server.ctx.db
+    .selectFrom('conversations')
+    .select(['org_id', 'user_id', 'mate_id'])
+    .where('id', '=', conversationId)
+    .executeTakeFirstOrThrow();
+}
+
+/**
+ * Stores `count` conversations of the same owner and Mate as `conversationId` straight in the
+ * database (a history no test could send in time), titled `Old chat 1…count`, an hour apart
+ * from 2026-01-01 (so older than any sent).
+ */
+export async function storeOlderConversations(
+  h: Harness,
+  conversationId: string,
+  count: number,
+): Promise<void> {
+  const { org_id, user_id, mate_id } = await conversationOwner(h, conversationId);
+  const rows = Array.from({ length: count }, (_, i) => ({
+    id: randomUUID(),
+    org_id,
+    user_id,
+    mate_id,
+    title: `Old chat ${i + 1}`,
+    created_at: pastHour(i),
+    updated_at: pastHour(i),
+  }));
+  await h.server.ctx.db.insertInto('conversations').values(rows).execute();
+}
+
+/**
+ * Stores `count` finished messages in `conversationId` straight in the database: `Question n` and
+ * an answer by Sim A Large (`answer(n)`), in turn, an hour apart from `firstHour` hours past
+ * 2026-01-01; the last answer was written without `leftOut` earlier messages. Returns them in order.
+ */
+export async function storeMessages(
+  h: Harness,
+  conversationId: string,
+  count: number,
+  o: { answer: (n: number) => string; leftOut: number; firstHour?: number },
+): Promise<{ role: 'user' | 'assistant'; content: string }[]> {
+  const { org_id } = await conversationOwner(h, conversationId);
+  const first = o.firstHour ?? 0;
+  const rows = Array.from({ length: count }, (_, i) => {
+    const answer = i % 2 === 1;
+    return {
+      id: randomUUID(),
+      org_id,
+      conversation_id: conversationId,
+      seq: i + 1,
+      role: answer ? ('assistant' as const) : ('user' as const),
+      content: answer ? o.answer(i + 1) : `Question ${i + 1}`,
+      status: 'complete' as const,
+      model_id: answer ? 'sim-a-large' : null,
+      provider_id: answer ? 'sim-a' : null,
+      input_tokens: answer ? 10 : null,
+      output_tokens: answer ? 20 : null,
+      usage_estimated: 0,
+      latency_ms: null,
+      ttft_ms: null,
+      fallback_json: null,
+      error_json: null,
+      context_left_out: i === count - 1 && answer ? o.leftOut : null,
+      created_at: pastHour(first + i),
+      updated_at: pastHour(first + i),
+    };
+  });
+  await h.server.ctx.db.insertInto('messages').values(rows).execute();
+  return rows.map(({ role, content }) => ({ role, content }));
 }

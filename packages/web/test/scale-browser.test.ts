@@ -9,15 +9,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { randomUUID } from 'node:crypto';
 import {
   addMate,
   api,
   chromiumSkip,
+  conversationOwner,
+  type Harness,
   openPage,
   setUpOwnerInBrowser,
   startHarness,
-  type Harness,
+  storeMessages,
+  storeOlderConversations,
 } from './harness.js';
 
 /** Wheels over `x, y` until `done` holds (at most `times` turns). */
@@ -44,46 +46,12 @@ describe('a long history in Chromium', { skip: chromiumSkip(), timeout: 120_000 
     const mateId = await addMate(context.request, 'Historian');
     const conv = await api(context.request, 'POST', '/api/conversations', { mateId });
     const convId = String(conv.body.id);
-    const db = h.server.ctx.db;
-    const { org_id: orgId, user_id: userId } = await db
-      .selectFrom('conversations')
-      .select(['org_id', 'user_id'])
-      .where('id', '=', convId)
-      .executeTakeFirstOrThrow();
-    const day = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 3_600_000).toISOString();
-    const messages = Array.from({ length: 120 }, (_, i) => ({
-      id: randomUUID(),
-      org_id: orgId,
-      conversation_id: convId,
-      seq: i + 1,
-      role: i % 2 ? ('assistant' as const) : ('user' as const),
-      content: i % 2 ? `Answer ${i + 1}\n\n${'A paragraph of the answer. '.repeat(20)}` : `Question ${i + 1}`,
-      status: 'complete' as const,
-      model_id: i % 2 ? 'sim-a-large' : null,
-      provider_id: i % 2 ? 'sim-a' : null,
-      input_tokens: null,
-      output_tokens: null,
-      usage_estimated: 0,
-      latency_ms: null,
-      ttft_ms: null,
-      fallback_json: null,
-      error_json: null,
-      // The newest answer was asked without the start of the conversation (too long for its model).
-      context_left_out: i === 119 ? 12 : null,
-      created_at: day(i),
-      updated_at: day(i),
-    }));
-    await db.insertInto('messages').values(messages).execute();
-    const older = Array.from({ length: 130 }, (_, i) => ({
-      id: randomUUID(),
-      org_id: orgId,
-      user_id: userId,
-      mate_id: mateId,
-      title: `Old chat ${i + 1}`,
-      created_at: day(i),
-      updated_at: day(i),
-    }));
-    await db.insertInto('conversations').values(older).execute();
+    // The newest answer was asked without the start of the conversation (too long for its model).
+    const messages = await storeMessages(h, convId, 120, {
+      answer: (n) => `Answer ${n}\n\n${'A paragraph of the answer. '.repeat(20)}`,
+      leftOut: 12,
+    });
+    await storeOlderConversations(h, convId, 130);
 
     await page.goto(`/c/${convId}`);
     const shown = page.locator('li.msg');
@@ -113,6 +81,7 @@ describe('a long history in Chromium', { skip: chromiumSkip(), timeout: 120_000 
     assert.equal(await page.getByRole('button', { name: 'Show older conversations' }).count(), 0);
 
     // A year of fallback activity: the newest 200 events first, older ones as the admin scrolls.
+    const { org_id: orgId } = await conversationOwner(h, convId);
     const events = Array.from({ length: 250 }, (_, i) => {
       const at = new Date(Date.now() - 60_000 - i * 35 * 3_600_000).toISOString();
       return {
@@ -136,7 +105,7 @@ describe('a long history in Chromium', { skip: chromiumSkip(), timeout: 120_000 
         latency_max_ms: 90,
       };
     });
-    await db.insertInto('fallback_events').values(events).execute();
+    await h.server.ctx.db.insertInto('fallback_events').values(events).execute();
     await page.goto('/settings/activity');
     const eventRows = page.locator('table.card-table tbody tr');
     await eventRows.nth(199).waitFor();
