@@ -59,12 +59,15 @@ export interface SpawnOptions {
   /** Resolves true once the process serves. */
   ready: () => Promise<boolean>;
   readyTimeoutMs?: number;
+  /** A command that runs node (e.g. `valgrind --tool=callgrind`): `[...wrapper, node, ...args]`. */
+  wrapper?: string[];
 }
 
 /** Spawns `node <args>` with output to a log file, and waits until `ready()` says so. */
 export async function spawnNode(o: SpawnOptions): Promise<Proc> {
   const fd = openSync(o.logFile, 'a');
-  const child = spawn(process.execPath, o.args, { cwd: o.cwd, env: o.env, stdio: ['ignore', fd, fd] });
+  const [command = process.execPath, ...args] = [...(o.wrapper ?? []), process.execPath, ...o.args];
+  const child = spawn(command, args, { cwd: o.cwd, env: o.env, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   let exited = false;
   const exitedPromise = new Promise<void>((resolve) => {

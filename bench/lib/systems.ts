@@ -47,7 +47,12 @@ export interface Lab {
   understudyBundle: string;
   /** Extra environment for Understudy processes (e.g. an allocator setting in an A/B). */
   understudyEnv?: Record<string, string>;
+  /** A command Understudy's node runs under (e.g. valgrind, in bench/instructions.ts). */
+  understudyWrapper?: string[];
 }
+
+/** What {@link startUnderstudy} needs of a lab: the simulator, without the limit and the peer. */
+export type SimLab = Omit<Lab, 'limit' | 'peer'>;
 
 /**
  * Bundles a TypeScript entry point with the build `npm start` uses, so the gateways run as plain
@@ -62,7 +67,7 @@ function bundle(root: string, entry: string, out: string): string {
 }
 
 /** Base URL (ending in /v1) of the primary provider of a scenario. */
-function primaryBase(lab: Lab, kind: PrimaryKind): string {
+function primaryBase(lab: SimLab, kind: PrimaryKind): string {
   switch (kind) {
     case 'healthy':
       return `${lab.sim.url}/p/alpha/v1`;
@@ -77,7 +82,7 @@ function primaryBase(lab: Lab, kind: PrimaryKind): string {
   }
 }
 
-function backupBase(lab: Lab): string {
+function backupBase(lab: SimLab): string {
   return `${lab.sim.url}/p/beta/v1`;
 }
 
@@ -87,13 +92,8 @@ function nodeEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Starts the simulator, the limit proxy (with `limitFlags` for node) and the peer. */
-export async function startLab(
-  root: string,
-  tmp: string,
-  understudyFlags: string[],
-  limitFlags: string[] = [],
-): Promise<Lab> {
+/** Starts the simulator alone, on a free port. */
+async function startSim(root: string, tmp: string): Promise<Lab['sim']> {
   const simPort = await freePort();
   const faults = Object.entries(SIM_FAULTS).map(([p, f]) => `${p}=${f}`);
   const simUrl = `http://127.0.0.1:${simPort}`;
@@ -105,6 +105,31 @@ export async function startLab(
     logFile: join(tmp, 'simulator.log'),
     ready: () => answers(`${simUrl}/_sim/health`, 200),
   });
+  return Object.assign(sim, { url: simUrl });
+}
+
+/** The simulator and Understudy's bundle, without the limit and the peer (bench/instructions.ts). */
+export async function startSimLab(root: string, tmp: string, understudyBundle?: string): Promise<SimLab> {
+  const sim = await startSim(root, tmp);
+  return {
+    root,
+    tmp,
+    sim,
+    deadPort: await freePort(),
+    understudyFlags: [],
+    understudyBundle:
+      understudyBundle ?? bundle(root, 'scripts/start.ts', join(root, 'dist/bench/understudy.mjs')),
+  };
+}
+
+/** Starts the simulator, the limit proxy (with `limitFlags` for node) and the peer. */
+export async function startLab(
+  root: string,
+  tmp: string,
+  understudyFlags: string[],
+  limitFlags: string[] = [],
+): Promise<Lab> {
+  const sim = await startSim(root, tmp);
   // Inside the repository, so the bundles' external packages resolve from node_modules.
   const limitJs = bundle(root, 'bench/limit-proxy.ts', join(root, 'dist/bench/limit-proxy.mjs'));
   const understudyBundle = bundle(root, 'scripts/start.ts', join(root, 'dist/bench/understudy.mjs'));
@@ -135,7 +160,7 @@ export async function startLab(
   return {
     root,
     tmp,
-    sim: Object.assign(sim, { url: simUrl }),
+    sim,
     limit: Object.assign(limit, { url: limitUrl }),
     peer: Object.assign(peer, { url: peerUrl }),
     deadPort: await freePort(),
@@ -215,7 +240,11 @@ export const understudyPids = new Map<number, string>();
  * the two providers, the primary (tier 5, first-token timeout FIRST_TOKEN_MS) and its backup
  * (tier 4), and fallback Automatic.
  */
-export async function startUnderstudy(lab: Lab, kind: PrimaryKind, pace: Pace): Promise<UnderstudyInstance> {
+export async function startUnderstudy(
+  lab: SimLab,
+  kind: PrimaryKind,
+  pace: Pace,
+): Promise<UnderstudyInstance> {
   const n = ++instances;
   const dir = join(lab.tmp, `understudy-${n}-${kind}-${pace}`);
   mkdirSync(dir, { recursive: true });
@@ -264,7 +293,8 @@ export async function startUnderstudy(lab: Lab, kind: PrimaryKind, pace: Pace): 
     cwd: lab.root,
     logFile: join(dir, 'server.log'),
     ready: () => answers(`${url}/v1/models`, 200, { authorization: `Bearer ${API_KEY}` }),
-    readyTimeoutMs: 60_000,
+    readyTimeoutMs: lab.understudyWrapper ? 600_000 : 60_000,
+    ...(lab.understudyWrapper && { wrapper: lab.understudyWrapper }),
   });
   understudyPids.set(proc.pid, `${kind}, ${pace}`);
   return {
