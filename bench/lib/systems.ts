@@ -122,6 +122,32 @@ export async function startSimLab(root: string, tmp: string, understudyBundle?: 
   };
 }
 
+/**
+ * Starts the limit proxy (bundled like Understudy) with `flags` for node, under `wrapper` when
+ * given (valgrind, in bench/instructions.ts).
+ */
+export async function startLimit(
+  root: string,
+  tmp: string,
+  flags: string[] = [],
+  wrapper?: string[],
+): Promise<Lab['limit']> {
+  // Inside the repository, so the bundle's external packages resolve from node_modules.
+  const limitJs = bundle(root, 'bench/limit-proxy.ts', join(root, 'dist/bench/limit-proxy.mjs'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const limit = await spawnNode({
+    name: 'limit',
+    args: [...flags, limitJs, String(port)],
+    env: nodeEnv({}),
+    cwd: root,
+    logFile: join(tmp, 'limit.log'),
+    ready: () => answers(`${url}/_limit/health`, 200),
+    ...(wrapper && { wrapper, readyTimeoutMs: 600_000 }),
+  });
+  return Object.assign(limit, { url });
+}
+
 /** Starts the simulator, the limit proxy (with `limitFlags` for node) and the peer. */
 export async function startLab(
   root: string,
@@ -130,19 +156,8 @@ export async function startLab(
   limitFlags: string[] = [],
 ): Promise<Lab> {
   const sim = await startSim(root, tmp);
-  // Inside the repository, so the bundles' external packages resolve from node_modules.
-  const limitJs = bundle(root, 'bench/limit-proxy.ts', join(root, 'dist/bench/limit-proxy.mjs'));
+  const limit = await startLimit(root, tmp, limitFlags);
   const understudyBundle = bundle(root, 'scripts/start.ts', join(root, 'dist/bench/understudy.mjs'));
-  const limitPort = await freePort();
-  const limitUrl = `http://127.0.0.1:${limitPort}`;
-  const limit = await spawnNode({
-    name: 'limit',
-    args: [...limitFlags, limitJs, String(limitPort)],
-    env: nodeEnv({}),
-    cwd: root,
-    logFile: join(tmp, 'limit.log'),
-    ready: () => answers(`${limitUrl}/_limit/health`, 200),
-  });
   const peerPort = await freePort();
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const peer = await spawnNode({
@@ -161,7 +176,7 @@ export async function startLab(
     root,
     tmp,
     sim,
-    limit: Object.assign(limit, { url: limitUrl }),
+    limit,
     peer: Object.assign(peer, { url: peerUrl }),
     deadPort: await freePort(),
     understudyFlags,
@@ -185,7 +200,7 @@ export function directTarget(lab: Lab, pace: Pace): Target {
  * (backup, first-token timer); with a primary known to be down (503, refused) it goes straight to the
  * backup: the best a gateway with health memory could do.
  */
-export function limitTarget(lab: Lab, kind: PrimaryKind, pace: Pace): Target {
+export function limitTarget(lab: SimLab & Pick<Lab, 'limit'>, kind: PrimaryKind, pace: Pace): Target {
   const headers: Record<string, string> = { authorization: `Bearer ${PROVIDER_KEY}` };
   if (kind === 'e503' || kind === 'refused') headers['x-limit-primary'] = backupBase(lab);
   else {
