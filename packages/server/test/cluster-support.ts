@@ -129,9 +129,16 @@ export interface Instance {
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 
-/** Starts `npm start`'s entry as a child process and waits until /readyz answers 200. */
-export async function startInstance(name: string, env: Record<string, string>): Promise<Instance> {
-  const port = await freePort();
+/**
+ * Starts `npm start`'s entry as a child process and waits until /readyz answers 200; on `port`
+ * when given (an instance restarted where its balancer expects it), else on a free one.
+ */
+export async function startInstance(
+  name: string,
+  env: Record<string, string>,
+  port?: number,
+): Promise<Instance> {
+  port ??= await freePort();
   const proc = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'test', PORT: String(port), HOST: '127.0.0.1', ...env },

@@ -33,8 +33,6 @@ test(
     const bin = nginxBinary();
     const cluster = await startCluster(t, INSTANCES, { name: 'nginx', installed: bin !== undefined });
     if (!cluster || !bin) return;
-    const instances = cluster.ports.map((_, i) => cluster.start(i));
-    await Promise.all(cluster.ports.map((_, i) => cluster.ready(i)));
 
     const lbPort = await freePort();
     const nginx = startNginx(bin, cluster.dir, sampleForPorts(SAMPLE, cluster.ports, lbPort));
@@ -50,7 +48,7 @@ test(
     await sleep(1000);
     // The loop's `sleep` (nginx lets a server it took out back in after its fail_timeout).
     const backInMs = restartLoopSleepMs();
-    const timings = await restartInTurn(cluster, instances, async () => {
+    const timings = await restartInTurn(cluster, async () => {
       await sleep(backInMs);
       return '';
     });

@@ -6,6 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { serversOnPorts } from './rolling-support.js';
 
 /** The nginx binary, or undefined when nginx is not installed. */
 export function nginxBinary(): string | undefined {
@@ -19,16 +20,9 @@ export function nginxBinary(): string | undefined {
  * loopback listener, and the certificate and `http2` lines go (a test speaks plain HTTP/1.1).
  */
 export function sampleForPorts(path: string, ports: number[], listenPort: number): string {
-  const lines = readFileSync(path, 'utf8').split('\n');
-  const servers = lines.filter((l) => /^\s*server\s+\d+\.\d+\.\d+\.\d+:\d+/.test(l));
-  if (servers.length < ports.length) throw new Error(`${path} lists fewer servers than ${ports.length}`);
-  let i = 0;
-  return lines
+  return serversOnPorts(readFileSync(path, 'utf8'), /^\s*server\s+\d+\.\d+\.\d+\.\d+:\d+/, ports)
+    .split('\n')
     .flatMap((l) => {
-      if (/^\s*server\s+\d+\.\d+\.\d+\.\d+:\d+/.test(l)) {
-        const port = ports[i++];
-        return port === undefined ? [] : [l.replace(/\d+\.\d+\.\d+\.\d+:\d+/, `127.0.0.1:${port}`)];
-      }
       if (/^\s*listen\s+443\b/.test(l)) return [`    listen 127.0.0.1:${listenPort};`];
       if (/^\s*(http2\s|ssl_certificate)/.test(l)) return [];
       return [l];

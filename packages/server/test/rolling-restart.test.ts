@@ -17,6 +17,7 @@ import {
   assertNothingLost,
   restartInTurn,
   sleep,
+  serversOnPorts,
   startCluster,
   startLoad,
   until,
@@ -29,18 +30,7 @@ function documentedBackend(ports: number[]): string {
   const doc = readFileSync(join(ROOT, 'docs/deployment.md'), 'utf8');
   const block = /```\n(backend understudy\n[\s\S]*?)```/.exec(doc)?.[1];
   assert.ok(block, 'docs/deployment.md has an HAProxy backend sample');
-  const servers = block.split('\n').filter((l) => l.trim().startsWith('server '));
-  assert.ok(servers.length >= ports.length, 'the sample lists a server per instance');
-  let i = 0;
-  // One pass: the first servers take the ports, the sample's others are left out.
-  return block
-    .split('\n')
-    .flatMap((l) => {
-      if (!l.trim().startsWith('server ')) return [l];
-      const port = ports[i++];
-      return port === undefined ? [] : [l.replace(/\d+\.\d+\.\d+\.\d+:\d+/, `127.0.0.1:${port}`)];
-    })
-    .join('\n');
+  return serversOnPorts(block, /^\s*server /, ports);
 }
 
 /** A line of HAProxy's `show stat` for `server` (`BACKEND` for the backend), by column name. */
@@ -67,8 +57,6 @@ test(
     const installed = !spawnSync('haproxy', ['-v']).error;
     const cluster = await startCluster(t, 2, { name: 'haproxy', installed });
     if (!cluster) return;
-    const instances = [cluster.start(0), cluster.start(1)];
-    await Promise.all([cluster.ready(0), cluster.ready(1)]);
 
     const lbPort = await freePort();
     const socket = join(cluster.dir, 'haproxy.sock');
@@ -83,7 +71,7 @@ test(
     const haproxy = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
     const haproxyOutput: string[] = [];
     haproxy.stderr.on('data', (d: Buffer) => haproxyOutput.push(d.toString()));
-    cluster.children.push(haproxy);
+    t.after(() => void haproxy.kill('SIGKILL'));
     const names = backend.split('\n').flatMap((l) => /^\s*server (\S+)/.exec(l)?.[1] ?? []);
     const lbUp = (i: number) => async () => (await haproxyStat(socket, names[i] ?? '')).status === 'UP';
     await until('haproxy up', async () => (await lbUp(0)()) && (await lbUp(1)()), 10_000).catch(
@@ -95,7 +83,7 @@ test(
     const load = await startLoad(`http://127.0.0.1:${lbPort}`);
     await sleep(1000);
     // The documented procedure waits for the balancer's rise: here, until HAProxy says UP.
-    const timings = await restartInTurn(cluster, instances, async (i) => {
+    const timings = await restartInTurn(cluster, async (i) => {
       const riseMs = await until(`instance ${i} back in haproxy`, lbUp(i), 10_000);
       return `, back in ${riseMs} ms`;
     });

@@ -6,17 +6,22 @@
  * in turn, and what the database holds afterwards.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import OpenAI from 'openai';
 import pg from 'pg';
 import { expectedAnswer, startSimulator } from '@understudy/simulator';
-import { dropRedisPrefix, freePort, redisReachable, REDIS_TEST_URL } from './cluster-support.js';
+import {
+  dropRedisPrefix,
+  freePort,
+  redisReachable,
+  REDIS_TEST_URL,
+  startInstance,
+  type Instance,
+} from './cluster-support.js';
 import { createPgBackend, PG_ADMIN_URL, tempDir } from './helpers.js';
 
-const ROOT = new URL('../../../', import.meta.url).pathname;
 const TOKENS = 30;
 const API_KEY = 'us-rolling-restart-0123456789abcdef';
 const ADMIN = { email: 'ops@rolling.test', password: 'rolling-restart-pass' };
@@ -45,20 +50,36 @@ export async function status(url: string): Promise<number> {
   }
 }
 
-/** Instances of the server on one PostgreSQL database and one Redis prefix, and their log lines. */
+/**
+ * A balancer's sample config for instances on these loopback ports: its first `server` lines (as
+ * `isServer` tells them) take the ports, the others are left out; every other line is kept.
+ */
+export function serversOnPorts(sample: string, isServer: RegExp, ports: number[]): string {
+  const lines = sample.split('\n');
+  const servers = lines.filter((l) => isServer.test(l)).length;
+  assert.ok(servers >= ports.length, `the sample lists ${servers} servers, fewer than ${ports.length}`);
+  let i = 0;
+  return lines
+    .flatMap((l) => {
+      if (!isServer.test(l)) return [l];
+      const port = ports[i++];
+      return port === undefined ? [] : [l.replace(/\d+\.\d+\.\d+\.\d+:\d+/, `127.0.0.1:${port}`)];
+    })
+    .join('\n');
+}
+
+/** Instances of the server on one PostgreSQL database and one Redis prefix. */
 export interface Cluster {
   ports: number[];
   /** A temporary folder of the test's, removed at its end (the balancer's files go here). */
   dir: string;
-  /** What the instances (and whatever the test adds) printed, for a failure's message. */
-  output: string[];
   databaseUrl: string;
-  /** The processes the test's end kills if still running. */
-  children: ChildProcess[];
-  /** Starts instance `i` on its port (again, after a restart). */
-  start(i: number): ChildProcess;
-  /** Waits until instance `i` answers /readyz 200; the ms it took. */
-  ready(i: number): Promise<number>;
+  /** The running instance on each port (replaced by a restart). */
+  instances: Instance[];
+  /** Starts instance `i` again on its port, waiting until /readyz answers 200. */
+  restart(i: number): Promise<Instance>;
+  /** The last lines every instance started printed, for a failure's message. */
+  output(): string;
 }
 
 /**
@@ -87,10 +108,11 @@ export async function startCluster(
   const tmp = tempDir();
   const prefix = `rolling-${process.pid}-${tool.name}:`;
   const sim = await startSimulator({ logAttempts: false });
-  const children: ChildProcess[] = [];
-  const output: string[] = [];
+  // Every instance started, the stopped ones too (their drain's lines belong in a failure's message).
+  const started: Instance[] = [];
   t.after(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    for (const { proc } of started)
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
     await sim.close();
     await backend?.dispose();
     await dropRedisPrefix(prefix);
@@ -111,42 +133,32 @@ export async function startCluster(
   );
   const ports: number[] = [];
   for (let i = 0; i < count; i++) ports.push(await freePort());
+  const start = async (i: number) => {
+    const env = {
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: REDIS_TEST_URL,
+      UNDERSTUDY_REDIS_PREFIX: prefix,
+      UNDERSTUDY_SECRET: 'rolling-restart-secret',
+      UNDERSTUDY_CONFIG: config,
+      UNDERSTUDY_DEMO: 'off',
+      UNDERSTUDY_DATA_DIR: join(tmp.dir, `data-${i}`),
+      LOG_LEVEL: 'warn',
+    };
+    const instance = await startInstance(String(i), env, ports[i]);
+    started.push(instance);
+    return instance;
+  };
   const cluster: Cluster = {
     ports,
     dir: tmp.dir,
-    output,
     databaseUrl,
-    children,
-    start(i) {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          PORT: String(ports[i]),
-          HOST: '127.0.0.1',
-          DATABASE_URL: databaseUrl,
-          REDIS_URL: REDIS_TEST_URL,
-          UNDERSTUDY_REDIS_PREFIX: prefix,
-          UNDERSTUDY_SECRET: 'rolling-restart-secret',
-          UNDERSTUDY_CONFIG: config,
-          UNDERSTUDY_DEMO: 'off',
-          UNDERSTUDY_DATA_DIR: join(tmp.dir, `data-${i}`),
-          LOG_LEVEL: 'warn',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const keep = (d: Buffer) => output.push(`[${i}] ${d.toString()}`);
-      child.stdout?.on('data', keep);
-      child.stderr?.on('data', keep);
-      children.push(child);
-      return child;
+    instances: await Promise.all(ports.map((_, i) => start(i))),
+    async restart(i) {
+      const instance = await start(i);
+      cluster.instances[i] = instance;
+      return instance;
     },
-    ready: (i) =>
-      until(
-        `instance ${i} ready`,
-        async () => (await status(`http://127.0.0.1:${ports[i]}/readyz`)) === 200,
-        60_000,
-      ),
+    output: () => started.flatMap((x) => x.output.slice(-10).map((l) => `[${x.name}] ${l}`)).join('\n'),
   };
   return cluster;
 }
@@ -284,26 +296,25 @@ export async function startLoad(lb: string): Promise<Load> {
 }
 
 /**
- * The documented procedure, one instance at a time: SIGTERM, wait for the exit, start it again,
- * wait for /readyz, then `backIn(i)` (the balancer taking it back). Checks each exits cleanly after
- * the minimum drain; one line of timings per instance.
+ * The documented procedure, one instance at a time: SIGTERM, wait for the exit, start it again
+ * (until /readyz answers), then `backIn(i)` (the balancer taking it back). Checks each exits
+ * cleanly after the minimum drain; one line of timings per instance.
  */
 export async function restartInTurn(
   cluster: Cluster,
-  instances: ChildProcess[],
   backIn: (i: number) => Promise<string>,
 ): Promise<string[]> {
   const timings: string[] = [];
-  for (let i = 0; i < instances.length; i++) {
-    const child = instances[i];
-    assert.ok(child);
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  for (let i = 0; i < cluster.instances.length; i++) {
+    const { proc } = cluster.instances[i] ?? assert.fail(`no instance ${i}`);
+    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
     const sent = Date.now();
-    child.kill('SIGTERM');
+    proc.kill('SIGTERM');
     const code = await exited;
     const exitMs = Date.now() - sent;
-    instances[i] = cluster.start(i);
-    const readyMs = await cluster.ready(i);
+    const started = Date.now();
+    await cluster.restart(i);
+    const readyMs = Date.now() - started;
     const back = await backIn(i);
     timings.push(`instance ${i}: exit ${exitMs} ms (code ${code}), /readyz ${readyMs} ms${back}`);
     assert.equal(code, 0, `instance ${i} exits cleanly`);
@@ -342,7 +353,7 @@ export async function assertNothingLost(
   assert.deepEqual(
     shown,
     [],
-    `no client saw the restarts (${line}):\n${cluster.output.slice(-20).join('')}\nbalancer: ${balancerOutput.slice(-3000)}`,
+    `no client saw the restarts (${line}):\n${cluster.output()}\nbalancer: ${balancerOutput.slice(-3000)}`,
   );
   const { counts } = load;
   assert.ok(
