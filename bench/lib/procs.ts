@@ -58,6 +58,7 @@ export interface SpawnOptions {
   logFile: string;
   /** Resolves true once the process serves. */
   ready: () => Promise<boolean>;
+  /** How long it may take to serve (30 s; 10 minutes under a `wrapper`, valgrind being 30-50x slower). */
   readyTimeoutMs?: number;
   /** A command that runs node (e.g. `valgrind --tool=callgrind`): `[...wrapper, node, ...args]`. */
   wrapper?: string[];
@@ -98,7 +99,8 @@ export async function spawnNode(o: SpawnOptions): Promise<Proc> {
     },
   };
   running.add(proc);
-  const deadline = Date.now() + (o.readyTimeoutMs ?? 30_000);
+  const readyMs = o.wrapper ? 600_000 : (o.readyTimeoutMs ?? 30_000);
+  const deadline = Date.now() + readyMs;
   while (Date.now() < deadline) {
     if (exited) {
       running.delete(proc);
@@ -108,7 +110,7 @@ export async function spawnNode(o: SpawnOptions): Promise<Proc> {
     await sleep(100);
   }
   await proc.stop();
-  throw new Error(`${o.name} was not ready within ${o.readyTimeoutMs ?? 30_000} ms: see ${o.logFile}`);
+  throw new Error(`${o.name} was not ready within ${readyMs} ms: see ${o.logFile}`);
 }
 
 function tail(file: string): string {

@@ -66,6 +66,10 @@ function bundle(root: string, entry: string, out: string): string {
   return out;
 }
 
+/** Understudy bundled as `npm start` runs it, into dist/bench/. */
+const bundleUnderstudy = (root: string): string =>
+  bundle(root, 'scripts/start.ts', join(root, 'dist/bench/understudy.mjs'));
+
 /** Base URL (ending in /v1) of the primary provider of a scenario. */
 function primaryBase(lab: SimLab, kind: PrimaryKind): string {
   switch (kind) {
@@ -117,8 +121,7 @@ export async function startSimLab(root: string, tmp: string, understudyBundle?: 
     sim,
     deadPort: await freePort(),
     understudyFlags: [],
-    understudyBundle:
-      understudyBundle ?? bundle(root, 'scripts/start.ts', join(root, 'dist/bench/understudy.mjs')),
+    understudyBundle: understudyBundle ?? bundleUnderstudy(root),
   };
 }
 
@@ -143,7 +146,7 @@ export async function startLimit(
     cwd: root,
     logFile: join(tmp, 'limit.log'),
     ready: () => answers(`${url}/_limit/health`, 200),
-    ...(wrapper && { wrapper, readyTimeoutMs: 600_000 }),
+    ...(wrapper && { wrapper }),
   });
   return Object.assign(limit, { url });
 }
@@ -157,7 +160,7 @@ export async function startLab(
 ): Promise<Lab> {
   const sim = await startSim(root, tmp);
   const limit = await startLimit(root, tmp, limitFlags);
-  const understudyBundle = bundle(root, 'scripts/start.ts', join(root, 'dist/bench/understudy.mjs'));
+  const understudyBundle = bundleUnderstudy(root);
   const peerPort = await freePort();
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const peer = await spawnNode({
@@ -308,7 +311,7 @@ export async function startUnderstudy(
     cwd: lab.root,
     logFile: join(dir, 'server.log'),
     ready: () => answers(`${url}/v1/models`, 200, { authorization: `Bearer ${API_KEY}` }),
-    readyTimeoutMs: lab.understudyWrapper ? 600_000 : 60_000,
+    readyTimeoutMs: 60_000,
     ...(lab.understudyWrapper && { wrapper: lab.understudyWrapper }),
   });
   understudyPids.set(proc.pid, `${kind}, ${pace}`);
