@@ -12,6 +12,7 @@ export { startServer, type RunningServer, type StartOptions } from './server.js'
 export { createLogger } from './logging.js';
 export type { AppContext } from './context.js';
 export { tuneHeapGrowth, heapGrowthFlag, HEAP_GROWING_PERCENT } from './heap.js';
+export { AUDIT_ACTIONS, type AuditAction } from './audit/index.js';
 
 /** Past the drain (grace period or minimum drain), how long the rest of a stop may take. */
 const STOP_BOUND_MS = 15_000;

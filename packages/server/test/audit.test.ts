@@ -284,7 +284,7 @@ test('audit log', async (t) => {
           await writeAudit(db, {
             orgId,
             actor: { id: null, label: 'test' },
-            action: 'test.filler',
+            action: 'settings.update',
             targetType: 'test',
             targetId: String(i),
           });

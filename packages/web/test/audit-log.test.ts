@@ -11,6 +11,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it, test } from 'node:test';
+import { AUDIT_ACTIONS } from '@understudy/server';
+import { AUDIT_ACTION_LABELS, auditActionLabel } from '../src/settings/auditActions.js';
 import { auditChange, auditTarget } from '../src/settings/auditChanges.js';
 import {
   api,
@@ -47,6 +49,21 @@ test('auditChange: a key rotation and an accepted invitation read as sentences',
   assert.deepEqual(auditChange({ hasKey: true }, { hasKey: true }, 'model.update').lines, []);
   assert.deepEqual(auditChange(null, 'x', 'invitation.accept'), { side: 'new', lines: [{ new: 'x' }] });
   assert.deepEqual(auditChange(null, 'x', 'constructor'), { side: 'new', lines: [{ new: 'x' }] });
+});
+
+test('auditActionLabel: every action the server records has its own words; an unknown one shows its code', () => {
+  const sorted = (xs: readonly string[]) => [...xs].sort();
+  assert.deepEqual(
+    sorted(Object.keys(AUDIT_ACTION_LABELS)),
+    sorted(AUDIT_ACTIONS),
+    'the same actions as the server',
+  );
+  const labels = Object.values(AUDIT_ACTION_LABELS);
+  assert.equal(new Set(labels).size, labels.length, 'no two actions read alike');
+  for (const label of labels) assert.match(label, /^[A-Z][A-Za-z ]+[a-z]$/, `${label}: words, not a code`);
+  assert.equal(auditActionLabel('member.role'), 'Role changed');
+  assert.equal(auditActionLabel('future.action'), 'future.action');
+  assert.equal(auditActionLabel('constructor'), 'constructor', 'not a property of every object');
 });
 
 test('auditTarget: the label, with the id as its tooltip; an organization-level row never its bare id', () => {
@@ -121,16 +138,21 @@ describe('Audit log in Chromium', { skip: chromiumSkip(), timeout: 120_000 }, ()
 
     const { page } = owner;
     await page.goto('/settings/audit');
-    const rotation = changeOf('provider.rotate_key');
+    const rotation = changeOf('Provider API key changed');
     await rotation.waitFor();
     assert.equal(await rotation.innerText(), 'API key replaced');
     assert.doesNotMatch(await page.locator('main').innerText(), /ROTATED|FIRST|wxyz|abcd/);
 
-    const role = page.getByRole('row').filter({ hasText: 'member.role' }).first();
-    assert.match(await role.locator('td').nth(2).innerText(), /member\.role Pat Doe \(pat@example\.com\)/);
+    const role = page.getByRole('row').filter({ hasText: 'Role changed' }).first();
+    assert.match(await role.locator('td').nth(2).innerText(), /^Role changed\nPat Doe \(pat@example\.com\)$/);
+    assert.equal(
+      await role.locator('td').nth(2).getByTitle('member.role').innerText(),
+      'Role changed',
+      'the code in a tooltip',
+    );
     assert.equal(await role.locator('td').nth(3).innerText(), 'role: member → admin');
 
-    const accept = page.getByRole('row').filter({ hasText: 'invitation.accept' }).first();
+    const accept = page.getByRole('row').filter({ hasText: 'Invitation accepted' }).first();
     assert.equal(await accept.locator('td').nth(1).innerText(), 'pat@example.com');
     assert.match(await accept.locator('td').nth(2).innerText(), /Pat Doe \(pat@example\.com\)/);
     assert.deepEqual((await accept.locator('td').nth(3).innerText()).split('\n'), [
@@ -146,10 +168,13 @@ describe('Audit log in Chromium', { skip: chromiumSkip(), timeout: 120_000 }, ()
       return [await r.locator('td').nth(1).innerText(), await r.locator('td').nth(2).innerText()];
     };
     const simulator = 'Understudy (built-in simulator setup)';
-    assert.deepEqual(await cells('organization.create'), ['system', 'organization.create Acme']);
-    assert.deepEqual(await cells('bootstrap.apply'), [simulator, 'bootstrap.apply Acme']);
-    assert.deepEqual(await cells('settings.update'), [simulator, 'settings.update Acme']);
-    const orgRow = page.getByRole('row').filter({ hasText: 'organization.create' });
+    assert.deepEqual(await cells('Organization created'), ['system', 'Organization created\nAcme']);
+    assert.deepEqual(await cells('Setup applied'), [simulator, 'Setup applied\nAcme']);
+    assert.deepEqual(await cells('Fallback settings changed'), [
+      simulator,
+      'Fallback settings changed\nAcme',
+    ]);
+    const orgRow = page.getByRole('row').filter({ hasText: 'Organization created' });
     await orgRow.scrollIntoViewIfNeeded();
     await shot('audit-organization-rows.png');
     assert.deepEqual(owner.errors, [], 'console errors');
@@ -182,12 +207,12 @@ describe('Audit log in Chromium', { skip: chromiumSkip(), timeout: 120_000 }, ()
     await rows.nth(99).waitFor();
     assert.equal(await rows.count(), 100, 'the newest 100 first');
     // The oldest entry, the organization's creation, is on the older page.
-    assert.equal(await page.getByRole('row').filter({ hasText: 'organization.create' }).count(), 0);
+    assert.equal(await page.getByRole('row').filter({ hasText: 'Organization created' }).count(), 0);
     const more = page.getByRole('button', { name: 'Show older entries' });
     await more.scrollIntoViewIfNeeded();
     await shot('audit-more.png');
     await more.click();
-    await page.getByRole('row').filter({ hasText: 'organization.create' }).waitFor();
+    await page.getByRole('row').filter({ hasText: 'Organization created' }).waitFor();
     assert.equal(await rows.count(), all, 'the older page is appended, nothing twice');
     assert.equal(await more.count(), 0, 'no more pages: the button goes');
     const end = page.getByText('No older entries');
@@ -197,7 +222,7 @@ describe('Audit log in Chromium', { skip: chromiumSkip(), timeout: 120_000 }, ()
       'the focus moves to the line in its place',
     );
     // Newest first throughout: the renames count down.
-    const names = await page.getByRole('row').filter({ hasText: 'mate.update' }).allInnerTexts();
+    const names = await page.getByRole('row').filter({ hasText: 'Mate changed' }).allInnerTexts();
     const news = names.map((t) => Number(/→ Rename (\d+)/.exec(t)?.[1]));
     assert.deepEqual(
       news,
@@ -225,10 +250,10 @@ describe('Audit log in Chromium', { skip: chromiumSkip(), timeout: 120_000 }, ()
 
     // At the top, the new entry is the first row.
     await elsewhere('Caught-up Mate 1');
-    assert.match(await rows.first().innerText(), /mate\.create[\s\S]*Caught-up Mate 1/);
+    assert.match(await rows.first().innerText(), /Mate created[\s\S]*Caught-up Mate 1/);
 
     await page.getByRole('button', { name: 'Show older entries' }).click();
-    await page.getByRole('row').filter({ hasText: 'organization.create' }).waitFor();
+    await page.getByRole('row').filter({ hasText: 'Organization created' }).waitFor();
     const all = await rows.count();
     // As a browser without scroll anchoring (Safari) would: the page itself keeps the row in place.
     await page.addStyleTag({ content: '* { overflow-anchor: none !important; }' });

@@ -518,7 +518,7 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
     await page.setViewportSize({ width: 1280, height: 820 });
     await page.goto('/settings/audit');
     const rows = page.getByRole('row');
-    const update = rows.filter({ hasText: 'model.update' }).first();
+    const update = rows.filter({ hasText: 'Model changed' }).first();
     await update.waitFor();
     // Only the changed keys, in words; no JSON.
     const change = await update.locator('td').nth(3).innerText();
@@ -526,16 +526,21 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
     assert.match(change, /tags: a-rather-long-tag-number-0, .* → a-rather-long-tag-number-0, .*one-more/);
     assert.doesNotMatch(change, /tier|upstreamModel|[{}"]/);
     const settingsRow = await rows
-      .filter({ hasText: 'settings.update' })
+      .filter({ hasText: 'Fallback settings changed' })
       .first()
       .locator('td')
       .nth(3)
       .innerText();
     assert.match(settingsRow, /fallback\.mode: automatic → specific/);
     assert.match(settingsRow, /fallback\.model: — → sim-b-medium/);
-    const outageRow = await rows.filter({ hasText: 'demo.outage' }).first().locator('td').nth(3).innerText();
+    const outageRow = await rows
+      .filter({ hasText: 'Simulated outage switched' })
+      .first()
+      .locator('td')
+      .nth(3)
+      .innerText();
     assert.match(outageRow, /^outage: \w+ → none$/);
-    const createRow = await rows.filter({ hasText: 'model.create' }).first().locator('td').nth(3).innerText();
+    const createRow = await rows.filter({ hasText: 'Model added' }).first().locator('td').nth(3).innerText();
     assert.match(createRow, /^New:\s/);
     assert.ok(createRow.includes(`upstreamModel: ${long}`), createRow);
     // Nothing is clipped or scrolls sideways: the table fits its box and the page fits the window.

@@ -37,11 +37,45 @@ export function isOrganizationTarget(targetType: string): boolean {
   return targetType === 'organization' || targetType === 'settings';
 }
 
+/**
+ * Every action the audit log records, as the API returns it in `action`. A new one needs its
+ * reader's label in the web app (packages/web/src/settings/auditActions.ts); a test holds the two
+ * lists alike.
+ */
+export const AUDIT_ACTIONS = [
+  'organization.create',
+  'bootstrap.apply',
+  'settings.update',
+  'provider.create',
+  'provider.update',
+  'provider.rotate_key',
+  'provider.delete',
+  'demo.outage',
+  'model.create',
+  'model.update',
+  'model.order',
+  'model.delete',
+  'mate.create',
+  'mate.update',
+  'mate.delete',
+  'api_key.create',
+  'api_key.revoke',
+  'api_key.reinstate',
+  'invitation.create',
+  'invitation.revoke',
+  'invitation.accept',
+  'member.role',
+  'member.remove',
+] as const;
+
+/** One kind of change the audit log records. */
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
 /** One change to record. `old`/`new` must already be free of secrets. */
 export interface AuditEntry {
   orgId: string;
   actor: Actor;
-  action: string;
+  action: AuditAction;
   targetType: string;
   targetId?: string | null;
   /** What a reader knows the target by (a member's name and email): an id alone names no one. */

@@ -4,6 +4,7 @@ import type { AuditEntry } from '../api/types.js';
 import { CardTableHead } from '../ui/CardTable.js';
 import { ErrorText } from '../ui/ErrorText.js';
 import { onCatchUp } from '../ui/tabReturn.js';
+import { auditActionLabel } from './auditActions.js';
 import { auditChange, auditTarget, type ChangeLine } from './auditChanges.js';
 import { withNewest, withOlder, type ShownLog } from './auditPages.js';
 
@@ -41,15 +42,14 @@ function Change({ action, old: before, new: after }: { action: string; old: unkn
   );
 }
 
-/** The "What" column's target after the action: its label, the id in a tooltip. */
+/** The "What" column's target on its own line under the action: its label, the id in a tooltip. */
 function Target({ entry }: { entry: AuditEntry }) {
   const { text, title } = auditTarget(entry);
   if (!text) return null;
   return (
-    <span className="muted small" title={title}>
-      {' '}
+    <div className="muted small" title={title}>
       {text}
-    </span>
+    </div>
   );
 }
 
@@ -153,8 +153,9 @@ export function AuditPanel() {
                 <td role="cell" data-label="Who">
                   {e.actor.label}
                 </td>
-                <td role="cell" data-label="What">
-                  {e.action}
+                <td role="cell" data-label="What" className="what">
+                  {/* The code in the tooltip: it is what the API and its scripts know the action by. */}
+                  <span title={e.action}>{auditActionLabel(e.action)}</span>
                   <Target entry={e} />
                 </td>
                 <td role="cell" data-label="Old → new" className="change small">
