@@ -17,9 +17,76 @@ const REDACT = [
   '*.csrfToken',
 ];
 
-/** The process logger: JSON lines, secrets redacted. */
+/** How often lines held for a stdout nobody reads are offered to it again. */
+export const LOG_RETRY_MS = 100;
+/** How much of the log a stalled stdout may hold in memory; lines past it are dropped, and counted. */
+export const LOG_HELD_BYTES = 8 * 1024 * 1024;
+
+/** pino's writer to a file descriptor (sonic-boom), with its 'write', 'drop' and 'error' events. */
+export type LogDestination = ReturnType<typeof pino.destination>;
+
+/** Lines a stalled stdout made the log drop, told once it reads again. */
+export interface LogStall {
+  dropped: number;
+  /** From the first line dropped to the first written again. */
+  ms: number;
+}
+
+/**
+ * JSON lines to a file descriptor (stdout), written as they come, that never stall the server.
+ * pino's default writer (asynchronous) held every line in memory while stdout was not read, without
+ * bound, and at exit flushed them synchronously, sleeping and retrying for as long as the pipe
+ * stayed full: a reader that stopped reading (a stuck log shipper, a supervisor gone) left a
+ * stopped server that never exited (seen: blocked in Atomics.wait after "Understudy stopped").
+ * Here each line is written at once; a full pipe makes the writer hold lines, in order, up to
+ * LOG_HELD_BYTES, and offer them again every LOG_RETRY_MS and with each new line. Lines past the
+ * bound are dropped and counted, and `onResume` tells how many once the reader is back. What is
+ * still held at exit is lost: the exit does not wait on a reader that may never come back.
+ */
+export function stdoutDestination(
+  fd = 1,
+  onResume: (stall: LogStall) => void = () => {},
+  now: () => number = Date.now,
+): LogDestination {
+  let dropped = 0;
+  let droppingSince = 0;
+  let retry: NodeJS.Timeout | undefined;
+  const dest: LogDestination = pino.destination({
+    fd,
+    sync: true,
+    maxLength: LOG_HELD_BYTES,
+    // Called on EAGAIN: false leaves the line held (an 'error' below) instead of sleeping on it.
+    retryEAGAIN: () => false,
+  });
+  dest.on('drop', () => {
+    if (dropped++ === 0) droppingSince = now();
+  });
+  dest.on('write', () => {
+    if (dropped === 0) return;
+    const stall = { dropped, ms: now() - droppingSince };
+    dropped = 0;
+    // Not from inside the writer's own callback: the report is itself a log line.
+    setImmediate(() => onResume(stall));
+  });
+  // Nowhere else to report a failed log write. On EAGAIN, what is held is offered again soon,
+  // even if no new line comes to carry it (a write of nothing writes what is held).
+  dest.on('error', (err: NodeJS.ErrnoException) => {
+    if ((err.code !== 'EAGAIN' && err.code !== 'EBUSY') || retry !== undefined) return;
+    retry = setTimeout(() => {
+      retry = undefined;
+      try {
+        dest.write('');
+      } catch {
+        // Closed meanwhile (the process is ending): nothing left to write to.
+      }
+    }, LOG_RETRY_MS).unref();
+  });
+  return dest;
+}
+
+/** The process logger: JSON lines, secrets redacted; by default on stdout (stdoutDestination). */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino(
+  const log: Logger = pino(
     {
       level,
       redact: { paths: REDACT, censor: '[redacted]' },
@@ -34,8 +101,15 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
         err: pino.stdSerializers.err,
       },
     },
-    destination ?? pino.destination(1),
+    destination ??
+      stdoutDestination(1, ({ dropped, ms }) =>
+        log.warn(
+          { droppedLines: dropped, stalledMs: ms },
+          `${dropped} log lines were dropped: stdout was not read for ${Math.round(ms / 1000)} s`,
+        ),
+      ),
   );
+  return log;
 }
 
 /** A URL with invitation tokens and token-like query values removed. */

@@ -1,0 +1,75 @@
+/**
+ * A server whose stdout nobody reads (a stuck log shipper, a supervisor gone) keeps answering,
+ * holds a bounded amount of log, and still exits on SIGTERM. Before, pino's default writer held
+ * every line without bound and, at exit, retried its flush for as long as the pipe stayed full:
+ * the server logged "Understudy stopped" and never exited (seen blocked in Atomics.wait).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { LOG_HELD_BYTES } from '../src/logging.js';
+import { waitFor } from './helpers.js';
+import { listeningUrl, spawnServer, stopServer, type ServerProcess } from './process-support.js';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'understudy-log-stall-'));
+let proc: ServerProcess | undefined;
+after(async () => {
+  if (proc) await stopServer(proc);
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** Requests whose debug log lines (a long URL each) add up to more than the held bound. */
+async function logHeavily(url: string): Promise<{ sent: number; slowest: number }> {
+  const path = `/api/not-here/${'x'.repeat(4000)}`;
+  let [sent, slowest] = [0, 0];
+  const t0 = Date.now();
+  // Bounded in count and time; 2 × the bound in log lines is well past it.
+  while (sent * path.length < 2 * LOG_HELD_BYTES && sent < 10_000 && Date.now() - t0 < 60_000) {
+    const start = Date.now();
+    const r = await fetch(url + path, { signal: AbortSignal.timeout(5000) });
+    await r.arrayBuffer();
+    assert.equal(r.status, 404);
+    slowest = Math.max(slowest, Date.now() - start);
+    sent++;
+  }
+  return { sent, slowest };
+}
+
+test('a stdout nobody reads stalls neither requests nor SIGTERM; the lines dropped are told', async () => {
+  proc = spawnServer({ UNDERSTUDY_DATA_DIR: dataDir, LOG_LEVEL: 'debug' });
+  const url = await listeningUrl(proc);
+  const stdout = proc.child.stdout!;
+
+  stdout.pause();
+  const first = await logHeavily(url);
+  assert.ok(first.sent * 4000 > LOG_HELD_BYTES, `${first.sent} requests: past the held bound`);
+  // Each answered while the pipe was full.
+  assert.ok(first.slowest < 1000, `slowest request ${first.slowest} ms`);
+
+  // The reader is back: what was held comes out, then how many lines did not fit.
+  stdout.resume();
+  const report = await waitFor(
+    'the dropped lines to be reported',
+    async () =>
+      /"droppedLines":(\d+)[^\n]*log lines were dropped: stdout was not read/.exec(proc!.output.join('')) ??
+      undefined,
+    10_000,
+  );
+  const dropped = Number(report[1]);
+  assert.ok(dropped > 0 && dropped <= first.sent * 2, `${dropped} lines dropped`);
+  assert.match(proc.output.join(''), /Understudy is listening/, 'lines before the stall are kept');
+
+  // Stalled again, it still stops when told to.
+  stdout.pause();
+  await logHeavily(url);
+  const t0 = Date.now();
+  proc.child.kill('SIGTERM');
+  const code = await Promise.race([
+    proc.exited,
+    new Promise<'still running'>((r) => setTimeout(() => r('still running'), 10_000).unref()),
+  ]);
+  if (code === 'still running') proc.child.kill('SIGKILL');
+  assert.equal(code, 0, `exit after SIGTERM with stdout unread (${Date.now() - t0} ms)`);
+});
