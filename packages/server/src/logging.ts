@@ -104,7 +104,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     destination ??
       stdoutDestination(1, ({ dropped, ms }) =>
         log.warn(
-          { droppedLines: dropped, stalledMs: ms },
+          { event: 'log_lines_dropped', droppedLines: dropped, stalledMs: ms },
           `${dropped} log lines were dropped: stdout was not read for ${Math.round(ms / 1000)} s`,
         ),
       ),

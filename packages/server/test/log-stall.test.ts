@@ -53,8 +53,9 @@ test('a stdout nobody reads stalls neither requests nor SIGTERM; the lines dropp
   const report = await waitFor(
     'the dropped lines to be reported',
     async () =>
-      /"droppedLines":(\d+)[^\n]*log lines were dropped: stdout was not read/.exec(proc!.output.join('')) ??
-      undefined,
+      /"event":"log_lines_dropped","droppedLines":(\d+)[^\n]*log lines were dropped: stdout was not read/.exec(
+        proc!.output.join(''),
+      ) ?? undefined,
     10_000,
   );
   const dropped = Number(report[1]);
