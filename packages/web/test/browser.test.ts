@@ -998,7 +998,7 @@ describe('web app in Chromium', { skip: chromiumSkip(), timeout: 300_000 }, () =
     // Audit log and Fallback activity show what happened above.
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page
-      .getByRole('cell', { name: /settings\.update/ })
+      .getByRole('cell', { name: /Fallback settings changed/ })
       .first()
       .waitFor();
     assert.doesNotMatch(await page.content(), /sk-secret/);
