@@ -229,43 +229,6 @@ export type EnvVariable = keyof typeof ENV.shape;
 /** Every environment variable the server reads, in the schema's order (for --help and the docs check). */
 export const ENV_VARIABLES = Object.keys(ENV.shape) as readonly EnvVariable[];
 
-/** The fields of a failed `listen` (Node's system error). */
-interface ListenFailure {
-  code?: unknown;
-  syscall?: unknown;
-}
-
-/**
- * A failed listen as a sentence that says what to do: Node's own (`listen EADDRINUSE: address
- * already in use 0.0.0.0:8080`) names neither the variable nor the remedy. Anything else as it is.
- */
-export function explainListenError(err: unknown, config: Pick<ServerConfig, 'port' | 'host'>): unknown {
-  const e: ListenFailure = err !== null && typeof err === 'object' ? err : {};
-  const { port, host } = config;
-  const cause = { cause: err };
-  if (e.code === 'EADDRINUSE' && e.syscall === 'listen')
-    return new Error(
-      `port ${port} on ${host} is already in use (another Understudy, or another server): stop that process, or set PORT to a free port`,
-      cause,
-    );
-  if (e.code === 'EACCES' && e.syscall === 'listen')
-    return new Error(
-      `this user may not listen on port ${port} (ports below 1024 need privileges): set PORT to 1024 or above behind a reverse proxy (docs/deployment.md), or grant the service CAP_NET_BIND_SERVICE`,
-      cause,
-    );
-  if (e.code === 'EADDRNOTAVAIL' && e.syscall === 'listen')
-    return new Error(
-      `HOST ${host} is not an address of this machine: set HOST to one of its addresses, 0.0.0.0 for every one, or 127.0.0.1 for this machine only`,
-      cause,
-    );
-  if ((e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') && e.syscall === 'getaddrinfo')
-    return new Error(
-      `HOST ${host} is not an address, nor a name this machine resolves: set HOST to one of its addresses, or 0.0.0.0 for every one`,
-      cause,
-    );
-  return err;
-}
-
 /**
  * Reads the configuration from environment variables; a ConfigError names every bad one. An empty
  * value is the default (PORT= is 8080, not a random port).

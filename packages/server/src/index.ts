@@ -2,8 +2,8 @@
  * @understudy/server: the Understudy product server (organizations, roles, Mates, conversations,
  * persistence, streaming chat, admin API, OpenAI-compatible API, metrics).
  */
-import { helpText, readCommandLine } from './cli.js';
-import { explainListenError, loadConfig, type ServerConfig } from './config.js';
+import { explainListenError, helpText, readCommandLine } from './cli.js';
+import { loadConfig, type ServerConfig } from './config.js';
 import { createLogger } from './logging.js';
 import { startServer, type RunningServer } from './server.js';
 
