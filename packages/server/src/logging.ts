@@ -105,7 +105,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       stdoutDestination(1, ({ dropped, ms }) =>
         log.warn(
           { event: 'log_lines_dropped', droppedLines: dropped, stalledMs: ms },
-          `${dropped} log lines were dropped: stdout was not read for ${Math.round(ms / 1000)} s`,
+          `${dropped} log lines were dropped over ${Math.round(ms / 1000)} s: stdout was not read`,
         ),
       ),
   );

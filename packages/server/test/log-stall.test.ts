@@ -46,14 +46,14 @@ test('a stdout nobody reads stalls neither requests nor SIGTERM; the lines dropp
   const first = await logHeavily(url);
   assert.ok(first.sent * 4000 > LOG_HELD_BYTES, `${first.sent} requests: past the held bound`);
   // Each answered while the pipe was full.
-  assert.ok(first.slowest < 1000, `slowest request ${first.slowest} ms`);
+  assert.ok(first.slowest < 2000, `slowest request ${first.slowest} ms`);
 
   // The reader is back: what was held comes out, then how many lines did not fit.
   stdout.resume();
   const report = await waitFor(
     'the dropped lines to be reported',
     async () =>
-      /"event":"log_lines_dropped","droppedLines":(\d+)[^\n]*log lines were dropped: stdout was not read/.exec(
+      /"event":"log_lines_dropped","droppedLines":(\d+)[^\n]*log lines were dropped over \d+ s: stdout was not read/.exec(
         proc!.output.join(''),
       ) ?? undefined,
     10_000,
