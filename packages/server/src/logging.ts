@@ -22,6 +22,13 @@ export const LOG_RETRY_MS = 100;
 /** How much of the log a stalled stdout may hold in memory; lines past it are dropped, and counted. */
 export const LOG_HELD_BYTES = 8 * 1024 * 1024;
 
+let droppedInProcess = 0;
+
+/** Log lines this process dropped because its stdout was not read, since it started (a metric). */
+export function logLinesDropped(): number {
+  return droppedInProcess;
+}
+
 /** pino's writer to a file descriptor (sonic-boom), with its 'write', 'drop' and 'error' events. */
 export type LogDestination = ReturnType<typeof pino.destination>;
 
@@ -59,6 +66,7 @@ export function stdoutDestination(
     retryEAGAIN: () => false,
   });
   dest.on('drop', () => {
+    droppedInProcess++;
     if (dropped++ === 0) droppingSince = now();
   });
   dest.on('write', () => {

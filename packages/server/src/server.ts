@@ -34,7 +34,7 @@ import {
   installDrain,
   lazyChildLogger,
 } from './http/index.js';
-import { createLogger } from './logging.js';
+import { createLogger, logLinesDropped } from './logging.js';
 import { checkMetricsAccess, createMetrics, unmatchedRoute } from './metrics/index.js';
 import { OpenAIError, registerOpenAIRoutes } from './openai-api/index.js';
 import { countOrganizations } from './organizations/index.js';
@@ -169,7 +169,7 @@ async function start(
   const cluster = await startCluster({ config, instanceId, log, catalogs: localCaches });
   opened.push({ what: 'Redis', close: () => cluster.close() });
   const health = cluster.health;
-  const metrics = createMetrics(health, cluster);
+  const metrics = createMetrics(health, cluster, logLinesDropped);
   // Every change an admin makes reaches every instance's cache (through Redis when configured).
   const catalogs = { ...localCaches, invalidate: (orgId: string) => cluster.orgChanged(orgId) };
   const fallbacks = new FallbackRecorder(storage.db, log, {

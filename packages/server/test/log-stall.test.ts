@@ -37,7 +37,15 @@ async function logHeavily(url: string): Promise<{ sent: number; slowest: number 
   return { sent, slowest };
 }
 
-test('a stdout nobody reads stalls neither requests nor SIGTERM; the lines dropped are told', async () => {
+/** The server's understudy_log_lines_dropped_total. */
+async function droppedMetric(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = /^understudy_log_lines_dropped_total (\d+)$/m.exec(text)?.[1];
+  assert.ok(value !== undefined, 'understudy_log_lines_dropped_total is exported');
+  return Number(value);
+}
+
+test('a stdout nobody reads stalls neither requests nor SIGTERM; the lines dropped are counted and told', async () => {
   proc = spawnServer({ UNDERSTUDY_DATA_DIR: dataDir, LOG_LEVEL: 'debug' });
   const url = await listeningUrl(proc);
   const stdout = proc.child.stdout!;
@@ -47,6 +55,10 @@ test('a stdout nobody reads stalls neither requests nor SIGTERM; the lines dropp
   assert.ok(first.sent * 4000 > LOG_HELD_BYTES, `${first.sent} requests: past the held bound`);
   // Each answered while the pipe was full.
   assert.ok(first.slowest < 2000, `slowest request ${first.slowest} ms`);
+
+  // Told while the log itself is stuck: the metric to alert on.
+  const droppedSoFar = await droppedMetric(url);
+  assert.ok(droppedSoFar > 0, `understudy_log_lines_dropped_total ${droppedSoFar} during the stall`);
 
   // The reader is back: what was held comes out, then how many lines did not fit.
   stdout.resume();
@@ -61,6 +73,8 @@ test('a stdout nobody reads stalls neither requests nor SIGTERM; the lines dropp
   const dropped = Number(report[1]);
   assert.ok(dropped > 0 && dropped <= first.sent * 2, `${dropped} lines dropped`);
   assert.match(proc.output.join(''), /Understudy is listening/, 'lines before the stall are kept');
+  assert.equal(await droppedMetric(url), dropped, 'the metric counts the lines the log line told');
+  assert.ok(dropped > droppedSoFar, 'the metric counts at scrape time, the log line at resume');
 
   // Stalled again, it still stops when told to.
   stdout.pause();

@@ -25,8 +25,15 @@ interface ClusterInfo {
   info(): { redis: 'off' | 'ok' | 'degraded'; downs?: number; localFallbacks?: number };
 }
 
-/** Creates the registry; `health` feeds the circuit-state gauge at scrape time. */
-export function createMetrics(health: HealthMemory, cluster?: ClusterInfo): Metrics {
+/**
+ * Creates the registry; `health` feeds the circuit-state gauge at scrape time, `logDrops` the
+ * count of log lines an unread stdout made the process drop (an alert while the log itself is stuck).
+ */
+export function createMetrics(
+  health: HealthMemory,
+  cluster?: ClusterInfo,
+  logDrops: () => number = () => 0,
+): Metrics {
   const registry = new Registry();
   // prom-client's names already start with process_ or nodejs_: the prefix is ours alone.
   collectDefaultMetrics({ register: registry, prefix: 'understudy_' });
@@ -75,6 +82,17 @@ export function createMetrics(health: HealthMemory, cluster?: ClusterInfo): Metr
           v.state === 'open' ? 2 : v.state === 'half_open' ? 1 : 0,
         );
       }
+    },
+  });
+  let dropsSeen = 0;
+  new Counter({
+    name: 'understudy_log_lines_dropped_total',
+    help: 'Log lines dropped because stdout was not read and the held log was full (8 MiB)',
+    registers: [registry],
+    collect() {
+      const drops = logDrops();
+      this.inc(drops - dropsSeen);
+      dropsSeen = drops;
     },
   });
   // Without REDIS_URL there is nothing to be up or down: absent, not 0 (an alert on 0 would fire).
