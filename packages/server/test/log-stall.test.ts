@@ -20,20 +20,25 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** Requests whose debug log lines (a long URL each) add up to more than the held bound. */
-async function logHeavily(url: string): Promise<{ sent: number; slowest: number }> {
-  const path = `/api/not-here/${'x'.repeat(4000)}`;
+/** A request's log line is about as long as its URL (8 KB, well under Node's 16 KB header bound). */
+const PATH = `/api/not-here/${'x'.repeat(8000)}`;
+
+/** Requests, four at a time, whose log lines add up to `bytes`; how many, and the slowest's time. */
+async function logHeavily(url: string, bytes: number): Promise<{ sent: number; slowest: number }> {
   let [sent, slowest] = [0, 0];
   const t0 = Date.now();
-  // Bounded in count and time; 2 × the bound in log lines is well past it.
-  while (sent * path.length < 2 * LOG_HELD_BYTES && sent < 10_000 && Date.now() - t0 < 60_000) {
-    const start = Date.now();
-    const r = await fetch(url + path, { signal: AbortSignal.timeout(5000) });
-    await r.arrayBuffer();
-    assert.equal(r.status, 404);
-    slowest = Math.max(slowest, Date.now() - start);
-    sent++;
-  }
+  const worker = async () => {
+    // Bounded in count and time.
+    while (sent * PATH.length < bytes && sent < 10_000 && Date.now() - t0 < 60_000) {
+      sent++;
+      const start = Date.now();
+      const r = await fetch(url + PATH, { signal: AbortSignal.timeout(5000) });
+      await r.arrayBuffer();
+      assert.equal(r.status, 404);
+      slowest = Math.max(slowest, Date.now() - start);
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
   return { sent, slowest };
 }
 
@@ -51,8 +56,9 @@ test('a stdout nobody reads stalls neither requests nor SIGTERM; the lines dropp
   const stdout = proc.child.stdout!;
 
   stdout.pause();
-  const first = await logHeavily(url);
-  assert.ok(first.sent * 4000 > LOG_HELD_BYTES, `${first.sent} requests: past the held bound`);
+  // Twice the bound: well past it.
+  const first = await logHeavily(url, 2 * LOG_HELD_BYTES);
+  assert.ok(first.sent * PATH.length > LOG_HELD_BYTES, `${first.sent} requests: past the held bound`);
   // Each answered while the pipe was full.
   assert.ok(first.slowest < 2000, `slowest request ${first.slowest} ms`);
 
@@ -78,7 +84,8 @@ test('a stdout nobody reads stalls neither requests nor SIGTERM; the lines dropp
 
   // Stalled again, it still stops when told to.
   stdout.pause();
-  await logHeavily(url);
+  // 1 MiB: more than the pipe and this process's read buffer take, so lines are held again.
+  await logHeavily(url, 1024 * 1024);
   const t0 = Date.now();
   proc.child.kill('SIGTERM');
   const code = await Promise.race([
