@@ -4,7 +4,7 @@
  * Kubernetes); the command line says so: `--help` lists the variables, and any other argument
  * stops the start instead of being ignored (`--port 9000` would otherwise listen on 8080).
  */
-import type { EnvVariable, ServerConfig } from './config.js';
+import { ENV_VARIABLES, type EnvVariable, type ServerConfig } from './config.js';
 
 /** One line per variable the server reads: its default, then what it does (README has the details). */
 const ENV_HELP: Record<EnvVariable, string> = {
@@ -43,8 +43,7 @@ const ENV_HELP: Record<EnvVariable, string> = {
 
 /** `--help`'s text: how to configure the server, with every variable it reads on a line of its own. */
 export function helpText(): string {
-  const names = Object.keys(ENV_HELP) as EnvVariable[];
-  const width = Math.max(...names.map((n) => n.length));
+  const width = Math.max(...ENV_VARIABLES.map((n) => n.length));
   return [
     'Usage: node dist/understudy.mjs   (or npm start, which builds first)',
     '',
@@ -52,7 +51,7 @@ export function helpText(): string {
     'It takes no arguments: set these environment variables (empty or unset: the default given).',
     'Stop it with SIGTERM (drains, then exits) or Ctrl+C. Details: README.md and docs/deployment.md.',
     '',
-    ...names.map((n) => `  ${n.padEnd(width)}  ${ENV_HELP[n]}`),
+    ...ENV_VARIABLES.map((n) => `  ${n.padEnd(width)}  ${ENV_HELP[n]}`),
     '',
   ].join('\n');
 }
@@ -68,9 +67,7 @@ export function readCommandLine(args: readonly string[]): CommandLine {
   const flag = /^--([a-z][a-z-]*)(?:=(.*))?$/.exec(args[0] ?? '');
   const value = flag?.[2] ?? args[1];
   const meant = flag?.[1]?.toUpperCase().replaceAll('-', '_');
-  const variable = (Object.keys(ENV_HELP) as string[]).find(
-    (v) => v === meant || v === `UNDERSTUDY_${meant ?? ''}`,
-  );
+  const variable = ENV_VARIABLES.find((v) => v === meant || v === `UNDERSTUDY_${meant ?? ''}`);
   const example = variable && value !== undefined ? ` (${variable}=${value} node dist/understudy.mjs)` : '';
   const listed = args.map((a) => JSON.stringify(a)).join(', ');
   return {

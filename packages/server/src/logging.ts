@@ -50,11 +50,7 @@ export interface LogStall {
  * bound are dropped and counted, and `onResume` tells how many once the reader is back. What is
  * still held at exit is lost: the exit does not wait on a reader that may never come back.
  */
-export function stdoutDestination(
-  fd = 1,
-  onResume: (stall: LogStall) => void = () => {},
-  now: () => number = Date.now,
-): LogDestination {
+export function stdoutDestination(fd = 1, onResume: (stall: LogStall) => void = () => {}): LogDestination {
   let dropped = 0;
   let droppingSince = 0;
   let retry: NodeJS.Timeout | undefined;
@@ -67,11 +63,11 @@ export function stdoutDestination(
   });
   dest.on('drop', () => {
     droppedInProcess++;
-    if (dropped++ === 0) droppingSince = now();
+    if (dropped++ === 0) droppingSince = Date.now();
   });
   dest.on('write', () => {
     if (dropped === 0) return;
-    const stall = { dropped, ms: now() - droppingSince };
+    const stall = { dropped, ms: Date.now() - droppingSince };
     dropped = 0;
     // Not from inside the writer's own callback: the report is itself a log line.
     setImmediate(() => onResume(stall));
