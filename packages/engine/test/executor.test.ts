@@ -303,6 +303,19 @@ describe('executor: takeover after content (SPEC §2.4)', () => {
     assert.ok(fb > 0 && all.slice(0, fb).some((e) => e.type === 'text'));
   });
 
+  it('restart: a backup that completes with no content still replaces the partial text', async () => {
+    // Found by executor-properties.test: the stored text kept the primary's words, which the
+    // restart's fallback event had told the member to discard.
+    const { run } = setup({ a1: cut, b1: [{ type: 'open' }, { type: 'finish', reason: 'stop' }] });
+    const { result, all, text } = await run({ takeover: 'restart' });
+    assert.equal(result.status, 'complete');
+    assert.equal(result.modelId, 'b1');
+    assert.equal(result.fallback?.mode, 'restart');
+    assert.ok(all.some((e) => e.type === 'fallback'));
+    assert.equal(text, 'The answer is ', 'the primary’s words were streamed before the takeover');
+    assert.equal(result.text, '', 'what the member sees after the restart: the backup’s (empty) answer');
+  });
+
   it('instruct: an API client gets the continuation, asked for by instruction', async () => {
     const { run, client } = setup({ a1: cut, b1: healthy('forty-two.') });
     const { result } = await run({ takeover: 'instruct' });

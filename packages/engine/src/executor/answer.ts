@@ -152,6 +152,14 @@ export async function* answer(
     return { type: 'error', error, result: res };
   }
 
+  /** After the takeover is announced: a restart replaces what was shown, so the member sees the backup's text alone. */
+  function takenOver(lead: AnswerEvent): void {
+    if (lead.type === 'fallback' && lead.record.mode === 'restart') {
+      shown = '';
+      toolCallsShown = false;
+    }
+  }
+
   /** Runs one attempt, passing its content on and keeping the books. */
   async function* run(
     target: ModelTarget,
@@ -182,11 +190,7 @@ export async function* answer(
         }
         if (lead) {
           yield lead;
-          // A restart replaces what was shown: from here on the member sees the backup's text alone.
-          if (lead.type === 'fallback' && lead.record.mode === 'restart') {
-            shown = '';
-            toolCallsShown = false;
-          }
+          takenOver(lead);
           lead = undefined;
         }
         firstShownAt ??= clock.now();
@@ -202,7 +206,11 @@ export async function* answer(
       }
     }
     malformed += outcome.malformed;
-    if (lead && outcome.status === 'ok') yield lead;
+    // A backup that completed without content still took over: a restart then leaves nothing shown.
+    if (lead && outcome.status === 'ok') {
+      yield lead;
+      takenOver(lead);
+    }
     if (outcome.contentSent || outcome.status === 'ok') {
       const u = outcome.usage;
       usages.push(
