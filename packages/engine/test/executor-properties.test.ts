@@ -26,17 +26,18 @@ type Noise = 'malformed' | 'empty';
 /** What one upstream call does. */
 type Behavior =
   /** Answers (possibly nothing) and finishes; `thenHang`: never closes after its finish reason. */
-  | { kind: 'ok'; words: string[]; noise: Noise[]; usage: boolean; thenHang: boolean }
+  | { kind: 'ok'; words: string[]; tool: boolean; noise: Noise[]; usage: boolean; thenHang: boolean }
   /** Fails before any content: at the HTTP level, or as an error event once the stream is open. */
   | { kind: 'fail'; failure: FailureDetails; afterOpen: boolean; noise: Noise[] }
   /** Never sends headers (connect timeout) or, once open, never sends content (first-token timeout). */
   | { kind: 'silent'; afterOpen: boolean; noise: Noise[] }
   /** Opens and ends without content or a finish reason. */
   | { kind: 'empty'; noise: Noise[] }
-  /** Sends content, then breaks: an error event, a stall, or an end without its finish reason. */
+  /** Sends content (words, a tool call's start, or both), then breaks: an error event, a stall, or an end without its finish reason. */
   | {
       kind: 'cut';
       words: string[];
+      tool: boolean;
       end: { type: 'fail'; failure: FailureDetails } | { type: 'stall' | 'end' };
     };
 
@@ -85,6 +86,7 @@ const behaviorArb: fc.Arbitrary<Behavior> = fc.oneof(
   fc.record({
     kind: fc.constant('ok' as const),
     words: wordsArb(0),
+    tool: fc.boolean(),
     noise: noiseArb,
     usage: fc.boolean(),
     thenHang: fc.boolean(),
@@ -97,14 +99,17 @@ const behaviorArb: fc.Arbitrary<Behavior> = fc.oneof(
   }),
   fc.record({ kind: fc.constant('silent' as const), afterOpen: fc.boolean(), noise: noiseArb }),
   fc.record({ kind: fc.constant('empty' as const), noise: noiseArb }),
-  fc.record({
-    kind: fc.constant('cut' as const),
-    words: wordsArb(1),
-    end: fc.oneof(
-      fc.record({ type: fc.constant('fail' as const), failure: failureArb }),
-      fc.record({ type: fc.constantFrom('stall' as const, 'end' as const) }),
-    ),
-  }),
+  fc
+    .record({
+      kind: fc.constant('cut' as const),
+      words: wordsArb(0),
+      tool: fc.boolean(),
+      end: fc.oneof(
+        fc.record({ type: fc.constant('fail' as const), failure: failureArb }),
+        fc.record({ type: fc.constantFrom('stall' as const, 'end' as const) }),
+      ),
+    })
+    .filter((b) => b.words.length > 0 || b.tool),
 );
 
 const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
@@ -127,12 +132,15 @@ const noiseSteps = (noise: Noise[]): Step[] =>
 function script(b: Behavior): Step[] {
   const open: Step = { type: 'open' };
   const text = (words: string[]): Step[] => words.map((w) => ({ type: 'text', text: w }));
+  const tool = (yes: boolean): Step[] =>
+    yes ? [{ type: 'tool_call', index: 0, id: 'call_1', name: 'lookup', argumentsDelta: '{"q":' }] : [];
   switch (b.kind) {
     case 'ok':
       return [
         open,
         ...noiseSteps(b.noise),
         ...text(b.words),
+        ...tool(b.tool),
         ...(b.usage ? [{ type: 'usage', inputTokens: 7, outputTokens: b.words.length } as Step] : []),
         { type: 'finish', reason: 'stop' },
         ...(b.thenHang ? [{ type: 'hang' } as Step] : []),
@@ -149,6 +157,7 @@ function script(b: Behavior): Step[] {
       return [
         open,
         ...text(b.words),
+        ...tool(b.tool),
         ...(b.end.type === 'fail'
           ? [{ type: 'fail', failure: { ...b.end.failure, inStream: true } } as Step]
           : b.end.type === 'stall'
@@ -163,8 +172,9 @@ interface Expected {
   ok: boolean;
   reason?: FailureReason;
   failure?: FailureDetails;
-  /** The content the member was shown by this call. */
+  /** The content the member was shown by this call: text, and whether a tool call was among it. */
   text: string;
+  tool: boolean;
   malformed: number;
   usageReported: boolean;
   /** The call was not read to its end (it failed or never closed): the engine must abort it, closing its socket. */
@@ -175,11 +185,18 @@ function expectedCall(b: Behavior): Expected {
   // Noise is only sent on an open stream.
   const sent = 'noise' in b && (!('afterOpen' in b) || b.afterOpen) ? b.noise : [];
   const malformed = sent.filter((n) => n === 'malformed').length;
-  const base = { malformed, usageReported: false, aborted: false };
+  const base = { malformed, usageReported: false, aborted: false, tool: false };
   switch (b.kind) {
     case 'ok':
       // A finish reason makes the answer whole; a provider that then never closes only loses its connection.
-      return { ...base, ok: true, text: b.words.join(''), usageReported: b.usage, aborted: b.thenHang };
+      return {
+        ...base,
+        ok: true,
+        text: b.words.join(''),
+        tool: b.tool,
+        usageReported: b.usage,
+        aborted: b.thenHang,
+      };
     case 'fail':
       return { ...base, ok: false, reason: b.failure.reason, failure: b.failure, text: '', aborted: true };
     case 'silent':
@@ -188,16 +205,18 @@ function expectedCall(b: Behavior): Expected {
       return { ...base, ok: false, reason: 'interrupted', text: '' };
     case 'cut': {
       const text = b.words.join('');
+      const { tool } = b;
       if (b.end.type === 'fail')
         return {
           ...base,
+          tool,
           ok: false,
           reason: b.end.failure.reason,
           failure: b.end.failure,
           text,
           aborted: true,
         };
-      return { ...base, ok: false, reason: 'interrupted', text, aborted: b.end.type === 'stall' };
+      return { ...base, tool, ok: false, reason: 'interrupted', text, aborted: b.end.type === 'stall' };
     }
   }
 }
@@ -221,7 +240,8 @@ function oracle(s: Scenario) {
     p = expectedCall(s.retry);
   }
   const base = { calls };
-  if (p.ok) return { ...base, status: 'complete' as const, by: 'a1', text: p.text };
+  if (p.ok)
+    return { ...base, status: 'complete' as const, by: 'a1', text: p.text, toolCalls: p.tool ? 1 : 0 };
   const reason = p.reason!;
   const shown = p.text;
   const failed = { ...base, status: 'failed' as const, reason, by: 'a1', text: shown };
@@ -232,17 +252,32 @@ function oracle(s: Scenario) {
     const fits = w === undefined ? s.fallback === 'specific' : w > PRIMARY_WINDOW;
     if (!fits) return failed;
   }
-  const mode: TakeoverMode = shown === '' ? 'invisible' : s.backupPrefill ? 'prefill' : s.takeover;
+  const contentShown = shown !== '' || p.tool;
+  // A half-streamed tool call cannot be continued by instruction; the chat can restart the answer.
+  if (p.tool && s.takeover === 'instruct') return failed;
+  const mode: TakeoverMode = !contentShown
+    ? 'invisible'
+    : s.backupPrefill && !p.tool
+      ? 'prefill'
+      : s.takeover;
   calls.push({ model: 'b1', b: s.backup });
   const q = expectedCall(s.backup);
   const joined = mode === 'prefill' || mode === 'instruct' ? shown + q.text : q.text;
   const takeover = { mode, reason };
   const asked = { backupRequestMode: mode, partial: shown };
   if (q.ok)
-    return { ...base, ...asked, status: 'complete' as const, by: 'b1', text: joined, fallback: takeover };
+    return {
+      ...base,
+      ...asked,
+      status: 'complete' as const,
+      by: 'b1',
+      text: joined,
+      fallback: takeover,
+      toolCalls: q.tool ? 1 : 0,
+    };
   // The backup failed: the error is the primary's; the backup is named as the answer's author only
   // when its words are in it.
-  if (q.text === '') return { ...failed, ...asked, backupReason: q.reason };
+  if (q.text === '' && !q.tool) return { ...failed, ...asked, backupReason: q.reason };
   return { ...failed, ...asked, by: 'b1', text: joined, fallback: takeover, backupReason: q.reason };
 }
 
@@ -298,6 +333,7 @@ async function check(s: Scenario): Promise<void> {
   assert.equal(result.status, want.status);
   assert.equal(result.modelId, want.by, 'the model named as the answer’s author');
   assert.equal(result.text, want.text, 'the stored text');
+  if ('toolCalls' in want) assert.equal(result.toolCalls.length, want.toolCalls, 'the tool calls');
   // What the member saw: the text events, a restart discarding what came before it.
   let seen = '';
   for (const e of events) {
@@ -358,7 +394,7 @@ async function check(s: Scenario): Promise<void> {
     made.reduce((n, e) => n + e.malformed, 0),
     'malformed chunks',
   );
-  const counted = made.filter((e) => e.ok || e.text !== '');
+  const counted = made.filter((e) => e.ok || e.text !== '' || e.tool);
   assert.equal(
     result.usage.estimated,
     counted.some((e) => !e.usageReported),
