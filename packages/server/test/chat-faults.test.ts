@@ -4,16 +4,21 @@
  * each fail in any of the simulator's ways that need no waiting, before or after some content, or
  * answer. Whatever happens, what the member saw in the stream (a restart's discard applied) is what
  * the conversation stores; the stored status matches how the stream ended; the stored fallback
- * record is there exactly when the stream announced a takeover; a complete answer is never empty.
+ * record is there exactly when the stream announced a takeover; a complete answer is the whole answer
+ * the simulator gives that question, never cut or doubled.
  * The engine's property tests check the decisions; this one checks the server's books against its
  * own stream, through the real adapters, storage and SSE. SQLite only: the chat's logic is the same
  * on PostgreSQL (chat.test runs both).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { FaultRule } from '@understudy/simulator';
+import { expectedAnswer, type FaultRule } from '@understudy/simulator';
 import fc from 'fast-check';
 import { rawPost, readSse, setupOwner, startTestServer, tempDir, type Client } from './helpers.js';
+
+const QUESTION = 'Tell me about lighthouses.';
+/** The demo simulator's answer length (startDemo). */
+const DEMO_ANSWER_WORDS = 60;
 
 interface Stored {
   role: string;
@@ -115,7 +120,7 @@ test('the web chat stores what it streamed, under any pair of faults', { timeout
         const conv = (await owner.post<{ id: string }>('/api/conversations', { mateId: mate })).body.id;
         const events = await readSse(
           await rawPost(owner, `/api/conversations/${conv}/messages`, {
-            content: 'Tell me about lighthouses.',
+            content: QUESTION,
           }),
         );
         const said = JSON.stringify(s) + ' ' + JSON.stringify(events.map((e) => e.event));
@@ -139,9 +144,15 @@ test('the web chat stores what it streamed, under any pair of faults', { timeout
         else assert.equal(answer.status, 'failed', `status: ${said}`);
         assert.ok(takeovers.length <= 1, `one takeover at most: ${said}`);
         assert.equal(answer.fallback !== null, takeovers.length === 1, `fallback record ⇔ takeover: ${said}`);
+        // The simulator answers a question with one text, and continues a prefilled or instructed
+        // one with exactly its rest: a complete answer is that text, never cut or doubled.
         if (answer.status === 'complete')
-          assert.notEqual(answer.content, '', `a complete answer has text: ${said}`);
-        else assert.ok(answer.error?.reason, `a failed answer says why: ${said}`);
+          assert.equal(
+            answer.content,
+            expectedAnswer(QUESTION, DEMO_ANSWER_WORDS),
+            `the whole answer: ${said}`,
+          );
+        else assert.ok(answer.error?.reason, `an answer that did not complete says why: ${said}`);
         const outcome = `${answer.status}${answer.fallback ? ` via ${answer.fallback.mode}` : ''}`;
         seen.set(outcome, (seen.get(outcome) ?? 0) + 1);
       }),
