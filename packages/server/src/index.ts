@@ -59,7 +59,6 @@ export async function main(
     // a dead instance alive, beating its heartbeat and holding connections.
     process.exit(1);
   }
-  log.info(`Understudy is listening on ${running.url}`);
   const server = running;
   let stopping = false;
   const stop = (signal: string) => {
@@ -101,4 +100,7 @@ export async function main(
   // `on`, not `once`: a second signal of either kind is the operator's "now" (handled in stop).
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Only now: whoever waits for this line (a supervisor, a test) may signal at once, and a SIGTERM
+  // that came before the handlers would end the process by Node's default, with no drain.
+  log.info(`Understudy is listening on ${running.url}`);
 }

@@ -95,6 +95,34 @@ test('a second signal during the drain exits at once', async (t) => {
   }
 });
 
+test('a SIGTERM sent the moment the server says it listens is handled, not fatal', async () => {
+  // The signal handlers used to be installed just after the "listening" line: a supervisor that
+  // signalled on reading it often won the race (21 of 30 starts, three at a time), and the process
+  // died by SIGTERM's default action, with no drain and no log. Three tries make a regression fail.
+  for (let i = 0; i < 3; i++) {
+    const tmp = tempDir();
+    const proc = spawnServer({ UNDERSTUDY_DATA_DIR: tmp.dir, UNDERSTUDY_DEMO: 'off' });
+    try {
+      let signalled = false;
+      proc.child.stdout?.on('data', (d: Buffer) => {
+        if (!signalled && /Understudy is listening/.test(d.toString())) {
+          signalled = true;
+          proc.child.kill('SIGTERM');
+        }
+      });
+      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) =>
+        proc.child.on('exit', (c, s) => r([c, s])),
+      );
+      assert.ok(signalled, 'the server said it listens');
+      assert.deepEqual([code, signal], [0, null], `a clean stop, try ${i + 1}: ${proc.output.join('')}`);
+      assert.match(proc.output.join(''), /Understudy stopped/);
+    } finally {
+      await stopServer(proc);
+      tmp.remove();
+    }
+  }
+});
+
 test('Ctrl+C (SIGINT) with nothing in flight exits at once: the minimum drain is for SIGTERM', async () => {
   const s = await start({ UNDERSTUDY_SHUTDOWN_DELAY_MS: '60000' });
   try {
