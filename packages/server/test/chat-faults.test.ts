@@ -14,7 +14,7 @@ import { test } from 'node:test';
 import { expectedAnswer } from '@understudy/simulator';
 import fc from 'fast-check';
 import { DEMO_ANSWER_WORDS, faultScenarioArb, QUESTION, scenarioStage } from './fault-scenarios.js';
-import { rawPost, readSse, setupOwner, startTestServer, tempDir, type Client } from './helpers.js';
+import { rawPost, readSse, withInstantDemo, type Client } from './helpers.js';
 
 interface Stored {
   role: string;
@@ -25,14 +25,7 @@ interface Stored {
 }
 
 test('the web chat stores what it streamed, under any pair of faults', { timeout: 180_000 }, async (t) => {
-  const tmp = tempDir();
-  const server = await startTestServer({
-    backend: { name: 'sqlite', dispose: async () => undefined },
-    dataDir: tmp.dir,
-    env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '0' },
-  });
-  try {
-    const owner = await setupOwner(server);
+  await withInstantDemo(async (server, owner) => {
     const stage = await scenarioStage(server, owner);
     const mate = (await owner.post<{ id: string }>('/api/mates', { name: 'Ada' })).body.id;
     const messagesOf = async (c: Client, conv: string) =>
@@ -100,8 +93,5 @@ test('the web chat stores what it streamed, under any pair of faults', { timeout
       count('interrupted', 'interrupted via prefill', 'interrupted via restart') > 0,
       'and an interruption',
     );
-  } finally {
-    await server.close();
-    tmp.remove();
-  }
+  });
 });

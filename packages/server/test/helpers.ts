@@ -244,6 +244,27 @@ export async function setupOwner(server: RunningServer, email = 'owner@example.c
   return c;
 }
 
+/**
+ * Runs `fn` against a server on SQLite whose demo simulator answers at once, with its Owner set up
+ * and signed in; stops the server and removes its data afterwards. For tests that send many requests.
+ */
+export async function withInstantDemo(
+  fn: (server: RunningServer, owner: Client) => Promise<void>,
+): Promise<void> {
+  const tmp = tempDir();
+  const server = await startTestServer({
+    backend: { name: 'sqlite', dispose: async () => undefined },
+    dataDir: tmp.dir,
+    env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '0' },
+  });
+  try {
+    await fn(server, await setupOwner(server));
+  } finally {
+    await server.close();
+    tmp.remove();
+  }
+}
+
 /** Invites and signs up a member with a role; returns their client. */
 export async function addMember(
   server: RunningServer,

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { expectedAnswer } from '@understudy/simulator';
 import fc from 'fast-check';
 import { DEMO_ANSWER_WORDS, faultScenarioArb, QUESTION, scenarioStage } from './fault-scenarios.js';
-import { setupOwner, startTestServer, tempDir } from './helpers.js';
+import { withInstantDemo } from './helpers.js';
 
 interface Completion {
   choices: { message: { content: string | null }; finish_reason: string }[];
@@ -27,14 +27,7 @@ test(
   '/v1 answers whole or streamed under any pair of faults, never cut and called complete',
   { timeout: 180_000 },
   async (t) => {
-    const tmp = tempDir();
-    const server = await startTestServer({
-      backend: { name: 'sqlite', dispose: async () => undefined },
-      dataDir: tmp.dir,
-      env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '0' },
-    });
-    try {
-      const owner = await setupOwner(server);
+    await withInstantDemo(async (server, owner) => {
       const stage = await scenarioStage(server, owner);
       const key = (await owner.post<{ key: string }>('/api/admin/api-keys', { name: 'faults' })).body.key;
       const whole = expectedAnswer(QUESTION, DEMO_ANSWER_WORDS);
@@ -113,9 +106,6 @@ test(
       );
       assert.ok(count((o) => o.includes('takeover announced')) > 0, 'and a stream taken over after content');
       assert.ok(count((o) => o.startsWith('error')) > 0, 'and a refusal');
-    } finally {
-      await server.close();
-      tmp.remove();
-    }
+    });
   },
 );

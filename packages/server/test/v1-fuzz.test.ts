@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { startTestServer, setupOwner, tempDir } from './helpers.js';
+import { withInstantDemo } from './helpers.js';
 
 const anyJson = fc.jsonValue({ maxDepth: 3 });
 const text = fc.oneof(fc.constantFrom('Hello', '', 'Tell me a story.'), fc.string({ maxLength: 40 }));
@@ -138,14 +138,7 @@ test(
   '/v1/chat/completions answers any body with a completion or an OpenAI 4xx, never a 5xx',
   { timeout: 180_000 },
   async (t) => {
-    const tmp = tempDir();
-    const server = await startTestServer({
-      backend: { name: 'sqlite', dispose: async () => undefined },
-      dataDir: tmp.dir,
-      env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '0' },
-    });
-    try {
-      const owner = await setupOwner(server);
+    await withInstantDemo(async (server, owner) => {
       const key = (await owner.post<{ key: string }>('/api/admin/api-keys', { name: 'fuzz' })).body.key;
       const numRuns = Number(process.env.PROPERTY_RUNS ?? 300);
       /** Responses by status, to show (and check) that the search reaches the answering path too. */
@@ -191,9 +184,6 @@ test(
         body: JSON.stringify({ model: 'default', messages: [{ role: 'user', content: 'Hello' }] }),
       });
       assert.equal(ok.status, 200);
-    } finally {
-      await server.close();
-      tmp.remove();
-    }
+    });
   },
 );
