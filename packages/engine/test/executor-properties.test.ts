@@ -14,7 +14,7 @@ import { Cancellation } from '../src/cancel.js';
 import { createEngine } from '../src/executor/engine.js';
 import { CONTINUE_INSTRUCTION } from '../src/executor/rules.js';
 import { DEFAULT_ENGINE_OPTIONS } from '../src/executor/options.js';
-import { isFallbackReason, type FailureDetails, type FailureReason } from '../src/errors.js';
+import { isFallbackReason, type FailureReason } from '../src/errors.js';
 import { InMemoryHealth } from '../src/health/memory.js';
 import type { AnswerEvent, TakeoverMode } from '../src/types/result.js';
 import { FakeClient, ask } from './fakes.js';
@@ -31,7 +31,6 @@ import {
 interface Expected {
   ok: boolean;
   reason?: FailureReason;
-  failure?: FailureDetails;
   /** The content the member was shown by this call: text, and whether a tool call was among it. */
   text: string;
   tool: boolean;
@@ -58,7 +57,7 @@ function expectedCall(b: Behavior): Expected {
         aborted: b.thenHang,
       };
     case 'fail':
-      return { ...base, ok: false, reason: b.failure.reason, failure: b.failure, text: '', aborted: true };
+      return { ...base, ok: false, reason: b.failure.reason, text: '', aborted: true };
     case 'silent':
       return { ...base, ok: false, reason: 'timeout', text: '', aborted: true };
     case 'empty':
@@ -72,7 +71,6 @@ function expectedCall(b: Behavior): Expected {
           tool,
           ok: false,
           reason: b.end.failure.reason,
-          failure: b.end.failure,
           text,
           aborted: true,
         };
@@ -141,18 +139,35 @@ function oracle(s: Scenario) {
   return { ...failed, ...asked, by: 'b1', text: joined, fallback: takeover, backupReason: q.reason };
 }
 
-/** Runs one scenario through a fresh engine and checks it against the oracle. */
-async function check(s: Scenario): Promise<void> {
+/** A fresh engine whose providers play the scenario's scripts (a1 the primary, b1 the backup). */
+function engineFor(s: Scenario) {
   const client = new FakeClient({
     a1: (n) => script(n === 1 ? s.primary : s.retry),
     b1: () => script(s.backup),
   });
   const engine = createEngine({ client, health: new InMemoryHealth(), options: { quickRetryDelayMs: 1 } });
+  return { client, engine };
+}
+
+/** The text the member ends up seeing from these events: a restart discards what came before it. */
+function shownText(events: readonly AnswerEvent[]): string {
+  let seen = '';
+  for (const e of events) {
+    if (e.type === 'text') seen += e.text;
+    if (e.type === 'fallback' && e.record.mode === 'restart') seen = '';
+  }
+  return seen;
+}
+
+/** Runs one scenario through a fresh engine and checks it against the oracle. */
+async function check(s: Scenario): Promise<void> {
+  const { client, engine } = engineFor(s);
   const request = ask('Tell me something.');
   const events: AnswerEvent[] = [];
   for await (const e of engine.answer({ catalog: catalogFor(s), request, takeover: s.takeover }))
     events.push(e);
   const want = oracle(s);
+  const made = want.calls.map((c) => expectedCall(c.b));
 
   // One terminal event, last; at most one takeover.
   const terminals = events.filter((e) => e.type === 'done' || e.type === 'error');
@@ -167,9 +182,7 @@ async function check(s: Scenario): Promise<void> {
     want.calls.map((c) => c.model),
     'the calls made',
   );
-  want.calls.forEach((c, i) =>
-    assert.equal(client.calls[i]!.aborted, expectedCall(c.b).aborted, `call ${i + 1} aborted`),
-  );
+  made.forEach((c, i) => assert.equal(client.calls[i]!.aborted, c.aborted, `call ${i + 1} aborted`));
 
   const result = last.result;
   assert.equal(last.type, want.status === 'complete' ? 'done' : 'error');
@@ -177,13 +190,7 @@ async function check(s: Scenario): Promise<void> {
   assert.equal(result.modelId, want.by, 'the model named as the answer’s author');
   assert.equal(result.text, want.text, 'the stored text');
   if ('toolCalls' in want) assert.equal(result.toolCalls.length, want.toolCalls, 'the tool calls');
-  // What the member saw: the text events, a restart discarding what came before it.
-  let seen = '';
-  for (const e of events) {
-    if (e.type === 'text') seen += e.text;
-    if (e.type === 'fallback' && e.record.mode === 'restart') seen = '';
-  }
-  assert.equal(seen, result.text, 'the streamed text equals the stored text');
+  assert.equal(shownText(events), result.text, 'the streamed text equals the stored text');
 
   // The fallback record (SPEC §2.6): present exactly when the backup's words are in the answer.
   if ('fallback' in want && want.fallback) {
@@ -231,7 +238,6 @@ async function check(s: Scenario): Promise<void> {
     result.attempts.map((a) => a.role),
     want.calls.map((c, i) => (c.model === 'b1' ? 'backup' : i === 0 ? 'primary' : 'retry')),
   );
-  const made = want.calls.map((c) => expectedCall(c.b));
   assert.equal(
     result.malformedChunks,
     made.reduce((n, e) => n + e.malformed, 0),
@@ -251,11 +257,7 @@ async function check(s: Scenario): Promise<void> {
  * cancelled with the text the member had seen.
  */
 async function checkStop(s: Scenario, at: number): Promise<void> {
-  const client = new FakeClient({
-    a1: (n) => script(n === 1 ? s.primary : s.retry),
-    b1: () => script(s.backup),
-  });
-  const engine = createEngine({ client, health: new InMemoryHealth(), options: { quickRetryDelayMs: 1 } });
+  const { client, engine } = engineFor(s);
   const stop = new Cancellation();
   const events: AnswerEvent[] = [];
   let texts = 0;
@@ -283,12 +285,7 @@ async function checkStop(s: Scenario, at: number): Promise<void> {
   const last = events.at(-1)!;
   assert.ok(last.type === 'done');
   assert.equal(last.result.status, 'cancelled');
-  let seen = '';
-  for (const e of events) {
-    if (e.type === 'text') seen += e.text;
-    if (e.type === 'fallback' && e.record.mode === 'restart') seen = '';
-  }
-  assert.equal(last.result.text, seen, 'the cancelled answer keeps what the member saw');
+  assert.equal(last.result.text, shownText(events), 'the cancelled answer keeps what the member saw');
 }
 
 describe('executor: every generated failure script keeps SPEC §2.1–2.4', () => {
