@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import type { RunningServer } from '../src/index.js';
-import { BlackholeProxy, dropRedisPrefix, REDIS_TEST_URL, redisReachable } from './cluster-support.js';
+import { BlackholeProxy, dropRedisPrefix, REDIS_TEST_URL, redisOrSkip } from './cluster-support.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -32,11 +32,7 @@ async function signIn(server: RunningServer, email: string, password = 'wrong pa
 }
 
 test('sign-in throttle across instances sharing Redis', { timeout: 60_000 }, async (t) => {
-  if (!(await redisReachable())) {
-    if (process.env.CI === 'true')
-      throw new Error(`Redis not reachable at ${REDIS_TEST_URL} (required in CI)`);
-    return t.skip(`Redis not reachable at ${REDIS_TEST_URL}: skipped`);
-  }
+  if (!(await redisOrSkip(t))) return;
   const prefix = `understudy-test:${randomBytes(5).toString('hex')}:`;
   const url = new URL(REDIS_TEST_URL);
   const proxy = new BlackholeProxy({ host: url.hostname, port: Number(url.port || 6379) });
@@ -109,11 +105,7 @@ test(
   'an API key the bootstrap file revokes at one start is refused by the running instances at once',
   { timeout: 60_000 },
   async (t) => {
-    if (!(await redisReachable())) {
-      if (process.env.CI === 'true')
-        throw new Error(`Redis not reachable at ${REDIS_TEST_URL} (required in CI)`);
-      return t.skip(`Redis not reachable at ${REDIS_TEST_URL}: skipped`);
-    }
+    if (!(await redisOrSkip(t))) return;
     // Several instances need one database: PostgreSQL.
     const backend = await createPgBackend();
     if (!backend) return t.skip(`PostgreSQL not reachable at ${PG_ADMIN_URL}: skipped`);

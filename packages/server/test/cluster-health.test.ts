@@ -17,6 +17,7 @@ import {
   BlackholeProxy,
   dropRedisPrefix,
   freePort,
+  redisOrSkip,
   redisReachable,
   REDIS_TEST_URL,
 } from './cluster-support.js';
@@ -34,11 +35,7 @@ async function waitUntil(what: string, f: () => boolean | Promise<boolean>, ms =
 }
 
 test('RedisHealth shares breakers exactly and degrades within its bound', { timeout: 60_000 }, async (t) => {
-  if (!(await redisReachable())) {
-    if (process.env.CI === 'true')
-      throw new Error(`Redis not reachable at ${REDIS_TEST_URL} (required in CI)`);
-    return t.skip(`Redis not reachable at ${REDIS_TEST_URL}: skipped`);
-  }
+  if (!(await redisOrSkip(t))) return;
   const url = new URL(REDIS_TEST_URL);
   const proxy = new BlackholeProxy({ host: url.hostname, port: Number(url.port || 6379) });
   await proxy.start();

@@ -5,9 +5,28 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { TestContext } from 'node:test';
+import { systemClock, type Clock } from '@understudy/engine';
 import { Redis } from 'ioredis';
 
 export const REDIS_TEST_URL = process.env.UNDERSTUDY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/**
+ * True when Redis is there to test against. Otherwise the test is skipped with a line saying so,
+ * or fails under CI=true, where Redis is required.
+ */
+export async function redisOrSkip(t: TestContext): Promise<boolean> {
+  if (await redisReachable()) return true;
+  if (process.env.CI === 'true') throw new Error(`Redis not reachable at ${REDIS_TEST_URL} (required in CI)`);
+  t.skip(`Redis not reachable at ${REDIS_TEST_URL}: skipped`);
+  return false;
+}
+
+/** A clock whose time the test moves (health memory's cooldowns and windows); sleeps and timers stay real. */
+export function manualClock(): Clock & { advance(ms: number): void } {
+  let t = 1_000_000;
+  return { ...systemClock, now: () => t, advance: (ms) => void (t += ms) };
+}
 
 /** True when Redis answers a PING within a second. */
 export async function redisReachable(url = REDIS_TEST_URL): Promise<boolean> {

@@ -10,8 +10,6 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   InMemoryHealth,
-  systemClock,
-  type Clock,
   type FailureDetails,
   type HealthMemory,
   type TargetHealth,
@@ -21,7 +19,7 @@ import pino from 'pino';
 import { randomBytes } from 'node:crypto';
 import { logHealthChanges } from '../src/catalog/index.js';
 import { RedisHealth, RedisLink } from '../src/cluster/index.js';
-import { dropRedisPrefix, redisReachable, REDIS_TEST_URL } from './cluster-support.js';
+import { dropRedisPrefix, manualClock, redisOrSkip, REDIS_TEST_URL } from './cluster-support.js';
 import {
   forEachBackend,
   postCompletion,
@@ -51,12 +49,6 @@ function capturingLogger(level = 'info'): { log: pino.Logger; lines: Line[] } {
     },
   });
   return { log: pino({ level }, stream), lines };
-}
-
-/** A clock the test moves. */
-function manualClock(): Clock & { advance(ms: number): void } {
-  let t = 1_000_000;
-  return { ...systemClock, now: () => t, advance: (ms) => void (t += ms) };
 }
 
 const A: TargetRef = { providerId: 'alpha', modelId: 'alpha-large' };
@@ -207,11 +199,7 @@ test('health log: failures recorded at once in a shared store announce one openi
 });
 
 test('health log through Redis: the instance that sees a change tells it, the others stay quiet', async (t) => {
-  if (!(await redisReachable())) {
-    if (process.env.CI === 'true')
-      throw new Error(`Redis not reachable at ${REDIS_TEST_URL} (required in CI)`);
-    return t.skip(`Redis not reachable at ${REDIS_TEST_URL}: skipped`);
-  }
+  if (!(await redisOrSkip(t))) return;
   const prefix = `understudy-test:${randomBytes(5).toString('hex')}:`;
   const instance = async (id: string) => {
     const link = await RedisLink.open({

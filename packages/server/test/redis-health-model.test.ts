@@ -11,17 +11,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { test } from 'node:test';
-import {
-  InMemoryHealth,
-  type Clock,
-  type FailureDetails,
-  type TargetHealth,
-  type TargetRef,
-} from '@understudy/engine';
+import { InMemoryHealth, type FailureDetails, type TargetHealth, type TargetRef } from '@understudy/engine';
 import fc from 'fast-check';
 import pino from 'pino';
 import { RedisHealth, RedisLink } from '../src/cluster/index.js';
-import { dropRedisPrefix, redisReachable, REDIS_TEST_URL } from './cluster-support.js';
+import { dropRedisPrefix, manualClock, redisOrSkip, REDIS_TEST_URL } from './cluster-support.js';
 
 const TARGETS: TargetRef[] = [
   { providerId: 'org/p', modelId: 'org/m0' },
@@ -79,22 +73,6 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   },
 );
 
-/** A clock the steps move; Redis's timeout bounds still run on real timers. */
-function virtualClock(): Clock & { advance(ms: number): void } {
-  let now = Date.now();
-  return {
-    now: () => now,
-    advance(ms) {
-      now += ms;
-    },
-    sleep: (ms) => {
-      now += ms;
-      return Promise.resolve();
-    },
-    timer: () => ({ reset() {}, cancel() {} }),
-  };
-}
-
 /**
  * A target's health without the breakers' `updatedAt`: a breaker never written reads as fresh "now"
  * in one store and as of the first call that looked at it in the other, and nothing decides on it.
@@ -118,17 +96,13 @@ test(
   'RedisHealth decides as one in-process memory would, seen from either instance',
   { timeout: 180_000 },
   async (t) => {
-    if (!(await redisReachable())) {
-      if (process.env.CI === 'true')
-        throw new Error(`Redis not reachable at ${REDIS_TEST_URL} (required in CI)`);
-      return t.skip(`Redis not reachable at ${REDIS_TEST_URL}: skipped`);
-    }
+    if (!(await redisOrSkip(t))) return;
     const log = pino({ level: 'silent' });
     const numRuns = Number(process.env.PROPERTY_RUNS ?? 100);
     await fc.assert(
       fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 40 }), async (steps) => {
         const prefix = `understudy-test:${randomBytes(5).toString('hex')}:`;
-        const clock = virtualClock();
+        const clock = manualClock();
         // Generous timeouts: this is about what is decided, not the 100 ms bound (cluster-health.test).
         const links = await Promise.all(
           ['a', 'b'].map((id) =>
