@@ -518,29 +518,21 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
     await page.setViewportSize({ width: 1280, height: 820 });
     await page.goto('/settings/audit');
     const rows = page.getByRole('row');
-    const update = rows.filter({ hasText: 'Model changed' }).first();
-    await update.waitFor();
+    /** The "Old → new" cell of the newest row whose action reads `action`. */
+    const changeOf = (action: string) =>
+      rows.filter({ hasText: action }).first().locator('td').nth(3).innerText();
+    await rows.filter({ hasText: 'Model changed' }).first().waitFor();
     // Only the changed keys, in words; no JSON.
-    const change = await update.locator('td').nth(3).innerText();
+    const change = await changeOf('Model changed');
     assert.match(change, /label: Audit probe → Audit probe, renamed/);
     assert.match(change, /tags: a-rather-long-tag-number-0, .* → a-rather-long-tag-number-0, .*one-more/);
     assert.doesNotMatch(change, /tier|upstreamModel|[{}"]/);
-    const settingsRow = await rows
-      .filter({ hasText: 'Fallback settings changed' })
-      .first()
-      .locator('td')
-      .nth(3)
-      .innerText();
+    const settingsRow = await changeOf('Fallback settings changed');
     assert.match(settingsRow, /fallback\.mode: automatic → specific/);
     assert.match(settingsRow, /fallback\.model: — → sim-b-medium/);
-    const outageRow = await rows
-      .filter({ hasText: 'Simulated outage switched' })
-      .first()
-      .locator('td')
-      .nth(3)
-      .innerText();
+    const outageRow = await changeOf('Simulated outage switched');
     assert.match(outageRow, /^outage: \w+ → none$/);
-    const createRow = await rows.filter({ hasText: 'Model added' }).first().locator('td').nth(3).innerText();
+    const createRow = await changeOf('Model added');
     assert.match(createRow, /^New:\s/);
     assert.ok(createRow.includes(`upstreamModel: ${long}`), createRow);
     // Nothing is clipped or scrolls sideways: the table fits its box and the page fits the window.
