@@ -62,6 +62,25 @@ export const faultScenarioArb = fc.record({
 
 export type FaultScenario = typeof faultScenarioArb extends fc.Arbitrary<infer T> ? T : never;
 
+/** Faults that hold a response open until a timeout (5–15 s) ends it; only a Stop or a disconnect ends them sooner. */
+const hangArb: fc.Arbitrary<Fault> = fc.oneof(
+  fc.record({ fault: fc.constantFrom('no_response' as const, 'no_first_token' as const) }),
+  fc.record({ fault: fc.constant('stall_after' as const), after: fc.integer({ min: 0, max: 6 }) }),
+);
+
+/** A fault scenario in which, now and then, the primary or the backup hangs instead (for Stop and disconnects). */
+export const hangingScenarioArb: fc.Arbitrary<FaultScenario> = fc
+  .record({
+    faults: faultScenarioArb,
+    hang: fc.option(
+      fc.record({ on: fc.constantFrom('primary' as const, 'backup' as const), fault: hangArb }),
+      {
+        nil: undefined,
+      },
+    ),
+  })
+  .map(({ faults, hang }) => (hang ? { ...faults, [hang.on]: hang.fault } : faults));
+
 /**
  * Returns a function that sets the demo simulator up for a scenario: no fault left from the last
  * one, health memory that knows nothing, the fallback setting naming the scenario's backup, and the

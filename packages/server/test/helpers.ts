@@ -245,17 +245,19 @@ export async function setupOwner(server: RunningServer, email = 'owner@example.c
 }
 
 /**
- * Runs `fn` against a server on SQLite whose demo simulator answers at once, with its Owner set up
- * and signed in; stops the server and removes its data afterwards. For tests that send many requests.
+ * Runs `fn` against a server on SQLite whose demo simulator answers at once (or with
+ * `chunkDelayMs` between streamed chunks), with its Owner set up and signed in; stops the server
+ * and removes its data afterwards. For tests that send many requests.
  */
 export async function withInstantDemo(
   fn: (server: RunningServer, owner: Client) => Promise<void>,
+  chunkDelayMs = 0,
 ): Promise<void> {
   const tmp = tempDir();
   const server = await startTestServer({
     backend: { name: 'sqlite', dispose: async () => undefined },
     dataDir: tmp.dir,
-    env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '0' },
+    env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: String(chunkDelayMs) },
   });
   try {
     await fn(server, await setupOwner(server));
