@@ -8,16 +8,18 @@ import { after, before, describe, test } from 'node:test';
 import type { ProviderEvent } from '@understudy/engine';
 import fc from 'fast-check';
 import { Agent } from 'undici';
-import { createProviderClient, protocolFor, sseEvents } from '../src/index.js';
+import { createProviderClient } from '../src/index.js';
 import {
   TYPE_OF,
   baseUrlFor,
+  chunk,
   collect,
+  cutsArb,
   expected,
   fixtureBytes,
-  fromChunks,
   model,
   outcome,
+  parse,
   provider,
   splitAt,
   startServer,
@@ -30,24 +32,6 @@ import { blocks, reframe, styleArb } from './reframe.js';
 
 const utf8 = new TextEncoder();
 const PROTOCOLS: Protocol[] = ['openai', 'anthropic', 'google'];
-
-/** Runs bytes through exactly the driver's SSE path with a fresh parser. */
-function parse(protocol: Protocol, chunks: Uint8Array[]) {
-  const wire = protocolFor(TYPE_OF[protocol]);
-  assert.ok(wire);
-  const target = { provider: provider(TYPE_OF[protocol], 'http://unused'), model: model() };
-  const { parser } = wire.prepare(target, { messages: [{ role: 'user', content: 'Hi' }] });
-  return collect(sseEvents(parser, fromChunks(chunks), 1024 * 1024));
-}
-
-const cutsArb = fc.oneof(
-  fc.array(fc.nat(1_000_000), { maxLength: 60 }),
-  fc.constant('bytes' as const), // every byte its own chunk
-);
-
-function chunk(bytes: Uint8Array, cuts: number[] | 'bytes'): Uint8Array[] {
-  return cuts === 'bytes' ? [...bytes].map((b) => Uint8Array.of(b)) : splitAt(bytes, cuts);
-}
 
 for (const protocol of PROTOCOLS) {
   describe(`${protocol} streams under any framing`, () => {

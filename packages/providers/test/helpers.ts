@@ -1,4 +1,5 @@
 /** Test helpers: fixture loading, a local node:http server that observes its sockets, targets. */
+import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -9,6 +10,8 @@ import {
   type ProviderEvent,
   type ProviderType,
 } from '@understudy/engine';
+import fc from 'fast-check';
+import { protocolFor, sseEvents } from '../src/index.js';
 
 /** The key every fixture test uses; some error fixtures echo it, and it must never come back out. */
 export const KEY = 'understudy-fixture-key-7f3a9c';
@@ -264,4 +267,27 @@ export function splitAt(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[
 /** An async iterable over in-memory chunks. */
 export async function* fromChunks(chunks: readonly Uint8Array[]): AsyncGenerator<Uint8Array> {
   for (const c of chunks) yield c;
+}
+
+/** Runs bytes through exactly the driver's SSE path with a fresh parser. */
+export function parse(protocol: Protocol, chunks: Uint8Array[]) {
+  const wire = protocolFor(TYPE_OF[protocol]);
+  assert.ok(wire);
+  const target = { provider: provider(TYPE_OF[protocol], 'http://unused'), model: model() };
+  const { parser } = wire.prepare(target, { messages: [{ role: 'user', content: 'Hi' }] });
+  return collect(sseEvents(parser, fromChunks(chunks), 1024 * 1024));
+}
+
+/** Positions to cut a byte stream at (taken modulo its length). */
+export const positionsArb = fc.array(fc.nat(1_000_000), { maxLength: 60 });
+
+/** Where to cut a byte stream: arbitrary positions, or every byte on its own. */
+export const cutsArb = fc.oneof(
+  positionsArb,
+  fc.constant('bytes' as const), // every byte its own chunk
+);
+
+/** Bytes cut as `cutsArb` said. */
+export function chunk(bytes: Uint8Array, cuts: number[] | 'bytes'): Uint8Array[] {
+  return cuts === 'bytes' ? [...bytes].map((b) => Uint8Array.of(b)) : splitAt(bytes, cuts);
 }
