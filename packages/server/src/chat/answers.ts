@@ -135,6 +135,31 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
       .where('id', '=', messageId)
       .executeTakeFirst();
 
+  /**
+   * Inside a transaction that starts an answer: the conversation still exists (another tab may
+   * have deleted it since it was read: 404, rather than a foreign-key failure on insert) and has
+   * no answer being written (409). PostgreSQL locks its row so that two sends, or a send and a
+   * retry, cannot both pass; SQLite serialises writers.
+   */
+  const claimConversation = async (trx: Kysely<Database>, id: string): Promise<void> => {
+    const row = trx.selectFrom('conversations').select('id').where('id', '=', id);
+    if (!(await (ctx.storage.kind === 'postgres' ? row.forUpdate() : row).executeTakeFirst()))
+      throw notFound('conversation');
+    const busy = await trx
+      .selectFrom('messages')
+      .select('id')
+      .where('conversation_id', '=', id)
+      .where('status', '=', 'in_progress')
+      .executeTakeFirst();
+    if (busy)
+      // A code of its own: the web app then follows that answer instead of only showing the refusal.
+      throw new HttpError(
+        409,
+        'answer_in_progress',
+        'an answer is still being written in this conversation; wait or stop it first',
+      );
+  };
+
   /** The model this conversation's Mate answers with, or a clear 409 when it cannot answer. */
   const resolveModel = async (orgId: string, mateId: string) => {
     const mate = await db
@@ -173,23 +198,7 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
     const asstMsg = newId();
     // Stored before any provider is called: the member's message is never lost.
     const { seq, title } = await db.transaction().execute(async (trx) => {
-      // PostgreSQL: lock the conversation so two sends cannot both pass the check (SQLite serialises writers).
-      if (ctx.storage.kind === 'postgres') {
-        await trx.selectFrom('conversations').select('id').where('id', '=', id).forUpdate().execute();
-      }
-      const busy = await trx
-        .selectFrom('messages')
-        .select('id')
-        .where('conversation_id', '=', id)
-        .where('status', '=', 'in_progress')
-        .executeTakeFirst();
-      if (busy)
-        // A code of its own: the web app then follows that answer instead of only showing the refusal.
-        throw new HttpError(
-          409,
-          'answer_in_progress',
-          'an answer is still being written in this conversation; wait or stop it first',
-        );
+      await claimConversation(trx, id);
       const last = await lastMessage(trx, id);
       const s = (last?.seq ?? 0) + 1;
       const base = {
@@ -325,22 +334,26 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
         throw conflict(
           `only a failed, interrupted or stopped answer can be retried (this one is ${row.status})`,
         );
-      const last = await lastMessage(db, id);
-      if (last?.id !== messageId) throw conflict('only the last answer of a conversation can be retried');
       const { catalog, modelId } = await resolveModel(u.orgId, conv.mate_id);
-      const upd = await db
-        .updateTable('messages')
-        .set({
-          content: '',
-          status: 'in_progress',
-          ...startedAnswerColumns(catalog, modelId),
-          owner_instance: ctx.instanceId,
-          updated_at: nowIso(),
-        })
-        .where('id', '=', messageId)
-        .where('status', '=', row.status)
-        .executeTakeFirst();
-      if (Number(upd.numUpdatedRows) !== 1) throw conflict('that answer is already being retried');
+      // One transaction with the send's claim: a message sent meanwhile, or a delete, is seen here.
+      await db.transaction().execute(async (trx) => {
+        await claimConversation(trx, id);
+        const last = await lastMessage(trx, id);
+        if (last?.id !== messageId) throw conflict('only the last answer of a conversation can be retried');
+        const upd = await trx
+          .updateTable('messages')
+          .set({
+            content: '',
+            status: 'in_progress',
+            ...startedAnswerColumns(catalog, modelId),
+            owner_instance: ctx.instanceId,
+            updated_at: nowIso(),
+          })
+          .where('id', '=', messageId)
+          .where('status', '=', row.status)
+          .executeTakeFirst();
+        if (Number(upd.numUpdatedRows) !== 1) throw conflict('that answer is already being retried');
+      });
       await answer(
         reply,
         { conv, messageId, upToSeq: row.seq, catalog, modelId },
