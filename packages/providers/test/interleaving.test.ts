@@ -9,10 +9,11 @@
  * chunks, thought parts, repeated cumulative usage; OpenAI's role chunk, index-keyed tool deltas
  * interleaved, the usage-only chunk. The stream is then re-framed and cut at arbitrary bytes and
  * decoded through the driver's SSE path. The oracle is the logical answer: its text, its calls
- * (ids, names, arguments that parse to the same JSON), one finish with the reason the provider
- * docs give for the wire word sent (wire-encoders.ts, never the adapters' own mapping), its usage,
- * and nothing malformed. In-stream error events cut in after any event must surface with the
- * reason the error fixtures record and exactly the text sent before them.
+ * (ids, names, arguments that parse to the same JSON, `{}` for a call without parameters, which
+ * Anthropic streams no argument text for and Gemini may send without `args`), one finish with the
+ * reason the provider docs give for the wire word sent (wire-encoders.ts, never the adapters' own
+ * mapping), its usage, and nothing malformed. In-stream error events cut in after any event must
+ * surface with the reason the error fixtures record and exactly the text sent before them.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';

@@ -9,7 +9,7 @@
 import type { FinishReason } from '@understudy/engine';
 import fc, { type JsonValue } from 'fast-check';
 
-/** A tool call of the answer. `geminiId`: whether Gemini sends its (optional) id. */
+/** A tool call of the answer (`args` `{}`: no parameters). `geminiId`: whether Gemini sends its id. */
 export interface ToolCall {
   id: string;
   name: string;
@@ -53,9 +53,16 @@ const pieceArb = fc.oneof(
 const toolArb = fc.record({
   id: fc.stringMatching(/^[A-Za-z0-9_]{1,24}$/),
   name: fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,15}$/),
-  args: fc.dictionary(fc.string({ unit: 'grapheme', maxLength: 6 }), fc.jsonValue({ maxDepth: 2 }), {
-    maxKeys: 4,
-  }),
+  // `{}` (a tool without parameters) about one call in three.
+  args: fc.oneof(
+    { weight: 1, arbitrary: fc.constant({}) },
+    {
+      weight: 4,
+      arbitrary: fc.dictionary(fc.string({ unit: 'grapheme', maxLength: 6 }), fc.jsonValue({ maxDepth: 2 }), {
+        maxKeys: 4,
+      }),
+    },
+  ),
   geminiId: fc.boolean(),
 });
 
@@ -203,12 +210,13 @@ export function anthropicStream(a: Answer, t: Tape): WireEvent[] {
         data: { type: 'citations_delta', citation: { cited_text: 'not the answer' } },
       });
   }
+  // A call without parameters streams no argument text: no delta, or an empty one.
   const toolBlocks = a.tools.map((tool): Part[] => [
     { data: { type: 'tool_use', id: tool.id, name: tool.name, input: {} } },
     ...(t.oneIn(2) ? [{ data: { type: 'input_json_delta', partial_json: '' } }] : []),
-    ...t
-      .cut(spell(tool.args, style))
-      .map((json) => ({ data: { type: 'input_json_delta', partial_json: json } })),
+    ...(Object.keys(tool.args).length === 0 ? [] : t.cut(spell(tool.args, style))).map((json) => ({
+      data: { type: 'input_json_delta', partial_json: json },
+    })),
   ]);
   const thinking = (): Part[] =>
     t.oneIn(3)
@@ -266,7 +274,12 @@ export function googleStream(a: Answer, t: Tape): WireEvent[] {
   const texts = a.text.flatMap((p) => t.cut(p)).map((text): Part => ({ part: { text }, text }));
   const calls = a.tools.map((tool): Part => ({
     part: {
-      functionCall: { ...(tool.geminiId && { id: tool.id }), name: tool.name, args: tool.args },
+      functionCall: {
+        ...(tool.geminiId && { id: tool.id }),
+        name: tool.name,
+        // A call without parameters has `args: {}` or no args at all.
+        ...((Object.keys(tool.args).length > 0 || !t.oneIn(2)) && { args: tool.args }),
+      },
       ...(t.oneIn(3) && { thoughtSignature: 'CiQBVKhc7vB' }),
     },
     text: '',
@@ -341,6 +354,7 @@ export function openaiStream(a: Answer, t: Tape): WireEvent[] {
   const texts = a.text
     .flatMap((p) => t.cut(p))
     .map((content): Delta => ({ delta: { content }, text: content }));
+  // A call without parameters sends "{}", like any other arguments.
   const tools = a.tools.map((tool, index): Delta[] => {
     const [first = '', ...rest] = t.oneIn(2)
       ? ['', ...t.cut(spell(tool.args, style))]

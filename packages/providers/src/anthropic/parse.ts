@@ -31,6 +31,8 @@ function inputTokens(u: JsonObject): number | undefined {
 /** Per-response state: content-block index → tool-call index, usage so far, prefill joiner. */
 class AnthropicState {
   readonly toolIndex = new Map<number, number>();
+  /** Open tool blocks that have yielded no argument text yet. */
+  readonly bare = new Set<number>();
   input = 0;
   constructor(readonly prefill: PrefillJoiner) {}
 
@@ -48,6 +50,7 @@ class AnthropicState {
   ): void {
     const index = this.toolIndex.size;
     this.toolIndex.set(block, index);
+    if (args === '') this.bare.add(block);
     out.push({
       type: 'tool_call',
       index,
@@ -55,6 +58,16 @@ class AnthropicState {
       ...(name !== undefined && { name }),
       argumentsDelta: args,
     });
+  }
+
+  /**
+   * Ends a tool block. A call without parameters streams no argument text (no input_json_delta, or
+   * only empty ones), and "" is not JSON: it gets `{}`, as OpenAI sends for such a call.
+   */
+  toolStop(block: number, out: ProviderEvent[]): void {
+    const index = this.toolIndex.get(block);
+    if (index !== undefined && this.bare.delete(block))
+      out.push({ type: 'tool_call', index, argumentsDelta: '{}' });
   }
 }
 
@@ -77,13 +90,22 @@ function streamEvent(type: string, root: JsonObject, s: AnthropicState, out: Pro
       const delta = obj(root.delta);
       if (delta?.type === 'text_delta') s.text(str(delta.text) ?? '', out);
       else if (delta?.type === 'input_json_delta') {
-        const index = s.toolIndex.get(num(root.index) ?? -1);
+        const block = num(root.index) ?? -1;
+        const index = s.toolIndex.get(block);
         const json = str(delta.partial_json) ?? '';
-        if (index !== undefined && json !== '') out.push({ type: 'tool_call', index, argumentsDelta: json });
+        if (index !== undefined && json !== '') {
+          s.bare.delete(block);
+          out.push({ type: 'tool_call', index, argumentsDelta: json });
+        }
       }
       return;
     }
+    case 'content_block_stop':
+      s.toolStop(num(root.index) ?? -1, out);
+      return;
     case 'message_delta': {
+      // The content is over: a tool block a server left open ends here, before the finish.
+      for (const block of [...s.bare]) s.toolStop(block, out);
       const u = obj(root.usage);
       const output = num(u?.output_tokens);
       if (u && output !== undefined) {
@@ -95,7 +117,7 @@ function streamEvent(type: string, root: JsonObject, s: AnthropicState, out: Pro
       if (stop) out.push({ type: 'finish', reason: anthropicFinish(stop) });
       return;
     }
-    // ping, content_block_stop, message_stop and unknown future events carry no content.
+    // ping, message_stop and unknown future events carry no content.
   }
 }
 
