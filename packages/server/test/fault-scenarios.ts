@@ -15,9 +15,10 @@ export const QUESTION = 'Tell me about lighthouses.';
 /** The demo simulator's answer length (startDemo). */
 export const DEMO_ANSWER_WORDS = 60;
 
-type Fault = Omit<FaultRule, 'provider' | 'id'> | undefined;
+export type Fault = Omit<FaultRule, 'provider' | 'id'> | undefined;
 
-const faultArb: fc.Arbitrary<Fault> = fc.oneof(
+/** What one model does: answers (undefined), or fails in one of the simulator's ways that need no waiting. */
+export const faultArb: fc.Arbitrary<Fault> = fc.oneof(
   { arbitrary: fc.constant(undefined), weight: 3 },
   fc.record({
     fault: fc.constantFrom(

@@ -21,6 +21,7 @@ import {
 import { answerContext } from './context.js';
 import { findConversation } from './conversations.js';
 import { blankAnswerColumns, messageView, startedAnswerColumns } from './messages.js';
+import { DELETED_WHILE_WRITTEN } from './runs.js';
 import { openSse, type SseStream } from './sse.js';
 import { defaultTitle, titleFromMessage } from './titles.js';
 import { streamRun } from './viewer.js';
@@ -70,8 +71,8 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
     let sent = '';
     void (async () => {
       const until = Date.now() + FOLLOW_MAX_MS;
-      let row: MessagesTable | undefined = first;
-      while (!sse.closed && row && Date.now() < until) {
+      let row: MessagesTable = first;
+      while (!sse.closed && Date.now() < until) {
         if (row.content.startsWith(sent) && row.content.length > sent.length) {
           sse.send('text', { text: row.content.slice(sent.length) });
           sent = row.content;
@@ -83,7 +84,20 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
         // A slow viewer is sent the text saved meanwhile in one piece once it has read the last.
         await sse.ready();
         await new Promise((r) => setTimeout(r, FOLLOW_POLL_MS));
-        row = await db.selectFrom('messages').selectAll().where('id', '=', first.id).executeTakeFirst();
+        const next = await db
+          .selectFrom('messages')
+          .selectAll()
+          .where('id', '=', first.id)
+          .executeTakeFirst();
+        if (!next) {
+          // Its conversation was deleted meanwhile: the same final event the writing instance sends.
+          sse.send('error', {
+            error: DELETED_WHILE_WRITTEN,
+            message: messageView({ ...row, status: 'failed' }),
+          });
+          break;
+        }
+        row = next;
       }
       sse.end();
     })().catch((err: unknown) => {
@@ -312,11 +326,9 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
           await new Promise((r) => setTimeout(r, 100));
         }
       }
-      const row = await db
-        .selectFrom('messages')
-        .selectAll()
-        .where('id', '=', messageId)
-        .executeTakeFirstOrThrow();
+      // Gone if its conversation was deleted meanwhile (by another tab, through any instance).
+      const row = await findMessage(id, messageId);
+      if (!row) throw notFound('message');
       return messageView(row);
     },
   );

@@ -70,6 +70,12 @@ function unsavedView(input: RunInput, columns: Partial<MessagesTable>) {
   });
 }
 
+/** The final error of an answer whose conversation (or Mate) was deleted while it was written. */
+export const DELETED_WHILE_WRITTEN = {
+  reason: 'deleted',
+  message: 'this conversation was deleted while the answer was being written',
+};
+
 /** The registry of answers in flight. */
 export class AnswerRuns {
   private readonly runs = new Map<
@@ -256,10 +262,9 @@ export class AnswerRuns {
       // or the database failed: followers still get a final event, so that their streams end.
       if (!saveFailed)
         log.info({ messageId: input.messageId }, 'answer finished after its message was deleted');
-      const reason = saveFailed ? 'internal' : 'deleted';
       const error = saveFailed
-        ? { reason, message: 'the answer could not be saved; the server log has details' }
-        : { reason, message: 'this conversation was deleted while the answer was being written' };
+        ? { reason: 'internal', message: 'the answer could not be saved; the server log has details' }
+        : DELETED_WHILE_WRITTEN;
       emit({ type: 'error', error, message: unsavedView(input, { content: text, ...columns }) });
       return;
     }
