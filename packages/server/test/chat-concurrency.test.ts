@@ -13,9 +13,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { actionArb, checkActions, checkConversations, describe, Member } from './concurrency-support.js';
+import {
+  actionArb,
+  checkActions,
+  checkConversations,
+  describe,
+  Member,
+  untilQuiet,
+} from './concurrency-support.js';
 import { DEMO_ANSWER_WORDS, faultScenarioArb, scenarioStage } from './fault-scenarios.js';
-import { forEachBackend, setupOwner, startTestServer, tempDir, waitFor } from './helpers.js';
+import { forEachBackend, setupOwner, startTestServer, tempDir } from './helpers.js';
 
 test('the web chat under concurrent actions', { timeout: 300_000 }, async (t) => {
   await forEachBackend(t, async (t, backend) => {
@@ -39,26 +46,11 @@ test('the web chat under concurrent actions', { timeout: 300_000 }, async (t) =>
           fc.array(actionArb(1), { minLength: 2, maxLength: 12 }),
           async (s, actions) => {
             await stage(s);
-            const convs = await Promise.all(
-              [0, 1].map(
-                async () =>
-                  (await owner.post<{ id: string }>('/api/conversations', { mateId: mate })).body.id,
-              ),
-            );
+            const convs = await member.twoConversations(mate);
             const done = await member.actAll(actions, convs);
             const said = `${JSON.stringify(s)} ${describe(done)}`;
             checkActions(done, seen, said);
-            // Quiet: no answer running, no provider response open.
-            await waitFor(
-              'no answer running',
-              async () => (server.ctx.answers.size === 0 ? true : undefined),
-              10_000,
-            );
-            await waitFor(
-              'no provider response open',
-              async () => (sim.sockets().active === 0 ? true : undefined),
-              5000,
-            );
+            await untilQuiet([server], sim);
             await checkConversations(member, done, convs, DEMO_ANSWER_WORDS, said);
           },
         ),

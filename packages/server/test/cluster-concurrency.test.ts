@@ -17,7 +17,14 @@ import { startSimulator, type Simulator } from '@understudy/simulator';
 import fc from 'fast-check';
 import type { RunningServer } from '../src/index.js';
 import { dropRedisPrefix, redisOrSkip, REDIS_TEST_URL } from './cluster-support.js';
-import { actionArb, checkActions, checkConversations, describe, Member } from './concurrency-support.js';
+import {
+  actionArb,
+  checkActions,
+  checkConversations,
+  describe,
+  Member,
+  untilQuiet,
+} from './concurrency-support.js';
 import { faultArb } from './fault-scenarios.js';
 import {
   Client,
@@ -27,7 +34,6 @@ import {
   readSse,
   startTestServer,
   tempDir,
-  waitFor,
 } from './helpers.js';
 
 const ADMIN = { email: 'admin@acme.test', password: 'correct horse battery staple' };
@@ -124,24 +130,11 @@ test('the web chat under concurrent actions through two instances', { timeout: 3
           for (const s of servers) for (const key of breakers) await s.ctx.health.reset(key);
           if (primary) sim.setFault({ ...primary, provider: 'pa' });
           if (backup) sim.setFault({ ...backup, provider: 'pb' });
-          const convs = await Promise.all(
-            [0, 1].map(
-              async () => (await viaA.post<{ id: string }>('/api/conversations', { mateId: mate })).body.id,
-            ),
-          );
+          const convs = await member.twoConversations(mate);
           const done = await member.actAll(actions, convs);
           const said = `${JSON.stringify({ primary, backup })} ${describe(done)}`;
           checkActions(done, seen, said);
-          await waitFor(
-            'no answer running on either instance',
-            async () => (servers.every((s) => s.ctx.answers.size === 0) ? true : undefined),
-            10_000,
-          );
-          await waitFor(
-            'no provider response open',
-            async () => (sim.sockets().active === 0 ? true : undefined),
-            5000,
-          );
+          await untilQuiet(servers, sim);
           await checkConversations(member, done, convs, WORDS, said);
         },
       ),

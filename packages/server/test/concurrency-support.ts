@@ -5,9 +5,10 @@
  * moments, each action through any instance.
  */
 import assert from 'node:assert/strict';
-import { expectedAnswer } from '@understudy/simulator';
+import { expectedAnswer, type Simulator } from '@understudy/simulator';
 import fc from 'fast-check';
-import { rawPost, readSse, type Client, type SseEvent } from './helpers.js';
+import type { RunningServer } from '../src/index.js';
+import { rawPost, readSse, waitFor, type Client, type SseEvent } from './helpers.js';
 
 /** A stored message, as the conversation API shows it. */
 export interface Stored {
@@ -57,6 +58,13 @@ const OK: Record<string, number[]> = {
 export class Member {
   private sent = 0;
   constructor(private readonly clients: readonly Client[]) {}
+
+  /** Two new conversations with the Mate `mateId`, for one run of actions. */
+  async twoConversations(mateId: string): Promise<string[]> {
+    const open = async () =>
+      (await this.clients[0]!.post<{ id: string }>('/api/conversations', { mateId })).body.id;
+    return [await open(), await open()];
+  }
 
   /** The conversation's messages, or undefined once it is deleted. */
   async messagesOf(conv: string): Promise<Stored[] | undefined> {
@@ -132,6 +140,20 @@ export function checkActions(done: readonly Done[], seen: Map<string, number>, s
     assert.equal(ends.length, 1, `one end per stream: ${said}`);
     assert.equal(d.events.at(-1), ends[0], `the end is last: ${said}`);
   }
+}
+
+/** Waits until no answer runs on any of `servers` and no provider response is open. */
+export async function untilQuiet(servers: readonly RunningServer[], sim: Simulator): Promise<void> {
+  await waitFor(
+    'no answer running',
+    async () => (servers.every((s) => s.ctx.answers.size === 0) ? true : undefined),
+    10_000,
+  );
+  await waitFor(
+    'no provider response open',
+    async () => (sim.sockets().active === 0 ? true : undefined),
+    5000,
+  );
 }
 
 /**
