@@ -152,20 +152,20 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
   /**
    * Inside a transaction that starts an answer: the conversation still exists (another tab may
    * have deleted it since it was read: 404, rather than a foreign-key failure on insert) and has
-   * no answer being written (409). PostgreSQL locks its row so that two sends, or a send and a
-   * retry, cannot both pass; SQLite serialises writers.
+   * no answer being written but `retried` (409). PostgreSQL locks its row so that two sends, or a
+   * send and a retry, cannot both pass; SQLite serialises writers.
    */
-  const claimConversation = async (trx: Kysely<Database>, id: string): Promise<void> => {
+  const claimConversation = async (trx: Kysely<Database>, id: string, retried?: string): Promise<void> => {
     const row = trx.selectFrom('conversations').select('id').where('id', '=', id);
     if (!(await (ctx.storage.kind === 'postgres' ? row.forUpdate() : row).executeTakeFirst()))
       throw notFound('conversation');
-    const busy = await trx
+    let busy = trx
       .selectFrom('messages')
       .select('id')
       .where('conversation_id', '=', id)
-      .where('status', '=', 'in_progress')
-      .executeTakeFirst();
-    if (busy)
+      .where('status', '=', 'in_progress');
+    if (retried !== undefined) busy = busy.where('id', '!=', retried);
+    if (await busy.executeTakeFirst())
       // A code of its own: the web app then follows that answer instead of only showing the refusal.
       throw new HttpError(
         409,
@@ -348,10 +348,9 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
         );
       const { catalog, modelId } = await resolveModel(u.orgId, conv.mate_id);
       // One transaction with the send's claim: a message sent meanwhile, or a delete, is seen here.
+      // Locks in the order every writer takes them, the message before its conversation (a delete
+      // and an answer's save do too): the other order deadlocks against a delete on PostgreSQL.
       await db.transaction().execute(async (trx) => {
-        await claimConversation(trx, id);
-        const last = await lastMessage(trx, id);
-        if (last?.id !== messageId) throw conflict('only the last answer of a conversation can be retried');
         const upd = await trx
           .updateTable('messages')
           .set({
@@ -364,7 +363,17 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
           .where('id', '=', messageId)
           .where('status', '=', row.status)
           .executeTakeFirst();
-        if (Number(upd.numUpdatedRows) !== 1) throw conflict('that answer is already being retried');
+        if (Number(upd.numUpdatedRows) !== 1) {
+          const still = await trx
+            .selectFrom('messages')
+            .select('id')
+            .where('id', '=', messageId)
+            .executeTakeFirst();
+          throw still ? conflict('that answer is already being retried') : notFound('assistant message');
+        }
+        await claimConversation(trx, id, messageId);
+        const last = await lastMessage(trx, id);
+        if (last?.id !== messageId) throw conflict('only the last answer of a conversation can be retried');
       });
       await answer(
         reply,
