@@ -22,7 +22,7 @@ import {
   untilQuiet,
 } from './concurrency-support.js';
 import { DEMO_ANSWER_WORDS, faultScenarioArb, scenarioStage } from './fault-scenarios.js';
-import { forEachBackend, setupOwner, startTestServer, tempDir } from './helpers.js';
+import { forEachBackend, setupOwner, startTestServer, tempDir, searchOptions } from './helpers.js';
 
 test('the web chat under concurrent actions', { timeout: 300_000 }, async (t) => {
   await forEachBackend(t, async (t, backend) => {
@@ -39,7 +39,6 @@ test('the web chat under concurrent actions', { timeout: 300_000 }, async (t) =>
       const mate = (await owner.post<{ id: string }>('/api/mates', { name: 'Ada' })).body.id;
       const member = new Member([owner]);
       const seen = new Map<string, number>();
-      const numRuns = Number(process.env.PROPERTY_RUNS ?? 40);
       await fc.assert(
         fc.asyncProperty(
           faultScenarioArb,
@@ -54,7 +53,7 @@ test('the web chat under concurrent actions', { timeout: 300_000 }, async (t) =>
             await checkConversations(member, done, convs, DEMO_ANSWER_WORDS, said);
           },
         ),
-        { numRuns, includeErrorInReport: true },
+        searchOptions(40, 120_000),
       );
       t.diagnostic(`actions: ${JSON.stringify(Object.fromEntries([...seen].sort()))}`);
       // Outcomes a default run reaches with room to spare (the rarest, a retry that runs: ~10 of 40 runs).

@@ -13,7 +13,15 @@ import { test } from 'node:test';
 import { expectedAnswer } from '@understudy/simulator';
 import fc from 'fast-check';
 import { DEMO_ANSWER_WORDS, hangingScenarioArb, QUESTION, scenarioStage } from './fault-scenarios.js';
-import { rawPost, readSse, waitFor, withInstantDemo, type Client, type SseEvent } from './helpers.js';
+import {
+  rawPost,
+  readSse,
+  waitFor,
+  withInstantDemo,
+  type Client,
+  type SseEvent,
+  searchOptions,
+} from './helpers.js';
 
 interface Stored {
   id: string;
@@ -102,7 +110,6 @@ test('Stop at any moment cancels upstream and keeps what was shown', { timeout: 
       (await owner.get<{ messages: Stored[] }>(`/api/conversations/${conv}`)).body.messages;
     /** Where Stop landed and how the answer ended, to show (and check) that the search reaches each. */
     const seen = new Map<string, number>();
-    const numRuns = Number(process.env.PROPERTY_RUNS ?? 150);
     await fc.assert(
       fc.asyncProperty(stopScenarioArb, async (s) => {
         await stage(s.faults);
@@ -171,7 +178,7 @@ test('Stop at any moment cancels upstream and keeps what was shown', { timeout: 
         seen.set(outcome, (seen.get(outcome) ?? 0) + 1);
         sim.clearAttempts();
       }),
-      { numRuns, includeErrorInReport: true },
+      searchOptions(150, 150_000),
     );
     t.diagnostic(`outcomes: ${JSON.stringify(Object.fromEntries(seen))}`);
     const count = (f: (k: string) => boolean) =>

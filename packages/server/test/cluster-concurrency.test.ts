@@ -34,6 +34,7 @@ import {
   readSse,
   startTestServer,
   tempDir,
+  searchOptions,
 } from './helpers.js';
 
 const ADMIN = { email: 'admin@acme.test', password: 'correct horse battery staple' };
@@ -119,7 +120,6 @@ test('the web chat under concurrent actions through two instances', { timeout: 3
     const member = new Member([viaA, viaB]);
     const mate = (await viaA.post<{ id: string }>('/api/mates', { name: 'Ada' })).body.id;
     const seen = new Map<string, number>();
-    const numRuns = Number(process.env.PROPERTY_RUNS ?? 60);
     await fc.assert(
       fc.asyncProperty(
         faultArb,
@@ -138,7 +138,7 @@ test('the web chat under concurrent actions through two instances', { timeout: 3
           await checkConversations(member, done, convs, WORDS, said);
         },
       ),
-      { numRuns, includeErrorInReport: true },
+      searchOptions(60, 150_000),
     );
     t.diagnostic(`actions: ${JSON.stringify(Object.fromEntries([...seen].sort()))}`);
     // Outcomes a default run reaches with room to spare (a retry that runs is rarer here: not required).

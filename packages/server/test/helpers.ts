@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import fc from 'fast-check';
 import pg from 'pg';
 import pino from 'pino';
 import { Writable } from 'node:stream';
@@ -382,4 +383,18 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/**
+ * fast-check options for a property over real servers: `defaultRuns` runs (PROPERTY_RUNS sets
+ * another count, and then no bound on the whole run, for a longer search). A case that takes more
+ * than 30 s is a failure (a hang is reported with its case, not as the test's timeout), and the
+ * whole run, shrinking included, is bounded by `budgetMs`: a failure found on a loaded machine,
+ * where each failing case can take seconds, is reported shrunk as far as the time allowed, within
+ * the test's timeout.
+ */
+export function searchOptions(defaultRuns: number, budgetMs: number) {
+  const runs = process.env.PROPERTY_RUNS;
+  const plugins = [fc.timeout(30_000), ...(runs === undefined ? [fc.interruptAfterTimeLimit(budgetMs)] : [])];
+  return { numRuns: Number(runs ?? defaultRuns), includeErrorInReport: true, plugins };
 }

@@ -32,11 +32,13 @@ export function openSse(reply: FastifyReply, o: { stallMs?: number; close?: bool
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, o.close ? { ...SSE_HEADERS, connection: 'close' } : SSE_HEADERS);
-  let closed = false;
+  // A viewer may have left before the stream opened: its 'close' has fired already.
+  let closed = res.destroyed;
   const closers: (() => void)[] = [];
   // Heartbeat comments keep proxies from closing an idle stream while a slow model thinks (a
   // socket that is still full is not idle, and more bytes would not help it).
   const beat = setInterval(() => !closed && !res.writableNeedDrain && res.write(': ping\n\n'), 15_000);
+  if (closed) clearInterval(beat);
   res.on('close', () => {
     closed = true;
     clearInterval(beat);
@@ -58,7 +60,8 @@ export function openSse(reply: FastifyReply, o: { stallMs?: number; close?: bool
     },
     ready: () => drained(res, undefined, stallMs),
     onClose(fn) {
-      closers.push(fn);
+      if (closed) fn();
+      else closers.push(fn);
     },
   };
 }

@@ -126,11 +126,14 @@ export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): Api
       const { id: modelId, providerId } = modelOf(catalog, body.model);
       // Tracked until its response is over, so that a graceful stop waits for it.
       const answer = inFlight.begin();
-      reply.raw.on('close', () => {
+      const gone = () => {
         // The API client went away: cancel upstream (SPEC §2.1), unlike the web chat.
         if (!reply.raw.writableFinished) answer.clientGone();
         answer.end();
-      });
+      };
+      // A client that left while the request was authenticated and read has had its 'close' already.
+      if (reply.raw.destroyed) gone();
+      else reply.raw.on('close', gone);
       const events = ctx.engineFor(p.orgId).answer({
         catalog,
         modelId,
