@@ -61,7 +61,18 @@ async function askAndLeave(
       signal: client.signal,
     });
     if (s.atChunk === 0) leave();
-    for await (const _ of r.body ?? []) if (++chunks >= s.atChunk) leave();
+    // The client's own read is raced with its abort: the body iteration of Node's fetch was seen
+    // to wait for ever after an abort that landed as the answer ended (about once in 700 runs,
+    // with the upstream call already over), which is the test client's trouble, not the server's.
+    const gone = new Promise<never>((_, reject) => {
+      client.signal.addEventListener('abort', () => reject(new Error('left')), { once: true });
+      if (client.signal.aborted) reject(new Error('left'));
+    });
+    gone.catch(() => undefined);
+    const read = async () => {
+      for await (const _ of r.body ?? []) if (++chunks >= s.atChunk) leave();
+    };
+    await Promise.race([read(), gone]);
   } catch (err) {
     if (!client.signal.aborted) throw err;
   } finally {
