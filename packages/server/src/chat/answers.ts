@@ -140,9 +140,9 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
     });
   };
 
-  /** A message of the conversation `id` (already checked to be the caller's), if there is one. */
-  const findMessage = (id: string, messageId: string) =>
-    db
+  /** A message of the conversation `id` (already checked to be the caller's), if there is one; `q` a transaction to read in. */
+  const findMessage = (id: string, messageId: string, q: Kysely<Database> = db) =>
+    q
       .selectFrom('messages')
       .selectAll()
       .where('conversation_id', '=', id)
@@ -364,11 +364,8 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
           .where('status', '=', row.status)
           .executeTakeFirst();
         if (Number(upd.numUpdatedRows) !== 1) {
-          const still = await trx
-            .selectFrom('messages')
-            .select('id')
-            .where('id', '=', messageId)
-            .executeTakeFirst();
+          // Read in the transaction: on SQLite its one connection is held by it.
+          const still = await findMessage(id, messageId, trx);
           throw still ? conflict('that answer is already being retried') : notFound('assistant message');
         }
         await claimConversation(trx, id, messageId);
