@@ -16,17 +16,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import pg from 'pg';
 import type { RunningServer } from '../src/index.js';
-import {
-  createPgBackend,
-  PG_ADMIN_URL,
-  rawPost,
-  readSse,
-  setupOwner,
-  startTestServer,
-  tempDir,
-  waitFor,
-  type Client,
-} from './helpers.js';
+import { rawPost, readSse, waitFor, withPgDemo, type Client } from './helpers.js';
 
 interface Race {
   server: RunningServer;
@@ -41,49 +31,44 @@ interface Race {
   release(...statements: [string, string[]][]): Promise<void>;
 }
 
+/** Runs `fn` on a PostgreSQL demo server, with a Mate and a connection of the test's own to hold locks. */
 async function withRace(t: TestContext, fn: (r: Race) => Promise<void>): Promise<void> {
-  const backend = await createPgBackend();
-  if (!backend) return t.skip(`PostgreSQL not reachable at ${PG_ADMIN_URL}: skipped`);
-  const tmp = tempDir();
-  const server = await startTestServer({ backend, dataDir: tmp.dir });
-  const holder = new pg.Client({ connectionString: backend.databaseUrl });
-  await holder.connect();
-  try {
-    const owner = await setupOwner(server);
-    const mate = (await owner.post<{ id: string }>('/api/mates', { name: 'Ada' })).body.id;
-    await fn({
-      server,
-      owner,
-      conversation: async () =>
-        (await owner.post<{ id: string }>('/api/conversations', { mateId: mate })).body.id,
-      async lock(conv) {
-        await holder.query('BEGIN');
-        await holder.query('SELECT id FROM conversations WHERE id = $1 FOR UPDATE', [conv]);
-      },
-      waiters: async (n) =>
-        void (await waitFor(
-          `${n} queries waiting for a lock`,
-          async () => {
-            // pg_stat_activity is read once per transaction unless its snapshot is cleared.
-            await holder.query('SELECT pg_stat_clear_snapshot()');
-            const r = await holder.query<{ n: string }>(
-              "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
-            );
-            return Number(r.rows[0]?.n) >= n ? true : undefined;
-          },
-          5000,
-        )),
-      async release(...statements) {
-        for (const [q, params] of statements) await holder.query(q, params);
-        await holder.query('COMMIT');
-      },
-    });
-  } finally {
-    await holder.end();
-    await server.close();
-    tmp.remove();
-    await backend.dispose();
-  }
+  await withPgDemo(t, async (server, owner, databaseUrl) => {
+    const holder = new pg.Client({ connectionString: databaseUrl });
+    await holder.connect();
+    try {
+      const mate = (await owner.post<{ id: string }>('/api/mates', { name: 'Ada' })).body.id;
+      await fn({
+        server,
+        owner,
+        conversation: async () =>
+          (await owner.post<{ id: string }>('/api/conversations', { mateId: mate })).body.id,
+        async lock(conv) {
+          await holder.query('BEGIN');
+          await holder.query('SELECT id FROM conversations WHERE id = $1 FOR UPDATE', [conv]);
+        },
+        waiters: async (n) =>
+          void (await waitFor(
+            `${n} queries waiting for a lock`,
+            async () => {
+              // pg_stat_activity is read once per transaction unless its snapshot is cleared.
+              await holder.query('SELECT pg_stat_clear_snapshot()');
+              const r = await holder.query<{ n: string }>(
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+              );
+              return Number(r.rows[0]?.n) >= n ? true : undefined;
+            },
+            5000,
+          )),
+        async release(...statements) {
+          for (const [q, params] of statements) await holder.query(q, params);
+          await holder.query('COMMIT');
+        },
+      });
+    } finally {
+      await holder.end();
+    }
+  });
 }
 
 test('a send racing a delete of its conversation is told it is gone (PostgreSQL)', async (t) => {

@@ -246,17 +246,18 @@ export async function setupOwner(server: RunningServer, email = 'owner@example.c
 }
 
 /**
- * Runs `fn` against a server on SQLite whose demo simulator answers at once (or with
+ * Runs `fn` against a server on SQLite (or `backend`) whose demo simulator answers at once (or with
  * `chunkDelayMs` between streamed chunks), with its Owner set up and signed in; stops the server
  * and removes its data afterwards. For tests that send many requests.
  */
 export async function withInstantDemo(
   fn: (server: RunningServer, owner: Client) => Promise<void>,
   chunkDelayMs = 0,
+  backend: Backend = { name: 'sqlite', dispose: async () => undefined },
 ): Promise<void> {
   const tmp = tempDir();
   const server = await startTestServer({
-    backend: { name: 'sqlite', dispose: async () => undefined },
+    backend,
     dataDir: tmp.dir,
     env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: String(chunkDelayMs) },
   });
@@ -265,6 +266,23 @@ export async function withInstantDemo(
   } finally {
     await server.close();
     tmp.remove();
+  }
+}
+
+/**
+ * withInstantDemo on a fresh PostgreSQL database (`fn` also gets its URL), dropped afterwards;
+ * skips with a line where PostgreSQL is unreachable, fails under CI=true.
+ */
+export async function withPgDemo(
+  t: TestContext,
+  fn: (server: RunningServer, owner: Client, databaseUrl: string) => Promise<void>,
+): Promise<void> {
+  const backend = await createPgBackend();
+  if (!backend) return t.skip(`PostgreSQL not reachable at ${PG_ADMIN_URL}: skipped`);
+  try {
+    await withInstantDemo((server, owner) => fn(server, owner, backend.databaseUrl!), 0, backend);
+  } finally {
+    await backend.dispose();
   }
 }
 

@@ -14,16 +14,7 @@ import { connect } from 'node:net';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { hangingScenarioArb, QUESTION, scenarioStage } from './fault-scenarios.js';
-import {
-  createPgBackend,
-  PG_ADMIN_URL,
-  setupOwner,
-  startTestServer,
-  tempDir,
-  waitFor,
-  withInstantDemo,
-  searchOptions,
-} from './helpers.js';
+import { searchOptions, waitFor, withInstantDemo, withPgDemo } from './helpers.js';
 
 const disconnectArb = fc.record({
   faults: hangingScenarioArb,
@@ -140,16 +131,7 @@ test(
   async (t) => {
     // On PostgreSQL the key's first check and the catalog's first read are network round trips, in
     // which the server hears the close before its handler listens for it (on SQLite they finish first).
-    const backend = await createPgBackend();
-    if (!backend) return t.skip(`PostgreSQL not reachable at ${PG_ADMIN_URL}: skipped`);
-    const tmp = tempDir();
-    const server = await startTestServer({
-      backend,
-      dataDir: tmp.dir,
-      env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '0' },
-    });
-    try {
-      const owner = await setupOwner(server);
+    await withPgDemo(t, async (server, owner) => {
       const sim = server.demo!.simulator;
       const stage = await scenarioStage(server, owner);
       // The primary never sends headers: only a cancel ends its call before the connect timeout (1.5 s here).
@@ -181,10 +163,6 @@ test(
           `try ${i + 1}: the primary's call outlived its client: ${JSON.stringify(sim.attempts().map((a) => a.outcome))}`,
         );
       }
-    } finally {
-      await server.close();
-      tmp.remove();
-      await backend.dispose();
-    }
+    });
   },
 );
