@@ -8,6 +8,9 @@
  * - A retry and a delete at once: the retry's transaction must take its locks in the order the
  *   delete does (the message, then the conversation), or PostgreSQL ends one of them as a
  *   deadlock: a 500.
+ * - A conversation opened while its Mate is deleted: the open read the Mate, then the delete of
+ *   the Mate and its conversations commits before the open writes. The new conversation must not
+ *   outlive its Mate (an orphan no one can send in, in the member's list).
  * PostgreSQL only: on SQLite a second connection cannot hold the server between its read and its
  * write (the server's one connection fails with SQLITE_BUSY_SNAPSHOT instead); chat-concurrency
  * covers SQLite.
@@ -21,10 +24,12 @@ import { rawPost, readSse, waitFor, withPgDemo, type Client } from './helpers.js
 interface Race {
   server: RunningServer;
   owner: Client;
+  /** The demo's one organization. */
+  orgId: string;
   /** A new conversation of the test's Mate. */
   conversation(): Promise<string>;
-  /** Takes the conversation's row lock in a transaction of the test's own. */
-  lock(conv: string): Promise<void>;
+  /** Takes a row's lock (the conversation's, or the organization's) in a transaction of the test's own. */
+  lock(conv: string, table?: 'conversations' | 'organizations'): Promise<void>;
   /** Waits until `n` of the server's queries wait for a lock. */
   waiters(n: number): Promise<void>;
   /** Runs SQL in the test's transaction, then commits it (letting go of the lock). */
@@ -38,14 +43,16 @@ async function withRace(t: TestContext, fn: (r: Race) => Promise<void>): Promise
     await holder.connect();
     try {
       const mate = (await owner.post<{ id: string }>('/api/mates', { name: 'Ada' })).body.id;
+      const org = await holder.query<{ id: string }>('SELECT id FROM organizations');
       await fn({
         server,
         owner,
+        orgId: org.rows[0]!.id,
         conversation: async () =>
           (await owner.post<{ id: string }>('/api/conversations', { mateId: mate })).body.id,
-        async lock(conv) {
+        async lock(id, table = 'conversations') {
           await holder.query('BEGIN');
-          await holder.query('SELECT id FROM conversations WHERE id = $1 FOR UPDATE', [conv]);
+          await holder.query(`SELECT id FROM ${table} WHERE id = $1 FOR UPDATE`, [id]);
         },
         waiters: async (n) =>
           void (await waitFor(
@@ -117,5 +124,29 @@ test('a retry and a delete of its conversation at once: no deadlock (PostgreSQL)
     assert.equal(d.status, 204, `delete: ${d.status} ${JSON.stringify(d.body)}`);
     assert.equal((await owner.get(`/api/conversations/${conv}`)).status, 404);
     await waitFor('no answer running', async () => (server.ctx.answers.size === 0 ? true : undefined), 5000);
+  });
+});
+
+test('a conversation opened while its Mate is deleted goes with the Mate (PostgreSQL)', async (t) => {
+  await withRace(t, async ({ owner, orgId, lock, waiters, release }) => {
+    const mate = (await owner.post<{ id: string }>('/api/mates', { name: 'Grace' })).body.id;
+    // The open has read the Mate; its insert waits for the organization's key (its foreign key).
+    await lock(orgId, 'organizations');
+    const opened = owner.post<{ id: string }>('/api/conversations', { mateId: mate });
+    await waiters(1);
+    // The delete either waits behind the open, or (the bug) commits before the open writes.
+    const deleted = owner.del(`/api/mates/${mate}`);
+    await Promise.race([deleted, waiters(2)]);
+    await release();
+    const [o, d] = await Promise.all([opened, deleted]);
+    assert.ok([201, 404].includes(o.status), `open: ${o.status} ${JSON.stringify(o.body)}`);
+    assert.equal(d.status, 204, `delete: ${d.status} ${JSON.stringify(d.body)}`);
+    const list = await owner.get<{ conversations: { id: string; mateId: string }[] }>('/api/conversations');
+    assert.deepEqual(
+      list.body.conversations.filter((c) => c.mateId === mate),
+      [],
+      'no conversation outlives its Mate',
+    );
+    if (o.status === 201) assert.equal((await owner.get(`/api/conversations/${o.body.id}`)).status, 404);
   });
 });

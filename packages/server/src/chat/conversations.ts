@@ -96,24 +96,29 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
   app.post('/api/conversations', { config: { access: ANY_MEMBER } }, async (request, reply) => {
     const u = userOf(request);
     const body = parse(CreateBody, request.body);
-    const mate = await db
-      .selectFrom('mates')
-      .select(['id', 'name'])
-      .where('org_id', '=', u.orgId)
-      .where('id', '=', body.mateId)
-      .executeTakeFirst();
-    if (!mate) throw notFound('Mate');
-    const now = nowIso();
-    const row: ConversationsTable = {
-      id: newId(),
-      org_id: u.orgId,
-      user_id: u.userId,
-      mate_id: mate.id,
-      title: body.title || defaultTitle(mate.name),
-      created_at: now,
-      updated_at: now,
-    };
-    await db.insertInto('conversations').values(row).execute();
+    const row = await db.transaction().execute(async (trx) => {
+      // Held until the insert commits: a Mate deleted meanwhile waits, then takes this conversation
+      // with it; one deleted first is not found here (else the conversation outlives its Mate).
+      const read = trx
+        .selectFrom('mates')
+        .select(['id', 'name'])
+        .where('org_id', '=', u.orgId)
+        .where('id', '=', body.mateId);
+      const mate = await (ctx.storage.kind === 'postgres' ? read.forShare() : read).executeTakeFirst();
+      if (!mate) throw notFound('Mate');
+      const now = nowIso();
+      const created: ConversationsTable = {
+        id: newId(),
+        org_id: u.orgId,
+        user_id: u.userId,
+        mate_id: mate.id,
+        title: body.title || defaultTitle(mate.name),
+        created_at: now,
+        updated_at: now,
+      };
+      await trx.insertInto('conversations').values(created).execute();
+      return created;
+    });
     reply.code(201);
     return conversationView(row);
   });

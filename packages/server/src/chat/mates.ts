@@ -161,6 +161,10 @@ export function registerMateRoutes(app: FastifyInstance, ctx: AppContext): void 
     // As for one conversation: its answers in flight end before their rows go.
     await stopAnswersIn(ctx, { orgId: u.orgId, mateId: id });
     await db.transaction().execute(async (trx) => {
+      // The Mate's row first: a conversation being opened with it (which holds it shared until
+      // its insert commits) is then seen, and deleted, below.
+      const mate = trx.selectFrom('mates').select('id').where('id', '=', id).where('org_id', '=', u.orgId);
+      await (ctx.storage.kind === 'postgres' ? mate.forUpdate() : mate).execute();
       await trx
         .deleteFrom('messages')
         .where(
