@@ -1,7 +1,7 @@
 /**
  * The web chat under generated concurrent actions (concurrency-support.ts): a member in several
  * tabs sends, stops, retries, follows and deletes in two conversations at once, at generated
- * moments, while the primary and the backup fail in generated ways (fault-scenarios.ts). Whatever
+ * moments (and opens another conversation with their Mate, or deletes the Mate), while the primary and the backup fail in generated ways (fault-scenarios.ts). Whatever
  * the interleaving: no action gets a 5xx, only its documented refusals (409 while an answer is
  * written, 404 once deleted); every answer stream ends once; and when all is quiet each
  * conversation that remains is a clean history (user and assistant alternating, nothing left in
@@ -27,7 +27,9 @@ import { forEachBackend, setupOwner, startTestServer, tempDir, searchOptions } f
 test('the web chat under concurrent actions', { timeout: 300_000 }, async (t) => {
   await forEachBackend(t, async (t, backend) => {
     const tmp = tempDir();
+    const capture = { lines: [] as string[] };
     const server = await startTestServer({
+      capture,
       backend,
       dataDir: tmp.dir,
       env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: '2' },
@@ -35,8 +37,7 @@ test('the web chat under concurrent actions', { timeout: 300_000 }, async (t) =>
     const sim = server.demo!.simulator;
     try {
       const owner = await setupOwner(server);
-      const stage = await scenarioStage(server, owner);
-      const mate = (await owner.post<{ id: string }>('/api/mates', { name: 'Ada' })).body.id;
+      const setScenario = await scenarioStage(server, owner);
       const member = new Member([owner]);
       const seen = new Map<string, number>();
       await fc.assert(
@@ -44,20 +45,23 @@ test('the web chat under concurrent actions', { timeout: 300_000 }, async (t) =>
           faultScenarioArb,
           fc.array(actionArb(1), { minLength: 2, maxLength: 12 }),
           async (s, actions) => {
-            await stage(s);
-            const convs = await member.twoConversations(mate);
-            const done = await member.actAll(actions, convs);
+            await setScenario(s);
+            const stage = await member.stage();
+            const done = await member.actAll(actions, stage);
             const said = `${JSON.stringify(s)} ${describe(done)}`;
-            checkActions(done, seen, said);
+            try { checkActions(done, seen, said); } catch (e) {
+              console.log('FAILED', t.name, capture.lines.filter((l) => /"level":50/.test(l)).slice(-3).join('\n'));
+              throw e;
+            }
             await untilQuiet([server], sim);
-            await checkConversations(member, done, convs, DEMO_ANSWER_WORDS, said);
+            await checkConversations(member, done, stage, DEMO_ANSWER_WORDS, said);
           },
         ),
         searchOptions(40, 120_000),
       );
       t.diagnostic(`actions: ${JSON.stringify(Object.fromEntries([...seen].sort()))}`);
       // Outcomes a default run reaches with room to spare (the rarest, a retry that runs: ~10 of 40 runs).
-      for (const outcome of ['send 409', 'send 404', 'stop 200', 'retry 200', 'delete 204'])
+      for (const outcome of ['send 409', 'send 404', 'stop 200', 'retry 200', 'delete 204', 'deleteMate 204'])
         assert.ok((seen.get(outcome) ?? 0) > 0, `the search reached ${outcome}`);
     } finally {
       await server.close();

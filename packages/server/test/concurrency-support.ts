@@ -2,7 +2,8 @@
  * Generated concurrent chat actions and the checks on their outcome, shared by chat-concurrency
  * (one server) and cluster-concurrency (two instances on one database and one Redis): a member in
  * several tabs sends, stops, retries, follows and deletes in two conversations at generated
- * moments, each action through any instance.
+ * moments, each action through any instance, while a new conversation with their Mate may be
+ * opened and the Mate itself (with all its conversations) deleted.
  */
 import assert from 'node:assert/strict';
 import { expectedAnswer, type Simulator } from '@understudy/simulator';
@@ -22,11 +23,14 @@ export interface Stored {
 export function actionArb(instances: number) {
   return fc.record({
     kind: fc.oneof(
-      { arbitrary: fc.constant('send'), weight: 4 },
-      { arbitrary: fc.constant('stop'), weight: 2 },
-      { arbitrary: fc.constant('retry'), weight: 3 },
-      { arbitrary: fc.constant('follow'), weight: 1 },
-      { arbitrary: fc.constant('delete'), weight: 1 },
+      { arbitrary: fc.constant('send'), weight: 8 },
+      { arbitrary: fc.constant('stop'), weight: 4 },
+      { arbitrary: fc.constant('retry'), weight: 6 },
+      { arbitrary: fc.constant('follow'), weight: 2 },
+      { arbitrary: fc.constant('delete'), weight: 2 },
+      // Rarer: once the Mate is gone, the rest of the run is mostly 404s.
+      { arbitrary: fc.constant('open'), weight: 1 },
+      { arbitrary: fc.constant('deleteMate'), weight: 1 },
     ),
     conv: fc.constantFrom(0, 1),
     via: fc.integer({ min: 0, max: instances - 1 }),
@@ -42,6 +46,8 @@ export interface Done extends Action {
   status: number;
   /** A send's message. */
   text?: string;
+  /** The conversation an open created. */
+  opened?: string;
   events?: SseEvent[];
 }
 
@@ -52,18 +58,28 @@ const OK: Record<string, number[]> = {
   retry: [200, 409, 404],
   follow: [200, 404],
   delete: [204, 404],
+  open: [201, 404],
+  deleteMate: [204, 404],
 };
+
+/** One run's Mate and its two conversations. */
+export interface Stage {
+  mate: string;
+  convs: string[];
+}
 
 /** A member acting through one client per instance (sessions live in the database: one cookie). */
 export class Member {
   private sent = 0;
+  private mates = 0;
   constructor(private readonly clients: readonly Client[]) {}
 
-  /** Two new conversations with the Mate `mateId`, for one run of actions. */
-  async twoConversations(mateId: string): Promise<string[]> {
-    const open = async () =>
-      (await this.clients[0]!.post<{ id: string }>('/api/conversations', { mateId })).body.id;
-    return [await open(), await open()];
+  /** A new Mate (the run may delete it) and two conversations with it, for one run of actions. */
+  async stage(): Promise<Stage> {
+    const c = this.clients[0]!;
+    const mate = (await c.post<{ id: string }>('/api/mates', { name: `Mate ${++this.mates}` })).body.id;
+    const open = async () => (await c.post<{ id: string }>('/api/conversations', { mateId: mate })).body.id;
+    return { mate, convs: [await open(), await open()] };
   }
 
   /** The conversation's messages, or undefined once it is deleted. */
@@ -83,10 +99,10 @@ export class Member {
     return 'none';
   }
 
-  /** Runs one action in `convs[a.conv]`; answers that stream are read to their end. */
-  async act(a: Action, convs: readonly string[]): Promise<Done> {
+  /** Runs one action in `stage.convs[a.conv]` (or on its Mate); answers that stream are read to their end. */
+  async act(a: Action, stage: Stage): Promise<Done> {
     const c = this.clients[a.via]!;
-    const conv = convs[a.conv]!;
+    const conv = stage.convs[a.conv]!;
     const base = `/api/conversations/${conv}/messages`;
     const streamed = async (res: Response, text?: string): Promise<Done> => ({
       ...a,
@@ -110,15 +126,21 @@ export class Member {
         );
       case 'stop':
         return { ...a, status: (await c.post(`${base}/${await this.lastAnswer(conv)}/stop`)).status };
+      case 'open': {
+        const r = await c.post<{ id: string }>('/api/conversations', { mateId: stage.mate });
+        return { ...a, status: r.status, ...(r.status === 201 && { opened: r.body.id }) };
+      }
+      case 'deleteMate':
+        return { ...a, status: (await c.del(`/api/mates/${stage.mate}`)).status };
       default:
         return { ...a, status: (await c.del(`/api/conversations/${conv}`)).status };
     }
   }
 
   /** Runs the actions, each at its moment, all at once; resolves when every one has ended. */
-  actAll(actions: readonly Action[], convs: readonly string[]): Promise<Done[]> {
+  actAll(actions: readonly Action[], stage: Stage): Promise<Done[]> {
     return Promise.all(
-      actions.map((a) => new Promise((r) => setTimeout(r, a.at)).then(() => this.act(a, convs))),
+      actions.map((a) => new Promise((r) => setTimeout(r, a.at)).then(() => this.act(a, stage))),
     );
   }
 }
@@ -157,7 +179,8 @@ export async function untilQuiet(servers: readonly RunningServer[], sim: Simulat
 }
 
 /**
- * Once all is quiet: a conversation is gone exactly when a delete succeeded; one that remains
+ * Once all is quiet: a conversation is gone exactly when a delete of it or of its Mate succeeded
+ * (a conversation opened meanwhile included: none outlives its Mate); one that remains
  * alternates user and assistant with nothing in progress, holds each accepted message once, and
  * each answer as one of its streams ended it, a complete one being the whole answer (`words`
  * long) to its question.
@@ -165,13 +188,18 @@ export async function untilQuiet(servers: readonly RunningServer[], sim: Simulat
 export async function checkConversations(
   member: Member,
   done: readonly Done[],
-  convs: readonly string[],
+  stage: Stage,
   words: number,
   said: string,
 ): Promise<void> {
-  for (const [i, conv] of convs.entries()) {
+  const mateGone = done.some((d) => d.kind === 'deleteMate' && d.status === 204);
+  for (const d of done.filter((x) => x.opened)) {
+    const messages = await member.messagesOf(d.opened!);
+    assert.equal(messages === undefined, mateGone, `an opened conversation is gone iff its Mate: ${said}`);
+  }
+  for (const [i, conv] of stage.convs.entries()) {
     const messages = await member.messagesOf(conv);
-    const deleted = done.some((d) => d.conv === i && d.kind === 'delete' && d.status === 204);
+    const deleted = mateGone || done.some((d) => d.conv === i && d.kind === 'delete' && d.status === 204);
     assert.equal(messages === undefined, deleted, `a conversation is gone iff deleted: ${said}`);
     if (!messages) continue;
     const shown = JSON.stringify(messages.map((x) => [x.role, x.status, x.content.slice(0, 40)]));

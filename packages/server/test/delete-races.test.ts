@@ -6,11 +6,15 @@
  * - A send read the conversation, then the delete commits before the send's transaction writes:
  *   the send says the conversation is gone (404), not a foreign-key failure (500).
  * - A retry and a delete at once: the retry's transaction must take its locks in the order the
- *   delete does (the message, then the conversation), or PostgreSQL ends one of them as a
- *   deadlock: a 500.
+ *   delete does (chat/locks.ts: the conversation, then its messages), or PostgreSQL ends one of
+ *   them as a deadlock: a 500.
  * - A conversation opened while its Mate is deleted: the open read the Mate, then the delete of
  *   the Mate and its conversations commits before the open writes. The new conversation must not
  *   outlive its Mate (an orphan no one can send in, in the member's list).
+ * - A send that gets in while its conversation (or Mate) is being deleted, and whose answer is
+ *   saved while the delete still runs: the save and the delete lock in one order, or they
+ *   deadlock (the delete's cascade waited for the answer's message; the save, for the
+ *   conversation). A second holder of the row makes them wait together.
  * PostgreSQL only: on SQLite a second connection cannot hold the server between its read and its
  * write (the server's one connection fails with SQLITE_BUSY_SNAPSHOT instead); chat-concurrency
  * covers SQLite.
@@ -21,26 +25,46 @@ import pg from 'pg';
 import type { RunningServer } from '../src/index.js';
 import { rawPost, readSse, waitFor, withPgDemo, type Client } from './helpers.js';
 
-interface Race {
+/** A connection of the test's own that holds a row lock in its transaction. */
+interface Holder {
+  /** Takes a row's lock (the conversation's, or the organization's) in a new transaction; the rows locked (0 once deleted). */
+  lock(id: string, table?: 'conversations' | 'organizations'): Promise<number>;
+  /** Runs SQL in the transaction, then commits it (letting go of the lock). */
+  release(...statements: [string, string[]][]): Promise<void>;
+}
+
+interface Race extends Holder {
   server: RunningServer;
   owner: Client;
   /** The demo's one organization. */
   orgId: string;
-  /** A new conversation of the test's Mate. */
-  conversation(): Promise<string>;
-  /** Takes a row's lock (the conversation's, or the organization's) in a transaction of the test's own. */
-  lock(conv: string, table?: 'conversations' | 'organizations'): Promise<void>;
-  /** Waits until `n` of the server's queries wait for a lock. */
+  /** A new conversation with `mateId` (the test's Mate by default). */
+  conversation(mateId?: string): Promise<string>;
+  /** A second lock holder, to queue behind the first. */
+  second: Holder;
+  /** Waits until `n` queries (the server's, or the second holder's) wait for a lock. */
   waiters(n: number): Promise<void>;
-  /** Runs SQL in the test's transaction, then commits it (letting go of the lock). */
-  release(...statements: [string, string[]][]): Promise<void>;
 }
+
+/** Holds locks through `client`. */
+const holding = (client: pg.Client): Holder => ({
+  async lock(id, table = 'conversations') {
+    await client.query('BEGIN');
+    return (await client.query(`SELECT id FROM ${table} WHERE id = $1 FOR UPDATE`, [id])).rowCount ?? 0;
+  },
+  async release(...statements) {
+    for (const [q, params] of statements) await client.query(q, params);
+    await client.query('COMMIT');
+  },
+});
 
 /** Runs `fn` on a PostgreSQL demo server, with a Mate and a connection of the test's own to hold locks. */
 async function withRace(t: TestContext, fn: (r: Race) => Promise<void>): Promise<void> {
   await withPgDemo(t, async (server, owner, databaseUrl) => {
     const holder = new pg.Client({ connectionString: databaseUrl });
+    const other = new pg.Client({ connectionString: databaseUrl });
     await holder.connect();
+    await other.connect();
     try {
       const mate = (await owner.post<{ id: string }>('/api/mates', { name: 'Ada' })).body.id;
       const org = await holder.query<{ id: string }>('SELECT id FROM organizations');
@@ -48,12 +72,10 @@ async function withRace(t: TestContext, fn: (r: Race) => Promise<void>): Promise
         server,
         owner,
         orgId: org.rows[0]!.id,
-        conversation: async () =>
-          (await owner.post<{ id: string }>('/api/conversations', { mateId: mate })).body.id,
-        async lock(id, table = 'conversations') {
-          await holder.query('BEGIN');
-          await holder.query(`SELECT id FROM ${table} WHERE id = $1 FOR UPDATE`, [id]);
-        },
+        conversation: async (mateId = mate) =>
+          (await owner.post<{ id: string }>('/api/conversations', { mateId })).body.id,
+        ...holding(holder),
+        second: holding(other),
         waiters: async (n) =>
           void (await waitFor(
             `${n} queries waiting for a lock`,
@@ -67,13 +89,10 @@ async function withRace(t: TestContext, fn: (r: Race) => Promise<void>): Promise
             },
             5000,
           )),
-        async release(...statements) {
-          for (const [q, params] of statements) await holder.query(q, params);
-          await holder.query('COMMIT');
-        },
       });
     } finally {
       await holder.end();
+      await other.end();
     }
   });
 }
@@ -150,3 +169,55 @@ test('a conversation opened while its Mate is deleted goes with the Mate (Postgr
     if (o.status === 201) assert.equal((await owner.get(`/api/conversations/${o.body.id}`)).status, 404);
   });
 });
+
+for (const deleted of ['conversation', 'Mate'] as const)
+  test(`an answer saved while its ${deleted} is deleted: no deadlock (PostgreSQL)`, async (t) => {
+    await withRace(t, async ({ server, owner, conversation, lock, second, waiters, release }) => {
+      // PostgreSQL does not always grant a row's lock in the order it was asked for: the attempt
+      // that shows the race is the one where the second holder gets the row before the delete.
+      for (let attempt = 1; attempt <= 8; attempt++) {
+        const mate = (await owner.post<{ id: string }>('/api/mates', { name: `Mate ${attempt}` })).body.id;
+        const conv = await conversation(mate);
+        // The send, the second holder, then the delete queue on the conversation's row.
+        await lock(conv);
+        const sent = rawPost(owner, `/api/conversations/${conv}/messages`, { content: 'Hello?' });
+        await waiters(1);
+        const held = second.lock(conv);
+        await waiters(2);
+        const gone = owner.del(deleted === 'Mate' ? `/api/mates/${mate}` : `/api/conversations/${conv}`);
+        await waiters(3);
+        // The send commits and its answer runs. Where the second holder gets the row next, the
+        // answer's save queues behind it with the delete, and waits past PostgreSQL's
+        // deadlock_timeout (1 s by default): were there a cycle, the delete, which waits on
+        // behind it, would be ended (a 500) or the save would (the answer: internal error).
+        await release();
+        const raced = (await held) === 1;
+        const events = sent.then((r) => readSse(r));
+        if (raced) {
+          await waiters(2);
+          await new Promise((r) => setTimeout(r, 1500));
+        }
+        await second.release();
+        const d = await gone;
+        assert.equal(d.status, 204, `delete: ${d.status} ${JSON.stringify(d.body)}`);
+        // Told it was deleted; where the delete went first, the answer may have been saved before.
+        const end = (await events).at(-1);
+        const said = JSON.stringify(await events);
+        if (raced || end?.event !== 'done') {
+          assert.equal(end?.event, 'error', said);
+          assert.equal((end.data.error as { reason: string }).reason, 'deleted', said);
+        }
+        assert.equal((await owner.get(`/api/conversations/${conv}`)).status, 404);
+        await waitFor(
+          'no answer running',
+          async () => (server.ctx.answers.size === 0 ? true : undefined),
+          5000,
+        );
+        t.diagnostic(
+          `attempt ${attempt}: ${raced ? 'the save and the delete waited together' : 'the delete went first'}`,
+        );
+        if (raced) return;
+      }
+      assert.fail('in 8 attempts, the delete always got the row before the second holder');
+    });
+  });

@@ -21,6 +21,7 @@ import {
 import { answerContext } from './context.js';
 import { findConversation } from './conversations.js';
 import { blankAnswerColumns, messageView, startedAnswerColumns } from './messages.js';
+import { locking } from './locks.js';
 import { DELETED_WHILE_WRITTEN } from './runs.js';
 import { openSse, type SseStream } from './sse.js';
 import { defaultTitle, titleFromMessage } from './titles.js';
@@ -152,13 +153,12 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
   /**
    * Inside a transaction that starts an answer: the conversation still exists (another tab may
    * have deleted it since it was read: 404, rather than a foreign-key failure on insert) and has
-   * no answer being written but `retried` (409). PostgreSQL locks its row so that two sends, or a
-   * send and a retry, cannot both pass; SQLite serialises writers.
+   * no answer being written but `retried` (409). Its row is locked (before any message: locks.ts)
+   * so that two sends, or a send and a retry, cannot both pass.
    */
   const claimConversation = async (trx: Kysely<Database>, id: string, retried?: string): Promise<void> => {
     const row = trx.selectFrom('conversations').select('id').where('id', '=', id);
-    if (!(await (ctx.storage.kind === 'postgres' ? row.forUpdate() : row).executeTakeFirst()))
-      throw notFound('conversation');
+    if (!(await locking(ctx.storage.kind, row).executeTakeFirst())) throw notFound('conversation');
     let busy = trx
       .selectFrom('messages')
       .select('id')
@@ -348,9 +348,9 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
         );
       const { catalog, modelId } = await resolveModel(u.orgId, conv.mate_id);
       // One transaction with the send's claim: a message sent meanwhile, or a delete, is seen here.
-      // Locks in the order every writer takes them, the message before its conversation (a delete
-      // and an answer's save do too): the other order deadlocks against a delete on PostgreSQL.
+      // The claim locks the conversation before the update locks the message (locks.ts).
       await db.transaction().execute(async (trx) => {
+        await claimConversation(trx, id, messageId);
         const upd = await trx
           .updateTable('messages')
           .set({
@@ -368,7 +368,6 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
           const still = await findMessage(id, messageId, trx);
           throw still ? conflict('that answer is already being retried') : notFound('assistant message');
         }
-        await claimConversation(trx, id, messageId);
         const last = await lastMessage(trx, id);
         if (last?.id !== messageId) throw conflict('only the last answer of a conversation can be retried');
       });

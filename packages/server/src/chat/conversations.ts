@@ -9,6 +9,7 @@ import { ANY_MEMBER, userOf } from '../auth/index.js';
 import type { AppContext } from '../context.js';
 import { cursorParam, IdParams, notFound, pageCursor, parse } from '../http/index.js';
 import { newId, nowIso, type ConversationsTable, type Database } from '../storage/index.js';
+import { locking } from './locks.js';
 import { messageView } from './messages.js';
 import { stopAnswersIn } from './runs.js';
 import { defaultTitle } from './titles.js';
@@ -104,7 +105,7 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
         .select(['id', 'name'])
         .where('org_id', '=', u.orgId)
         .where('id', '=', body.mateId);
-      const mate = await (ctx.storage.kind === 'postgres' ? read.forShare() : read).executeTakeFirst();
+      const mate = await locking(ctx.storage.kind, read, 'share').executeTakeFirst();
       if (!mate) throw notFound('Mate');
       const now = nowIso();
       const created: ConversationsTable = {
@@ -165,6 +166,11 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
     const conv = await findConversation(db, u.orgId, u.userId, id);
     await stopAnswersIn(ctx, { orgId: u.orgId, conversationId: conv.id });
     await db.transaction().execute(async (trx) => {
+      // The conversation before its messages (locks.ts): a send that got in first has committed.
+      await locking(
+        ctx.storage.kind,
+        trx.selectFrom('conversations').select('id').where('id', '=', conv.id),
+      ).execute();
       await trx.deleteFrom('messages').where('conversation_id', '=', conv.id).execute();
       await trx.deleteFrom('conversations').where('id', '=', conv.id).execute();
     });

@@ -6,6 +6,7 @@ import { ANY_MEMBER, MANAGERS, userOf } from '../auth/index.js';
 import type { AppContext } from '../context.js';
 import { badRequest, IdParams, notFound, parse } from '../http/index.js';
 import { newId, nowIso, type MatesTable } from '../storage/index.js';
+import { locking } from './locks.js';
 import { stopAnswersIn } from './runs.js';
 
 const ModelRef = z
@@ -161,10 +162,17 @@ export function registerMateRoutes(app: FastifyInstance, ctx: AppContext): void 
     // As for one conversation: its answers in flight end before their rows go.
     await stopAnswersIn(ctx, { orgId: u.orgId, mateId: id });
     await db.transaction().execute(async (trx) => {
-      // The Mate's row first: a conversation being opened with it (which holds it shared until
-      // its insert commits) is then seen, and deleted, below.
+      // The Mate, then its conversations, then their messages (locks.ts). A conversation being
+      // opened with the Mate holds it shared until its insert commits, so it is among those.
       const mate = trx.selectFrom('mates').select('id').where('id', '=', id).where('org_id', '=', u.orgId);
-      await (ctx.storage.kind === 'postgres' ? mate.forUpdate() : mate).execute();
+      await locking(ctx.storage.kind, mate).execute();
+      const conversations = trx
+        .selectFrom('conversations')
+        .select('id')
+        .where('mate_id', '=', id)
+        .where('org_id', '=', u.orgId)
+        .orderBy('id');
+      await locking(ctx.storage.kind, conversations).execute();
       await trx
         .deleteFrom('messages')
         .where(

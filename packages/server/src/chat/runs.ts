@@ -282,16 +282,17 @@ export class AnswerRuns {
   private async save(input: RunInput, columns: Partial<MessagesTable>): Promise<MessagesTable | undefined> {
     const { db } = this.deps;
     const now = nowIso();
+    // The conversation before its message: the order every writer locks them in (locks.ts).
     await db.transaction().execute(async (trx) => {
-      await trx
-        .updateTable('messages')
-        .set({ ...columns, updated_at: now })
-        .where('id', '=', input.messageId)
-        .execute();
       await trx
         .updateTable('conversations')
         .set({ updated_at: now })
         .where('id', '=', input.conversationId)
+        .execute();
+      await trx
+        .updateTable('messages')
+        .set({ ...columns, updated_at: now })
+        .where('id', '=', input.messageId)
         .execute();
     });
     return db.selectFrom('messages').selectAll().where('id', '=', input.messageId).executeTakeFirst();
