@@ -6,7 +6,7 @@
  * - A send read the conversation, then the delete commits before the send's transaction writes:
  *   the send says the conversation is gone (404), not a foreign-key failure (500).
  * - A retry and a delete at once: the retry's transaction must take its locks in the order the
- *   delete does (chat/locks.ts: the conversation, then its messages), or PostgreSQL ends one of
+ *   delete does (chat/index.ts: the conversation, then its messages), or PostgreSQL ends one of
  *   them as a deadlock: a 500.
  * - A conversation opened while its Mate is deleted: the open read the Mate, then the delete of
  *   the Mate and its conversations commits before the open writes. The new conversation must not

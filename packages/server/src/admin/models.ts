@@ -8,7 +8,7 @@ import { ANY_MEMBER, MANAGERS, userOf } from '../auth/index.js';
 import { BUILTIN_MODELS, builtinFacts, modelFromRow } from '../catalog/index.js';
 import type { AppContext } from '../context.js';
 import { badRequest, conflict, notFound, parse } from '../http/index.js';
-import { newId, nowIso, type Database, type ModelsTable } from '../storage/index.js';
+import { locking, newId, nowIso, type Database, type ModelsTable } from '../storage/index.js';
 import { Slug } from './providers.js';
 import { modelInSettingsRefusal, refusalError } from './settings-rules.js';
 
@@ -141,13 +141,14 @@ export async function upsertModel(
 export function registerModelRoutes(app: FastifyInstance, ctx: AppContext): void {
   const { db } = ctx;
   const actor = (u: ReturnType<typeof userOf>) => ({ id: u.userId, label: u.email });
-  const findRow = async (orgId: string, slug: string) => {
-    const row = await db
+  /** The model's row, or a 404; inside a transaction `trx`, locked until it ends (to write from it). */
+  const findRow = async (orgId: string, slug: string, trx?: Kysely<Database>) => {
+    const read = (trx ?? db)
       .selectFrom('models')
       .selectAll()
       .where('org_id', '=', orgId)
-      .where('slug', '=', slug)
-      .executeTakeFirst();
+      .where('slug', '=', slug);
+    const row = await (trx ? locking(ctx.storage.kind, read) : read).executeTakeFirst();
     if (!row) throw notFound(`model "${slug}"`);
     return row;
   };
@@ -264,33 +265,35 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext): void
     const u = userOf(request);
     const { id } = parse(ModelParams, request.params, 'params');
     const body = parse(PatchBody, request.body);
-    const row = await findRow(u.orgId, id);
-    const before = modelFromRow(row);
-    if (body.enabled === false && before.enabled) {
+    if (body.enabled === false && modelFromRow(await findRow(u.orgId, id)).enabled) {
       const refusal = modelInSettingsRefusal(id, await settingsOf(u.orgId), 'before disabling it');
       if (refusal) throw refusalError(409, 'conflict', refusal);
       await refuseIfMatesUse(u.orgId, id);
     }
-    const after: ModelConfig = { ...before };
-    if (body.label !== undefined) after.label = body.label;
-    if (body.upstreamModel !== undefined) after.upstreamModel = body.upstreamModel;
-    if (body.tier !== undefined) after.tier = body.tier;
-    if (body.capabilities !== undefined) after.capabilities = body.capabilities;
-    if (body.tags !== undefined) after.tags = body.tags;
-    if (body.enabled !== undefined) after.enabled = body.enabled;
-    if (body.contextWindow !== undefined) {
-      if (body.contextWindow === null) delete after.contextWindow;
-      else after.contextWindow = body.contextWindow;
-    }
-    if (body.maxOutputTokens !== undefined) {
-      if (body.maxOutputTokens === null) delete after.maxOutputTokens;
-      else after.maxOutputTokens = body.maxOutputTokens;
-    }
-    if (body.timeouts !== undefined) {
-      if (body.timeouts === null) delete after.timeouts;
-      else after.timeouts = body.timeouts;
-    }
-    await db.transaction().execute(async (trx) => {
+    const after = await db.transaction().execute(async (trx) => {
+      // Read again, locked: another edit that committed meanwhile keeps the fields it changed,
+      // and a model deleted meanwhile stays deleted (404; the write would have added it back).
+      const row = await findRow(u.orgId, id, trx);
+      const before = modelFromRow(row);
+      const after: ModelConfig = { ...before };
+      if (body.label !== undefined) after.label = body.label;
+      if (body.upstreamModel !== undefined) after.upstreamModel = body.upstreamModel;
+      if (body.tier !== undefined) after.tier = body.tier;
+      if (body.capabilities !== undefined) after.capabilities = body.capabilities;
+      if (body.tags !== undefined) after.tags = body.tags;
+      if (body.enabled !== undefined) after.enabled = body.enabled;
+      if (body.contextWindow !== undefined) {
+        if (body.contextWindow === null) delete after.contextWindow;
+        else after.contextWindow = body.contextWindow;
+      }
+      if (body.maxOutputTokens !== undefined) {
+        if (body.maxOutputTokens === null) delete after.maxOutputTokens;
+        else after.maxOutputTokens = body.maxOutputTokens;
+      }
+      if (body.timeouts !== undefined) {
+        if (body.timeouts === null) delete after.timeouts;
+        else after.timeouts = body.timeouts;
+      }
       await upsertModel(trx, u.orgId, after, row.source);
       await writeAuditChange(trx, {
         orgId: u.orgId,
@@ -301,6 +304,7 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext): void
         old: modelView(before),
         new: modelView(after),
       });
+      return after;
     });
     ctx.catalogs.invalidate(u.orgId);
     return modelView(after);
@@ -349,11 +353,13 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext): void
   app.delete('/api/admin/models/:id', { config: { access: MANAGERS } }, async (request, reply) => {
     const u = userOf(request);
     const { id } = parse(ModelParams, request.params, 'params');
-    const row = await findRow(u.orgId, id);
+    await findRow(u.orgId, id);
     const refusal = modelInSettingsRefusal(id, await settingsOf(u.orgId), 'first');
     if (refusal) throw refusalError(409, 'conflict', refusal);
     await refuseIfMatesUse(u.orgId, id);
     await db.transaction().execute(async (trx) => {
+      // Gone meanwhile (another delete): 404, and one entry in the audit log.
+      const row = await findRow(u.orgId, id, trx);
       await trx.deleteFrom('models').where('id', '=', row.id).execute();
       await writeAudit(trx, {
         orgId: u.orgId,

@@ -12,6 +12,7 @@ import type { OrgCatalog } from '../catalog/index.js';
 import type { AppContext } from '../context.js';
 import { conflict, HttpError, IdParams, notFound, parse, refuseDrained } from '../http/index.js';
 import {
+  locking,
   newId,
   nowIso,
   type ConversationsTable,
@@ -21,7 +22,6 @@ import {
 import { answerContext } from './context.js';
 import { findConversation } from './conversations.js';
 import { blankAnswerColumns, messageView, startedAnswerColumns } from './messages.js';
-import { locking } from './locks.js';
 import { DELETED_WHILE_WRITTEN } from './runs.js';
 import { openSse, type SseStream } from './sse.js';
 import { defaultTitle, titleFromMessage } from './titles.js';
@@ -153,7 +153,7 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
   /**
    * Inside a transaction that starts an answer: the conversation still exists (another tab may
    * have deleted it since it was read: 404, rather than a foreign-key failure on insert) and has
-   * no answer being written but `retried` (409). Its row is locked (before any message: locks.ts)
+   * no answer being written but `retried` (409). Its row is locked (before any message: the lock order in index.ts)
    * so that two sends, or a send and a retry, cannot both pass.
    */
   const claimConversation = async (trx: Kysely<Database>, id: string, retried?: string): Promise<void> => {
@@ -348,7 +348,7 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
         );
       const { catalog, modelId } = await resolveModel(u.orgId, conv.mate_id);
       // One transaction with the send's claim: a message sent meanwhile, or a delete, is seen here.
-      // The claim locks the conversation before the update locks the message (locks.ts).
+      // The claim locks the conversation before the update locks the message (index.ts).
       await db.transaction().execute(async (trx) => {
         await claimConversation(trx, id, messageId);
         const upd = await trx

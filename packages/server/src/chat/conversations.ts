@@ -8,8 +8,7 @@ import { z } from 'zod';
 import { ANY_MEMBER, userOf } from '../auth/index.js';
 import type { AppContext } from '../context.js';
 import { cursorParam, IdParams, notFound, pageCursor, parse } from '../http/index.js';
-import { newId, nowIso, type ConversationsTable, type Database } from '../storage/index.js';
-import { locking } from './locks.js';
+import { locking, newId, nowIso, type ConversationsTable, type Database } from '../storage/index.js';
 import { messageView } from './messages.js';
 import { stopAnswersIn } from './runs.js';
 import { defaultTitle } from './titles.js';
@@ -166,7 +165,8 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
     const conv = await findConversation(db, u.orgId, u.userId, id);
     await stopAnswersIn(ctx, { orgId: u.orgId, conversationId: conv.id });
     await db.transaction().execute(async (trx) => {
-      // The conversation before its messages (locks.ts): a send that got in first has committed.
+      // The conversation before its messages (the lock order in index.ts): a send that got in
+      // first has committed.
       await locking(
         ctx.storage.kind,
         trx.selectFrom('conversations').select('id').where('id', '=', conv.id),

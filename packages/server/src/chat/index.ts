@@ -1,4 +1,11 @@
-/** Chat: Mates, conversations, messages, and the answers in flight behind them. */
+/**
+ * Chat: Mates, conversations, messages, and the answers in flight behind them.
+ *
+ * Lock order (PostgreSQL): every transaction that writes these rows locks a Mate before its
+ * conversations, and a conversation before its messages. Taken in another order, two writers (say
+ * a delete, and the save of an answer that started meanwhile) can each hold a row the other waits
+ * for, and PostgreSQL ends one of them as a deadlock.
+ */
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.js';
 import { registerAnswerRoutes } from './answers.js';

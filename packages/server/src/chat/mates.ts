@@ -1,12 +1,12 @@
 /** Mates (Native): name, instructions, model or the organization default. Managers edit; everyone reads. */
 import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { writeAudit, writeAuditChange } from '../audit/index.js';
 import { ANY_MEMBER, MANAGERS, userOf } from '../auth/index.js';
 import type { AppContext } from '../context.js';
 import { badRequest, IdParams, notFound, parse } from '../http/index.js';
-import { newId, nowIso, type MatesTable } from '../storage/index.js';
-import { locking } from './locks.js';
+import { locking, newId, nowIso, type Database, type MatesTable } from '../storage/index.js';
 import { stopAnswersIn } from './runs.js';
 
 const ModelRef = z
@@ -52,13 +52,10 @@ export function registerMateRoutes(app: FastifyInstance, ctx: AppContext): void 
       );
     if (!m.enabled) throw badRequest(`model: "${model}" is disabled`);
   };
-  const find = async (orgId: string, id: string) => {
-    const row = await db
-      .selectFrom('mates')
-      .selectAll()
-      .where('org_id', '=', orgId)
-      .where('id', '=', id)
-      .executeTakeFirst();
+  /** The Mate, or a 404; inside a transaction `trx`, locked until it ends (to write from it). */
+  const find = async (orgId: string, id: string, trx?: Kysely<Database>) => {
+    const read = (trx ?? db).selectFrom('mates').selectAll().where('org_id', '=', orgId).where('id', '=', id);
+    const row = await (trx ? locking(ctx.storage.kind, read) : read).executeTakeFirst();
     if (!row) throw notFound('Mate');
     return row;
   };
@@ -115,18 +112,21 @@ export function registerMateRoutes(app: FastifyInstance, ctx: AppContext): void 
     const u = userOf(request);
     const { id } = parse(IdParams, request.params, 'params');
     const body = parse(PatchBody, request.body);
-    const row = await find(u.orgId, id);
+    const seen = await find(u.orgId, id);
     // Keeping the model the Mate already has is no change, even when that model has since been
     // disabled: an edit of the name must not be refused for it.
-    if (body.model !== undefined && body.model !== row.model_id) await checkModel(u.orgId, body.model);
-    const next: MatesTable = {
-      ...row,
-      name: body.name ?? row.name,
-      instructions: body.instructions ?? row.instructions,
-      model_id: body.model === undefined ? row.model_id : body.model,
-      updated_at: nowIso(),
-    };
-    await db.transaction().execute(async (trx) => {
+    if (body.model !== undefined && body.model !== seen.model_id) await checkModel(u.orgId, body.model);
+    return db.transaction().execute(async (trx) => {
+      // Read again, locked: another edit that committed meanwhile keeps the fields it changed,
+      // and a Mate deleted meanwhile stays deleted (404).
+      const row = await find(u.orgId, id, trx);
+      const next: MatesTable = {
+        ...row,
+        name: body.name ?? row.name,
+        instructions: body.instructions ?? row.instructions,
+        model_id: body.model === undefined ? row.model_id : body.model,
+        updated_at: nowIso(),
+      };
       await trx
         .updateTable('mates')
         .set({
@@ -151,21 +151,21 @@ export function registerMateRoutes(app: FastifyInstance, ctx: AppContext): void 
         old: { name: row.name, model: row.model_id, ...(edited && { instructions: row.instructions }) },
         new: { name: next.name, model: next.model_id, ...(edited && { instructions: next.instructions }) },
       });
+      return mateView(next);
     });
-    return mateView(next);
   });
 
   app.delete('/api/mates/:id', { config: { access: MANAGERS } }, async (request, reply) => {
     const u = userOf(request);
     const { id } = parse(IdParams, request.params, 'params');
-    const row = await find(u.orgId, id);
+    await find(u.orgId, id);
     // As for one conversation: its answers in flight end before their rows go.
     await stopAnswersIn(ctx, { orgId: u.orgId, mateId: id });
     await db.transaction().execute(async (trx) => {
-      // The Mate, then its conversations, then their messages (locks.ts). A conversation being
-      // opened with the Mate holds it shared until its insert commits, so it is among those.
-      const mate = trx.selectFrom('mates').select('id').where('id', '=', id).where('org_id', '=', u.orgId);
-      await locking(ctx.storage.kind, mate).execute();
+      // The Mate, then its conversations, then their messages (the lock order in index.ts). A
+      // conversation being opened with the Mate holds it shared until its insert commits, so it is
+      // among those. Gone meanwhile (another delete): 404, and one entry in the audit log.
+      const row = await find(u.orgId, id, trx);
       const conversations = trx
         .selectFrom('conversations')
         .select('id')

@@ -282,7 +282,7 @@ export class AnswerRuns {
   private async save(input: RunInput, columns: Partial<MessagesTable>): Promise<MessagesTable | undefined> {
     const { db } = this.deps;
     const now = nowIso();
-    // The conversation before its message: the order every writer locks them in (locks.ts).
+    // The conversation before its message: the lock order of every writer (index.ts).
     await db.transaction().execute(async (trx) => {
       await trx
         .updateTable('conversations')

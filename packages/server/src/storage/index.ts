@@ -10,4 +10,5 @@ export {
 } from './database.js';
 export type * from './schema.js';
 export { newId, nowIso } from './ids.js';
+export { locking } from './locking.js';
 export { migrations } from './migrations.js';
