@@ -1,6 +1,6 @@
 /**
- * Two managers editing the same thing at once (two browser tabs, or two Admins): an edit changes
- * the fields it names and no other, whatever the interleaving, and an edit racing a delete never
+ * Two managers editing the same thing at once (two browser tabs, or two Admins): a Mate, a model
+ * or the organization's settings. An edit changes the fields it names and no other, whatever the interleaving, and an edit racing a delete never
  * brings the deleted thing back. Each round fires the requests together on one server, on SQLite
  * and PostgreSQL; a round in which both edits read the row before either wrote loses one of them
  * unless the read and the write are one transaction.
@@ -104,6 +104,24 @@ test('a model edited while it is deleted stays deleted', async (t) => {
         undefined,
         `round ${i}: a deleted model came back`,
       );
+    }
+  });
+});
+
+test('the Default Model and the Fallback Model changed at once (two tabs): both kept', async (t) => {
+  await onEachBackend(t, async (owner) => {
+    for (let i = 0; i < ROUNDS; i++) {
+      const defaultModel = i % 2 === 0 ? 'sim-a-medium' : 'sim-a-large';
+      const mode = i % 2 === 0 ? 'none' : 'automatic';
+      const [a, b] = await Promise.all([
+        owner.put('/api/admin/settings', { defaultModel }),
+        owner.put('/api/admin/settings', { fallback: { mode } }),
+      ]);
+      assert.deepEqual([a.status, b.status], [200, 200], JSON.stringify([a.body, b.body]));
+      const now = (
+        await owner.get<{ defaultModel: string; fallback: { mode: string } }>('/api/admin/settings')
+      ).body;
+      assert.deepEqual([now.defaultModel, now.fallback.mode], [defaultModel, mode], `round ${i}`);
     }
   });
 });

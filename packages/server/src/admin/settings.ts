@@ -1,12 +1,13 @@
 /** Organization settings: Default Model and Fallback Model (SPEC §2.2, §3), and the backup preview. */
 import type { FallbackSetting } from '@understudy/engine';
 import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { writeAuditChange } from '../audit/index.js';
 import { MANAGERS, userOf } from '../auth/index.js';
 import type { AppContext } from '../context.js';
 import { notFound, parse } from '../http/index.js';
-import { nowIso } from '../storage/index.js';
+import { locking, nowIso, type Database } from '../storage/index.js';
 import { Slug } from './providers.js';
 import { fallbackChoices, refusalError, settingsRefusal, type SettingsState } from './settings-rules.js';
 
@@ -32,12 +33,16 @@ export function fallbackView(f: FallbackSetting) {
 export function registerSettingsRoutes(app: FastifyInstance, ctx: AppContext): void {
   const { db } = ctx;
 
-  const current = async (orgId: string): Promise<SettingsState & { name: string }> => {
-    const org = await db
-      .selectFrom('organizations')
-      .selectAll()
-      .where('id', '=', orgId)
-      .executeTakeFirstOrThrow();
+  /** The settings; inside a transaction `trx`, their row locked until it ends (to write from them). */
+  const current = async (
+    orgId: string,
+    trx?: Kysely<Database>,
+  ): Promise<SettingsState & { name: string }> => {
+    const read = (trx ?? db).selectFrom('organizations').selectAll().where('id', '=', orgId);
+    // Not a full lock: every row of the organization references it (foreign keys).
+    const org = await (
+      trx ? locking(ctx.storage.kind, read, 'no-key-update') : read
+    ).executeTakeFirstOrThrow();
     const fallback: FallbackSetting =
       org.fallback_mode === 'specific' && org.fallback_model_id
         ? { mode: 'specific', modelId: org.fallback_model_id }
@@ -64,19 +69,21 @@ export function registerSettingsRoutes(app: FastifyInstance, ctx: AppContext): v
   app.put('/api/admin/settings', { config: { access: MANAGERS } }, async (request) => {
     const u = userOf(request);
     const body = parse(SettingsBody, request.body);
-    const before = await current(u.orgId);
-    const after: SettingsState = {
-      defaultModelId: body.defaultModel ?? before.defaultModelId,
-      fallback: body.fallback
-        ? body.fallback.mode === 'specific'
-          ? { mode: 'specific', modelId: body.fallback.model }
-          : { mode: body.fallback.mode }
-        : before.fallback,
-    };
     const catalog = await ctx.catalogs.get(u.orgId);
-    const refusal = settingsRefusal(before, after, catalog.allModels);
-    if (refusal) throw refusalError(400, 'invalid_settings', refusal);
     await db.transaction().execute(async (trx) => {
+      // Read in the transaction, locked: a change of the other setting committed meanwhile (in
+      // another tab) is kept, not put back.
+      const before = await current(u.orgId, trx);
+      const after: SettingsState = {
+        defaultModelId: body.defaultModel ?? before.defaultModelId,
+        fallback: body.fallback
+          ? body.fallback.mode === 'specific'
+            ? { mode: 'specific', modelId: body.fallback.model }
+            : { mode: body.fallback.mode }
+          : before.fallback,
+      };
+      const refusal = settingsRefusal(before, after, catalog.allModels);
+      if (refusal) throw refusalError(400, 'invalid_settings', refusal);
       await trx
         .updateTable('organizations')
         .set({

@@ -5,12 +5,17 @@
  */
 import type { StorageConfig } from './database.js';
 
-/** `read`, locking the rows it finds until the transaction ends (shared for `share`), on PostgreSQL. */
-export function locking<Q extends { forUpdate(): Q; forShare(): Q }>(
+/**
+ * `read`, locking the rows it finds until the transaction ends, on PostgreSQL: `update` against
+ * every other writer; `share` against writers only; `no-key-update` like `update` but letting
+ * rows that reference it be inserted meanwhile (their foreign-key checks).
+ */
+export function locking<Q extends { forUpdate(): Q; forShare(): Q; forNoKeyUpdate(): Q }>(
   kind: StorageConfig['kind'],
   read: Q,
-  mode: 'update' | 'share' = 'update',
+  mode: 'update' | 'share' | 'no-key-update' = 'update',
 ): Q {
   if (kind !== 'postgres') return read;
-  return mode === 'share' ? read.forShare() : read.forUpdate();
+  if (mode === 'share') return read.forShare();
+  return mode === 'no-key-update' ? read.forNoKeyUpdate() : read.forUpdate();
 }
