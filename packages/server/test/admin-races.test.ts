@@ -1,13 +1,15 @@
 /**
- * Two managers editing the same thing at once (two browser tabs, or two Admins): a Mate, a model
- * or the organization's settings. An edit changes the fields it names and no other, whatever the interleaving, and an edit racing a delete never
+ * Two managers editing the same thing at once (two browser tabs, or two Admins): a Mate, a model,
+ * the organization's settings, or each other's membership (two Owners demoting or removing each
+ * other must leave one Owner). An edit changes the fields it names and no other, whatever the interleaving, and an edit racing a delete never
  * brings the deleted thing back. Each round fires the requests together on one server, on SQLite
  * and PostgreSQL; a round in which both edits read the row before either wrote loses one of them
  * unless the read and the write are one transaction.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { forEachBackend, withInstantDemo, type Client } from './helpers.js';
+import type { RunningServer } from '../src/index.js';
+import { addMember, forEachBackend, withInstantDemo, type Client } from './helpers.js';
 
 const ROUNDS = 16;
 
@@ -23,8 +25,8 @@ interface Model {
 }
 
 /** Runs `fn` with the Owner of a demo server on each backend. */
-const onEachBackend = (t: test.TestContext, fn: (owner: Client) => Promise<void>) =>
-  forEachBackend(t, (_t, backend) => withInstantDemo((_server, owner) => fn(owner), 0, backend));
+const onEachBackend = (t: test.TestContext, fn: (owner: Client, server: RunningServer) => Promise<void>) =>
+  forEachBackend(t, (_t, backend) => withInstantDemo((server, owner) => fn(owner, server), 0, backend));
 
 test('two edits of one Mate at once: each keeps its field', async (t) => {
   await onEachBackend(t, async (owner) => {
@@ -125,3 +127,54 @@ test('the Default Model and the Fallback Model changed at once (two tabs): both 
     }
   });
 });
+
+/** An Owner's client and their member id. */
+interface Owner {
+  client: Client;
+  id: string;
+}
+const ownerOf = async (client: Client): Promise<Owner> => ({
+  client,
+  id: (await client.get<{ user: { id: string } }>('/api/auth/session')).body.user.id,
+});
+
+for (const how of ['demote', 'remove'] as const)
+  test(`two Owners who ${how} each other at once: one Owner stays`, async (t) => {
+    await onEachBackend(t, async (owner, server) => {
+      const seen = new Map<string, number>();
+      let pair = [
+        await ownerOf(owner),
+        await ownerOf(await addMember(server, owner, 'o0@acme.test', 'owner')),
+      ];
+      for (let i = 0; i < ROUNDS; i++) {
+        const [a, b] = pair as [Owner, Owner];
+        const act = (by: Owner, other: Owner) =>
+          how === 'demote'
+            ? by.client.patch(`/api/admin/members/${other.id}`, { role: 'member' })
+            : by.client.del(`/api/admin/members/${other.id}`);
+        const r = await Promise.all([act(a, b), act(b, a)]);
+        const statuses = r.map((x) => x.status);
+        const said = `round ${i}: ${JSON.stringify(r.map((x) => [x.status, x.body]))}`;
+        // One of them acted; the other was refused, whether it saw the first's change (no longer an
+        // Owner: 401 or 403) or came to it at once (409: the last Owner).
+        assert.equal(statuses.filter((s) => s < 300).length, 1, said);
+        const kept = statuses[0]! < 300 ? a : b;
+        const owners = (await kept.client.get<{ members: { role: string }[] }>('/api/admin/members')).body
+          .members;
+        assert.equal(owners.filter((m) => m.role === 'owner').length, 1, `one Owner stays: ${said}`);
+        const refusal = String(statuses.find((s) => s >= 300));
+        seen.set(refusal, (seen.get(refusal) ?? 0) + 1);
+        // The next round: the Owner who stayed makes another Owner.
+        const other = kept === a ? b : a;
+        if (how === 'demote') {
+          assert.equal(
+            (await kept.client.patch(`/api/admin/members/${other.id}`, { role: 'owner' })).status,
+            200,
+          );
+          pair = [kept, other];
+        } else
+          pair = [kept, await ownerOf(await addMember(server, kept.client, `o${i + 1}@acme.test`, 'owner'))];
+      }
+      t.diagnostic(`refusals: ${JSON.stringify(Object.fromEntries(seen))}`);
+    });
+  });

@@ -1,5 +1,6 @@
 /** Members, invitations and API keys of an organization (Owners and Admins). */
 import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { memberLabel, writeAudit } from '../audit/index.js';
 import { MANAGERS, userOf } from '../auth/index.js';
@@ -7,7 +8,7 @@ import type { AppContext } from '../context.js';
 import { conflict, forbidden, IdParams, notFound, parse } from '../http/index.js';
 import { emailTaken, normalizeEmail } from '../organizations/index.js';
 import { randomToken, tokenHash } from '../security/index.js';
-import { newId, nowIso } from '../storage/index.js';
+import { locking, newId, nowIso, type Database } from '../storage/index.js';
 
 const RoleSchema = z.enum(['owner', 'admin', 'member']);
 const RoleBody = z.strictObject({ role: RoleSchema });
@@ -25,15 +26,28 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
   const { db } = ctx;
   const actorOf = (u: ReturnType<typeof userOf>) => ({ id: u.userId, label: u.email });
 
-  const ownerCount = async (orgId: string) =>
-    (
-      await db
-        .selectFrom('users')
-        .select('id')
-        .where('org_id', '=', orgId)
-        .where('role', '=', 'owner')
-        .execute()
-    ).length;
+  /**
+   * In `trx`: the member `id` (or a 404) and how many Owners there are, the Owners' rows locked (in
+   * id order) and then the member's, so that two changes that could each leave the organization
+   * without an Owner (two Owners demoting or removing each other) wait for each other.
+   */
+  const lockForChange = async (trx: Kysely<Database>, orgId: string, id: string) => {
+    const owners = trx
+      .selectFrom('users')
+      .select('id')
+      .where('org_id', '=', orgId)
+      .where('role', '=', 'owner')
+      .orderBy('id');
+    const ownerCount = (await locking(ctx.storage.kind, owners).execute()).length;
+    const read = trx
+      .selectFrom('users')
+      .select(['id', 'role', 'email', 'name'])
+      .where('id', '=', id)
+      .where('org_id', '=', orgId);
+    const target = await locking(ctx.storage.kind, read).executeTakeFirst();
+    if (!target) throw notFound('member');
+    return { target, ownerCount };
+  };
 
   app.get('/api/admin/members', { config: { access: MANAGERS } }, async (request) => {
     const u = userOf(request);
@@ -69,20 +83,13 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
     const u = userOf(request);
     const { id } = parse(IdParams, request.params, 'params');
     const { role } = parse(RoleBody, request.body);
-    const target = await db
-      .selectFrom('users')
-      .select(['id', 'role', 'email', 'name'])
-      .where('id', '=', id)
-      .where('org_id', '=', u.orgId)
-      .executeTakeFirst();
-    if (!target) throw notFound('member');
-    if (u.role !== 'owner' && (target.role === 'owner' || role === 'owner'))
-      throw forbidden('only an Owner can grant or change the Owner role');
-    if (target.role === 'owner' && role !== 'owner' && (await ownerCount(u.orgId)) <= 1) {
-      throw conflict('the organization must keep at least one Owner');
-    }
-    if (target.role === role) return { id, role };
     await db.transaction().execute(async (trx) => {
+      const { target, ownerCount } = await lockForChange(trx, u.orgId, id);
+      if (u.role !== 'owner' && (target.role === 'owner' || role === 'owner'))
+        throw forbidden('only an Owner can grant or change the Owner role');
+      if (target.role === 'owner' && role !== 'owner' && ownerCount <= 1)
+        throw conflict('the organization must keep at least one Owner');
+      if (target.role === role) return;
       await trx
         .updateTable('users')
         .set({ role })
@@ -107,20 +114,14 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: AppContext): voi
     const u = userOf(request);
     const { id } = parse(IdParams, request.params, 'params');
     const keep = parse(RemoveQuery, request.query, 'query').keepApiKeys === 'true';
-    const target = await db
-      .selectFrom('users')
-      .select(['id', 'role', 'email', 'name'])
-      .where('id', '=', id)
-      .where('org_id', '=', u.orgId)
-      .executeTakeFirst();
-    if (!target) throw notFound('member');
-    // Signing oneself out of the organization for good is not an admin action; another Owner or
-    // Admin does it (and the last Owner can never go).
-    if (id === u.userId) throw conflict('you cannot remove yourself; ask another Owner or Admin');
-    if (target.role === 'owner' && u.role !== 'owner') throw forbidden('only an Owner can remove an Owner');
-    if (target.role === 'owner' && (await ownerCount(u.orgId)) <= 1)
-      throw conflict('the organization must keep at least one Owner');
     const apiKeys = await db.transaction().execute(async (trx) => {
+      const { target, ownerCount } = await lockForChange(trx, u.orgId, id);
+      // Signing oneself out of the organization for good is not an admin action; another Owner or
+      // Admin does it (and the last Owner can never go).
+      if (id === u.userId) throw conflict('you cannot remove yourself; ask another Owner or Admin');
+      if (target.role === 'owner' && u.role !== 'owner') throw forbidden('only an Owner can remove an Owner');
+      if (target.role === 'owner' && ownerCount <= 1)
+        throw conflict('the organization must keep at least one Owner');
       await trx.deleteFrom('sessions').where('user_id', '=', id).execute();
       // The account is removed; its conversations stay with the organization (user_id kept for the record).
       await trx.deleteFrom('users').where('id', '=', id).where('org_id', '=', u.orgId).execute();
