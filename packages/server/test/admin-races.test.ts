@@ -1,7 +1,8 @@
 /**
  * Two managers editing the same thing at once (two browser tabs, or two Admins): a Mate, a model,
  * the organization's settings, or each other's membership (two Owners demoting or removing each
- * other must leave one Owner). An edit changes the fields it names and no other, whatever the interleaving, and an edit racing a delete never
+ * other must leave one Owner); a model added while its provider is deleted; the same model or
+ * provider added twice by a double click. An edit changes the fields it names and no other, whatever the interleaving, and an edit racing a delete never
  * brings the deleted thing back. Each round fires the requests together on one server, on SQLite
  * and PostgreSQL; a round in which both edits read the row before either wrote loses one of them
  * unless the read and the write are one transaction.
@@ -178,3 +179,55 @@ for (const how of ['demote', 'remove'] as const)
       t.diagnostic(`refusals: ${JSON.stringify(Object.fromEntries(seen))}`);
     });
   });
+
+/** A provider of the test's own (a public address: nothing is called). */
+const provider = (id: string) => ({
+  id,
+  type: 'openai-compatible',
+  label: `Provider ${id}`,
+  baseUrl: 'http://93.184.215.14/v1',
+  apiKey: 'sk-test-1234567890',
+});
+
+test('a model added while its provider is deleted: never a model without its provider', async (t) => {
+  await onEachBackend(t, async (owner) => {
+    const seen = new Set<string>();
+    for (let i = 0; i < ROUNDS; i++) {
+      const p = `prov-${i}`;
+      assert.equal((await owner.post('/api/admin/providers', provider(p))).status, 201);
+      // The delete reads its models before it writes: the add starts 0–3 ms later, to meet it there.
+      const [gone, added] = await Promise.all([
+        owner.del(`/api/admin/providers/${p}`),
+        new Promise((r) => setTimeout(r, i % 4)).then(() =>
+          owner.post('/api/admin/models', { id: `m-${i}`, provider: p, upstreamModel: 'm', tier: 2 }),
+        ),
+      ]);
+      seen.add(`${gone.status} ${added.status}`);
+      const providers = (await owner.get<{ providers: { id: string }[] }>('/api/admin/providers')).body
+        .providers;
+      const models = (await owner.get<{ models: { id: string }[] }>('/api/admin/models')).body.models;
+      const kept = [providers.some((x) => x.id === p), models.some((m) => m.id === `m-${i}`)];
+      // Either the delete went first (the add is refused) or the add did (the delete is refused).
+      assert.ok(
+        (gone.status === 204 && added.status === 400 && !kept[0] && !kept[1]) ||
+          (gone.status === 409 && added.status === 201 && kept[0] && kept[1]),
+        `round ${i}: delete ${gone.status}, add ${added.status}, kept ${JSON.stringify(kept)}`,
+      );
+    }
+    t.diagnostic(`outcomes: ${[...seen].join(', ')}`);
+  });
+});
+
+test('the same model or provider added twice at once (a double click): one is added, one refused', async (t) => {
+  await onEachBackend(t, async (owner) => {
+    for (let i = 0; i < ROUNDS; i++) {
+      const model = { id: `twice-${i}`, provider: 'sim-a', upstreamModel: 'm', tier: 2 };
+      const models = await Promise.all([1, 2].map(() => owner.post('/api/admin/models', model)));
+      assert.deepEqual(models.map((r) => r.status).sort(), [201, 409], `model, round ${i}`);
+      const providers = await Promise.all(
+        [1, 2].map(() => owner.post('/api/admin/providers', provider(`twice-${i}`))),
+      );
+      assert.deepEqual(providers.map((r) => r.status).sort(), [201, 409], `provider, round ${i}`);
+    }
+  });
+});

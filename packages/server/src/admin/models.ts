@@ -8,6 +8,7 @@ import { ANY_MEMBER, MANAGERS, userOf } from '../auth/index.js';
 import { BUILTIN_MODELS, builtinFacts, modelFromRow } from '../catalog/index.js';
 import type { AppContext } from '../context.js';
 import { badRequest, conflict, notFound, parse } from '../http/index.js';
+import { lockOrganization } from '../organizations/index.js';
 import { locking, newId, nowIso, type Database, type ModelsTable } from '../storage/index.js';
 import { Slug } from './providers.js';
 import { modelInSettingsRefusal, refusalError } from './settings-rules.js';
@@ -212,20 +213,6 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext): void
   app.post('/api/admin/models', { config: { access: MANAGERS } }, async (request, reply) => {
     const u = userOf(request);
     const body = parse(CreateBody, request.body);
-    const provider = await db
-      .selectFrom('providers')
-      .select(['slug', 'type'])
-      .where('org_id', '=', u.orgId)
-      .where('slug', '=', body.provider)
-      .executeTakeFirst();
-    if (!provider) throw badRequest(`provider: "${body.provider}" is not a provider of this organization`);
-    const exists = await db
-      .selectFrom('models')
-      .select('id')
-      .where('org_id', '=', u.orgId)
-      .where('slug', '=', body.id)
-      .executeTakeFirst();
-    if (exists) throw conflict(`a model with id "${body.id}" already exists`);
     const known = builtinFacts(body.upstreamModel);
     const tier = body.tier ?? known?.tier;
     if (tier === undefined)
@@ -246,6 +233,23 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext): void
     if (mo != null) m.maxOutputTokens = mo;
     if (body.timeouts) m.timeouts = body.timeouts;
     await db.transaction().execute(async (trx) => {
+      // Under the catalog's lock: a provider deleted meanwhile is not found here (rather than
+      // leaving a model without its provider), and the same model added twice at once is a 409.
+      await lockOrganization(trx, ctx.storage.kind, u.orgId);
+      const provider = await trx
+        .selectFrom('providers')
+        .select('slug')
+        .where('org_id', '=', u.orgId)
+        .where('slug', '=', body.provider)
+        .executeTakeFirst();
+      if (!provider) throw badRequest(`provider: "${body.provider}" is not a provider of this organization`);
+      const exists = await trx
+        .selectFrom('models')
+        .select('id')
+        .where('org_id', '=', u.orgId)
+        .where('slug', '=', body.id)
+        .executeTakeFirst();
+      if (exists) throw conflict(`a model with id "${body.id}" already exists`);
       await upsertModel(trx, u.orgId, m, 'admin');
       await writeAudit(trx, {
         orgId: u.orgId,

@@ -1,11 +1,13 @@
 /** Providers: add, edit, test the connection, rotate the key (keys are write-only), remove. */
 import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { unchanged, writeAudit, writeAuditChange } from '../audit/index.js';
 import { MANAGERS, userOf } from '../auth/index.js';
 import { DEFAULT_BASE_URLS } from '../catalog/index.js';
 import type { AppContext } from '../context.js';
 import { badRequest, conflict, HttpError, notFound, parse } from '../http/index.js';
+import { lockOrganization } from '../organizations/index.js';
 import {
   checkProviderUrl,
   readableHeaders,
@@ -13,7 +15,7 @@ import {
   sealHeaders,
   type SecretBox,
 } from '../security/index.js';
-import { newId, nowIso, type ProvidersTable } from '../storage/index.js';
+import { newId, nowIso, type Database, type ProvidersTable } from '../storage/index.js';
 
 /** Provider and model ids: short, URL- and log-safe. */
 export const Slug = z
@@ -86,8 +88,9 @@ export function providerView(r: ProvidersTable, box: SecretBox) {
 /** Registers provider routes. */
 export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): void {
   const { db } = ctx;
-  const find = async (orgId: string, slug: string) => {
-    const row = await db
+  /** The provider's row, or a 404 (read through `trx` inside a transaction). */
+  const find = async (orgId: string, slug: string, trx: Kysely<Database> = db) => {
+    const row = await trx
       .selectFrom('providers')
       .selectAll()
       .where('org_id', '=', orgId)
@@ -151,13 +154,6 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): v
     const rawUrl = body.baseUrl ?? DEFAULT_BASE_URLS[body.type];
     if (!rawUrl) throw badRequest(`baseUrl is required for type ${body.type}`);
     const baseUrl = await checkUrl(rawUrl, false);
-    const exists = await db
-      .selectFrom('providers')
-      .select('id')
-      .where('org_id', '=', u.orgId)
-      .where('slug', '=', body.id)
-      .executeTakeFirst();
-    if (exists) throw conflict(`a provider with id "${body.id}" already exists`);
     const now = nowIso();
     const row: ProvidersTable = {
       id: newId(),
@@ -175,6 +171,16 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): v
       updated_at: now,
     };
     await db.transaction().execute(async (trx) => {
+      // Under the catalog's lock: the same provider added twice at once (a double click) is one 201
+      // and one 409, not a failed insert.
+      await lockOrganization(trx, ctx.storage.kind, u.orgId);
+      const exists = await trx
+        .selectFrom('providers')
+        .select('id')
+        .where('org_id', '=', u.orgId)
+        .where('slug', '=', body.id)
+        .executeTakeFirst();
+      if (exists) throw conflict(`a provider with id "${body.id}" already exists`);
       await trx.insertInto('providers').values(row).execute();
       const { hasKey, id, type, label, baseUrl: url, headerNames } = providerView(row, ctx.box);
       await writeAudit(trx, {
@@ -304,15 +310,19 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): v
   app.delete('/api/admin/providers/:id', { config: { access: MANAGERS } }, async (request, reply) => {
     const u = userOf(request);
     const { id } = parse(ProviderParams, request.params, 'params');
-    const row = await find(u.orgId, id);
-    const models = await db
-      .selectFrom('models')
-      .select('slug')
-      .where('org_id', '=', u.orgId)
-      .where('provider_slug', '=', id)
-      .execute();
-    if (models.length > 0) throw conflict(`remove its models first: ${models.map((m) => m.slug).join(', ')}`);
     await db.transaction().execute(async (trx) => {
+      // Under the catalog's lock: a model being added to this provider either is seen here (409)
+      // or, added after, finds no provider.
+      await lockOrganization(trx, ctx.storage.kind, u.orgId);
+      const row = await find(u.orgId, id, trx);
+      const models = await trx
+        .selectFrom('models')
+        .select('slug')
+        .where('org_id', '=', u.orgId)
+        .where('provider_slug', '=', id)
+        .execute();
+      if (models.length > 0)
+        throw conflict(`remove its models first: ${models.map((m) => m.slug).join(', ')}`);
       await trx.deleteFrom('providers').where('id', '=', row.id).execute();
       await writeAudit(trx, {
         orgId: u.orgId,

@@ -1,7 +1,7 @@
 /** Organizations: creation with their first Owner, and the settings row. */
 import type { Kysely } from 'kysely';
 import { writeAudit, SYSTEM_ACTOR } from '../audit/index.js';
-import { newId, nowIso, type Database, type Role } from '../storage/index.js';
+import { locking, newId, nowIso, type Database, type Role, type StorageConfig } from '../storage/index.js';
 
 /** A user to create, with an already hashed password. */
 export interface NewUser {
@@ -9,6 +9,21 @@ export interface NewUser {
   name: string;
   passwordHash: string;
   role: Role;
+}
+
+/**
+ * Locks the organization's row in the transaction `trx` until it ends: the mutex of changes to
+ * its model catalog (providers, models), whose checks read rows other than those they write (a
+ * provider's models; whether an id is taken). Not a full lock: every row of the organization
+ * references it (foreign keys), and those keep being inserted meanwhile.
+ */
+export async function lockOrganization(
+  trx: Kysely<Database>,
+  kind: StorageConfig['kind'],
+  orgId: string,
+): Promise<void> {
+  const row = trx.selectFrom('organizations').select('id').where('id', '=', orgId);
+  await locking(kind, row, 'no-key-update').execute();
 }
 
 /** Normalises an email for storage and lookup. */
