@@ -2,7 +2,7 @@
  * Two managers editing the same thing at once (two browser tabs, or two Admins): a Mate, a model,
  * the organization's settings, or each other's membership (two Owners demoting or removing each
  * other must leave one Owner); a model added while its provider is deleted; the same model or
- * provider added twice by a double click. An edit changes the fields it names and no other, whatever the interleaving, and an edit racing a delete never
+ * provider added twice by a double click, and a sign-up sent twice. An edit changes the fields it names and no other, whatever the interleaving, and an edit racing a delete never
  * brings the deleted thing back. Each round fires the requests together on one server, on SQLite
  * and PostgreSQL; a round in which both edits read the row before either wrote loses one of them
  * unless the read and the write are one transaction.
@@ -10,7 +10,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RunningServer } from '../src/index.js';
-import { addMember, forEachBackend, withInstantDemo, type Client } from './helpers.js';
+import {
+  addMember,
+  Client,
+  forEachBackend,
+  PASSWORD,
+  startTestServer,
+  tempDir,
+  withInstantDemo,
+} from './helpers.js';
 
 const ROUNDS = 16;
 
@@ -228,6 +236,39 @@ test('the same model or provider added twice at once (a double click): one is ad
         [1, 2].map(() => owner.post('/api/admin/providers', provider(`twice-${i}`))),
       );
       assert.deepEqual(providers.map((r) => r.status).sort(), [201, 409], `provider, round ${i}`);
+    }
+  });
+});
+
+test('a sign-up sent twice at once (a double click): one account, the other told it exists', async (t) => {
+  await forEachBackend(t, async (_t, backend) => {
+    const tmp = tempDir();
+    const server = await startTestServer({
+      backend,
+      dataDir: tmp.dir,
+      env: { UNDERSTUDY_ALLOW_SIGNUP: 'true' },
+    });
+    try {
+      for (let i = 0; i < ROUNDS; i++) {
+        const body = {
+          organization: `Org ${i}`,
+          name: 'Otto',
+          email: `otto${i}@other.test`,
+          password: PASSWORD,
+        };
+        const r = await Promise.all([1, 2].map(() => new Client(server.url).post('/api/signup', body)));
+        const said = `round ${i}: ${JSON.stringify(r.map((x) => [x.status, x.body]))}`;
+        assert.deepEqual(r.map((x) => x.status).sort(), [201, 409], said);
+        const orgs = await server.ctx.db
+          .selectFrom('organizations')
+          .select('id')
+          .where('name', '=', `Org ${i}`)
+          .execute();
+        assert.equal(orgs.length, 1, `one organization: ${said}`);
+      }
+    } finally {
+      await server.close();
+      tmp.remove();
     }
   });
 });

@@ -1,7 +1,16 @@
 /** Organizations: creation with their first Owner, and the settings row. */
 import type { Kysely } from 'kysely';
 import { writeAudit, SYSTEM_ACTOR } from '../audit/index.js';
-import { locking, newId, nowIso, type Database, type Role, type StorageConfig } from '../storage/index.js';
+import { conflict } from '../http/index.js';
+import {
+  isUniqueViolation,
+  locking,
+  newId,
+  nowIso,
+  type Database,
+  type Role,
+  type StorageConfig,
+} from '../storage/index.js';
 
 /** A user to create, with an already hashed password. */
 export interface NewUser {
@@ -41,21 +50,29 @@ export async function emailTaken(db: Kysely<Database>, email: string): Promise<b
   return row !== undefined;
 }
 
-/** Inserts a user into an organization; returns its id. */
+/**
+ * Inserts a user into an organization; returns its id. An email another request gave an account
+ * meanwhile (a sign-up sent twice) is a 409, as when it was taken before.
+ */
 export async function insertUser(db: Kysely<Database>, orgId: string, u: NewUser): Promise<string> {
   const id = newId();
-  await db
-    .insertInto('users')
-    .values({
-      id,
-      org_id: orgId,
-      email: normalizeEmail(u.email),
-      name: u.name,
-      password_hash: u.passwordHash,
-      role: u.role,
-      created_at: nowIso(),
-    })
-    .execute();
+  try {
+    await db
+      .insertInto('users')
+      .values({
+        id,
+        org_id: orgId,
+        email: normalizeEmail(u.email),
+        name: u.name,
+        password_hash: u.passwordHash,
+        role: u.role,
+        created_at: nowIso(),
+      })
+      .execute();
+  } catch (err) {
+    if (isUniqueViolation(err)) throw conflict('that email already has an account');
+    throw err;
+  }
   return id;
 }
 

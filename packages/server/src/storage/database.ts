@@ -87,6 +87,15 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   );
 }
 
+/**
+ * True for a write refused by a unique constraint (PostgreSQL 23505, SQLite's UNIQUE): another
+ * request wrote the same thing first.
+ */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
 /** How long a start waits for PostgreSQL to accept a connection before saying it is not reachable. */
 const PG_CONNECT_TIMEOUT_MS = 10_000;
 

@@ -2,6 +2,7 @@
 export {
   databaseFiles,
   isDatabaseUnavailable,
+  isUniqueViolation,
   openStorage,
   pgAddress,
   storageConfig,
