@@ -157,6 +157,7 @@ async function start(
   // API keys it cached, so a revoked key is refused on the next request everywhere.
   const localCaches: CatalogService = {
     get: localCatalogs.get,
+    load: localCatalogs.load,
     invalidate(orgId) {
       localCatalogs.invalidate(orgId);
       apiKeys.invalidateOrg(orgId);

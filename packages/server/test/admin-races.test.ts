@@ -2,7 +2,8 @@
  * Two managers editing the same thing at once (two browser tabs, or two Admins): a Mate, a model,
  * the organization's settings, or each other's membership (two Owners demoting or removing each
  * other must leave one Owner); a model added while its provider is deleted; the same model or
- * provider added twice by a double click, and a sign-up sent twice. An edit changes the fields it names and no other, whatever the interleaving, and an edit racing a delete never
+ * provider added twice by a double click, a sign-up sent twice, and a model disabled while it is
+ * made the Default Model or a Mate's model (never both: chat would have no model). An edit changes the fields it names and no other, whatever the interleaving, and an edit racing a delete never
  * brings the deleted thing back. Each round fires the requests together on one server, on SQLite
  * and PostgreSQL; a round in which both edits read the row before either wrote loses one of them
  * unless the read and the write are one transaction.
@@ -270,5 +271,42 @@ test('a sign-up sent twice at once (a double click): one account, the other told
       await server.close();
       tmp.remove();
     }
+  });
+});
+
+test("a model disabled while it is made the Default Model, or a Mate's model: never both", async (t) => {
+  await onEachBackend(t, async (owner) => {
+    const mate = (await owner.post<Mate>('/api/mates', { name: 'Ada' })).body.id;
+    const start = (await owner.get<{ defaultModel: string }>('/api/admin/settings')).body.defaultModel;
+    const x = 'sim-a-medium';
+    assert.notEqual(start, x);
+    const seen = new Set<string>();
+    for (let i = 0; i < ROUNDS; i++) {
+      const viaMate = i % 2 === 1;
+      // Each round from the same place: the model enabled, and used by neither.
+      assert.equal((await owner.put('/api/admin/settings', { defaultModel: start })).status, 200);
+      assert.equal((await owner.patch(`/api/mates/${mate}`, { model: null })).status, 200);
+      assert.equal((await owner.patch(`/api/admin/models/${x}`, { enabled: true })).status, 200);
+      const [disable, use] = await Promise.all([
+        owner.patch(`/api/admin/models/${x}`, { enabled: false }),
+        new Promise((r) => setTimeout(r, (i >> 1) % 3)).then(() =>
+          viaMate
+            ? owner.patch(`/api/mates/${mate}`, { model: x })
+            : owner.put('/api/admin/settings', { defaultModel: x }),
+        ),
+      ]);
+      seen.add(`${viaMate ? 'mate' : 'default'} ${disable.status} ${use.status}`);
+      const models = (await owner.get<{ models: { id: string; enabled: boolean }[] }>('/api/admin/models'))
+        .body.models;
+      const disabled = models.find((m) => m.id === x)?.enabled === false;
+      const used = viaMate
+        ? (await owner.get<{ model: string | null }>(`/api/mates/${mate}`)).body.model === x
+        : (await owner.get<{ defaultModel: string }>('/api/admin/settings')).body.defaultModel === x;
+      assert.ok(
+        !(disabled && used),
+        `round ${i}: ${x} disabled (${disable.status}) and used by the ${viaMate ? 'Mate' : 'settings'} (${use.status})`,
+      );
+    }
+    t.diagnostic(`outcomes: ${[...seen].sort().join(', ')}`);
   });
 });

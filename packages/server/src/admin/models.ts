@@ -154,8 +154,8 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext): void
     return row;
   };
   /** The models the settings name (a Specific Fallback Model only in that mode). */
-  const settingsOf = async (orgId: string) => {
-    const org = await db
+  const settingsOf = async (orgId: string, trx: Kysely<Database>) => {
+    const org = await trx
       .selectFrom('organizations')
       .select(['default_model_id', 'fallback_mode', 'fallback_model_id'])
       .where('id', '=', orgId)
@@ -168,8 +168,8 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext): void
 
   // A Mate whose model is disabled or gone cannot answer at all (no fallback starts from nothing),
   // so neither is allowed while a Mate names the model.
-  const refuseIfMatesUse = async (orgId: string, slug: string) => {
-    const mates = await db
+  const refuseIfMatesUse = async (orgId: string, slug: string, trx: Kysely<Database>) => {
+    const mates = await trx
       .selectFrom('mates')
       .select('name')
       .where('org_id', '=', orgId)
@@ -269,16 +269,19 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext): void
     const u = userOf(request);
     const { id } = parse(ModelParams, request.params, 'params');
     const body = parse(PatchBody, request.body);
-    if (body.enabled === false && modelFromRow(await findRow(u.orgId, id)).enabled) {
-      const refusal = modelInSettingsRefusal(id, await settingsOf(u.orgId), 'before disabling it');
-      if (refusal) throw refusalError(409, 'conflict', refusal);
-      await refuseIfMatesUse(u.orgId, id);
-    }
     const after = await db.transaction().execute(async (trx) => {
-      // Read again, locked: another edit that committed meanwhile keeps the fields it changed,
-      // and a model deleted meanwhile stays deleted (404; the write would have added it back).
+      // Under the catalog's lock, the row read again, locked: another edit that committed
+      // meanwhile keeps the fields it changed, a model deleted meanwhile stays deleted (404; the
+      // write would have added it back), and a setting or a Mate that took this model meanwhile
+      // is seen before it is disabled.
+      await lockOrganization(trx, ctx.storage.kind, u.orgId);
       const row = await findRow(u.orgId, id, trx);
       const before = modelFromRow(row);
+      if (body.enabled === false && before.enabled) {
+        const refusal = modelInSettingsRefusal(id, await settingsOf(u.orgId, trx), 'before disabling it');
+        if (refusal) throw refusalError(409, 'conflict', refusal);
+        await refuseIfMatesUse(u.orgId, id, trx);
+      }
       const after: ModelConfig = { ...before };
       if (body.label !== undefined) after.label = body.label;
       if (body.upstreamModel !== undefined) after.upstreamModel = body.upstreamModel;
@@ -357,13 +360,14 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext): void
   app.delete('/api/admin/models/:id', { config: { access: MANAGERS } }, async (request, reply) => {
     const u = userOf(request);
     const { id } = parse(ModelParams, request.params, 'params');
-    await findRow(u.orgId, id);
-    const refusal = modelInSettingsRefusal(id, await settingsOf(u.orgId), 'first');
-    if (refusal) throw refusalError(409, 'conflict', refusal);
-    await refuseIfMatesUse(u.orgId, id);
     await db.transaction().execute(async (trx) => {
-      // Gone meanwhile (another delete): 404, and one entry in the audit log.
+      // Under the catalog's lock (as for disabling it). Gone meanwhile (another delete): 404, and
+      // one entry in the audit log.
+      await lockOrganization(trx, ctx.storage.kind, u.orgId);
       const row = await findRow(u.orgId, id, trx);
+      const refusal = modelInSettingsRefusal(id, await settingsOf(u.orgId, trx), 'first');
+      if (refusal) throw refusalError(409, 'conflict', refusal);
+      await refuseIfMatesUse(u.orgId, id, trx);
       await trx.deleteFrom('models').where('id', '=', row.id).execute();
       await writeAudit(trx, {
         orgId: u.orgId,

@@ -69,11 +69,12 @@ export function registerSettingsRoutes(app: FastifyInstance, ctx: AppContext): v
   app.put('/api/admin/settings', { config: { access: MANAGERS } }, async (request) => {
     const u = userOf(request);
     const body = parse(SettingsBody, request.body);
-    const catalog = await ctx.catalogs.get(u.orgId);
     await db.transaction().execute(async (trx) => {
-      // Read in the transaction, locked: a change of the other setting committed meanwhile (in
-      // another tab) is kept, not put back.
+      // Read in the transaction under the catalog's lock (the organization's row): a change of the
+      // other setting committed meanwhile (in another tab) is kept, not put back, and a model
+      // disabled meanwhile is seen as disabled (the cached catalog may not have heard yet).
       const before = await current(u.orgId, trx);
+      const catalog = await ctx.catalogs.load(u.orgId, trx);
       const after: SettingsState = {
         defaultModelId: body.defaultModel ?? before.defaultModelId,
         fallback: body.fallback

@@ -27,6 +27,8 @@ export interface OrgCatalog extends Catalog {
 /** Reads and caches catalogs. */
 export interface CatalogService {
   get(orgId: string): Promise<OrgCatalog>;
+  /** The catalog read afresh through `db` (a transaction, to check a change against), not cached. */
+  load(orgId: string, db: Kysely<Database>): Promise<OrgCatalog>;
   invalidate(orgId: string): void;
   /** Drops every cached catalog (e.g. after missing cluster messages while Redis was down). */
   invalidateAll(): void;
@@ -87,11 +89,11 @@ export function createCatalogService(deps: {
     return p;
   };
 
-  const build = async (orgId: string): Promise<OrgCatalog> => {
+  const build = async (orgId: string, db = deps.db): Promise<OrgCatalog> => {
     const [org, providerRows, modelRows] = await Promise.all([
-      deps.db.selectFrom('organizations').selectAll().where('id', '=', orgId).executeTakeFirstOrThrow(),
-      deps.db.selectFrom('providers').selectAll().where('org_id', '=', orgId).execute(),
-      deps.db
+      db.selectFrom('organizations').selectAll().where('id', '=', orgId).executeTakeFirstOrThrow(),
+      db.selectFrom('providers').selectAll().where('org_id', '=', orgId).execute(),
+      db
         .selectFrom('models')
         .selectAll()
         .where('org_id', '=', orgId)
@@ -134,6 +136,7 @@ export function createCatalogService(deps: {
       }
       return p;
     },
+    load: build,
     invalidate(orgId) {
       cache.delete(orgId);
     },

@@ -6,6 +6,7 @@ import { writeAudit, writeAuditChange } from '../audit/index.js';
 import { ANY_MEMBER, MANAGERS, userOf } from '../auth/index.js';
 import type { AppContext } from '../context.js';
 import { badRequest, IdParams, notFound, parse } from '../http/index.js';
+import { lockOrganization } from '../organizations/index.js';
 import { locking, newId, nowIso, type Database, type MatesTable } from '../storage/index.js';
 import { stopAnswersIn } from './runs.js';
 
@@ -42,9 +43,15 @@ export function mateView(r: MatesTable) {
 /** Registers Mate routes. */
 export function registerMateRoutes(app: FastifyInstance, ctx: AppContext): void {
   const { db } = ctx;
-  const checkModel = async (orgId: string, model: string | null) => {
+  /**
+   * In `trx`: refuses a model not in the list or disabled. Checked under the catalog's lock (the
+   * organization's row, taken first: the lock order in index.ts), so that a model being disabled
+   * meanwhile either sees this Mate use it, or is seen disabled here.
+   */
+  const checkModel = async (trx: Kysely<Database>, orgId: string, model: string | null) => {
     if (model === null) return;
-    const catalog = await ctx.catalogs.get(orgId);
+    await lockOrganization(trx, ctx.storage.kind, orgId);
+    const catalog = await ctx.catalogs.load(orgId, trx);
     const m = catalog.allModels.find((x) => x.id === model);
     if (!m)
       throw badRequest(
@@ -80,7 +87,6 @@ export function registerMateRoutes(app: FastifyInstance, ctx: AppContext): void 
   app.post('/api/mates', { config: { access: MANAGERS } }, async (request, reply) => {
     const u = userOf(request);
     const body = parse(CreateBody, request.body);
-    await checkModel(u.orgId, body.model);
     const now = nowIso();
     const row: MatesTable = {
       id: newId(),
@@ -93,6 +99,7 @@ export function registerMateRoutes(app: FastifyInstance, ctx: AppContext): void 
       updated_at: now,
     };
     await db.transaction().execute(async (trx) => {
+      await checkModel(trx, u.orgId, body.model);
       await trx.insertInto('mates').values(row).execute();
       await writeAudit(trx, {
         orgId: u.orgId,
@@ -112,14 +119,15 @@ export function registerMateRoutes(app: FastifyInstance, ctx: AppContext): void 
     const u = userOf(request);
     const { id } = parse(IdParams, request.params, 'params');
     const body = parse(PatchBody, request.body);
-    const seen = await find(u.orgId, id);
-    // Keeping the model the Mate already has is no change, even when that model has since been
-    // disabled: an edit of the name must not be refused for it.
-    if (body.model !== undefined && body.model !== seen.model_id) await checkModel(u.orgId, body.model);
     return db.transaction().execute(async (trx) => {
-      // Read again, locked: another edit that committed meanwhile keeps the fields it changed,
-      // and a Mate deleted meanwhile stays deleted (404).
+      // The catalog's lock before the Mate's (index.ts), when a model is named.
+      if (body.model !== undefined) await lockOrganization(trx, ctx.storage.kind, u.orgId);
+      // Read in the transaction, locked: another edit that committed meanwhile keeps the fields it
+      // changed, and a Mate deleted meanwhile stays deleted (404).
       const row = await find(u.orgId, id, trx);
+      // Keeping the model the Mate already has is no change, even when that model has since been
+      // disabled: an edit of the name must not be refused for it.
+      if (body.model !== undefined && body.model !== row.model_id) await checkModel(trx, u.orgId, body.model);
       const next: MatesTable = {
         ...row,
         name: body.name ?? row.name,
