@@ -49,8 +49,17 @@ test('the web chat under concurrent actions', { timeout: 300_000 }, async (t) =>
             const stage = await member.stage();
             const done = await member.actAll(actions, stage);
             const said = `${JSON.stringify(s)} ${describe(done)}`;
-            try { checkActions(done, seen, said); } catch (e) {
-              console.log('FAILED', t.name, capture.lines.filter((l) => /"level":50/.test(l)).slice(-3).join('\n'));
+            try {
+              checkActions(done, seen, said);
+            } catch (e) {
+              console.log(
+                'FAILED',
+                t.name,
+                capture.lines
+                  .filter((l) => /"level":50/.test(l))
+                  .slice(-3)
+                  .join('\n'),
+              );
               throw e;
             }
             await untilQuiet([server], sim);
