@@ -12,6 +12,7 @@ import { lockOrganization } from '../organizations/index.js';
 import { locking, newId, nowIso, type Database, type ModelsTable } from '../storage/index.js';
 import { Slug } from './providers.js';
 import { modelInSettingsRefusal, refusalError } from './settings-rules.js';
+import { slugTaken } from './slugs.js';
 
 /** A list of distinct values, first occurrence kept: a tag twice says no more than once. */
 const distinct = <T>(xs: T[]): T[] => [...new Set(xs)];
@@ -236,20 +237,10 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext): void
       // Under the catalog's lock: a provider deleted meanwhile is not found here (rather than
       // leaving a model without its provider), and the same model added twice at once is a 409.
       await lockOrganization(trx, ctx.storage.kind, u.orgId);
-      const provider = await trx
-        .selectFrom('providers')
-        .select('slug')
-        .where('org_id', '=', u.orgId)
-        .where('slug', '=', body.provider)
-        .executeTakeFirst();
-      if (!provider) throw badRequest(`provider: "${body.provider}" is not a provider of this organization`);
-      const exists = await trx
-        .selectFrom('models')
-        .select('id')
-        .where('org_id', '=', u.orgId)
-        .where('slug', '=', body.id)
-        .executeTakeFirst();
-      if (exists) throw conflict(`a model with id "${body.id}" already exists`);
+      if (!(await slugTaken(trx, 'providers', u.orgId, body.provider)))
+        throw badRequest(`provider: "${body.provider}" is not a provider of this organization`);
+      if (await slugTaken(trx, 'models', u.orgId, body.id))
+        throw conflict(`a model with id "${body.id}" already exists`);
       await upsertModel(trx, u.orgId, m, 'admin');
       await writeAudit(trx, {
         orgId: u.orgId,

@@ -16,6 +16,7 @@ import {
   type SecretBox,
 } from '../security/index.js';
 import { newId, nowIso, type Database, type ProvidersTable } from '../storage/index.js';
+import { slugTaken } from './slugs.js';
 
 /** Provider and model ids: short, URL- and log-safe. */
 export const Slug = z
@@ -174,13 +175,8 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): v
       // Under the catalog's lock: the same provider added twice at once (a double click) is one 201
       // and one 409, not a failed insert.
       await lockOrganization(trx, ctx.storage.kind, u.orgId);
-      const exists = await trx
-        .selectFrom('providers')
-        .select('id')
-        .where('org_id', '=', u.orgId)
-        .where('slug', '=', body.id)
-        .executeTakeFirst();
-      if (exists) throw conflict(`a provider with id "${body.id}" already exists`);
+      if (await slugTaken(trx, 'providers', u.orgId, body.id))
+        throw conflict(`a provider with id "${body.id}" already exists`);
       await trx.insertInto('providers').values(row).execute();
       const { hasKey, id, type, label, baseUrl: url, headerNames } = providerView(row, ctx.box);
       await writeAudit(trx, {
