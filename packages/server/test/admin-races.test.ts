@@ -1,7 +1,7 @@
 /**
  * Two managers editing the same thing at once (two browser tabs, or two Admins): a Mate, a model,
  * the organization's settings, or each other's membership (two Owners demoting or removing each
- * other must leave one Owner); a model added while its provider is deleted; the same model or
+ * other must leave one Owner); a model added to, or an edit of, a provider being deleted; the same model or
  * provider added twice by a double click, a sign-up sent twice, and a model disabled while it is
  * made the Default Model or a Mate's model (never both: chat would have no model). An edit changes the fields it names and no other, whatever the interleaving, and an edit racing a delete never
  * brings the deleted thing back. Each round fires the requests together on one server, on SQLite
@@ -308,5 +308,33 @@ test("a model disabled while it is made the Default Model, or a Mate's model: ne
       );
     }
     t.diagnostic(`outcomes: ${[...seen].sort().join(', ')}`);
+  });
+});
+
+test('a provider edited while it is deleted: nothing recorded after the delete', async (t) => {
+  await onEachBackend(t, async (owner, server) => {
+    for (let i = 0; i < ROUNDS; i++) {
+      const p = `edited-${i}`;
+      assert.equal((await owner.post('/api/admin/providers', provider(p))).status, 201);
+      const [gone, edit, key] = await Promise.all([
+        owner.del(`/api/admin/providers/${p}`),
+        new Promise((r) => setTimeout(r, i % 4)).then(() =>
+          owner.patch(`/api/admin/providers/${p}`, { label: `Edited ${i}` }),
+        ),
+        new Promise((r) => setTimeout(r, i % 4)).then(() =>
+          owner.put(`/api/admin/providers/${p}/key`, { apiKey: `sk-test-rotated-${i}-0123456789` }),
+        ),
+      ]);
+      const said = `round ${i}: delete ${gone.status}, edit ${edit.status}, key ${key.status}`;
+      assert.equal(gone.status, 204, said);
+      assert.ok([200, 404].includes(edit.status) && [200, 404].includes(key.status), said);
+      const entries = await server.ctx.db
+        .selectFrom('audit_log')
+        .select('action')
+        .where('target_id', '=', p)
+        .orderBy('id')
+        .execute();
+      assert.equal(entries.at(-1)?.action, 'provider.delete', `${said}: ${JSON.stringify(entries)}`);
+    }
   });
 });

@@ -15,7 +15,7 @@ import {
   sealHeaders,
   type SecretBox,
 } from '../security/index.js';
-import { newId, nowIso, type Database, type ProvidersTable } from '../storage/index.js';
+import { locking, newId, nowIso, type Database, type ProvidersTable } from '../storage/index.js';
 import { slugTaken } from './slugs.js';
 
 /** Provider and model ids: short, URL- and log-safe. */
@@ -89,14 +89,14 @@ export function providerView(r: ProvidersTable, box: SecretBox) {
 /** Registers provider routes. */
 export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): void {
   const { db } = ctx;
-  /** The provider's row, or a 404 (read through `trx` inside a transaction). */
-  const find = async (orgId: string, slug: string, trx: Kysely<Database> = db) => {
-    const row = await trx
+  /** The provider's row, or a 404; inside a transaction `trx`, locked until it ends (to write from it). */
+  const find = async (orgId: string, slug: string, trx?: Kysely<Database>) => {
+    const read = (trx ?? db)
       .selectFrom('providers')
       .selectAll()
       .where('org_id', '=', orgId)
-      .where('slug', '=', slug)
-      .executeTakeFirst();
+      .where('slug', '=', slug);
+    const row = await (trx ? locking(ctx.storage.kind, read) : read).executeTakeFirst();
     if (!row) throw notFound(`provider "${slug}"`);
     return row;
   };
@@ -197,20 +197,23 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): v
     const u = userOf(request);
     const { id } = parse(ProviderParams, request.params, 'params');
     const body = parse(PatchBody, request.body);
-    const row = await find(u.orgId, id);
+    const seen = await find(u.orgId, id);
     // The simulator's providers are rewritten from the built-in set at every start: an edit would
     // not last, so none is taken.
-    if (row.source === 'demo' && (body.baseUrl !== undefined || body.label !== undefined))
+    if (seen.source === 'demo' && (body.baseUrl !== undefined || body.label !== undefined))
       throw badRequest('the built-in simulator providers keep their name and URL');
     const set: Partial<ProvidersTable> = { updated_at: nowIso() };
     if (body.label !== undefined) set.label = body.label;
-    if (body.baseUrl !== undefined && body.baseUrl.trim().replace(/\/+$/, '') !== row.base_url)
-      set.base_url = await newBaseUrl(row, body);
+    if (body.baseUrl !== undefined && body.baseUrl.trim().replace(/\/+$/, '') !== seen.base_url)
+      set.base_url = await newBaseUrl(seen, body);
     if (body.apiVersion !== undefined) set.api_version = body.apiVersion;
     if (body.headers !== undefined) set.headers_json = sealHeaders(ctx.box, body.headers);
     if (body.apiKey !== undefined) set.api_key_enc = body.apiKey ? ctx.box.seal(body.apiKey) : null;
-    const next = { ...row, ...set };
-    await db.transaction().execute(async (trx) => {
+    const next = await db.transaction().execute(async (trx) => {
+      // Read again, locked: a provider deleted meanwhile is a 404 (not an edit recorded after its
+      // delete), and the entry's "old" is what this edit changed.
+      const row = await find(u.orgId, id, trx);
+      const next = { ...row, ...set };
       await trx.updateTable('providers').set(set).where('id', '=', row.id).execute();
       const pick = (v: ReturnType<typeof providerView>) => ({
         label: v.label,
@@ -237,6 +240,7 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): v
         },
         new: { ...pick(providerView(next, ctx.box)), ...headerValues, ...key },
       });
+      return next;
     });
     ctx.catalogs.invalidate(u.orgId);
     if (set.base_url !== undefined || set.api_key_enc !== undefined)
@@ -248,10 +252,11 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): v
     const u = userOf(request);
     const { id } = parse(ProviderParams, request.params, 'params');
     const { apiKey } = parse(KeyBody, request.body);
-    const row = await find(u.orgId, id);
     const sealed = apiKey ? ctx.box.seal(apiKey) : null;
     const updatedAt = nowIso();
-    await db.transaction().execute(async (trx) => {
+    const row = await db.transaction().execute(async (trx) => {
+      // Read in the transaction, locked: a provider deleted meanwhile is a 404.
+      const row = await find(u.orgId, id, trx);
       await trx
         .updateTable('providers')
         .set({ api_key_enc: sealed, updated_at: updatedAt })
@@ -259,7 +264,7 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): v
         .execute();
       // The audit says that the key changed, never what it is. Removing a key where there is none is
       // no change.
-      if (row.api_key_enc === null && sealed === null) return;
+      if (row.api_key_enc === null && sealed === null) return row;
       await writeAudit(trx, {
         orgId: u.orgId,
         actor: { id: u.userId, label: u.email },
@@ -269,6 +274,7 @@ export function registerProviderRoutes(app: FastifyInstance, ctx: AppContext): v
         old: { hasKey: row.api_key_enc !== null },
         new: { hasKey: sealed !== null },
       });
+      return row;
     });
     ctx.catalogs.invalidate(u.orgId);
     // A new key may fix a provider flagged as misconfigured: forget what health memory knew.
