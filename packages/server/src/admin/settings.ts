@@ -7,7 +7,8 @@ import { writeAuditChange } from '../audit/index.js';
 import { MANAGERS, userOf } from '../auth/index.js';
 import type { AppContext } from '../context.js';
 import { notFound, parse } from '../http/index.js';
-import { locking, nowIso, type Database } from '../storage/index.js';
+import { lockOrganization } from '../organizations/index.js';
+import { nowIso, type Database } from '../storage/index.js';
 import { Slug } from './providers.js';
 import { fallbackChoices, refusalError, settingsRefusal, type SettingsState } from './settings-rules.js';
 
@@ -33,16 +34,16 @@ export function fallbackView(f: FallbackSetting) {
 export function registerSettingsRoutes(app: FastifyInstance, ctx: AppContext): void {
   const { db } = ctx;
 
-  /** The settings; inside a transaction `trx`, their row locked until it ends (to write from them). */
+  /** The settings, read through `q` (a transaction, to write from them). */
   const current = async (
     orgId: string,
-    trx?: Kysely<Database>,
+    q: Kysely<Database> = db,
   ): Promise<SettingsState & { name: string }> => {
-    const read = (trx ?? db).selectFrom('organizations').selectAll().where('id', '=', orgId);
-    // Not a full lock: every row of the organization references it (foreign keys).
-    const org = await (
-      trx ? locking(ctx.storage.kind, read, 'no-key-update') : read
-    ).executeTakeFirstOrThrow();
+    const org = await q
+      .selectFrom('organizations')
+      .selectAll()
+      .where('id', '=', orgId)
+      .executeTakeFirstOrThrow();
     const fallback: FallbackSetting =
       org.fallback_mode === 'specific' && org.fallback_model_id
         ? { mode: 'specific', modelId: org.fallback_model_id }
@@ -73,6 +74,7 @@ export function registerSettingsRoutes(app: FastifyInstance, ctx: AppContext): v
       // Read in the transaction under the catalog's lock (the organization's row): a change of the
       // other setting committed meanwhile (in another tab) is kept, not put back, and a model
       // disabled meanwhile is seen as disabled (the cached catalog may not have heard yet).
+      await lockOrganization(trx, ctx.storage.kind, u.orgId);
       const before = await current(u.orgId, trx);
       const catalog = await ctx.catalogs.load(u.orgId, trx);
       const after: SettingsState = {

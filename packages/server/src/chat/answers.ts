@@ -141,7 +141,7 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
     });
   };
 
-  /** A message of the conversation `id` (already checked to be the caller's), if there is one; `q` a transaction to read in. */
+  /** A message of the conversation `id` (already the caller's), if any, read through `q` (a transaction). */
   const findMessage = (id: string, messageId: string, q: Kysely<Database> = db) =>
     q
       .selectFrom('messages')
@@ -153,8 +153,8 @@ export function registerAnswerRoutes(app: FastifyInstance, ctx: AppContext): voi
   /**
    * Inside a transaction that starts an answer: the conversation still exists (another tab may
    * have deleted it since it was read: 404, rather than a foreign-key failure on insert) and has
-   * no answer being written but `retried` (409). Its row is locked (before any message: the lock order in index.ts)
-   * so that two sends, or a send and a retry, cannot both pass.
+   * no answer being written but `retried` (409). Its row is locked (before any message: the lock
+   * order in index.ts) so that two sends, or a send and a retry, cannot both pass.
    */
   const claimConversation = async (trx: Kysely<Database>, id: string, retried?: string): Promise<void> => {
     const row = trx.selectFrom('conversations').select('id').where('id', '=', id);

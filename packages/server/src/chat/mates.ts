@@ -44,13 +44,12 @@ export function mateView(r: MatesTable) {
 export function registerMateRoutes(app: FastifyInstance, ctx: AppContext): void {
   const { db } = ctx;
   /**
-   * In `trx`: refuses a model not in the list or disabled. Checked under the catalog's lock (the
-   * organization's row, taken first: the lock order in index.ts), so that a model being disabled
-   * meanwhile either sees this Mate use it, or is seen disabled here.
+   * In `trx`, which holds the catalog's lock (`lockOrganization`, taken before the Mate's: the
+   * lock order in index.ts): refuses a model not in the list or disabled. A model being disabled
+   * meanwhile then either sees this Mate use it, or is seen disabled here.
    */
   const checkModel = async (trx: Kysely<Database>, orgId: string, model: string | null) => {
     if (model === null) return;
-    await lockOrganization(trx, ctx.storage.kind, orgId);
     const catalog = await ctx.catalogs.load(orgId, trx);
     const m = catalog.allModels.find((x) => x.id === model);
     if (!m)
@@ -99,6 +98,7 @@ export function registerMateRoutes(app: FastifyInstance, ctx: AppContext): void 
       updated_at: now,
     };
     await db.transaction().execute(async (trx) => {
+      if (body.model !== null) await lockOrganization(trx, ctx.storage.kind, u.orgId);
       await checkModel(trx, u.orgId, body.model);
       await trx.insertInto('mates').values(row).execute();
       await writeAudit(trx, {
