@@ -177,7 +177,15 @@ async function start(
     ...(opts.activityFlushMs !== undefined && { flushMs: opts.activityFlushMs }),
   });
   opened.push({ what: 'the fallback activity', close: () => fallbacks.close() });
-  const provisionDeps: ProvisionDeps = { db: storage.db, box, config, file, demo, log };
+  const provisionDeps: ProvisionDeps = {
+    db: storage.db,
+    storageKind: storage.kind,
+    box,
+    config,
+    file,
+    demo,
+    log,
+  };
 
   const ctx: AppContext = {
     config,

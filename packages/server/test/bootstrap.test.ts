@@ -8,6 +8,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { sql, type Kysely } from 'kysely';
+import pg from 'pg';
 import pino from 'pino';
 import { bootstrapAtStart, readBootstrapFile } from '../src/bootstrap/index.js';
 import { builtinFacts } from '../src/catalog/index.js';
@@ -24,9 +25,12 @@ import { openStorage, storageConfig, type Database } from '../src/storage/index.
 import type { RunningServer } from '../src/index.js';
 import {
   Client,
+  createPgBackend,
   dbAtMigration,
   forEachBackend,
+  lockWaiters,
   PASSWORD,
+  PG_ADMIN_URL,
   setupOwner,
   startTestServer,
   tempDir,
@@ -110,6 +114,7 @@ function deployment(backend: Backend) {
       try {
         await bootstrapAtStart({
           db: storage.db,
+          storageKind: storage.kind,
           box: createSecretBox(
             loadSecretKey(config.secret, config.dataDir),
             olderSecretKeys(config.secret, config.dataDir),
@@ -881,3 +886,79 @@ test('keys sealed with another secret: named, written again when declared, and r
     assert.ok(warned("provider mine's key and header values were sealed with another secret"));
   });
 });
+
+/**
+ * An instance starting (a rolling deploy) while an Admin's change on a running instance waits for
+ * the catalog's lock: the test holds the organization's row, the change queues for it first, then
+ * the start does. The start used to write a model or a provider's key before it queued, holding
+ * the row the change needed next: once the test let go, each waited for the other until
+ * PostgreSQL ended one (the change's 500, or a failed start).
+ */
+const STARTS_DURING = [
+  {
+    what: 'an Admin edits a model its file declares',
+    change: (admin: Client) => admin.patch('/api/admin/models/fast', { tier: 4 }),
+    status: 200,
+    // The file's label; the tier of whichever was last.
+    file: edit(BASE, ['label: Fast', 'label: Faster'], ['name: Acme Corp', 'name: Acme Inc']),
+    env: {},
+    check: async (d: ReturnType<typeof deployment>) => {
+      const fast = await d.read((db) =>
+        db
+          .selectFrom('models')
+          .select(['label', 'tier'])
+          .where('slug', '=', 'fast')
+          .executeTakeFirstOrThrow(),
+      );
+      assert.equal(fast.label, 'Faster');
+      assert.ok([2, 4].includes(fast.tier), `tier ${fast.tier}`);
+      const org = await d.read((db) =>
+        db.selectFrom('organizations').select('name').executeTakeFirstOrThrow(),
+      );
+      assert.equal(org.name, 'Acme Inc');
+    },
+  },
+  {
+    what: 'an Admin deletes a provider whose key the start seals again',
+    // Refused: its models use it. Under the lock, after the provider's row.
+    change: (admin: Client) => admin.del('/api/admin/providers/local'),
+    status: 409,
+    file: BASE,
+    // The first instance sealed with its data/secret.key; this start seals with the secret.
+    env: { UNDERSTUDY_SECRET: randomBytes(32).toString('hex') },
+    check: async (d: ReturnType<typeof deployment>) => {
+      assert.ok(d.lines.some((l) => l.includes('sealed again with the current UNDERSTUDY_SECRET')));
+    },
+  },
+];
+
+for (const c of STARTS_DURING)
+  test(`an instance starting while ${c.what}: no deadlock (PostgreSQL)`, async (t) => {
+    const backend = await createPgBackend();
+    if (!backend) return t.skip(`PostgreSQL not reachable at ${PG_ADMIN_URL}: skipped`);
+    const d = deployment(backend);
+    const holder = new pg.Client({ connectionString: backend.databaseUrl });
+    try {
+      const server = await d.serve(BASE);
+      try {
+        const admin = await signIn(server);
+        await holder.connect();
+        await holder.query('BEGIN');
+        await holder.query('SELECT id FROM organizations FOR UPDATE');
+        const changed = c.change(admin);
+        await lockWaiters(holder, 1);
+        const started = d.start(c.file, c.env);
+        await lockWaiters(holder, 2);
+        await holder.query('COMMIT');
+        const [r] = await Promise.all([changed, started]);
+        assert.equal(r.status, c.status, JSON.stringify(r.body));
+        await c.check(d);
+      } finally {
+        await server.close();
+      }
+    } finally {
+      await holder.end().catch(() => undefined);
+      d.remove();
+      await backend.dispose();
+    }
+  });

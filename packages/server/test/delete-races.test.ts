@@ -23,7 +23,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import pg from 'pg';
 import type { RunningServer } from '../src/index.js';
-import { rawPost, readSse, waitFor, withPgDemo, type Client } from './helpers.js';
+import { lockWaiters, rawPost, readSse, waitFor, withPgDemo, type Client } from './helpers.js';
 
 /** A connection of the test's own that holds a row lock in its transaction. */
 interface Holder {
@@ -76,19 +76,7 @@ async function withRace(t: TestContext, fn: (r: Race) => Promise<void>): Promise
           (await owner.post<{ id: string }>('/api/conversations', { mateId })).body.id,
         ...holding(holder),
         second: holding(other),
-        waiters: async (n) =>
-          void (await waitFor(
-            `${n} queries waiting for a lock`,
-            async () => {
-              // pg_stat_activity is read once per transaction unless its snapshot is cleared.
-              await holder.query('SELECT pg_stat_clear_snapshot()');
-              const r = await holder.query<{ n: string }>(
-                "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
-              );
-              return Number(r.rows[0]?.n) >= n ? true : undefined;
-            },
-            5000,
-          )),
+        waiters: (n) => lockWaiters(holder, n),
       });
     } finally {
       await holder.end();

@@ -404,6 +404,25 @@ export async function waitFor<T>(
 }
 
 /**
+ * Waits until `n` queries in `client`'s database wait for a lock (the server's transactions
+ * queued behind a lock the test holds), as pg_stat_activity shows.
+ */
+export async function lockWaiters(client: pg.Client, n: number): Promise<void> {
+  await waitFor(
+    `${n} queries waiting for a lock`,
+    async () => {
+      // pg_stat_activity is read once per transaction unless its snapshot is cleared.
+      await client.query('SELECT pg_stat_clear_snapshot()');
+      const r = await client.query<{ n: string }>(
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+      );
+      return Number(r.rows[0]?.n) >= n ? true : undefined;
+    },
+    5000,
+  );
+}
+
+/**
  * fast-check options for a property over real servers: `defaultRuns` runs (PROPERTY_RUNS sets
  * another count, and then no bound on the whole run, for a longer search). A case that takes more
  * than 30 s is a failure (a hang is reported with its case, not as the test's timeout), and the

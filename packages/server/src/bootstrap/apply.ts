@@ -11,9 +11,9 @@ import { writeAudit } from '../audit/index.js';
 import { DEFAULT_BASE_URLS, modelFromRow } from '../catalog/index.js';
 import type { ServerConfig } from '../config.js';
 import { DEMO_MODELS, type Demo } from '../demo/index.js';
-import { createOrganization, emailTaken, insertUser } from '../organizations/index.js';
+import { createOrganization, emailTaken, insertUser, lockOrganization } from '../organizations/index.js';
 import { hashPassword, type SecretBox } from '../security/index.js';
-import { nowIso, type Database } from '../storage/index.js';
+import { locking, nowIso, type Database, type StorageConfig } from '../storage/index.js';
 import { actorFor, BOOTSTRAP, type Source } from './actors.js';
 import { reconcileApiKeys } from './api-keys.js';
 import type { BootstrapFile } from './config-file.js';
@@ -32,6 +32,8 @@ import { envCatalog, providerLabel, type ProviderSpec } from './sources.js';
 /** What provisioning needs. */
 export interface ProvisionDeps {
   db: Kysely<Database>;
+  /** Which database `db` is (how its row locks are spelled). */
+  storageKind: StorageConfig['kind'];
   box: SecretBox;
   config: ServerConfig;
   file: BootstrapFile | undefined;
@@ -74,6 +76,11 @@ export async function provisionOrganization(
 
 async function provisionIn(deps: ProvisionDeps, orgId: string, primary: boolean): Promise<Provisioned> {
   const { db, file } = deps;
+  // The catalog's lock first, as an Admin's edit takes it: provisioning writes models, then the
+  // organization's row, and an Admin's model edit at the same moment (on a running instance,
+  // while this one starts) would otherwise hold one of the two while waiting for the other: a
+  // deadlock. It also keeps the settings read below from going stale before they are checked.
+  await lockOrganization(db, deps.storageKind, orgId);
   const changes: string[] = [];
   const warnings: string[] = [];
   // What made this run's changes, for the actor of its audit entries.
@@ -314,6 +321,13 @@ async function bootstrapIn(deps: ProvisionDeps): Promise<{
   unreadable: Unreadable[];
 }> {
   const { db, file } = deps;
+  // Every organization's catalog lock, in id order, before the reseal writes their providers: an
+  // Admin's provider edit takes the lock, then the provider's row (see provisionIn).
+  await locking(
+    deps.storageKind,
+    db.selectFrom('organizations').select('id').orderBy('id'),
+    'no-key-update',
+  ).execute();
   // First: what provisioning compares (a declared provider's key) is then sealed with the current key.
   const secrets = await resealProviderSecrets(db, deps.box);
   let orgs = await db.selectFrom('organizations').select(['id', 'name']).orderBy('id').execute();
