@@ -12,7 +12,7 @@
  * simulator (skipped when Chromium is absent).
  * `UI_FIXES_SCREENSHOTS=<dir>` also writes screenshots there.
  */
-// test-runner: alone (a browser suite: beside another one, two Chromiums on 2 cores can take past the 10 s wait for a first page load)
+// test-runner: browser (one browser suite at a time: two Chromiums on 2 cores can take past the 10 s wait for a first page load)
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -950,10 +950,11 @@ describe('QA fixes in Chromium', { skip: chromiumSkip(), timeout: 180_000 }, () 
     await isFocused(page.getByRole('button', { name: `Rename ${first.title}`, exact: true }), 'its Rename');
     await page.keyboard.press('Tab');
     await isFocused(page.getByRole('button', { name: `Delete ${first.title}`, exact: true }), 'its Delete');
+    // Past the 100 rows in four Tabs: Show older. Reached, it loads the older ones (scrolled into
+    // view), and the focus moves to the first of them rather than falling to the page with the
+    // button; a quick load may have moved it there before this looks.
     await page.keyboard.press('Tab');
-    await isFocused(older, 'past the 100 rows in four Tabs: Show older');
-    // Reached, it loads the older ones (scrolled into view), and the focus moves to the first of
-    // them rather than falling to the page with the button.
+    await older.or(link(next)).and(focused).waitFor({ timeout: 5000 });
     await older.waitFor({ state: 'detached' });
     await link(next).and(focused).waitFor();
     await isFocused(link(next), 'the first older conversation, once loaded');
