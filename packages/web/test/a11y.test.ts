@@ -1,4 +1,4 @@
-// test-runner: alone (a browser suite: beside another one, two Chromiums on 2 cores can take past the 10 s wait for a first page load)
+// test-runner: browser (one browser suite at a time: two Chromiums on 2 cores can take past the 10 s wait for a first page load)
 /**
  * Accessibility of every page and state of the web app: axe-core's WCAG 2.1 A/AA rules (and 2.2
  * AA's target size) on a desktop window (1280 px) and a phone (390 px), in Chromium against the

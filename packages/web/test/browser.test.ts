@@ -9,7 +9,7 @@
  * fallbacks as one "×N" event and charts answers), and a Member who sees no settings. The steps share one
  * server and run in order. `UPDATE_SCREENSHOTS=1` also writes the README's screenshots to docs/.
  */
-// test-runner: alone (a browser suite: beside another one, two Chromiums on 2 cores can take past the 10 s wait for a first page load)
+// test-runner: browser (one browser suite at a time: two Chromiums on 2 cores can take past the 10 s wait for a first page load)
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';

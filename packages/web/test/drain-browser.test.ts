@@ -1,3 +1,4 @@
+// test-runner: browser (one browser suite at a time: two Chromiums on 2 cores can take past the 10 s wait for a first page load)
 /**
  * A rolling restart, as a member's page sees it: the instances it reaches refuse its requests with
  * a draining instance's 503 (drain.test checks the server sends exactly that) a few times before

@@ -5,7 +5,7 @@
  * list switches at once. In Chromium against the real server and simulator (skipped when Chromium
  * is absent).
  */
-// test-runner: alone (a browser suite: beside another one, two Chromiums on 2 cores can take past the 10 s wait for a first page load)
+// test-runner: browser (one browser suite at a time: two Chromiums on 2 cores can take past the 10 s wait for a first page load)
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {

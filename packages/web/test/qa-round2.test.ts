@@ -8,7 +8,7 @@
  * real server and simulator (skipped when Chromium is absent).
  * `QA_SHOTS=<dir>` also writes screenshots there.
  */
-// test-runner: alone (a browser suite: beside another one, two Chromiums on 2 cores can take past the 10 s wait for a first page load)
+// test-runner: browser (one browser suite at a time: two Chromiums on 2 cores can take past the 10 s wait for a first page load)
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';

@@ -5,7 +5,7 @@
  * an answer asked without the start of the conversation says so; Fallback activity loads older
  * events when its "Show older events" comes into view, each once, the focus on the first of them.
  */
-// test-runner: alone (a browser suite: beside another one, two Chromiums on 2 cores can take past the 10 s wait for a first page load)
+// test-runner: browser (one browser suite at a time: two Chromiums on 2 cores can take past the 10 s wait for a first page load)
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
