@@ -894,7 +894,14 @@ test('keys sealed with another secret: named, written again when declared, and r
  * the row the change needed next: once the test let go, each waited for the other until
  * PostgreSQL ended one (the change's 500, or a failed start).
  */
-const STARTS_DURING = [
+const STARTS_DURING: {
+  what: string;
+  change: (admin: Client) => ReturnType<Client['patch']>;
+  status: number;
+  file: string;
+  env: Record<string, string>;
+  check: (d: ReturnType<typeof deployment>) => Promise<void>;
+}[] = [
   {
     what: 'an Admin edits a model its file declares',
     change: (admin: Client) => admin.patch('/api/admin/models/fast', { tier: 4 }),
