@@ -15,6 +15,9 @@
  *   saved while the delete still runs: the save and the delete lock in one order, or they
  *   deadlock (the delete's cascade waited for the answer's message; the save, for the
  *   conversation). A second holder of the row makes them wait together.
+ * - A conversation (or Mate) deleted while the instances reclaim a crashed instance's answers in
+ *   it: the reclaim's one statement over many rows locked them in its own order, the delete's in
+ *   another, and PostgreSQL ended them as a deadlock (the member's delete: a 500).
  * PostgreSQL only: on SQLite a second connection cannot hold the server between its read and its
  * write (the server's one connection fails with SQLITE_BUSY_SNAPSHOT instead); chat-concurrency
  * covers SQLite.
@@ -22,8 +25,10 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import pg from 'pg';
+import { reclaimAnswers } from '../src/cluster/index.js';
 import type { RunningServer } from '../src/index.js';
-import { lockWaiters, rawPost, readSse, waitFor, withPgDemo, type Client } from './helpers.js';
+import { nowIso, openStorage, storageConfig, type Storage } from '../src/storage/index.js';
+import { lockWaiters, rawPost, readSse, tempDir, waitFor, withPgDemo, type Client } from './helpers.js';
 
 /** A connection of the test's own that holds a row lock in its transaction. */
 interface Holder {
@@ -209,3 +214,81 @@ for (const deleted of ['conversation', 'Mate'] as const)
       assert.fail('in 8 attempts, the delete always got the row before the second holder');
     });
   });
+
+test("a conversation or Mate deleted while instances reclaim a crashed instance's answers in it: no deadlock (PostgreSQL)", async (t) => {
+  await withPgDemo(t, async (_server, owner, databaseUrl) => {
+    const ROWS = 400;
+    const tmp = tempDir();
+    // Six instances' connections, each reclaiming on its own, as their beats do.
+    const instances: Storage[] = [];
+    try {
+      for (let i = 0; i < 6; i++)
+        instances.push(await openStorage(storageConfig(tmp.dir, databaseUrl), { poolMax: 2 }));
+      const db = instances[0]!.db;
+      const reclaim = () =>
+        Promise.all(
+          instances.map((s, i) =>
+            reclaimAnswers(s.db, { selfId: `live-${i}`, staleBefore: nowIso(), shared: true }),
+          ),
+        );
+      let seq = 0;
+      /** A new conversation holding ROWS answers in progress of an instance that is gone. */
+      const crashed = async (mateId: string) => {
+        const conv = (await owner.post<{ id: string }>('/api/conversations', { mateId })).body.id;
+        const { org_id } = await db
+          .selectFrom('conversations')
+          .select('org_id')
+          .where('id', '=', conv)
+          .executeTakeFirstOrThrow();
+        await db
+          .insertInto('messages')
+          .values(
+            Array.from({ length: ROWS }, () => ({
+              id: `crashed-${++seq}`,
+              org_id,
+              conversation_id: conv,
+              seq,
+              role: 'assistant' as const,
+              content: '',
+              status: 'in_progress' as const,
+              usage_estimated: 0,
+              created_at: nowIso(),
+              updated_at: nowIso(),
+              owner_instance: 'gone-instance',
+            })),
+          )
+          .execute();
+        return conv;
+      };
+      for (let round = 0; round < 24; round++) {
+        const mate = (await owner.post<{ id: string }>('/api/mates', { name: `Mate ${round}` })).body.id;
+        const conv = await crashed(mate);
+        const [gone, counts] = await Promise.all([
+          owner.del(round % 2 ? `/api/conversations/${conv}` : `/api/mates/${mate}`),
+          reclaim(),
+        ]);
+        assert.equal(gone.status, 204, `round ${round}: ${JSON.stringify(gone.body)}`);
+        assert.ok(counts.reduce((a, b) => a + b, 0) <= ROWS, `round ${round}: ${counts.join(', ')}`);
+      }
+      // With nothing else holding them, each answer is reclaimed once, whichever instance took it.
+      const mate = (await owner.post<{ id: string }>('/api/mates', { name: 'Kept' })).body.id;
+      const conv = await crashed(mate);
+      const counts = await reclaim();
+      assert.equal(
+        counts.reduce((a, b) => a + b, 0),
+        ROWS,
+        counts.join(', '),
+      );
+      const left = await db
+        .selectFrom('messages')
+        .select(({ fn }) => fn.countAll<string>().as('n'))
+        .where('conversation_id', '=', conv)
+        .where('status', '=', 'in_progress')
+        .executeTakeFirstOrThrow();
+      assert.equal(Number(left.n), 0);
+    } finally {
+      for (const s of instances) await s.close();
+      tmp.remove();
+    }
+  });
+});

@@ -29,22 +29,20 @@ const INTERRUPTED_ERROR = JSON.stringify({
  * Marks as interrupted the answers in progress that no live instance is writing: those of no
  * instance, of an instance whose heartbeat is older than `staleBefore`, or (at start) every one when
  * `all`. Never touches `selfId`'s, except at its start (`starting`): those are a previous run's
- * under the same id. Returns how many.
+ * under the same id. Returns how many. On PostgreSQL (`shared`) it skips the rows another
+ * transaction holds (SKIP LOCKED): the next beat takes those still in progress.
  */
 export async function reclaimAnswers(
   db: Kysely<Database>,
-  opts: { selfId: string; staleBefore?: string; all?: boolean; starting?: boolean },
+  opts: { selfId: string; staleBefore?: string; all?: boolean; starting?: boolean; shared?: boolean },
 ): Promise<number> {
-  let q = db
-    .updateTable('messages')
-    .set({ status: 'interrupted', error_json: INTERRUPTED_ERROR, updated_at: nowIso() })
-    .where('status', '=', 'in_progress');
+  let stale = db.selectFrom('messages').select('id').where('status', '=', 'in_progress');
   if (!opts.all) {
     const live = db
       .selectFrom('instances')
       .select('id')
       .where('heartbeat_at', '>=', opts.staleBefore ?? nowIso());
-    q = q.where((eb) =>
+    stale = stale.where((eb) =>
       eb.or([
         eb('owner_instance', 'is', null),
         eb.and([eb('owner_instance', '!=', opts.selfId), eb('owner_instance', 'not in', live)]),
@@ -52,7 +50,17 @@ export async function reclaimAnswers(
       ]),
     );
   }
-  const r = await q.executeTakeFirst();
+  // One statement over many rows, in the order its plan finds them, would wait for a row while
+  // holding others: a conversation's delete (its messages in another order), or another instance
+  // reclaiming the same answers, then waits for it in turn, and PostgreSQL ends one of them as a
+  // deadlock (the member's delete: a 500). Skipping what is held, it never waits for a row.
+  if (opts.shared) stale = stale.forUpdate().skipLocked();
+  const r = await db
+    .updateTable('messages')
+    .set({ status: 'interrupted', error_json: INTERRUPTED_ERROR, updated_at: nowIso() })
+    .where('status', '=', 'in_progress')
+    .where('id', 'in', stale)
+    .executeTakeFirst();
   return Number(r.numUpdatedRows);
 }
 
@@ -106,6 +114,7 @@ export async function registerInstance(
     all: !opts.shared,
     staleBefore: staleBefore(),
     starting: true,
+    shared: opts.shared,
   });
   const deregister = () =>
     db
@@ -135,7 +144,11 @@ export async function registerInstance(
       // Removed by another instance after a long pause (e.g. a suspended VM): register again.
       if (Number(r.numUpdatedRows) === 0) await register(db, opts.id);
       // Every beat: a crashed instance's answers are recovered as soon as it counts as gone.
-      const n = await reclaimAnswers(db, { selfId: opts.id, staleBefore: staleBefore() });
+      const n = await reclaimAnswers(db, {
+        selfId: opts.id,
+        staleBefore: staleBefore(),
+        shared: true,
+      });
       if (n > 0) opts.log.warn({ reclaimed: n }, 'answers of a stopped instance were marked interrupted');
       // Forget instances silent for a long time (checked now and then: it is not urgent).
       if (++beats % 30 !== 0) return;
