@@ -11,15 +11,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RunningServer } from '../src/index.js';
-import {
-  addMember,
-  Client,
-  forEachBackend,
-  PASSWORD,
-  startTestServer,
-  tempDir,
-  withInstantDemo,
-} from './helpers.js';
+import { addMember, Client, forEachBackend, PASSWORD, withInstantDemo } from './helpers.js';
 
 const ROUNDS = 16;
 
@@ -242,36 +234,32 @@ test('the same model or provider added twice at once (a double click): one is ad
 });
 
 test('a sign-up sent twice at once (a double click): one account, the other told it exists', async (t) => {
-  await forEachBackend(t, async (_t, backend) => {
-    const tmp = tempDir();
-    const server = await startTestServer({
+  await forEachBackend(t, (_t, backend) =>
+    withInstantDemo(
+      async (server) => {
+        for (let i = 0; i < ROUNDS; i++) {
+          const body = {
+            organization: `Org ${i}`,
+            name: 'Otto',
+            email: `otto${i}@other.test`,
+            password: PASSWORD,
+          };
+          const r = await Promise.all([1, 2].map(() => new Client(server.url).post('/api/signup', body)));
+          const said = `round ${i}: ${JSON.stringify(r.map((x) => [x.status, x.body]))}`;
+          assert.deepEqual(r.map((x) => x.status).sort(), [201, 409], said);
+          const orgs = await server.ctx.db
+            .selectFrom('organizations')
+            .select('id')
+            .where('name', '=', `Org ${i}`)
+            .execute();
+          assert.equal(orgs.length, 1, `one organization: ${said}`);
+        }
+      },
+      0,
       backend,
-      dataDir: tmp.dir,
-      env: { UNDERSTUDY_ALLOW_SIGNUP: 'true' },
-    });
-    try {
-      for (let i = 0; i < ROUNDS; i++) {
-        const body = {
-          organization: `Org ${i}`,
-          name: 'Otto',
-          email: `otto${i}@other.test`,
-          password: PASSWORD,
-        };
-        const r = await Promise.all([1, 2].map(() => new Client(server.url).post('/api/signup', body)));
-        const said = `round ${i}: ${JSON.stringify(r.map((x) => [x.status, x.body]))}`;
-        assert.deepEqual(r.map((x) => x.status).sort(), [201, 409], said);
-        const orgs = await server.ctx.db
-          .selectFrom('organizations')
-          .select('id')
-          .where('name', '=', `Org ${i}`)
-          .execute();
-        assert.equal(orgs.length, 1, `one organization: ${said}`);
-      }
-    } finally {
-      await server.close();
-      tmp.remove();
-    }
-  });
+      { UNDERSTUDY_ALLOW_SIGNUP: 'true' },
+    ),
+  );
 });
 
 test("a model disabled while it is made the Default Model, or a Mate's model: never both", async (t) => {

@@ -247,19 +247,21 @@ export async function setupOwner(server: RunningServer, email = 'owner@example.c
 
 /**
  * Runs `fn` against a server on SQLite (or `backend`) whose demo simulator answers at once (or with
- * `chunkDelayMs` between streamed chunks), with its Owner set up and signed in; stops the server
- * and removes its data afterwards. For tests that send many requests.
+ * `chunkDelayMs` between streamed chunks), with its Owner set up and signed in, and `env` on top of
+ * the test environment; stops the server and removes its data afterwards. For tests that send many
+ * requests.
  */
 export async function withInstantDemo(
   fn: (server: RunningServer, owner: Client) => Promise<void>,
   chunkDelayMs = 0,
   backend: Backend = { name: 'sqlite', dispose: async () => undefined },
+  env: Record<string, string> = {},
 ): Promise<void> {
   const tmp = tempDir();
   const server = await startTestServer({
     backend,
     dataDir: tmp.dir,
-    env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: String(chunkDelayMs) },
+    env: { UNDERSTUDY_DEMO_CHUNK_DELAY_MS: String(chunkDelayMs), ...env },
   });
   try {
     await fn(server, await setupOwner(server));
