@@ -18,6 +18,9 @@
  * - A conversation (or Mate) deleted while the instances reclaim a crashed instance's answers in
  *   it: the reclaim's one statement over many rows locked them in its own order, the delete's in
  *   another, and PostgreSQL ended them as a deadlock (the member's delete: a 500).
+ * - An instance restarted under its fixed id while another transaction holds one of its previous
+ *   run's answers, then rolls back: the start's reclaim skips the held row, and the beats must
+ *   take it later (no other instance would: the id is alive again).
  * PostgreSQL only: on SQLite a second connection cannot hold the server between its read and its
  * write (the server's one connection fails with SQLITE_BUSY_SNAPSHOT instead); chat-concurrency
  * covers SQLite.
@@ -25,7 +28,8 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import pg from 'pg';
-import { reclaimAnswers } from '../src/cluster/index.js';
+import { pino } from 'pino';
+import { reclaimAnswers, registerInstance } from '../src/cluster/index.js';
 import type { RunningServer } from '../src/index.js';
 import { nowIso, openStorage, storageConfig, type Storage } from '../src/storage/index.js';
 import { lockWaiters, rawPost, readSse, tempDir, waitFor, withPgDemo, type Client } from './helpers.js';
@@ -288,6 +292,78 @@ test("a conversation or Mate deleted while instances reclaim a crashed instance'
       assert.equal(Number(left.n), 0);
     } finally {
       for (const s of instances) await s.close();
+      tmp.remove();
+    }
+  });
+});
+
+test("a restarted instance's previous answer held by a transaction that rolls back is reclaimed by a later beat (PostgreSQL)", async (t) => {
+  await withPgDemo(t, async (_server, owner, databaseUrl) => {
+    const tmp = tempDir();
+    const storage = await openStorage(storageConfig(tmp.dir, databaseUrl), { poolMax: 2 });
+    const holder = new pg.Client({ connectionString: databaseUrl });
+    await holder.connect();
+    const ID = 'understudy-7';
+    try {
+      const db = storage.db;
+      const mateId = (await owner.post<{ id: string }>('/api/mates', { name: 'Ada' })).body.id;
+      const conv = (await owner.post<{ id: string }>('/api/conversations', { mateId })).body.id;
+      const { org_id } = await db
+        .selectFrom('conversations')
+        .select('org_id')
+        .where('id', '=', conv)
+        .executeTakeFirstOrThrow();
+      const answer = (id: string, seq: number) => ({
+        id,
+        org_id,
+        conversation_id: conv,
+        seq,
+        role: 'assistant' as const,
+        content: '',
+        status: 'in_progress' as const,
+        usage_estimated: 0,
+        created_at: nowIso(),
+        updated_at: nowIso(),
+        owner_instance: ID,
+      });
+      await db
+        .insertInto('messages')
+        .values([answer('previous-1', 1), answer('previous-2', 2), answer('previous-3', 3)])
+        .execute();
+      const status = async (id: string) =>
+        (await db.selectFrom('messages').select('status').where('id', '=', id).executeTakeFirstOrThrow())
+          .status;
+      // Another transaction holds one of the previous run's answers while the instance starts.
+      await holder.query('BEGIN');
+      await holder.query("SELECT id FROM messages WHERE id = 'previous-1' FOR UPDATE");
+      const { registry, reclaimed } = await registerInstance(db, {
+        id: ID,
+        shared: true,
+        log: pino({ level: 'silent' }),
+        timings: { heartbeatMs: 50, staleMs: 300 },
+      });
+      try {
+        assert.equal(reclaimed, 2, 'the start takes the two answers nobody holds');
+        assert.equal(await status('previous-1'), 'in_progress');
+        // This run's own answer, written after the start: the beats must leave it alone.
+        await db.insertInto('messages').values(answer('this-run', 4)).execute();
+        await holder.query("UPDATE messages SET content = 'x' WHERE id = 'previous-1'");
+        await holder.query('ROLLBACK');
+        await waitFor(
+          'the held answer to be reclaimed after the rollback',
+          async () => ((await status('previous-1')) === 'interrupted' ? true : undefined),
+          3000,
+        );
+        // Several beats later, this run's answer is still in progress.
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal(await status('this-run'), 'in_progress');
+        assert.equal(await status('previous-2'), 'interrupted');
+      } finally {
+        await registry.stop();
+      }
+    } finally {
+      await holder.end().catch(() => undefined);
+      await storage.close();
       tmp.remove();
     }
   });

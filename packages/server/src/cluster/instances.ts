@@ -29,12 +29,20 @@ const INTERRUPTED_ERROR = JSON.stringify({
  * Marks as interrupted the answers in progress that no live instance is writing: those of no
  * instance, of an instance whose heartbeat is older than `staleBefore`, or (at start) every one when
  * `all`. Never touches `selfId`'s, except at its start (`starting`): those are a previous run's
- * under the same id. Returns how many. On PostgreSQL (`shared`) it skips the rows another
- * transaction holds (SKIP LOCKED): the next beat takes those still in progress.
+ * under the same id; and, later, those of them named in `previousRun`. Returns how many. On
+ * PostgreSQL (`shared`) it skips the rows another transaction holds (SKIP LOCKED): the next beat
+ * takes those still in progress.
  */
 export async function reclaimAnswers(
   db: Kysely<Database>,
-  opts: { selfId: string; staleBefore?: string; all?: boolean; starting?: boolean; shared?: boolean },
+  opts: {
+    selfId: string;
+    staleBefore?: string;
+    all?: boolean;
+    starting?: boolean;
+    previousRun?: readonly string[];
+    shared?: boolean;
+  },
 ): Promise<number> {
   let stale = db.selectFrom('messages').select('id').where('status', '=', 'in_progress');
   if (!opts.all) {
@@ -47,6 +55,9 @@ export async function reclaimAnswers(
         eb('owner_instance', 'is', null),
         eb.and([eb('owner_instance', '!=', opts.selfId), eb('owner_instance', 'not in', live)]),
         ...(opts.starting ? [eb('owner_instance', '=', opts.selfId)] : []),
+        ...(opts.previousRun?.length
+          ? [eb.and([eb('owner_instance', '=', opts.selfId), eb('id', 'in', opts.previousRun)])]
+          : []),
       ]),
     );
   }
@@ -62,6 +73,22 @@ export async function reclaimAnswers(
     .where('id', 'in', stale)
     .executeTakeFirst();
   return Number(r.numUpdatedRows);
+}
+
+/** Of `ids`, those of `selfId`'s answers still in progress (a plain read: it waits for no lock). */
+async function ownInProgress(
+  db: Kysely<Database>,
+  selfId: string,
+  ids?: readonly string[],
+): Promise<string[]> {
+  if (ids?.length === 0) return [];
+  let q = db
+    .selectFrom('messages')
+    .select('id')
+    .where('status', '=', 'in_progress')
+    .where('owner_instance', '=', selfId);
+  if (ids) q = q.where('id', 'in', ids);
+  return (await q.execute()).map((r) => r.id);
 }
 
 /** This instance's registration: heartbeat and periodic reclaim of silent instances' answers. */
@@ -108,7 +135,11 @@ export async function registerInstance(
   await register(db, opts.id);
   const staleBefore = () => new Date(Date.now() - t.staleMs).toISOString();
   // Ids are unique: one restarted under a fixed UNDERSTUDY_INSTANCE_ID recovers its previous run's
-  // answers at once, without waiting for that run to fall silent.
+  // answers at once, without waiting for that run to fall silent. Nothing of this run is written
+  // yet, so every answer in progress under its id is the previous run's: they are named now, and
+  // those the start's reclaim skipped (another transaction held them, then rolled back) are taken
+  // by the beats. No other instance would take them: this id is alive again.
+  const previous = opts.shared ? await ownInProgress(db, opts.id) : [];
   const reclaimed = await reclaimAnswers(db, {
     selfId: opts.id,
     all: !opts.shared,
@@ -116,6 +147,7 @@ export async function registerInstance(
     starting: true,
     shared: opts.shared,
   });
+  let previousRun = await ownInProgress(db, opts.id, previous);
   const deregister = () =>
     db
       .deleteFrom('instances')
@@ -147,8 +179,10 @@ export async function registerInstance(
       const n = await reclaimAnswers(db, {
         selfId: opts.id,
         staleBefore: staleBefore(),
+        previousRun,
         shared: true,
       });
+      previousRun = await ownInProgress(db, opts.id, previousRun);
       if (n > 0) opts.log.warn({ reclaimed: n }, 'answers of a stopped instance were marked interrupted');
       // Forget instances silent for a long time (checked now and then: it is not urgent).
       if (++beats % 30 !== 0) return;
