@@ -195,6 +195,48 @@ test('OpenAI-compatible API', async (t) => {
         },
       );
 
+      await t.test(
+        "OpenAI's newer parameters: identifiers and hints are accepted, audio, web search and functions refused saying so",
+        async () => {
+          const data = await client.chat.completions.create({
+            model: 'sim-b-medium',
+            messages: [{ role: 'user', content: 'Hello' }],
+            user: 'u-1',
+            safety_identifier: 'hashed-user-1',
+            prompt_cache_key: 'team-chat',
+            prompt_cache_retention: 'in_memory',
+            verbosity: 'low',
+            prediction: { type: 'content', content: 'Hello there' },
+            modalities: ['text'],
+          });
+          assert.ok(data.choices[0]?.message.content, 'answered');
+          const refused: [Partial<OpenAI.ChatCompletionCreateParamsNonStreaming>, RegExp][] = [
+            [{ modalities: ['text', 'audio'], audio: { voice: 'alloy', format: 'wav' } }, /audio/],
+            [{ web_search_options: {} }, /web_search_options: web search is not supported/],
+            [
+              { functions: [{ name: 'f', parameters: { type: 'object' } }], function_call: 'auto' },
+              /functions: deprecated: use tools/,
+            ],
+            [{ verbosity: 'loud' as 'low' }, /verbosity/],
+          ];
+          for (const [extra, message] of refused)
+            await assert.rejects(
+              client.chat.completions.create({
+                model: 'sim-b-medium',
+                messages: [{ role: 'user', content: 'Hello' }],
+                ...extra,
+              }),
+              (e: unknown) => {
+                assert.ok(e instanceof OpenAI.BadRequestError, String(e));
+                assert.match(e.message, message);
+                assert.doesNotMatch(e.message, /unknown field/);
+                return true;
+              },
+              JSON.stringify(extra),
+            );
+        },
+      );
+
       await t.test('a fallback before content: model is the backup, headers say what happened', async () => {
         sim.setFault({ id: 'down', provider: simA, fault: 'overloaded' });
         try {

@@ -60,9 +60,11 @@ const Message = z.discriminatedUnion('role', [
 /**
  * The body of `POST /v1/chat/completions`. Every standard OpenAI parameter is accepted. Those that
  * change the answer go to the provider in its protocol (`stop`, `top_p`, `seed`, `tool_choice`,
- * `response_format` json_object); a form we cannot honour (json_schema) is refused with a 400
- * rather than dropped. Penalties, logit_bias, logprobs, user, metadata and the like are accepted
- * and ignored so unmodified clients work. Anything else is an unknown field and refused.
+ * `response_format` json_object); a form we cannot honour (json_schema, audio output, web search,
+ * the deprecated `functions`) is refused with a 400 that says so rather than dropped. Penalties,
+ * logit_bias, logprobs, user and its successors (safety_identifier, prompt_cache_key), metadata,
+ * verbosity, a predicted output and the like are accepted and ignored so unmodified clients work.
+ * Anything else is an unknown field and refused.
  */
 export const CompletionBody = z.strictObject({
   model: z.string().min(1).max(200),
@@ -121,6 +123,23 @@ export const CompletionBody = z.strictObject({
   store: z.boolean().nullable().optional(),
   service_tier: z.string().nullable().optional(),
   reasoning_effort: z.string().nullable().optional(),
+  // OpenAI's successors of `user` and its caching and output hints: none changes what is answered.
+  safety_identifier: z.string().nullable().optional(),
+  prompt_cache_key: z.string().nullable().optional(),
+  prompt_cache_retention: z.string().nullable().optional(),
+  verbosity: z.enum(['low', 'medium', 'high']).nullable().optional(),
+  prediction: z
+    .object({ type: z.literal('content'), content: z.union([z.string(), z.array(TextPart)]) })
+    .nullable()
+    .optional(),
+  modalities: z
+    .array(z.literal('text', 'only text output is supported (audio is not)'))
+    .nullable()
+    .optional(),
+  audio: z.null('audio output is not supported').optional(),
+  web_search_options: z.null('web search is not supported').optional(),
+  functions: z.null('deprecated: use tools (functions is not supported)').optional(),
+  function_call: z.null('deprecated: use tool_choice (function_call is not supported)').optional(),
 });
 
 /** A validated request body. */
