@@ -46,7 +46,9 @@ export function messageTokens(m: ChatMessage): number {
 /** Estimated input tokens of a whole request (messages and tool definitions). */
 export function estimateRequestTokens(req: ChatRequest): number {
   const tools = (req.tools ?? []).reduce((n, t) => n + estimateTextTokens(JSON.stringify(t)), 0);
-  return req.messages.reduce((n, m) => n + messageTokens(m), 0) + tools;
+  // A schema goes to the model too (in its protocol's field, or in words).
+  const schema = req.jsonSchema ? estimateTextTokens(JSON.stringify(req.jsonSchema)) : 0;
+  return req.messages.reduce((n, m) => n + messageTokens(m), 0) + tools + schema;
 }
 
 /** True when the conversation uses images. */

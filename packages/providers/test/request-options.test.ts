@@ -85,3 +85,44 @@ test('Gemini: generationConfig stopSequences, topP, seed, responseMimeType; tool
   });
   assert.equal(google({ ...base, toolChoice: 'auto' }).toolConfig, undefined);
 });
+
+test("json_schema: OpenAI's response_format as given, Gemini's responseJsonSchema, Anthropic's schema in words", () => {
+  const schema = {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    type: 'object',
+    properties: { city: { type: 'string' } },
+    required: ['city'],
+    additionalProperties: false,
+  };
+  const r: ChatRequest = {
+    messages: base.messages,
+    jsonSchema: { name: 'place', description: 'A place', schema, strict: true },
+  };
+  assert.deepEqual(openai(r).response_format, {
+    type: 'json_schema',
+    json_schema: { name: 'place', description: 'A place', schema, strict: true },
+  });
+  // It takes precedence over JSON mode, and what is not given is not sent.
+  assert.deepEqual(openai({ ...r, json: true, jsonSchema: { name: 'any' } }).response_format, {
+    type: 'json_schema',
+    json_schema: { name: 'any' },
+  });
+  const { $schema: _dialect, ...withoutDialect } = schema;
+  assert.deepEqual(google(r).generationConfig, {
+    responseMimeType: 'application/json',
+    responseJsonSchema: withoutDialect,
+  });
+  assert.deepEqual(google({ ...r, jsonSchema: { name: 'any' } }).generationConfig, {
+    responseMimeType: 'application/json',
+  });
+  const system = String(anthropic(r).system);
+  assert.match(system, /^Be brief\.\n\nRespond with one valid JSON object only: no prose, no code fences\. /);
+  assert.equal(
+    system.split('\n').at(-1)?.split('It must match this JSON Schema: ')[1],
+    JSON.stringify(schema),
+  );
+  assert.match(
+    String(anthropic({ ...r, jsonSchema: { name: 'any' } }).system),
+    /Respond with one valid JSON object only: no prose, no code fences\.$/,
+  );
+});

@@ -128,7 +128,7 @@ test('OpenAI-compatible API', async (t) => {
       });
 
       await t.test(
-        'stop, top_p, seed, JSON mode and tool_choice reach the provider; json_schema is refused',
+        'stop, top_p, seed, JSON mode, a JSON schema and tool_choice reach the provider',
         async () => {
           const relay = await startRelay(server.demo!.url);
           try {
@@ -173,18 +173,30 @@ test('OpenAI-compatible API', async (t) => {
                 { type: 'function', function: { name: 'get_weather' } },
               ],
             );
+            const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
+            await client.chat.completions.create({
+              model: 'rec-model',
+              messages: [{ role: 'user', content: 'x' }],
+              response_format: { type: 'json_schema', json_schema: { name: 'place', schema, strict: true } },
+            });
+            const second = relay.seen.filter((r) => r.method === 'POST')[1];
+            assert.deepEqual((JSON.parse(second?.body ?? '{}') as Record<string, unknown>).response_format, {
+              type: 'json_schema',
+              json_schema: { name: 'place', schema, strict: true },
+            });
             await assert.rejects(
               client.chat.completions.create({
                 model: 'rec-model',
                 messages: [{ role: 'user', content: 'x' }],
-                response_format: { type: 'json_schema', json_schema: { name: 'x', schema: {} } },
+                response_format: { type: 'json_schema', json_schema: { name: 'a place', schema } },
               }),
               (e: unknown) =>
-                e instanceof OpenAI.BadRequestError && /json_schema is not supported/.test(e.message),
+                e instanceof OpenAI.BadRequestError &&
+                /response_format\.json_schema\.name: letters, digits/.test(e.message),
             );
             assert.equal(
               relay.seen.filter((r) => r.method === 'POST').length,
-              1,
+              2,
               'the refused one was not sent',
             );
           } finally {
@@ -595,6 +607,64 @@ test('OpenAI-compatible API', async (t) => {
           await resetHealth();
         }
       });
+
+      await t.test(
+        "a JSON schema: the SDK's parse() gets its shape, through a fallback too; a stream cut mid-JSON is completed",
+        async () => {
+          const schema = {
+            type: 'object',
+            properties: {
+              city: { type: 'string' },
+              days: { type: 'integer' },
+              sights: { type: 'array', items: { type: 'string' } },
+            },
+            required: ['city', 'days', 'sights'],
+            additionalProperties: false,
+          };
+          const params = {
+            model: 'sim-a-large',
+            messages: [{ role: 'user' as const, content: 'Plan a trip' }],
+            response_format: {
+              type: 'json_schema' as const,
+              json_schema: { name: 'trip', schema, strict: true },
+            },
+          };
+          type Trip = { city: string; days: number; sights: string[] };
+          const direct = await client.chat.completions.parse(params);
+          const trip = direct.choices[0]?.message.parsed as unknown as Trip;
+          assert.equal(direct.model, 'sim-a-large');
+          assert.ok(typeof trip.city === 'string' && trip.city.length > 0, JSON.stringify(trip));
+          assert.ok(Number.isInteger(trip.days) && trip.sights.length === 2, JSON.stringify(trip));
+          // The backup speaks Anthropic's protocol, which has no schema field: it is asked in words.
+          sim.setFault({ id: 'down', provider: simA, fault: 'overloaded' });
+          try {
+            const { data, response } = await client.chat.completions.parse(params).withResponse();
+            assert.equal(response.headers.get('x-understudy-fallback-from'), 'sim-a-large');
+            assert.equal(response.headers.get('x-understudy-provider'), 'sim-b');
+            assert.deepEqual(data.choices[0]?.message.parsed, trip);
+          } finally {
+            sim.removeFault('down');
+            await resetHealth();
+          }
+          // Cut after a few words of JSON: the backup continues it to the same whole value.
+          sim.setFault({ id: 'cut', provider: simA, fault: 'cut_after', after: 2, times: 1 });
+          try {
+            const stream = await client.chat.completions.create({ ...params, stream: true });
+            let text = '';
+            let announced = false;
+            for await (const chunk of stream) {
+              text += chunk.choices[0]?.delta.content ?? '';
+              if ((chunk as unknown as { understudy?: { fallback?: unknown } }).understudy?.fallback)
+                announced = true;
+            }
+            assert.ok(announced, 'the takeover is announced in the stream');
+            assert.deepEqual(JSON.parse(text), trip);
+          } finally {
+            sim.removeFault('cut');
+            await resetHealth();
+          }
+        },
+      );
 
       await t.test('a client that disconnects mid-stream cancels the upstream request', async () => {
         // The primary stalls after a few words: only the disconnect (not a timeout) can end it in time.

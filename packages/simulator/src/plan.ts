@@ -1,5 +1,6 @@
 /** Turns a parsed request into what the simulator will answer: text chunks or a tool call. */
 import { CONTINUE_INSTRUCTION, countWords, expectedAnswer, remainderAfter, toChunks } from './answer.js';
+import { expectedJson, type JsonAsk } from './json-answer.js';
 
 /** A message reduced to what the simulator cares about. `tool` = a tool result. */
 export interface ChatMessage {
@@ -19,6 +20,8 @@ export interface ChatRequest {
   messages: ChatMessage[];
   /** Names of the declared tools, in order. */
   tools: string[];
+  /** Set when the request asks for a JSON answer (with its schema, if it gave one). */
+  json?: JsonAsk;
 }
 
 /** The answer to send. Each chunk is one token. */
@@ -82,7 +85,7 @@ export function planAnswer(req: ChatRequest, tokens: number): AnswerPlan {
       tool: { name: toolName, args: TOOL_ARGS.join('') },
     };
   }
-  const expected = expectedAnswer(prompt, tokens);
+  const expected = req.json ? expectedJson(prompt, tokens, req.json) : expectedAnswer(prompt, tokens);
   const chunks = toChunks(given === undefined ? expected : remainderAfter(expected, given));
   const cap = req.maxTokens;
   if (cap !== undefined && chunks.length > cap)

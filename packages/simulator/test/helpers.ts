@@ -22,6 +22,8 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Leave out credentials. */
   noAuth?: boolean;
+  /** Ask for JSON, in the protocol's way (Anthropic: in the system prompt's words), with a schema. */
+  json?: { schema?: Record<string, unknown> };
 }
 
 /** Sends a chat request in the given protocol's wire format. */
@@ -44,6 +46,10 @@ export function call(sim: Simulator, proto: Proto, o: CallOptions = {}): Promise
     if (o.maxTokens !== undefined) body.max_tokens = o.maxTokens;
     if (o.tools)
       body.tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }];
+    if (o.json)
+      body.response_format = o.json.schema
+        ? { type: 'json_schema', json_schema: { name: 'answer', schema: o.json.schema, strict: true } }
+        : { type: 'json_object' };
     if (proto === 'openai') {
       url = `${base}/v1/chat/completions`;
       if (!o.noAuth) headers.authorization = 'Bearer test-key';
@@ -61,6 +67,14 @@ export function call(sim: Simulator, proto: Proto, o: CallOptions = {}): Promise
       messages: messages.map((m) => ({ role: m.role, content: m.text })),
     };
     if (o.system !== undefined) body.system = o.system;
+    if (o.json)
+      body.system = [
+        o.system,
+        'Respond with one valid JSON object only.',
+        o.json.schema && `It must match this JSON Schema: ${JSON.stringify(o.json.schema)}`,
+      ]
+        .filter(Boolean)
+        .join('\n');
     if (o.tools) body.tools = [{ name: 'get_weather', input_schema: { type: 'object' } }];
     headers['anthropic-version'] = '2023-06-01';
     if (!o.noAuth) headers['x-api-key'] = 'test-key';
@@ -75,6 +89,12 @@ export function call(sim: Simulator, proto: Proto, o: CallOptions = {}): Promise
     };
     if (o.system !== undefined) body.systemInstruction = { parts: [{ text: o.system }] };
     if (o.maxTokens !== undefined) body.generationConfig = { maxOutputTokens: o.maxTokens };
+    if (o.json)
+      body.generationConfig = {
+        ...(body.generationConfig as object | undefined),
+        responseMimeType: 'application/json',
+        ...(o.json.schema && { responseJsonSchema: o.json.schema }),
+      };
     if (o.tools) body.tools = [{ functionDeclarations: [{ name: 'get_weather' }] }];
     if (!o.noAuth) headers['x-goog-api-key'] = 'test-key';
   }

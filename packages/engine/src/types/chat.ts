@@ -25,6 +25,17 @@ export interface ToolDefinition {
   parameters: Record<string, unknown>;
 }
 
+/** A JSON Schema the answer must match (OpenAI's `json_schema` response format). */
+export interface JsonSchemaFormat {
+  /** The schema's name (letters, digits, `_` and `-`), as OpenAI requires one. */
+  name: string;
+  description?: string;
+  /** The JSON Schema itself; absent, any JSON object will do. */
+  schema?: Record<string, unknown>;
+  /** OpenAI's strict schema adherence, passed on where the protocol has it. */
+  strict?: boolean;
+}
+
 /** Whether and which tool the model must call: `auto` (its choice) unless said. */
 export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
 
@@ -42,6 +53,8 @@ export interface ChatRequest {
   seed?: number;
   /** The answer must be one JSON object (OpenAI's `json_object` response format). */
   json?: boolean;
+  /** The answer must be JSON matching this schema (`json_schema`); it takes precedence over `json`. */
+  jsonSchema?: JsonSchemaFormat;
 }
 
 /** Why a model stopped generating, normalised across protocols. */

@@ -62,6 +62,8 @@ function orderToolResultsFirst(turn: Turn): Turn {
 
 /** Asks for JSON where the protocol has no JSON mode. */
 const JSON_INSTRUCTION = 'Respond with one valid JSON object only: no prose, no code fences.';
+/** Followed by the schema, on one line (JSON.stringify writes no newline). */
+const SCHEMA_INSTRUCTION = 'It must match this JSON Schema: ';
 
 /**
  * Builds the streaming Messages request. System messages join into `system`; a final assistant
@@ -116,8 +118,11 @@ export function buildAnthropicRequest(target: ModelTarget, request: ChatRequest)
     messages: turns.map(orderToolResultsFirst),
     stream: true,
   };
-  // Messages has no JSON mode: the instruction is the documented way to ask for one.
-  if (request.json) system.push(JSON_INSTRUCTION);
+  // Messages has no JSON mode that every model takes: the instruction is the documented way to
+  // ask for one, the schema given in the same words.
+  const schema = request.jsonSchema?.schema;
+  if (schema) system.push(`${JSON_INSTRUCTION} ${SCHEMA_INSTRUCTION}${JSON.stringify(schema)}`);
+  else if (request.json || request.jsonSchema) system.push(JSON_INSTRUCTION);
   if (system.length > 0) body.system = system.join('\n\n');
   if (request.temperature !== undefined) body.temperature = request.temperature;
   if (request.topP !== undefined) body.top_p = request.topP;

@@ -24,6 +24,12 @@ export function geminiSchema(schema: unknown): unknown {
   return out;
 }
 
+/** A schema without its top-level `$schema` (the dialect's URL), a keyword Gemini does not list. */
+function withoutDialect(schema: Record<string, unknown>): Record<string, unknown> {
+  const { $schema: _dialect, ...rest } = schema;
+  return rest;
+}
+
 /** The model name without a leading `models/`, which users paste from Google's listings. */
 function modelPath(upstreamModel: string): string {
   return encodeURIComponent(upstreamModel.replace(/^models\//, ''));
@@ -93,7 +99,10 @@ export function buildGoogleRequest(target: ModelTarget, request: ChatRequest): H
   if (request.topP !== undefined) generationConfig.topP = request.topP;
   if (request.stop?.length) generationConfig.stopSequences = request.stop;
   if (request.seed !== undefined) generationConfig.seed = request.seed;
-  if (request.json) generationConfig.responseMimeType = 'application/json';
+  if (request.json || request.jsonSchema) generationConfig.responseMimeType = 'application/json';
+  // Gemini takes a JSON Schema as it is here (not the OpenAPI subset `responseSchema` wants).
+  const schema = request.jsonSchema?.schema;
+  if (schema) generationConfig.responseJsonSchema = withoutDialect(schema);
   if (Object.keys(generationConfig).length > 0) body.generationConfig = generationConfig;
   if (request.tools && request.tools.length > 0) {
     body.tools = [

@@ -77,7 +77,18 @@ export function buildOpenAIRequest(target: ModelTarget, request: ChatRequest): H
   if (request.topP !== undefined) body.top_p = request.topP;
   if (request.stop?.length) body.stop = request.stop;
   if (request.seed !== undefined) body.seed = request.seed;
-  if (request.json) body.response_format = { type: 'json_object' };
+  const format = request.jsonSchema;
+  if (format)
+    body.response_format = {
+      type: 'json_schema',
+      json_schema: {
+        name: format.name,
+        ...(format.description !== undefined && { description: format.description }),
+        ...(format.schema !== undefined && { schema: format.schema }),
+        ...(format.strict !== undefined && { strict: format.strict }),
+      },
+    };
+  else if (request.json) body.response_format = { type: 'json_object' };
   if (request.tools && request.tools.length > 0) {
     body.tools = request.tools.map((t) => ({
       type: 'function',

@@ -60,7 +60,7 @@ const Message = z.discriminatedUnion('role', [
 /**
  * The body of `POST /v1/chat/completions`. Every standard OpenAI parameter is accepted. Those that
  * change the answer go to the provider in its protocol (`stop`, `top_p`, `seed`, `tool_choice`,
- * `response_format` json_object); a form we cannot honour (json_schema, audio output, web search,
+ * `response_format` json_object and json_schema); a form we cannot honour (audio output, web search,
  * the deprecated `functions`) is refused with a 400 that says so rather than dropped. Penalties,
  * logit_bias, logprobs, user and its successors (safety_identifier, prompt_cache_key), metadata,
  * verbosity, a predicted output and the like are accepted and ignored so unmodified clients work.
@@ -100,11 +100,29 @@ export const CompletionBody = z.strictObject({
     .optional(),
   parallel_tool_calls: z.boolean().optional(),
   response_format: z
-    .object({
-      type: z.enum(['text', 'json_object'], {
-        message: 'type: "text" or "json_object" (json_schema is not supported yet)',
-      }),
-    })
+    .discriminatedUnion(
+      'type',
+      [
+        z.object({ type: z.literal('text') }),
+        z.object({ type: z.literal('json_object') }),
+        z.object({
+          type: z.literal('json_schema'),
+          json_schema: z.object({
+            // OpenAI's own rule for the name, so a client learns it here rather than from a provider.
+            name: z
+              .string()
+              .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" and "-", at most 64 characters'),
+            description: z.string().optional(),
+            schema: z
+              .record(z.string(), z.unknown())
+              .refine((s) => !nestsDeeperThan(s), { message: TOO_DEEP })
+              .optional(),
+            strict: z.boolean().nullable().optional(),
+          }),
+        }),
+      ],
+      { message: 'type: "text", "json_object" or "json_schema"' },
+    )
     .nullable()
     .optional(),
   top_p: z.number().min(0).max(1).nullable().optional(),
@@ -193,7 +211,15 @@ export function toChatRequest(body: CompletionBody): ChatRequest {
     const stop = (typeof body.stop === 'string' ? [body.stop] : body.stop).filter((x) => x !== '');
     if (stop.length) req.stop = stop;
   }
-  if (body.response_format?.type === 'json_object') req.json = true;
+  const format = body.response_format;
+  if (format?.type === 'json_object') req.json = true;
+  if (format?.type === 'json_schema') {
+    const s = format.json_schema;
+    req.jsonSchema = { name: s.name };
+    if (s.description !== undefined) req.jsonSchema.description = s.description;
+    if (s.schema !== undefined) req.jsonSchema.schema = s.schema;
+    if (s.strict != null) req.jsonSchema.strict = s.strict;
+  }
   const choice = body.tool_choice;
   if (choice != null) req.toolChoice = typeof choice === 'string' ? choice : { name: choice.function.name };
   if (body.tools?.length) {

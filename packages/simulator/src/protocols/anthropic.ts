@@ -1,4 +1,5 @@
 /** Anthropic Messages (`POST /v1/messages`, `x-api-key`, `anthropic-version`). */
+import type { JsonAsk } from '../json-answer.js';
 import type { ChatMessage, ChatRequest } from '../plan.js';
 import {
   STATUS,
@@ -101,15 +102,34 @@ function parse(body: unknown): ChatRequest {
   const tools = Array.isArray(body.tools)
     ? body.tools.flatMap((t: unknown) => (isRecord(t) && typeof t.name === 'string' ? [t.name] : []))
     : [];
-  return {
+  const system = textOf(body.system);
+  const req: ChatRequest = {
     requestedModel: body.model,
     stream: body.stream === true,
     includeUsage: true,
     maxTokens,
-    system: textOf(body.system),
+    system,
     messages: body.messages.map(toMessage),
     tools,
   };
+  const json = jsonAskedIn(system);
+  if (json) req.json = json;
+  return req;
+}
+
+/**
+ * Messages has no JSON mode: a model follows the system prompt's words. The simulator follows
+ * "respond with … JSON …" and a schema given on the line after "JSON Schema:".
+ */
+function jsonAskedIn(system: string): JsonAsk | undefined {
+  if (!/\brespond with\b[^\n]*\bJSON\b/i.test(system)) return undefined;
+  const given = /JSON Schema:\s*(\{.*\})\s*$/m.exec(system)?.[1];
+  if (given === undefined) return {};
+  try {
+    return { schema: JSON.parse(given) as unknown };
+  } catch {
+    return {};
+  }
 }
 
 const STOP = { stop: 'end_turn', length: 'max_tokens', tool: 'tool_use' } as const;

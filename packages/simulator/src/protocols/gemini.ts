@@ -127,6 +127,14 @@ function parse(body: unknown, ctx: RequestContext): ChatRequest {
     tools,
   };
   const config = body.generationConfig ?? body.generation_config;
+  if (isRecord(config) && (config.responseMimeType ?? config.response_mime_type) === 'application/json')
+    req.json = {
+      schema:
+        config.responseJsonSchema ??
+        config.response_json_schema ??
+        config.responseSchema ??
+        config.response_schema,
+    };
   const max = isRecord(config) ? config.maxOutputTokens : undefined;
   if (max !== undefined) {
     if (typeof max !== 'number' || !Number.isInteger(max) || max < 1)

@@ -152,6 +152,10 @@ function parse(body: unknown, ctx: RequestContext): ChatRequest {
   };
   const maxTokens = optionalCount(body, 'max_completion_tokens') ?? optionalCount(body, 'max_tokens');
   if (maxTokens !== undefined) req.maxTokens = maxTokens;
+  const format = body.response_format;
+  if (isRecord(format) && format.type === 'json_object') req.json = {};
+  if (isRecord(format) && format.type === 'json_schema')
+    req.json = { schema: isRecord(format.json_schema) ? format.json_schema.schema : undefined };
   return req;
 }
 
