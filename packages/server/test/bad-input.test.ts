@@ -199,6 +199,25 @@ test('bad input', async (t) => {
         assert.equal(r.status, status, body);
         assert.ok(j.error.message && j.error.type, body);
       }
+      // A value that fits none of a field's forms hears what is wrong with the form it came closest
+      // to, not "Invalid input": a file part in a user's content, a tool choice of another shape.
+      for (const [extra, said] of [
+        [
+          { messages: [{ role: 'user', content: [{ type: 'file', file: { file_data: 'data:…' } }] }] },
+          "body.messages.0.content.0.type: Invalid discriminator value. Expected 'text' | 'image_url'",
+        ],
+        [
+          { tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'auto', tools: [] } } },
+          'body.tool_choice.type: Invalid input: expected "function"',
+        ],
+      ] as const) {
+        const r = await v1(
+          JSON.stringify({ model: 'default', ...{ messages: [{ role: 'user', content: 'x' }] }, ...extra }),
+        );
+        const j = (await r.json()) as { error: { message: string } };
+        assert.equal(r.status, 400);
+        assert.ok(j.error.message.startsWith(said), j.error.message);
+      }
 
       // Framework refusals carry codes of ours, never Fastify's internals, and /v1 keeps OpenAI's shape.
       type OpenAIBody = {

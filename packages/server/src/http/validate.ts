@@ -2,16 +2,30 @@
 import { z } from 'zod';
 import { badRequest } from './errors.js';
 
+/** How far into the value an alternative's issues reach (the deepest path). */
+const reach = (issues: readonly z.core.$ZodIssue[]): number =>
+  Math.max(0, ...issues.map((i) => i.path.length));
+
+/** One issue as `where: what` lines; a union's, as its alternative that got furthest says. */
+function describeIssue(i: z.core.$ZodIssue, at: readonly PropertyKey[]): string[] {
+  const here = [...at, ...i.path];
+  if (i.code === 'invalid_union' && i.errors.length > 0) {
+    // "Invalid input" says nothing: a string-or-parts content given a file part should hear
+    // that the part's type is not one it takes. A tie (no alternative got in) keeps the summary.
+    const ranked = [...i.errors].sort((a, b) => reach(b) - reach(a));
+    const [best, next] = ranked;
+    if (best && reach(best) > 0 && reach(best) > (next ? reach(next) : 0))
+      return best.flatMap((j) => describeIssue(j, here));
+  }
+  const path = here.map(String).join('.');
+  if (i.code === 'unrecognized_keys')
+    return [`${path}: unknown field(s) ${i.keys.map((k) => `"${k}"`).join(', ')}`];
+  return [`${path}: ${i.message}`];
+}
+
 /** Formats zod issues as `where: what` lines, naming unknown fields. */
 export function describeIssues(error: z.ZodError, where: string): string {
-  return error.issues
-    .map((i) => {
-      const path = [where, ...i.path.map(String)].join('.');
-      if (i.code === 'unrecognized_keys')
-        return `${path}: unknown field(s) ${i.keys.map((k) => `"${k}"`).join(', ')}`;
-      return `${path}: ${i.message}`;
-    })
-    .join('; ');
+  return error.issues.flatMap((i) => describeIssue(i, [where])).join('; ');
 }
 
 /** Parses `value` with `schema` or throws a 400 that says what is wrong. */
