@@ -48,6 +48,17 @@ test('OpenAI: stop, top_p, seed, response_format json_object and tool_choice as 
   );
   assert.equal(openai({ ...base, toolChoice: 'required' }).tool_choice, 'required');
   assert.equal(openai({ ...base, toolChoice: 'auto' }).tool_choice, undefined, 'the default is not sent');
+  // A tool's strict flag goes as given; none is sent when none was given.
+  assert.deepEqual(openai({ ...base, tools: [{ ...base.tools![0]!, strict: true }] }).tools, [
+    {
+      type: 'function',
+      function: { name: 'get_weather', parameters: { type: 'object', properties: {} }, strict: true },
+    },
+  ]);
+  assert.equal(
+    (openai(base).tools as { function: Record<string, unknown> }[])[0]!.function.strict,
+    undefined,
+  );
   const plain = openai({ messages: base.messages });
   for (const k of ['stop', 'top_p', 'seed', 'response_format', 'tool_choice'])
     assert.equal(plain[k], undefined, k);

@@ -155,7 +155,10 @@ test('OpenAI-compatible API', async (t) => {
               seed: 7,
               response_format: { type: 'json_object' },
               tools: [
-                { type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } },
+                {
+                  type: 'function',
+                  function: { name: 'get_weather', parameters: { type: 'object' }, strict: true },
+                },
               ],
               tool_choice: { type: 'function', function: { name: 'get_weather' } },
             });
@@ -163,6 +166,12 @@ test('OpenAI-compatible API', async (t) => {
               .filter((r) => r.method === 'POST')
               .map((r) => JSON.parse(r.body) as Record<string, unknown>);
             assert.equal(sent.length, 1);
+            assert.deepEqual(sent[0]!.tools, [
+              {
+                type: 'function',
+                function: { name: 'get_weather', parameters: { type: 'object' }, strict: true },
+              },
+            ]);
             assert.deepEqual(
               [sent[0]!.stop, sent[0]!.top_p, sent[0]!.seed, sent[0]!.response_format, sent[0]!.tool_choice],
               [

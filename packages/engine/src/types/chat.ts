@@ -23,6 +23,8 @@ export interface ToolDefinition {
   name: string;
   description?: string;
   parameters: Record<string, unknown>;
+  /** OpenAI's strict schema adherence for the arguments, passed on where the protocol has it. */
+  strict?: boolean;
 }
 
 /** A JSON Schema the answer must match (OpenAI's `json_schema` response format). */

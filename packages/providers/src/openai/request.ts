@@ -96,6 +96,7 @@ export function buildOpenAIRequest(target: ModelTarget, request: ChatRequest): H
         name: t.name,
         ...(t.description !== undefined && { description: t.description }),
         parameters: t.parameters,
+        ...(t.strict !== undefined && { strict: t.strict }),
       },
     }));
     const choice = request.toolChoice;

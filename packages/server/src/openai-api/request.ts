@@ -229,6 +229,7 @@ export function toChatRequest(body: CompletionBody): ChatRequest {
         parameters: t.function.parameters ?? { type: 'object', properties: {} },
       };
       if (t.function.description) d.description = t.function.description;
+      if (t.function.strict != null) d.strict = t.function.strict;
       return d;
     });
   }
