@@ -29,7 +29,7 @@ export { systemClock, type Clock, type Timer } from './clock.js';
 export { Cancellation, type CancelSignal } from './cancel.js';
 export { createEngine, type Engine, type EngineDeps } from './executor/engine.js';
 export { type AnswerInput } from './executor/answer.js';
-export { CONTINUE_INSTRUCTION } from './executor/rules.js';
+export { CONTINUE_INSTRUCTION, jsonInstruction } from './executor/rules.js';
 export { DEFAULT_ENGINE_OPTIONS, timeoutsFor, type EngineOptions } from './executor/options.js';
 export type { AttemptTimeouts } from './executor/attempt.js';
 export { REASON_WORDS, describeFailure } from './executor/words.js';

@@ -328,6 +328,41 @@ describe('executor: takeover after content (SPEC §2.4)', () => {
     ]);
   });
 
+  it('a JSON answer is continued with its constraint in words: constrained, a backup writes a whole value', async () => {
+    const cat = catalog({
+      models: [model('a1', 'a', 3), model('b1', 'b', 3, { capabilities: ['prefill'] })],
+    });
+    const schema = { type: 'object', properties: { n: { type: 'integer' } } };
+    const words = `Respond with one valid JSON object only: no prose, no code fences. It must match this JSON Schema: ${JSON.stringify(schema)}`;
+    // An API stream's takeover asks by instruction; the chat's goes by prefill to a backup that can.
+    for (const [takeover, input, expected] of [
+      ['instruct', {}, 'instruct'],
+      ['restart', { catalog: cat }, 'prefill'],
+    ] as const) {
+      const { run, client } = setup({ a1: cut, b1: healthy('forty-two.') });
+      const request = { ...ask(), jsonSchema: { name: 'n', schema, strict: true } };
+      const { result } = await run({ takeover, request, ...input });
+      const mode = result.fallback?.mode;
+      assert.equal(mode, expected);
+      const sent = client.callsTo('b1')[0]?.request;
+      assert.equal(sent?.jsonSchema, undefined, `${mode}: no constraint`);
+      assert.equal(sent?.json, undefined, `${mode}: no JSON mode`);
+      assert.deepEqual(sent?.messages[0], { role: 'system', content: words }, `${mode}: asked in words`);
+      assert.deepEqual(sent?.messages.slice(1, request.messages.length + 1), request.messages);
+      // The primary was asked with the constraint itself.
+      assert.deepEqual(client.callsTo('a1')[0]?.request.jsonSchema, request.jsonSchema);
+    }
+    // JSON mode without a schema: the same, in words.
+    const { run, client } = setup({ a1: cut, b1: healthy('}') });
+    await run({ takeover: 'instruct', request: { ...ask(), json: true } });
+    const sent = client.callsTo('b1')[0]?.request;
+    assert.equal(sent?.json, undefined);
+    assert.deepEqual(sent?.messages[0], {
+      role: 'system',
+      content: 'Respond with one valid JSON object only: no prose, no code fences.',
+    });
+  });
+
   it('a stream that ends without terminator or finish is interrupted, never a success', async () => {
     const { run } = setup({
       a1: cut,

@@ -672,6 +672,26 @@ test('OpenAI-compatible API', async (t) => {
             sim.removeFault('cut');
             await resetHealth();
           }
+          // A backup whose protocol constrains JSON (OpenAI's response_format) would write a whole
+          // second value after the partial one: it continues with the schema asked in words.
+          const specific = await owner.put('/api/admin/settings', {
+            fallback: { mode: 'specific', model: 'sim-a-medium' },
+          });
+          assert.equal(specific.status, 200, JSON.stringify(specific.body));
+          sim.setFault({ id: 'cut', provider: simA, fault: 'cut_after', after: 2, times: 1 });
+          try {
+            const { data: stream, response } = await client.chat.completions
+              .create({ ...params, stream: true })
+              .withResponse();
+            let text = '';
+            for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+            assert.equal(response.headers.get('x-understudy-model'), 'sim-a-large');
+            assert.deepEqual(JSON.parse(text), trip);
+          } finally {
+            sim.removeFault('cut');
+            await owner.put('/api/admin/settings', { fallback: { mode: 'automatic' } });
+            await resetHealth();
+          }
         },
       );
 

@@ -10,6 +10,28 @@ import { expectedAnswer } from './answer.js';
 /** What a request asked for: JSON, and the schema when it gave one. */
 export interface JsonAsk {
   schema?: unknown;
+  /**
+   * Asked in a protocol's own field (OpenAI's response_format, Gemini's JSON MIME type), which
+   * constrains decoding: the answer is a whole JSON value even after a prefill or a cut-off reply,
+   * never the rest of one. Asked in words, a model continues what it was given.
+   */
+  constrained?: boolean;
+}
+
+/**
+ * A JSON answer asked in the system prompt's words, as a model follows them: "respond with … JSON
+ * …", with a schema on the line after "JSON Schema:" (how Understudy asks Anthropic's Messages, and
+ * any backup continuing a JSON answer).
+ */
+export function jsonAskedInWords(system: string): JsonAsk | undefined {
+  if (!/\brespond with\b[^\n]*\bJSON\b/i.test(system)) return undefined;
+  const given = /JSON Schema:\s*(\{.*\})\s*$/m.exec(system)?.[1];
+  if (given === undefined) return {};
+  try {
+    return { schema: JSON.parse(given) as unknown };
+  } catch {
+    return {};
+  }
 }
 
 /** Nesting past this is answered with null (a recursive `$ref`, say). */

@@ -86,7 +86,9 @@ export function planAnswer(req: ChatRequest, tokens: number): AnswerPlan {
     };
   }
   const expected = req.json ? expectedJson(prompt, tokens, req.json) : expectedAnswer(prompt, tokens);
-  const chunks = toChunks(given === undefined ? expected : remainderAfter(expected, given));
+  // A constrained decoder writes a whole JSON value whatever it was given before.
+  const constrained = req.json?.constrained === true;
+  const chunks = toChunks(given === undefined || constrained ? expected : remainderAfter(expected, given));
   const cap = req.maxTokens;
   if (cap !== undefined && chunks.length > cap)
     return { ...base, chunks: chunks.slice(0, cap), finish: 'length' };

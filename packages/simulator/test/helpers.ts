@@ -22,8 +22,18 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Leave out credentials. */
   noAuth?: boolean;
-  /** Ask for JSON, in the protocol's way (Anthropic: in the system prompt's words), with a schema. */
-  json?: { schema?: Record<string, unknown> };
+  /**
+   * Ask for JSON, with a schema: in the protocol's own field (Anthropic has none), or with `words`
+   * in the system prompt, as Understudy asks Anthropic and a backup continuing JSON.
+   */
+  json?: { schema?: Record<string, unknown>; words?: boolean };
+}
+
+/** The system prompt of a call: its own, then the JSON ask in words when one is made so. */
+function systemOf(o: CallOptions, proto: Proto): string | undefined {
+  if (!o.json || !(o.json.words || proto === 'anthropic')) return o.system;
+  const schema = o.json.schema && `It must match this JSON Schema: ${JSON.stringify(o.json.schema)}`;
+  return [o.system, 'Respond with one valid JSON object only.', schema].filter(Boolean).join('\n');
 }
 
 /** Sends a chat request in the given protocol's wire format. */
@@ -31,6 +41,8 @@ export function call(sim: Simulator, proto: Proto, o: CallOptions = {}): Promise
   const model = o.model ?? 'sim-alpha';
   const stream = o.stream ?? true;
   const messages = o.messages ?? [{ role: 'user', text: o.prompt ?? 'What is fallback?' }];
+  const system = systemOf(o, proto);
+  const jsonField = o.json && !o.json.words ? o.json : undefined;
   const base = o.provider === undefined ? sim.url : `${sim.url}/p/${o.provider}`;
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   let url: string;
@@ -40,15 +52,15 @@ export function call(sim: Simulator, proto: Proto, o: CallOptions = {}): Promise
       role: m.role,
       content: m.text,
     }));
-    if (o.system !== undefined) msgs.unshift({ role: 'system', content: o.system });
+    if (system !== undefined) msgs.unshift({ role: 'system', content: system });
     body = { model, messages: msgs, stream };
     if (o.includeUsage ?? true) body.stream_options = { include_usage: true };
     if (o.maxTokens !== undefined) body.max_tokens = o.maxTokens;
     if (o.tools)
       body.tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }];
-    if (o.json)
-      body.response_format = o.json.schema
-        ? { type: 'json_schema', json_schema: { name: 'answer', schema: o.json.schema, strict: true } }
+    if (jsonField)
+      body.response_format = jsonField.schema
+        ? { type: 'json_schema', json_schema: { name: 'answer', schema: jsonField.schema, strict: true } }
         : { type: 'json_object' };
     if (proto === 'openai') {
       url = `${base}/v1/chat/completions`;
@@ -66,15 +78,7 @@ export function call(sim: Simulator, proto: Proto, o: CallOptions = {}): Promise
       stream,
       messages: messages.map((m) => ({ role: m.role, content: m.text })),
     };
-    if (o.system !== undefined) body.system = o.system;
-    if (o.json)
-      body.system = [
-        o.system,
-        'Respond with one valid JSON object only.',
-        o.json.schema && `It must match this JSON Schema: ${JSON.stringify(o.json.schema)}`,
-      ]
-        .filter(Boolean)
-        .join('\n');
+    if (system !== undefined) body.system = system;
     if (o.tools) body.tools = [{ name: 'get_weather', input_schema: { type: 'object' } }];
     headers['anthropic-version'] = '2023-06-01';
     if (!o.noAuth) headers['x-api-key'] = 'test-key';
@@ -87,13 +91,13 @@ export function call(sim: Simulator, proto: Proto, o: CallOptions = {}): Promise
         parts: [{ text: m.text }],
       })),
     };
-    if (o.system !== undefined) body.systemInstruction = { parts: [{ text: o.system }] };
+    if (system !== undefined) body.systemInstruction = { parts: [{ text: system }] };
     if (o.maxTokens !== undefined) body.generationConfig = { maxOutputTokens: o.maxTokens };
-    if (o.json)
+    if (jsonField)
       body.generationConfig = {
         ...(body.generationConfig as object | undefined),
         responseMimeType: 'application/json',
-        ...(o.json.schema && { responseJsonSchema: o.json.schema }),
+        ...(jsonField.schema && { responseJsonSchema: jsonField.schema }),
       };
     if (o.tools) body.tools = [{ functionDeclarations: [{ name: 'get_weather' }] }];
     if (!o.noAuth) headers['x-goog-api-key'] = 'test-key';

@@ -74,24 +74,34 @@ after(() => sim.close());
 
 for (const proto of PROTOCOLS) {
   describe(`${proto}: asked for JSON`, () => {
-    it('streams the JSON answer, with the schema and without', async () => {
-      for (const json of [{ schema }, {}]) {
+    it('streams the JSON answer, with the schema and without, asked either way', async () => {
+      for (const json of [{ schema }, {}, { schema, words: true }, { words: true }]) {
         const c = collect(proto, await (await call(sim, proto, { prompt, json })).text());
-        assert.equal(c.text, expectedJson(prompt, 24, json));
+        assert.equal(c.text, expectedJson(prompt, 24, json), JSON.stringify(json));
         assert.equal(c.terminated, true);
       }
     });
 
-    it("continues a cut-off JSON answer with only the rest (the backup's part)", async () => {
-      const whole = expectedJson(prompt, 24, { schema });
-      const given = whole.split(' ').slice(0, 4).join(' ');
-      const messages = [
-        { role: 'user' as const, text: prompt },
-        { role: 'assistant' as const, text: given },
-        { role: 'user' as const, text: CONTINUE_INSTRUCTION },
-      ];
-      const c = collect(proto, await (await call(sim, proto, { messages, json: { schema } })).text());
-      assert.deepEqual(JSON.parse(given + c.text), JSON.parse(whole));
+    const whole = expectedJson(prompt, 24, { schema });
+    const given = whole.split(' ').slice(0, 4).join(' ');
+    const cut = [
+      { role: 'user' as const, text: prompt },
+      { role: 'assistant' as const, text: given },
+      { role: 'user' as const, text: CONTINUE_INSTRUCTION },
+    ];
+    const prefilled = cut.slice(0, 2);
+
+    it('asked in words, continues a cut-off or prefilled JSON answer with only the rest', async () => {
+      for (const messages of [cut, prefilled]) {
+        const res = await call(sim, proto, { messages, json: { schema, words: true } });
+        assert.deepEqual(JSON.parse(given + collect(proto, await res.text()).text), JSON.parse(whole));
+      }
     });
+
+    if (proto !== 'anthropic')
+      it("constrained by the protocol's own field, answers a whole value even after a cut-off reply", async () => {
+        const c = collect(proto, await (await call(sim, proto, { messages: cut, json: { schema } })).text());
+        assert.equal(c.text, whole);
+      });
   });
 }

@@ -5,7 +5,7 @@
 import type { ProviderError } from '../errors.js';
 import type { BackupChoice } from '../policy/backup.js';
 import type { Catalog, ModelConfig } from '../types/catalog.js';
-import type { ChatRequest } from '../types/chat.js';
+import type { ChatMessage, ChatRequest, JsonSchemaFormat } from '../types/chat.js';
 import type { ModelTarget } from '../types/provider.js';
 import type { TakeoverMode } from '../types/result.js';
 import type { EngineOptions } from './options.js';
@@ -24,20 +24,34 @@ export function quickRetryWait(f: ProviderError, o: EngineOptions): number | und
   return undefined;
 }
 
+/** A JSON answer asked in words: for a protocol without a JSON field, and for a continuation. */
+export function jsonInstruction(format?: JsonSchemaFormat): string {
+  const words = 'Respond with one valid JSON object only: no prose, no code fences.';
+  return format?.schema ? `${words} It must match this JSON Schema: ${JSON.stringify(format.schema)}` : words;
+}
+
+/**
+ * `req` continued after `tail`. A JSON constraint (JSON mode, a schema) is asked in words instead:
+ * under the constraint a model answers a whole JSON value, never the rest of one, and the client
+ * would hold the partial value followed by a second whole one.
+ */
+function continued(req: ChatRequest, tail: ChatMessage[]): ChatRequest {
+  const { json, jsonSchema, ...unconstrained } = req;
+  if (!json && !jsonSchema) return { ...req, messages: [...req.messages, ...tail] };
+  return {
+    ...unconstrained,
+    messages: [{ role: 'system', content: jsonInstruction(jsonSchema) }, ...req.messages, ...tail],
+  };
+}
+
 /** The request a backup receives for each takeover mode. */
 export function backupRequest(req: ChatRequest, mode: TakeoverMode, partial: string): ChatRequest {
-  if (mode === 'prefill')
-    return { ...req, messages: [...req.messages, { role: 'assistant', content: partial }] };
-  if (mode === 'instruct') {
-    return {
-      ...req,
-      messages: [
-        ...req.messages,
-        { role: 'assistant', content: partial },
-        { role: 'user', content: CONTINUE_INSTRUCTION },
-      ],
-    };
-  }
+  if (mode === 'prefill') return continued(req, [{ role: 'assistant', content: partial }]);
+  if (mode === 'instruct')
+    return continued(req, [
+      { role: 'assistant', content: partial },
+      { role: 'user', content: CONTINUE_INSTRUCTION },
+    ]);
   return req;
 }
 

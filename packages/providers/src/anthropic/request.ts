@@ -1,5 +1,11 @@
 /** Canonical request → Anthropic Messages. */
-import type { ChatRequest, ContentPart, ModelTarget, ProviderConfig } from '@understudy/engine';
+import {
+  jsonInstruction,
+  type ChatRequest,
+  type ContentPart,
+  type ModelTarget,
+  type ProviderConfig,
+} from '@understudy/engine';
 import type { HttpCall } from '../http/index.js';
 import { argsObject, parseDataUrl, type JsonObject } from '../json.js';
 import { trimBase, withHeaders } from '../protocol.js';
@@ -61,9 +67,6 @@ function orderToolResultsFirst(turn: Turn): Turn {
 }
 
 /** Asks for JSON where the protocol has no JSON mode. */
-const JSON_INSTRUCTION = 'Respond with one valid JSON object only: no prose, no code fences.';
-/** Followed by the schema, on one line (JSON.stringify writes no newline). */
-const SCHEMA_INSTRUCTION = 'It must match this JSON Schema: ';
 
 /**
  * Builds the streaming Messages request. System messages join into `system`; a final assistant
@@ -120,9 +123,7 @@ export function buildAnthropicRequest(target: ModelTarget, request: ChatRequest)
   };
   // Messages has no JSON mode that every model takes: the instruction is the documented way to
   // ask for one, the schema given in the same words.
-  const schema = request.jsonSchema?.schema;
-  if (schema) system.push(`${JSON_INSTRUCTION} ${SCHEMA_INSTRUCTION}${JSON.stringify(schema)}`);
-  else if (request.json || request.jsonSchema) system.push(JSON_INSTRUCTION);
+  if (request.json || request.jsonSchema) system.push(jsonInstruction(request.jsonSchema));
   if (system.length > 0) body.system = system.join('\n\n');
   if (request.temperature !== undefined) body.temperature = request.temperature;
   if (request.topP !== undefined) body.top_p = request.topP;

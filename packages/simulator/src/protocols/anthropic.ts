@@ -1,5 +1,5 @@
 /** Anthropic Messages (`POST /v1/messages`, `x-api-key`, `anthropic-version`). */
-import type { JsonAsk } from '../json-answer.js';
+import { jsonAskedInWords } from '../json-answer.js';
 import type { ChatMessage, ChatRequest } from '../plan.js';
 import {
   STATUS,
@@ -112,24 +112,10 @@ function parse(body: unknown): ChatRequest {
     messages: body.messages.map(toMessage),
     tools,
   };
-  const json = jsonAskedIn(system);
+  // Messages has no JSON mode: a model follows the system prompt's words.
+  const json = jsonAskedInWords(system);
   if (json) req.json = json;
   return req;
-}
-
-/**
- * Messages has no JSON mode: a model follows the system prompt's words. The simulator follows
- * "respond with … JSON …" and a schema given on the line after "JSON Schema:".
- */
-function jsonAskedIn(system: string): JsonAsk | undefined {
-  if (!/\brespond with\b[^\n]*\bJSON\b/i.test(system)) return undefined;
-  const given = /JSON Schema:\s*(\{.*\})\s*$/m.exec(system)?.[1];
-  if (given === undefined) return {};
-  try {
-    return { schema: JSON.parse(given) as unknown };
-  } catch {
-    return {};
-  }
 }
 
 const STOP = { stop: 'end_turn', length: 'max_tokens', tool: 'tool_use' } as const;

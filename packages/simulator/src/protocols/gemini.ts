@@ -1,4 +1,5 @@
 /** Google Gemini (`POST /v1beta/models/<model>:generateContent` and `:streamGenerateContent?alt=sse`). */
+import { jsonAskedInWords } from '../json-answer.js';
 import type { ChatMessage, ChatRequest } from '../plan.js';
 import {
   STATUS,
@@ -134,7 +135,12 @@ function parse(body: unknown, ctx: RequestContext): ChatRequest {
         config.response_json_schema ??
         config.responseSchema ??
         config.response_schema,
+      constrained: true,
     };
+  else {
+    const json = jsonAskedInWords(system);
+    if (json) req.json = json;
+  }
   const max = isRecord(config) ? config.maxOutputTokens : undefined;
   if (max !== undefined) {
     if (typeof max !== 'number' || !Number.isInteger(max) || max < 1)

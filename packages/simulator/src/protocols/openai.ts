@@ -1,4 +1,5 @@
 /** OpenAI Chat Completions, and Azure OpenAI (same body, deployment in the path, `api-key`). */
+import { jsonAskedInWords } from '../json-answer.js';
 import type { ChatMessage, ChatRequest } from '../plan.js';
 import {
   STATUS,
@@ -153,9 +154,16 @@ function parse(body: unknown, ctx: RequestContext): ChatRequest {
   const maxTokens = optionalCount(body, 'max_completion_tokens') ?? optionalCount(body, 'max_tokens');
   if (maxTokens !== undefined) req.maxTokens = maxTokens;
   const format = body.response_format;
-  if (isRecord(format) && format.type === 'json_object') req.json = {};
-  if (isRecord(format) && format.type === 'json_schema')
-    req.json = { schema: isRecord(format.json_schema) ? format.json_schema.schema : undefined };
+  if (isRecord(format) && format.type === 'json_object') req.json = { constrained: true };
+  else if (isRecord(format) && format.type === 'json_schema')
+    req.json = {
+      schema: isRecord(format.json_schema) ? format.json_schema.schema : undefined,
+      constrained: true,
+    };
+  else {
+    const json = jsonAskedInWords(req.system);
+    if (json) req.json = json;
+  }
   return req;
 }
 
