@@ -529,29 +529,33 @@ describe('executor: only content satisfies the first-token and stall timeouts (S
   });
 
   it('provider time adds up across non-content events, but time the reader takes does not', async () => {
-    // Provider: 2 × 100 ms between words, with a malformed chunk between; reader: 250 ms per word.
-    // Wall time between words (450 ms) exceeds the 300 ms stall timeout; provider time (200 ms) does not.
-    const words = ['one ', 'two ', 'three ', 'four'];
+    // Provider: 2 × 50 ms between words, with a malformed chunk between; reader: 700 ms per word.
+    // Wall time between words (800 ms) exceeds the 600 ms stall timeout; provider time (100 ms)
+    // does not, with room for timers that fire late on a loaded machine (it failed once with
+    // 2 × 100 ms under a 300 ms timeout, the whole suite running beside it).
+    const words = ['one ', 'two ', 'three'];
     const steps: Step[] = [{ type: 'open' }];
     for (const w of words) {
       steps.push({ type: 'text', text: w });
-      steps.push({ type: 'wait', ms: 100 }, { type: 'malformed', detail: 'x' }, { type: 'wait', ms: 100 });
+      steps.push({ type: 'wait', ms: 50 }, { type: 'malformed', detail: 'x' }, { type: 'wait', ms: 50 });
     }
     steps.push({ type: 'finish', reason: 'stop' });
     const { engine } = setup({ a1: steps });
+    const timeouts = { connectMs: 300, firstTokenMs: 300, stallMs: 600 };
+    const cat = catalog({ models: [model('a1', 'a', 3, { timeouts }), model('b1', 'b', 3)] });
     let text = '';
     let result: AnswerResult | undefined;
-    for await (const e of engine.answer({ catalog: catalog(), request: ask(), takeover: 'restart' })) {
+    for await (const e of engine.answer({ catalog: cat, request: ask(), takeover: 'restart' })) {
       if (e.type === 'text') {
         text += e.text;
-        await new Promise((r) => setTimeout(r, 250));
+        await new Promise((r) => setTimeout(r, 700));
       }
       if (e.type === 'done' || e.type === 'error') result = e.result;
     }
     assert.equal(result?.status, 'complete');
     assert.equal(result.fallback, undefined);
-    assert.equal(text, 'one two three four');
-    assert.equal(result.malformedChunks, 4);
+    assert.equal(text, 'one two three');
+    assert.equal(result.malformedChunks, 3);
   });
 
   it('a finish reason followed by silence is a complete answer; the upstream call is closed', async () => {

@@ -66,8 +66,6 @@ function orderToolResultsFirst(turn: Turn): Turn {
   return { role: turn.role, content: [...results, ...turn.content.filter((b) => b.type !== 'tool_result')] };
 }
 
-/** Asks for JSON where the protocol has no JSON mode. */
-
 /**
  * Builds the streaming Messages request. System messages join into `system`; a final assistant
  * message is a prefill, and Anthropic rejects a prefill ending in whitespace, so its trailing
