@@ -219,6 +219,35 @@ for (const deleted of ['conversation', 'Mate'] as const)
     });
   });
 
+/** The organization of a conversation, as stored. */
+async function orgOf(db: Storage['db'], conversationId: string): Promise<string> {
+  const row = await db
+    .selectFrom('conversations')
+    .select('org_id')
+    .where('id', '=', conversationId)
+    .executeTakeFirstOrThrow();
+  return row.org_id;
+}
+
+/** A row of an answer in progress that instance `owner` was writing (as a crash leaves it). */
+const answerInProgress = (
+  at: { orgId: string; conversationId: string; owner: string },
+  id: string,
+  seq: number,
+) => ({
+  id,
+  org_id: at.orgId,
+  conversation_id: at.conversationId,
+  seq,
+  role: 'assistant' as const,
+  content: '',
+  status: 'in_progress' as const,
+  usage_estimated: 0,
+  created_at: nowIso(),
+  updated_at: nowIso(),
+  owner_instance: at.owner,
+});
+
 test("a conversation or Mate deleted while instances reclaim a crashed instance's answers in it: no deadlock (PostgreSQL)", async (t) => {
   await withPgDemo(t, async (_server, owner, databaseUrl) => {
     const ROWS = 400;
@@ -239,28 +268,10 @@ test("a conversation or Mate deleted while instances reclaim a crashed instance'
       /** A new conversation holding ROWS answers in progress of an instance that is gone. */
       const crashed = async (mateId: string) => {
         const conv = (await owner.post<{ id: string }>('/api/conversations', { mateId })).body.id;
-        const { org_id } = await db
-          .selectFrom('conversations')
-          .select('org_id')
-          .where('id', '=', conv)
-          .executeTakeFirstOrThrow();
+        const at = { orgId: await orgOf(db, conv), conversationId: conv, owner: 'gone-instance' };
         await db
           .insertInto('messages')
-          .values(
-            Array.from({ length: ROWS }, () => ({
-              id: `crashed-${++seq}`,
-              org_id,
-              conversation_id: conv,
-              seq,
-              role: 'assistant' as const,
-              content: '',
-              status: 'in_progress' as const,
-              usage_estimated: 0,
-              created_at: nowIso(),
-              updated_at: nowIso(),
-              owner_instance: 'gone-instance',
-            })),
-          )
+          .values(Array.from({ length: ROWS }, () => answerInProgress(at, `crashed-${++seq}`, seq)))
           .execute();
         return conv;
       };
@@ -308,24 +319,8 @@ test("a restarted instance's previous answer held by a transaction that rolls ba
       const db = storage.db;
       const mateId = (await owner.post<{ id: string }>('/api/mates', { name: 'Ada' })).body.id;
       const conv = (await owner.post<{ id: string }>('/api/conversations', { mateId })).body.id;
-      const { org_id } = await db
-        .selectFrom('conversations')
-        .select('org_id')
-        .where('id', '=', conv)
-        .executeTakeFirstOrThrow();
-      const answer = (id: string, seq: number) => ({
-        id,
-        org_id,
-        conversation_id: conv,
-        seq,
-        role: 'assistant' as const,
-        content: '',
-        status: 'in_progress' as const,
-        usage_estimated: 0,
-        created_at: nowIso(),
-        updated_at: nowIso(),
-        owner_instance: ID,
-      });
+      const at = { orgId: await orgOf(db, conv), conversationId: conv, owner: ID };
+      const answer = (id: string, seq: number) => answerInProgress(at, id, seq);
       await db
         .insertInto('messages')
         .values([answer('previous-1', 1), answer('previous-2', 2), answer('previous-3', 3)])
