@@ -28,10 +28,9 @@ const INTERRUPTED_ERROR = JSON.stringify({
 /**
  * Marks as interrupted the answers in progress that no live instance is writing: those of no
  * instance, of an instance whose heartbeat is older than `staleBefore`, or (at start) every one when
- * `all`. Never touches `selfId`'s, except at its start (`starting`): those are a previous run's
- * under the same id; and, later, those of them named in `previousRun`. Returns how many. On
- * PostgreSQL (`shared`) it skips the rows another transaction holds (SKIP LOCKED): the next beat
- * takes those still in progress.
+ * `all`. Never touches `selfId`'s, except those named in `previousRun`: a previous run's under the
+ * same id. Returns how many. On PostgreSQL (`shared`) it skips the rows another transaction holds
+ * (SKIP LOCKED): the next beat takes those still in progress.
  */
 export async function reclaimAnswers(
   db: Kysely<Database>,
@@ -39,7 +38,6 @@ export async function reclaimAnswers(
     selfId: string;
     staleBefore?: string;
     all?: boolean;
-    starting?: boolean;
     previousRun?: readonly string[];
     shared?: boolean;
   },
@@ -54,7 +52,6 @@ export async function reclaimAnswers(
       eb.or([
         eb('owner_instance', 'is', null),
         eb.and([eb('owner_instance', '!=', opts.selfId), eb('owner_instance', 'not in', live)]),
-        ...(opts.starting ? [eb('owner_instance', '=', opts.selfId)] : []),
         ...(opts.previousRun?.length
           ? [eb.and([eb('owner_instance', '=', opts.selfId), eb('id', 'in', opts.previousRun)])]
           : []),
@@ -144,7 +141,7 @@ export async function registerInstance(
     selfId: opts.id,
     all: !opts.shared,
     staleBefore: staleBefore(),
-    starting: true,
+    previousRun: previous,
     shared: opts.shared,
   });
   let previousRun = await ownInProgress(db, opts.id, previous);
