@@ -1,6 +1,6 @@
 /** Turns a parsed request into what the simulator will answer: text chunks or a tool call. */
 import { CONTINUE_INSTRUCTION, countWords, expectedAnswer, remainderAfter, toChunks } from './answer.js';
-import { expectedJson, type JsonAsk } from './json-answer.js';
+import { expectedJson, jsonAskedInWords, type JsonAsk } from './json-answer.js';
 
 /** A message reduced to what the simulator cares about. `tool` = a tool result. */
 export interface ChatMessage {
@@ -20,7 +20,10 @@ export interface ChatRequest {
   messages: ChatMessage[];
   /** Names of the declared tools, in order. */
   tools: string[];
-  /** Set when the request asks for a JSON answer (with its schema, if it gave one). */
+  /**
+   * Set when the request asks for a JSON answer in its protocol's own field (with its schema, if
+   * it gave one); one asked in the system prompt's words is read by planAnswer, in any protocol.
+   */
   json?: JsonAsk;
 }
 
@@ -85,9 +88,10 @@ export function planAnswer(req: ChatRequest, tokens: number): AnswerPlan {
       tool: { name: toolName, args: TOOL_ARGS.join('') },
     };
   }
-  const expected = req.json ? expectedJson(prompt, tokens, req.json) : expectedAnswer(prompt, tokens);
+  const json = req.json ?? jsonAskedInWords(req.system);
+  const expected = json ? expectedJson(prompt, tokens, json) : expectedAnswer(prompt, tokens);
   // A constrained decoder writes a whole JSON value whatever it was given before.
-  const constrained = req.json?.constrained === true;
+  const constrained = json?.constrained === true;
   const chunks = toChunks(given === undefined || constrained ? expected : remainderAfter(expected, given));
   const cap = req.maxTokens;
   if (cap !== undefined && chunks.length > cap)

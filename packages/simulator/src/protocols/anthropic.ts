@@ -1,5 +1,4 @@
 /** Anthropic Messages (`POST /v1/messages`, `x-api-key`, `anthropic-version`). */
-import { jsonAskedInWords } from '../json-answer.js';
 import type { ChatMessage, ChatRequest } from '../plan.js';
 import {
   STATUS,
@@ -102,20 +101,16 @@ function parse(body: unknown): ChatRequest {
   const tools = Array.isArray(body.tools)
     ? body.tools.flatMap((t: unknown) => (isRecord(t) && typeof t.name === 'string' ? [t.name] : []))
     : [];
-  const system = textOf(body.system);
-  const req: ChatRequest = {
+  // Messages has no JSON mode: a model follows the system prompt's words (planAnswer reads them).
+  return {
     requestedModel: body.model,
     stream: body.stream === true,
     includeUsage: true,
     maxTokens,
-    system,
+    system: textOf(body.system),
     messages: body.messages.map(toMessage),
     tools,
   };
-  // Messages has no JSON mode: a model follows the system prompt's words.
-  const json = jsonAskedInWords(system);
-  if (json) req.json = json;
-  return req;
 }
 
 const STOP = { stop: 'end_turn', length: 'max_tokens', tool: 'tool_use' } as const;

@@ -1,5 +1,4 @@
 /** Google Gemini (`POST /v1beta/models/<model>:generateContent` and `:streamGenerateContent?alt=sse`). */
-import { jsonAskedInWords } from '../json-answer.js';
 import type { ChatMessage, ChatRequest } from '../plan.js';
 import {
   STATUS,
@@ -137,10 +136,6 @@ function parse(body: unknown, ctx: RequestContext): ChatRequest {
         config.response_schema,
       constrained: true,
     };
-  else {
-    const json = jsonAskedInWords(system);
-    if (json) req.json = json;
-  }
   const max = isRecord(config) ? config.maxOutputTokens : undefined;
   if (max !== undefined) {
     if (typeof max !== 'number' || !Number.isInteger(max) || max < 1)

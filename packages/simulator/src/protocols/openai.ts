@@ -1,5 +1,4 @@
 /** OpenAI Chat Completions, and Azure OpenAI (same body, deployment in the path, `api-key`). */
-import { jsonAskedInWords } from '../json-answer.js';
 import type { ChatMessage, ChatRequest } from '../plan.js';
 import {
   STATUS,
@@ -160,10 +159,6 @@ function parse(body: unknown, ctx: RequestContext): ChatRequest {
       schema: isRecord(format.json_schema) ? format.json_schema.schema : undefined,
       constrained: true,
     };
-  else {
-    const json = jsonAskedInWords(req.system);
-    if (json) req.json = json;
-  }
   return req;
 }
 
