@@ -48,7 +48,7 @@ test('openai: legacy function_call, Groq usage, refusal text, unknown finish wor
   assert.deepEqual(events, [
     { type: 'tool_call', index: 0, name: 'f', argumentsDelta: '' },
     { type: 'tool_call', index: 0, argumentsDelta: '{}' },
-    { type: 'text', text: 'I cannot.' },
+    { type: 'text', text: 'I cannot.', refusal: true },
     { type: 'finish', reason: 'tool_calls' },
     { type: 'usage', inputTokens: 3, outputTokens: 2 },
   ]);

@@ -208,6 +208,22 @@ test('OpenAI-compatible API', async (t) => {
               2,
               'the refused one was not sent',
             );
+            // A refusal the client was given, sent back in the history, reaches the model as what it said.
+            await client.chat.completions.create({
+              model: 'rec-model',
+              messages: [
+                { role: 'user', content: 'x' },
+                { role: 'assistant', content: null, refusal: 'I cannot help with that.' },
+                { role: 'user', content: 'Why not?' },
+              ],
+            });
+            const third = relay.seen.filter((r) => r.method === 'POST')[2];
+            const history = (JSON.parse(third?.body ?? '{}') as { messages: { content: unknown }[] })
+              .messages;
+            assert.deepEqual(
+              history.map((m) => m.content),
+              ['x', 'I cannot help with that.', 'Why not?'],
+            );
           } finally {
             await owner.del('/api/admin/models/rec-model');
             await owner.del('/api/admin/providers/rec');
@@ -692,6 +708,54 @@ test('OpenAI-compatible API', async (t) => {
             await owner.put('/api/admin/settings', { fallback: { mode: 'automatic' } });
             await resetHealth();
           }
+        },
+      );
+
+      await t.test(
+        "a refusal under a JSON schema is the message's refusal, not its content, streamed or whole",
+        async () => {
+          const params = {
+            model: 'sim-a-large',
+            messages: [{ role: 'user' as const, content: 'Plan a trip' }],
+            response_format: {
+              type: 'json_schema' as const,
+              json_schema: {
+                name: 'trip',
+                schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+              },
+            },
+          };
+          const said = "I'm sorry, but I can't help with that request.";
+          sim.setFault({ id: 'no', provider: simA, fault: 'refusal', times: 2 });
+          try {
+            // The SDK's parse() reads the refusal and parses nothing (it threw on the text before).
+            const { data, response } = await client.chat.completions.parse(params).withResponse();
+            const message = data.choices[0]!.message;
+            assert.equal(message.refusal, said);
+            assert.equal(message.content, null);
+            assert.equal(message.parsed, null);
+            assert.equal(data.choices[0]!.finish_reason, 'stop');
+            // A refusal is the model's answer (SPEC §2.1): no fallback.
+            assert.equal(response.headers.get('x-understudy-model'), 'sim-a-large');
+            assert.equal(response.headers.get('x-understudy-fallback-from'), null);
+            // Streamed, its words come in delta.refusal; the SDK's stream helper joins them.
+            const stream = client.chat.completions.stream(params);
+            let content = '';
+            stream.on('content.delta', ({ delta }) => (content += delta));
+            const final = await stream.finalChatCompletion();
+            assert.equal(final.choices[0]!.message.refusal, said);
+            assert.equal(final.choices[0]!.message.parsed, null);
+            assert.equal(content, '', 'no content delta');
+          } finally {
+            sim.removeFault('no');
+          }
+          // The next answer is the schema's again.
+          const after = await client.chat.completions.parse(params);
+          assert.equal(after.choices[0]!.message.refusal, null);
+          assert.equal(
+            typeof (after.choices[0]!.message.parsed as unknown as { city?: unknown }).city,
+            'string',
+          );
         },
       );
 

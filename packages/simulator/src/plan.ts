@@ -35,13 +35,23 @@ export interface AnswerPlan {
   inputTokens: number;
   /** Text words, or the tool call's argument JSON pieces. */
   chunks: string[];
-  finish: 'stop' | 'length' | 'tool';
+  /** `refusal`: the model declines to answer (a 200 answer whose text is the refusal). */
+  finish: 'stop' | 'length' | 'tool' | 'refusal';
   /** Set when the answer is a tool call. */
   tool?: { name: string; args: string };
 }
 
 // Streamed in two pieces so clients must join argument deltas.
 const TOOL_ARGS = ['{"city":', '"Paris"}'];
+
+/** What a model that declines says (the `refusal` fault), in each protocol's own way. */
+export const REFUSAL_TEXT = "I'm sorry, but I can't help with that request.";
+
+/** The plan of a model that declines to answer `plan`'s prompt. */
+export function refusedPlan(plan: AnswerPlan): AnswerPlan {
+  const { tool: _tool, ...rest } = plan;
+  return { ...rest, chunks: toChunks(REFUSAL_TEXT), finish: 'refusal' };
+}
 
 /** The text of the last user message at or before `end` that is not a continuation instruction. */
 function promptBefore(messages: ChatMessage[], end: number): string {

@@ -14,7 +14,7 @@ import { Exchange } from './exchange.js';
 import { readBody, sendJson } from './io.js';
 import { parseModelName, type ModelOptions } from './model-options.js';
 import { listModels } from './models.js';
-import { planAnswer, type ChatRequest } from './plan.js';
+import { planAnswer, refusedPlan, type ChatRequest } from './plan.js';
 import { RequestError, header, type ProtocolAdapter, type RequestContext } from './protocols/shared.js';
 import { respond, sendError } from './respond.js';
 import { route } from './router.js';
@@ -121,27 +121,28 @@ async function handleChat(
   const requested = request?.requestedModel ?? modelHint(body, ctx);
   const base = options?.base ?? requested.split('+')[0] ?? requested;
   const tokens = options?.tokens ?? state.opts.answerTokens;
-  const plan = request === undefined ? undefined : planAnswer(request, tokens);
+  const planned = request === undefined ? undefined : planAnswer(request, tokens);
   const record = state.log.start({
     provider,
     model: base,
     requestedModel: requested,
     protocol: adapter.protocol,
     stream: request?.stream ?? ctx.pathStream ?? false,
-    prefill: plan?.prefill ?? false,
-    continuation: plan?.continuation ?? false,
+    prefill: planned?.prefill ?? false,
+    continuation: planned?.continuation ?? false,
   });
   const x = new Exchange(req, res, record, (done) => state.open.delete(done));
   state.open.add(x);
-  if (rejection !== undefined || request === undefined || options === undefined || plan === undefined) {
+  if (rejection !== undefined || request === undefined || options === undefined || planned === undefined) {
     record.outcome = 'rejected';
     sendError(x, rejection ?? adapter.error('invalid_request', { model: requested, inputTokens: 0 }), false);
     return;
   }
   state.see(provider, base);
   const { rule, flapDown } = state.ruleFor(provider, options, requested);
-  const effect = resolveEffect(rule, plan, flapDown);
+  const effect = resolveEffect(rule, planned, flapDown);
   if (effect.fault !== undefined) record.fault = effect.fault;
+  const plan = effect.fault === 'refusal' ? refusedPlan(planned) : planned;
   const prefix = ID_PREFIX[adapter.protocol];
   const encode = {
     id: `${prefix.id}${record.seq}`,

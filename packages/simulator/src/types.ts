@@ -27,6 +27,7 @@ export const FAULT_NAMES = [
   'content_filter',
   'reject_prefill',
   'bad_request',
+  'refusal',
   'flap',
 ] as const;
 

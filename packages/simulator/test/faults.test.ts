@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { expectedAnswer, startSimulator, type Simulator } from '../src/index.js';
-import { at, call, collect, errorKind, type Proto } from './helpers.js';
+import { REFUSAL_TEXT } from '../src/plan.js';
+import { at, call, collect, errorKind, PROTOCOLS, wholeAnswer, type Proto } from './helpers.js';
 
 let sim: Simulator;
 before(async () => {
@@ -272,6 +273,37 @@ describe('stream endings', () => {
     );
     assert.equal(g.text, full);
     assert.equal(g.finish, undefined);
+  });
+});
+
+describe('a model that declines (refusal): a 200 answer, in each protocol its own way', () => {
+  // OpenAI's words in their own field; Anthropic's text with stop_reason refusal; Gemini's SAFETY.
+  const finish = { openai: 'stop', azure: 'stop', anthropic: 'refusal', gemini: 'SAFETY' };
+  for (const proto of PROTOCOLS) {
+    it(`${proto}: streamed and whole`, async () => {
+      const model = 'm+fault=refusal';
+      const res = await call(sim, proto, { prompt, model });
+      assert.equal(res.status, 200);
+      const s = collect(proto, await res.text());
+      const openai = proto === 'openai' || proto === 'azure';
+      assert.deepEqual([s.text, s.refusal], openai ? ['', REFUSAL_TEXT] : [REFUSAL_TEXT, '']);
+      assert.equal(s.finish, finish[proto]);
+      assert.equal(s.terminated, true);
+      const whole = await call(sim, proto, { prompt, model, stream: false });
+      const w = wholeAnswer(proto, await whole.json());
+      assert.deepEqual([w.text, w.refusal], openai ? ['', REFUSAL_TEXT] : [REFUSAL_TEXT, undefined]);
+      assert.equal(w.finish, finish[proto]);
+      assert.equal(sim.attempts().at(-1)?.fault, 'refusal');
+    });
+  }
+  it('a tool call asked for is declined too', async () => {
+    const res = await call(sim, 'openai', {
+      prompt: 'What is the weather?',
+      model: 'm+fault=refusal',
+      tools: true,
+    });
+    const s = collect('openai', await res.text());
+    assert.deepEqual([s.refusal, s.toolArgs], [REFUSAL_TEXT, '']);
   });
 });
 

@@ -140,6 +140,8 @@ export function json(frame: Frame): Record<string, unknown> | undefined {
 /** What a stream said, protocol-neutral. */
 export interface Collected {
   text: string;
+  /** OpenAI's `delta.refusal` words. */
+  refusal: string;
   toolArgs: string;
   toolName?: string;
   finish?: string;
@@ -168,7 +170,7 @@ const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 /** Interprets a complete SSE body in the given protocol. */
 export function collect(proto: Proto, body: string): Collected {
   const frames = parseSse(body);
-  const out: Collected = { text: '', toolArgs: '', terminated: false, malformed: 0, frames };
+  const out: Collected = { text: '', refusal: '', toolArgs: '', terminated: false, malformed: 0, frames };
   for (const f of frames) {
     if (f.data === '[DONE]') {
       out.terminated = true;
@@ -191,6 +193,7 @@ export function collect(proto: Proto, body: string): Collected {
       const choice = at(j, 'choices', 0);
       if (choice === undefined) continue;
       out.text += str(at(choice, 'delta', 'content'));
+      out.refusal += str(at(choice, 'delta', 'refusal'));
       for (const tc of list(at(choice, 'delta', 'tool_calls'))) {
         const name = str(at(tc, 'function', 'name'));
         if (name) out.toolName = name;
@@ -240,10 +243,11 @@ export function collect(proto: Proto, body: string): Collected {
 export function wholeAnswer(
   proto: Proto,
   j: unknown,
-): { text: string; finish: string; input?: number; output?: number } {
+): { text: string; refusal?: string; finish: string; input?: number; output?: number } {
   if (proto === 'openai' || proto === 'azure') {
     return {
       text: str(at(j, 'choices', 0, 'message', 'content')),
+      refusal: str(at(j, 'choices', 0, 'message', 'refusal')),
       finish: str(at(j, 'choices', 0, 'finish_reason')),
       input: num(at(j, 'usage', 'prompt_tokens')),
       output: num(at(j, 'usage', 'completion_tokens')),

@@ -70,13 +70,20 @@ export interface Usage {
 }
 
 /**
+ * A piece of the answer's text. `refusal` marks the words of a model declining to answer in a
+ * field of their own (OpenAI's structured-output `refusal`): still the answer (SPEC §2.1: the
+ * provider's reason is the answer), which an OpenAI client reads apart from `content`.
+ */
+export type TextEvent = { type: 'text'; text: string; refusal?: true };
+
+/**
  * Events a provider adapter yields for one upstream call. Failures are not events: the adapter
  * throws a `ProviderError` (see errors.ts). `open` marks the arrival of successful response headers,
  * so the executor can tell the header timeout from the first-token timeout.
  */
 export type ProviderEvent =
   | { type: 'open' }
-  | { type: 'text'; text: string }
+  | TextEvent
   | { type: 'tool_call'; index: number; id?: string; name?: string; argumentsDelta: string }
   | { type: 'usage'; inputTokens: number; outputTokens: number }
   | { type: 'finish'; reason: FinishReason }

@@ -1,6 +1,6 @@
 /** What the engine reports about an answer: the stream of answer events and the final record. */
 import type { FailureDetails, FallbackReason } from '../errors.js';
-import type { FinishReason, ToolCall, Usage } from './chat.js';
+import type { FinishReason, TextEvent, ToolCall, Usage } from './chat.js';
 
 /** How the backup's output joins what the member already saw (SPEC §2.4). */
 export type TakeoverMode =
@@ -75,7 +75,7 @@ export interface AnswerError {
 
 /** Events of an answer as the member (or API client) sees it. */
 export type AnswerEvent =
-  | { type: 'text'; text: string }
+  | TextEvent
   | { type: 'tool_call'; index: number; id?: string; name?: string; argumentsDelta: string }
   /** The backup took over; with mode `restart` the text shown so far must be discarded. */
   | { type: 'fallback'; record: FallbackRecord }

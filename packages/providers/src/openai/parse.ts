@@ -82,9 +82,9 @@ function chunkEvents(root: JsonObject, tools: ToolIndexer, out: ProviderEvent[])
   if (delta) {
     const text = str(delta.content);
     if (text) out.push({ type: 'text', text });
-    // A structured-output refusal is the model's answer, in words.
+    // A structured-output refusal is the model's answer, in words of their own field.
     const refusal = str(delta.refusal);
-    if (refusal) out.push({ type: 'text', text: refusal });
+    if (refusal) out.push({ type: 'text', text: refusal, refusal: true });
     for (const raw of arr(delta.tool_calls)) {
       const tc = obj(raw);
       if (!tc) continue;
@@ -109,8 +109,10 @@ function chunkEvents(root: JsonObject, tools: ToolIndexer, out: ProviderEvent[])
 function completionEvents(root: JsonObject, out: ProviderEvent[]): void {
   const choice = firstChoice(root);
   const message = obj(choice?.message);
-  const text = str(message?.content) || str(message?.refusal);
+  const text = str(message?.content);
   if (text) out.push({ type: 'text', text });
+  const refusal = str(message?.refusal);
+  if (refusal) out.push({ type: 'text', text: refusal, refusal: true });
   arr(message?.tool_calls).forEach((raw, index) => {
     const tc = obj(raw);
     const fn = obj(tc?.function);

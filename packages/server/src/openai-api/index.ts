@@ -165,8 +165,12 @@ export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): Api
 
       let result: AnswerResult | undefined;
       let error: AnswerError | undefined;
+      // Whether the text kept is a refusal: a restart keeps only the backup's.
+      let refusal = false;
       for await (const ev of events) {
-        if (ev.type === 'done') result = ev.result;
+        if (ev.type === 'text') refusal ||= ev.refusal === true;
+        else if (ev.type === 'fallback' && ev.record.mode === 'restart') refusal = false;
+        else if (ev.type === 'done') result = ev.result;
         else if (ev.type === 'error') {
           result = ev.result;
           error = ev.error;
@@ -183,7 +187,7 @@ export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): Api
         const e = failure(answer, error);
         reply.code(e.status).headers(e.headers()).send(e.body());
       } else {
-        reply.send(completion(id, created, result));
+        reply.send(completion(id, created, result, refusal));
       }
       // Bookkeeping after the response is on its way: the client does not wait for our metrics.
       finish(result);

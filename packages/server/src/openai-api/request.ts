@@ -188,7 +188,8 @@ export function toChatRequest(body: CompletionBody): ChatRequest {
                 ),
         };
       case 'assistant': {
-        const out: ChatMessage = { role: 'assistant', content: text(m.content) };
+        // A refusal the client was given comes back in its own field: it is what the model said.
+        const out: ChatMessage = { role: 'assistant', content: text(m.content) || (m.refusal ?? '') };
         if (m.tool_calls?.length)
           out.toolCalls = m.tool_calls.map((t) => ({
             id: t.id,

@@ -119,11 +119,18 @@ export function usageOf(r: AnswerResult) {
   };
 }
 
-/** The chat.completion body of a completed answer. */
-export function completion(id: string, created: number, result: AnswerResult) {
+/**
+ * The chat.completion body of a completed answer. `refusal`: the model declined in words of their
+ * own field, so the text is the message's `refusal` and its content null, as OpenAI sends it.
+ */
+export function completion(id: string, created: number, result: AnswerResult, refusal = false) {
   // As OpenAI: an answer that is only tool calls has null content, not "" (clients test for null).
-  const content = result.text === '' && result.toolCalls.length ? null : result.text;
-  const message: Record<string, unknown> = { role: 'assistant', content, refusal: null };
+  const content = refusal || (result.text === '' && result.toolCalls.length) ? null : result.text;
+  const message: Record<string, unknown> = {
+    role: 'assistant',
+    content,
+    refusal: refusal ? result.text : null,
+  };
   if (result.toolCalls.length) {
     message.tool_calls = result.toolCalls.map((t) => ({
       id: t.id,

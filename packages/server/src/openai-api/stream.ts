@@ -56,6 +56,9 @@ export async function streamCompletion(
     chunk({ role: 'assistant', content: '' });
   };
   const targetProvider = () => provider ?? o.providerId;
+  // Once the answer is a refusal, what continues it (a backup finishing a cut refusal) is too: the
+  // client reads one `refusal` string, not a refusal followed by content.
+  let refusing = false;
 
   for await (const ev of events) {
     switch (ev.type) {
@@ -65,10 +68,12 @@ export async function streamCompletion(
         model = ev.record.backupModelId;
         // After content began, the client already holds the primary's partial text: announce in-band.
         if (open) chunk({}, null, { understudy: { fallback: fallbackInfo(ev.record) } });
+        if (ev.record.mode === 'restart') refusing = false;
         break;
       case 'text':
         openStream(targetProvider());
-        chunk({ content: ev.text });
+        if (ev.refusal) refusing = true;
+        chunk(refusing ? { refusal: ev.text } : { content: ev.text });
         break;
       case 'tool_call':
         openStream(targetProvider());

@@ -113,7 +113,8 @@ function parse(body: unknown): ChatRequest {
   };
 }
 
-const STOP = { stop: 'end_turn', length: 'max_tokens', tool: 'tool_use' } as const;
+// A refusal is text whose stop reason says the model declined (Claude 4's `refusal`).
+const STOP = { stop: 'end_turn', length: 'max_tokens', tool: 'tool_use', refusal: 'refusal' } as const;
 
 function encoder(ctx: EncodeContext): StreamEncoder {
   let begun = false;

@@ -145,7 +145,8 @@ function parse(body: unknown, ctx: RequestContext): ChatRequest {
   return req;
 }
 
-const FINISH = { stop: 'STOP', length: 'MAX_TOKENS', tool: 'STOP' } as const;
+// Gemini says it declined by the finish reason alone.
+const FINISH = { stop: 'STOP', length: 'MAX_TOKENS', tool: 'STOP', refusal: 'SAFETY' } as const;
 
 function candidate(parts: unknown[], finish?: string): unknown {
   return {

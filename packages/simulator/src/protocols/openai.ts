@@ -162,7 +162,8 @@ function parse(body: unknown, ctx: RequestContext): ChatRequest {
   return req;
 }
 
-const FINISH = { stop: 'stop', length: 'length', tool: 'tool_calls' } as const;
+// A refusal is an ordinary stop; the `refusal` field, not the finish reason, says so.
+const FINISH = { stop: 'stop', length: 'length', tool: 'tool_calls', refusal: 'stop' } as const;
 
 function usage(ctx: EncodeContext, outputTokens: number): unknown {
   const input = ctx.plan.inputTokens;
@@ -171,6 +172,8 @@ function usage(ctx: EncodeContext, outputTokens: number): unknown {
 
 function encoder(ctx: EncodeContext): StreamEncoder {
   let begun = false;
+  // Structured outputs' refusal: the words come in `delta.refusal`, never in `content`.
+  const refusal = ctx.plan.finish === 'refusal';
   const frame = (delta: unknown, finish: string | null = null): string =>
     sse({
       id: ctx.id,
@@ -185,6 +188,7 @@ function encoder(ctx: EncodeContext): StreamEncoder {
     if (begun) return '';
     begun = true;
     const tool = ctx.plan.tool;
+    if (refusal) return frame({ role: 'assistant', content: null, refusal: '' });
     if (tool === undefined) return frame({ role: 'assistant', content: '' });
     const call = {
       index: 0,
@@ -199,9 +203,11 @@ function encoder(ctx: EncodeContext): StreamEncoder {
     keepAlive: () => ': keep-alive\n\n',
     chunk: (_i, text) =>
       begin() +
-      (ctx.plan.tool === undefined
-        ? frame({ content: text })
-        : frame({ tool_calls: [{ index: 0, function: { arguments: text } }] })),
+      (refusal
+        ? frame({ refusal: text })
+        : ctx.plan.tool === undefined
+          ? frame({ content: text })
+          : frame({ tool_calls: [{ index: 0, function: { arguments: text } }] })),
     finish: (outputTokens) => {
       const last = begin() + frame({}, FINISH[ctx.plan.finish]);
       if (!ctx.includeUsage) return last;
@@ -221,20 +227,22 @@ function encoder(ctx: EncodeContext): StreamEncoder {
 function whole(ctx: EncodeContext, chunks: string[]): unknown {
   const tool = ctx.plan.tool;
   const message =
-    tool === undefined
-      ? { role: 'assistant', content: chunks.join(''), refusal: null }
-      : {
-          role: 'assistant',
-          content: null,
-          refusal: null,
-          tool_calls: [
-            {
-              id: ctx.toolCallId,
-              type: 'function',
-              function: { name: tool.name, arguments: chunks.join('') },
-            },
-          ],
-        };
+    ctx.plan.finish === 'refusal'
+      ? { role: 'assistant', content: null, refusal: chunks.join('') }
+      : tool === undefined
+        ? { role: 'assistant', content: chunks.join(''), refusal: null }
+        : {
+            role: 'assistant',
+            content: null,
+            refusal: null,
+            tool_calls: [
+              {
+                id: ctx.toolCallId,
+                type: 'function',
+                function: { name: tool.name, arguments: chunks.join('') },
+              },
+            ],
+          };
   return {
     id: ctx.id,
     object: 'chat.completion',
