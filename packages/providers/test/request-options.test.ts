@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ChatRequest } from '@understudy/engine';
+import type { Capability, ChatRequest } from '@understudy/engine';
 import { buildAnthropicRequest } from '../src/anthropic/index.js';
 import { buildGoogleRequest } from '../src/google/index.js';
 import { buildOpenAIRequest } from '../src/openai/index.js';
@@ -136,4 +136,49 @@ test("json_schema: OpenAI's response_format as given, Gemini's responseJsonSchem
     String(anthropic({ ...r, jsonSchema: { name: 'any' } }).system),
     /Respond with one valid JSON object only: no prose, no code fences\.$/,
   );
+});
+
+test("OpenAI's reasoning models: no sampling parameters or stop, max_completion_tokens, reasoning_effort", () => {
+  const r: ChatRequest = { ...base, temperature: 0.2, maxTokens: 100, reasoningEffort: 'high' };
+  const body = (type: 'openai' | 'azure-openai' | 'openai-compatible', capabilities: Capability[]) =>
+    buildOpenAIRequest(
+      { provider: provider(type, 'https://example.test/v1'), model: model({ capabilities }) },
+      r,
+    ).body as Record<string, unknown>;
+  const sent = (b: Record<string, unknown>) =>
+    [
+      'temperature',
+      'top_p',
+      'stop',
+      'max_tokens',
+      'max_completion_tokens',
+      'reasoning_effort',
+      'seed',
+    ].filter((k) => b[k] !== undefined);
+  // o3 on OpenAI or Azure refuses temperature, top_p and stop (400): left out; the effort is asked.
+  for (const type of ['openai', 'azure-openai'] as const)
+    assert.deepEqual(
+      sent(body(type, ['reasoning'])),
+      ['max_completion_tokens', 'reasoning_effort', 'seed'],
+      type,
+    );
+  assert.equal(body('openai', ['reasoning']).reasoning_effort, 'high');
+  // A model that does not reason is never asked for an effort, which OpenAI refuses.
+  assert.deepEqual(sent(body('openai', [])), [
+    'temperature',
+    'top_p',
+    'stop',
+    'max_completion_tokens',
+    'seed',
+  ]);
+  assert.deepEqual(sent(body('azure-openai', [])), ['temperature', 'top_p', 'stop', 'max_tokens', 'seed']);
+  // A compatible server's reasoning model (DeepSeek R1 on vLLM …) takes its sampling parameters.
+  assert.deepEqual(sent(body('openai-compatible', ['reasoning'])), [
+    'temperature',
+    'top_p',
+    'stop',
+    'max_tokens',
+    'reasoning_effort',
+    'seed',
+  ]);
 });

@@ -712,6 +712,83 @@ test('OpenAI-compatible API', async (t) => {
       );
 
       await t.test(
+        'a reasoning backup (OpenAI o-series) is asked without the sampling parameters it refuses',
+        async () => {
+          const relay = await startRelay(server.demo!.url);
+          try {
+            const added = await owner.post('/api/admin/providers', {
+              id: 'reasoner',
+              type: 'openai',
+              label: 'Reasoner',
+              baseUrl: `${relay.url}/p/o-sim/v1`,
+              apiKey: 'sk-o-0123456789',
+            });
+            assert.equal(added.status, 201, JSON.stringify(added.body));
+            // The simulator's +reasoning refuses temperature, top_p, stop and max_tokens with a 400.
+            const model = await owner.post('/api/admin/models', {
+              id: 'o-model',
+              provider: 'reasoner',
+              upstreamModel: 'sim-o+reasoning',
+              tier: 5,
+              capabilities: ['reasoning', 'tools', 'json'],
+            });
+            assert.equal(model.status, 201, JSON.stringify(model.body));
+            const specific = await owner.put('/api/admin/settings', {
+              fallback: { mode: 'specific', model: 'o-model' },
+            });
+            assert.equal(specific.status, 200, JSON.stringify(specific.body));
+            sim.setFault({ id: 'down', provider: simA, fault: 'overloaded' });
+            const params = {
+              messages: [{ role: 'user' as const, content: 'Hello' }],
+              temperature: 0.2,
+              top_p: 0.9,
+              stop: ['END'],
+              max_tokens: 50,
+              reasoning_effort: 'high' as const,
+            };
+            const { data, response } = await client.chat.completions
+              .create({ ...params, model: 'sim-a-large' })
+              .withResponse();
+            assert.equal(response.headers.get('x-understudy-model'), 'o-model');
+            assert.equal(response.headers.get('x-understudy-fallback-reason'), 'overloaded');
+            assert.ok(data.choices[0]?.message.content, 'the backup answered');
+            const sent = relay.seen
+              .filter((r) => r.method === 'POST')
+              .map((r) => JSON.parse(r.body) as Record<string, unknown>);
+            assert.equal(sent.length, 1);
+            const keys = [
+              'temperature',
+              'top_p',
+              'stop',
+              'max_tokens',
+              'max_completion_tokens',
+              'reasoning_effort',
+            ];
+            assert.deepEqual(
+              keys.map((k) => sent[0]![k]),
+              [undefined, undefined, undefined, undefined, 50, 'high'],
+            );
+            // Asked directly, it answers the same request too.
+            const direct = await client.chat.completions.create({
+              ...params,
+              model: 'o-model',
+              stream: true,
+            });
+            let text = '';
+            for await (const chunk of direct) text += chunk.choices[0]?.delta.content ?? '';
+            assert.ok(text.length > 0);
+          } finally {
+            sim.removeFault('down');
+            await owner.put('/api/admin/settings', { fallback: { mode: 'automatic' } });
+            await owner.del('/api/admin/models/o-model');
+            await owner.del('/api/admin/providers/reasoner');
+            await relay.close();
+            await resetHealth();
+          }
+        },
+      );
+
+      await t.test(
         "a refusal under a JSON schema is the message's refusal, not its content, streamed or whole",
         async () => {
           const params = {

@@ -12,6 +12,11 @@ export interface ModelOptions {
   rule?: FaultRule;
   tokens?: number;
   chunkDelayMs?: number;
+  /**
+   * `+reasoning`: the model is one of OpenAI's reasoning models, which refuse sampling parameters
+   * (temperature other than 1, top_p, stop) and the old max_tokens with a 400.
+   */
+  reasoning?: boolean;
 }
 
 const NUMERIC: Record<string, keyof FaultRule> = {
@@ -51,6 +56,7 @@ export function parseModelName(requested: string): ModelOptions {
       else rule.down = value as Exclude<FaultName, 'flap'>;
     } else if (key === 'tokens') out.tokens = Math.floor(number(key, value));
     else if (key === 'delay') out.chunkDelayMs = number(key, value);
+    else if (key === 'reasoning' && value === '') out.reasoning = true;
     else if (key === 'finish') rule.withFinish = value !== '0' && value !== 'false';
     else if (numericKey !== undefined) Object.assign(rule, { [numericKey]: number(key, value) });
     else throw new RequestError(`unknown model option '${key}'`);

@@ -20,6 +20,8 @@ export interface ChatRequest {
   messages: ChatMessage[];
   /** Names of the declared tools, in order. */
   tools: string[];
+  /** OpenAI parameters given that a reasoning model refuses (`temperature` other than 1, `top_p`, `stop`, `max_tokens`). */
+  notForReasoning?: string[];
   /**
    * Set when the request asks for a JSON answer in its protocol's own field (with its schema, if
    * it gave one); one asked in the system prompt's words is read by planAnswer, in any protocol.

@@ -108,6 +108,13 @@ async function handleChat(
       body = JSON.parse(bodyText);
       request = adapter.parse(body, ctx);
       options = parseModelName(request.requestedModel);
+      const refused = options.reasoning ? request.notForReasoning?.[0] : undefined;
+      if (refused !== undefined)
+        rejection = adapter.error('unsupported_parameter', {
+          model: request.requestedModel,
+          inputTokens: 0,
+          param: refused,
+        });
     } catch (err) {
       // Tested one class at a time: RequestError has SyntaxError's shape, so a combined instanceof
       // narrowing may reduce the union to SyntaxError and type the other branch as never.

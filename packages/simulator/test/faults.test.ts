@@ -307,6 +307,43 @@ describe('a model that declines (refusal): a 200 answer, in each protocol its ow
   });
 });
 
+describe("+reasoning: OpenAI's reasoning models refuse sampling parameters", () => {
+  for (const proto of ['openai', 'azure'] as const)
+    it(`${proto}: temperature other than 1, top_p, stop and max_tokens get a 400; the rest answers`, async () => {
+      const model = 'sim-alpha+reasoning';
+      for (const [key, value] of [
+        ['temperature', 0.2],
+        ['top_p', 0.5],
+        ['stop', ['END']],
+        ['max_tokens', 10],
+      ] as const) {
+        const res = await call(sim, proto, { prompt, model, stream: false, fields: { [key]: value } });
+        assert.equal(res.status, 400, key);
+        const body = await res.json();
+        assert.deepEqual(
+          [at(body, 'error', 'code'), at(body, 'error', 'param')],
+          ['unsupported_parameter', key],
+        );
+        assert.equal(
+          at(body, 'error', 'message'),
+          `Unsupported parameter: '${key}' is not supported with this model.`,
+        );
+        assert.equal(sim.attempts().at(-1)?.outcome, 'rejected');
+      }
+      const fields = { temperature: 1, max_completion_tokens: 50, reasoning_effort: 'high' };
+      const ok = await call(sim, proto, { prompt, model, fields });
+      assert.equal(ok.status, 200);
+      assert.equal(collect(proto, await ok.text()).text, full);
+      // Without the option the same parameters are taken.
+      const plain = await call(sim, proto, {
+        prompt,
+        stream: false,
+        fields: { temperature: 0.2, stop: ['END'] },
+      });
+      assert.equal(plain.status, 200);
+    });
+});
+
 describe('rule lifetime and matching', () => {
   it('times: applies to the next N attempts, then the rule is gone', async () => {
     sim.setFault({ fault: 'server_error', times: 2 });

@@ -27,6 +27,8 @@ export interface CallOptions {
    * in the system prompt, as Understudy asks Anthropic and a backup continuing JSON.
    */
   json?: { schema?: Record<string, unknown>; words?: boolean };
+  /** More body fields, as given (OpenAI and Azure). */
+  fields?: Record<string, unknown>;
 }
 
 /** The system prompt of a call: its own, then the JSON ask in words when one is made so. */
@@ -62,6 +64,7 @@ export function call(sim: Simulator, proto: Proto, o: CallOptions = {}): Promise
       body.response_format = jsonField.schema
         ? { type: 'json_schema', json_schema: { name: 'answer', schema: jsonField.schema, strict: true } }
         : { type: 'json_object' };
+    Object.assign(body, o.fields);
     if (proto === 'openai') {
       url = `${base}/v1/chat/completions`;
       if (!o.noAuth) headers.authorization = 'Bearer test-key';

@@ -53,6 +53,11 @@ export interface ChatRequest {
   stop?: string[];
   /** A hint for repeatable sampling, where the protocol has one. */
   seed?: number;
+  /**
+   * How much a reasoning model thinks before it answers (OpenAI's `reasoning_effort`: `low`,
+   * `medium`, `high` …). Only models with the `reasoning` capability are asked; others ignore it.
+   */
+  reasoningEffort?: string;
   /** The answer must be one JSON object (OpenAI's `json_object` response format). */
   json?: boolean;
   /** The answer must be JSON matching this schema (`json_schema`); it takes precedence over `json`. */

@@ -69,13 +69,22 @@ export function buildOpenAIRequest(target: ModelTarget, request: ChatRequest): H
     // option ignore it.
     stream_options: { include_usage: true },
   };
+  const reasoning = model.capabilities.includes('reasoning');
+  // OpenAI's own reasoning models (o3, o4-mini …, on OpenAI or Azure) refuse sampling parameters
+  // and stop sequences with a 400: asked as a backup, they would fail an answer they can give.
+  const openaiReasoning = reasoning && provider.type !== 'openai-compatible';
   if (request.maxTokens !== undefined) {
     // OpenAI itself deprecated max_tokens (reasoning models reject it); others only know max_tokens.
-    body[provider.type === 'openai' ? 'max_completion_tokens' : 'max_tokens'] = request.maxTokens;
+    const key = provider.type === 'openai' || openaiReasoning ? 'max_completion_tokens' : 'max_tokens';
+    body[key] = request.maxTokens;
   }
-  if (request.temperature !== undefined) body.temperature = request.temperature;
-  if (request.topP !== undefined) body.top_p = request.topP;
-  if (request.stop?.length) body.stop = request.stop;
+  if (!openaiReasoning) {
+    if (request.temperature !== undefined) body.temperature = request.temperature;
+    if (request.topP !== undefined) body.top_p = request.topP;
+    if (request.stop?.length) body.stop = request.stop;
+  }
+  // Models that do not reason refuse it (OpenAI: 400 unrecognized argument).
+  if (reasoning && request.reasoningEffort !== undefined) body.reasoning_effort = request.reasoningEffort;
   if (request.seed !== undefined) body.seed = request.seed;
   const format = request.jsonSchema;
   if (format)

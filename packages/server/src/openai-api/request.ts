@@ -60,8 +60,9 @@ const Message = z.discriminatedUnion('role', [
 /**
  * The body of `POST /v1/chat/completions`. Every standard OpenAI parameter is accepted. Those that
  * change the answer go to the provider in its protocol (`stop`, `top_p`, `seed`, `tool_choice`,
- * `response_format` json_object and json_schema); a form we cannot honour (audio output, web search,
- * the deprecated `functions`) is refused with a 400 that says so rather than dropped. Penalties,
+ * `response_format` json_object and json_schema, `reasoning_effort` to reasoning models); a form
+ * we cannot honour (audio output, web search, the deprecated `functions`) is refused with a 400
+ * that says so rather than dropped. Penalties,
  * logit_bias, logprobs, user and its successors (safety_identifier, prompt_cache_key), metadata,
  * verbosity, a predicted output and the like are accepted and ignored so unmodified clients work.
  * Anything else is an unknown field and refused.
@@ -140,7 +141,7 @@ export const CompletionBody = z.strictObject({
   metadata: z.record(z.string(), z.string()).nullable().optional(),
   store: z.boolean().nullable().optional(),
   service_tier: z.string().nullable().optional(),
-  reasoning_effort: z.string().nullable().optional(),
+  reasoning_effort: z.string().min(1).max(40).nullable().optional(),
   // OpenAI's successors of `user` and its caching and output hints: none changes what is answered.
   safety_identifier: z.string().nullable().optional(),
   prompt_cache_key: z.string().nullable().optional(),
@@ -208,6 +209,7 @@ export function toChatRequest(body: CompletionBody): ChatRequest {
   if (body.temperature != null) req.temperature = body.temperature;
   if (body.top_p != null) req.topP = body.top_p;
   if (body.seed != null) req.seed = body.seed;
+  if (body.reasoning_effort != null) req.reasoningEffort = body.reasoning_effort;
   if (body.stop != null) {
     const stop = (typeof body.stop === 'string' ? [body.stop] : body.stop).filter((x) => x !== '');
     if (stop.length) req.stop = stop;

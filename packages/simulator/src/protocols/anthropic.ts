@@ -67,6 +67,8 @@ function describe(kind: ErrorKind, info: ErrorInfo): { type: string; message: st
       return { type: 'authentication_error', message: 'x-api-key header is required' };
     case 'invalid_request':
       return { type: 'invalid_request_error', message: info.message ?? 'Invalid request.' };
+    case 'unsupported_parameter':
+      return { type: 'invalid_request_error', message: `${info.param}: Extra inputs are not permitted` };
   }
 }
 

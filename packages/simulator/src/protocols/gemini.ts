@@ -64,6 +64,8 @@ function describe(kind: ErrorKind, info: ErrorInfo): { code: number; status: str
       );
     case 'invalid_request':
       return at('INVALID_ARGUMENT', info.message ?? 'Invalid request.');
+    case 'unsupported_parameter':
+      return at('INVALID_ARGUMENT', `Invalid JSON payload received. Unknown name "${info.param}"`);
   }
 }
 

@@ -108,6 +108,13 @@ function describe(kind: ErrorKind, info: ErrorInfo): OpenAIError {
       };
     case 'invalid_request':
       return { type: 'invalid_request_error', code: null, message: info.message ?? 'Invalid request.' };
+    case 'unsupported_parameter':
+      return {
+        type: 'invalid_request_error',
+        code: 'unsupported_parameter',
+        ...(info.param !== undefined && { param: info.param }),
+        message: `Unsupported parameter: '${info.param}' is not supported with this model.`,
+      };
   }
 }
 
@@ -127,6 +134,14 @@ function toMessage(raw: unknown, system: string[]): ChatMessage | undefined {
   if (raw.role === 'tool' || raw.role === 'function') return { role: 'tool', text };
   throw new RequestError(`messages: unknown role '${raw.role}'`);
 }
+
+/** What OpenAI's reasoning models refuse, with the one value they take, if any. */
+const REASONING_REFUSES: [string, unknown][] = [
+  ['temperature', 1],
+  ['top_p', undefined],
+  ['stop', undefined],
+  ['max_tokens', undefined],
+];
 
 function parse(body: unknown, ctx: RequestContext): ChatRequest {
   if (!isRecord(body)) throw new RequestError('The body must be a JSON object.');
@@ -150,6 +165,10 @@ function parse(body: unknown, ctx: RequestContext): ChatRequest {
     messages,
     tools,
   };
+  const notForReasoning = REASONING_REFUSES.filter(
+    ([key, allowed]) => body[key] != null && body[key] !== allowed,
+  );
+  if (notForReasoning.length) req.notForReasoning = notForReasoning.map(([key]) => key);
   const maxTokens = optionalCount(body, 'max_completion_tokens') ?? optionalCount(body, 'max_tokens');
   if (maxTokens !== undefined) req.maxTokens = maxTokens;
   const format = body.response_format;

@@ -20,7 +20,9 @@ export type ErrorKind =
   | 'reject_prefill'
   | 'bad_request'
   | 'missing_auth'
-  | 'invalid_request';
+  | 'invalid_request'
+  /** An OpenAI parameter the model does not take (a reasoning model's sampling parameters). */
+  | 'unsupported_parameter';
 
 /** Errors the simulator can send as an event inside an open stream. */
 export type StreamErrorKind = Extract<ErrorKind, 'overloaded' | 'server_error' | 'rate_limit'>;
@@ -31,6 +33,8 @@ export interface ErrorInfo {
   inputTokens: number;
   contextWindow?: number;
   retryAfter?: number;
+  /** For `unsupported_parameter`: which. */
+  param?: string;
   /** For `invalid_request`: what is wrong. */
   message?: string;
 }
@@ -153,6 +157,7 @@ export const STATUS: Record<ErrorKind, number> = {
   bad_request: 400,
   missing_auth: 401,
   invalid_request: 400,
+  unsupported_parameter: 400,
 };
 
 /** The context-length numbers to report: the window (or a default) and a count above it. */
