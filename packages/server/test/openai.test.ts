@@ -737,12 +737,19 @@ test('OpenAI-compatible API', async (t) => {
               fallback: { mode: 'specific', model: 'o-model' },
             });
             assert.equal(specific.status, 200, JSON.stringify(specific.body));
+            // The simulator's answer depends only on the prompt: one of its words is the stop.
+            const healthyAnswer = await client.chat.completions.create({
+              model: 'sim-a-large',
+              messages: [{ role: 'user', content: 'Hello' }],
+            });
+            const full = healthyAnswer.choices[0]!.message.content!;
+            const stopWord = full.split(' ')[4]!;
             sim.setFault({ id: 'down', provider: simA, fault: 'overloaded' });
             const params = {
               messages: [{ role: 'user' as const, content: 'Hello' }],
               temperature: 0.2,
               top_p: 0.9,
-              stop: ['END'],
+              stop: [stopWord],
               max_tokens: 50,
               reasoning_effort: 'high' as const,
             };
@@ -751,7 +758,9 @@ test('OpenAI-compatible API', async (t) => {
               .withResponse();
             assert.equal(response.headers.get('x-understudy-model'), 'o-model');
             assert.equal(response.headers.get('x-understudy-fallback-reason'), 'overloaded');
-            assert.ok(data.choices[0]?.message.content, 'the backup answered');
+            // The stop sequence it was not sent is kept all the same: the answer ends before it.
+            assert.equal(data.choices[0]?.message.content, full.slice(0, full.indexOf(stopWord)));
+            assert.equal(data.choices[0]?.finish_reason, 'stop');
             const sent = relay.seen
               .filter((r) => r.method === 'POST')
               .map((r) => JSON.parse(r.body) as Record<string, unknown>);
@@ -776,7 +785,7 @@ test('OpenAI-compatible API', async (t) => {
             });
             let text = '';
             for await (const chunk of direct) text += chunk.choices[0]?.delta.content ?? '';
-            assert.ok(text.length > 0);
+            assert.equal(text, full.slice(0, full.indexOf(stopWord)));
           } finally {
             sim.removeFault('down');
             await owner.put('/api/admin/settings', { fallback: { mode: 'automatic' } });

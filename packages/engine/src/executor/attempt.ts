@@ -12,6 +12,7 @@ import { ProviderError, type TimeoutKind } from '../errors.js';
 import type { FinishReason, ProviderEvent, ToolCall } from '../types/chat.js';
 import type { ModelTarget, ProviderClient } from '../types/provider.js';
 import type { ChatRequest } from '../types/chat.js';
+import { StopScanner } from './stop.js';
 
 /** Resolved timeouts of one attempt, in milliseconds. */
 export interface AttemptTimeouts {
@@ -118,6 +119,24 @@ export async function* runAttempt(
     parked = false;
   };
 
+  /** Passes content on: the first starts the stall timeout, each later one restarts it. */
+  const show = <E extends ContentEvent>(ev: E): E => {
+    if (!out.contentSent) {
+      out.contentSent = true;
+      out.ttftMs = clock.now() - start;
+      enter('stall', t.stallMs);
+      onFirstContent(out.ttftMs);
+    } else {
+      waitedMs = 0;
+    }
+    if (ev.type === 'text') out.text += ev.text;
+    else collectToolCall(out.toolCalls, ev as Extract<ContentEvent, { type: 'tool_call' }>);
+    return ev;
+  };
+  // Only when the caller gave stop sequences: an answer without them pays nothing for this.
+  const stops = request.stop?.length ? new StopScanner(request.stop) : undefined;
+  let refusal = false;
+
   const it = client.stream(target, request, ctl.signal)[Symbol.asyncIterator]();
   let done = false;
   try {
@@ -149,6 +168,8 @@ export async function* runAttempt(
       // once rather than reading them to a finish and calling a cancelled answer complete.
       if (outer?.aborted) return finish('cancelled', cancelledError());
       if (r.done) {
+        const held = stops?.flush();
+        if (held) yield show(refusal ? { type: 'text', text: held, refusal } : { type: 'text', text: held });
         done = true;
         break;
       }
@@ -161,17 +182,20 @@ export async function* runAttempt(
         case 'tool_call': {
           // An empty delta (OpenAI's opening `content: ""`, a keep-alive-like chunk) is not content.
           if (!isContent(ev)) break;
-          if (!out.contentSent) {
-            out.contentSent = true;
-            out.ttftMs = clock.now() - start;
-            enter('stall', t.stallMs);
-            onFirstContent(out.ttftMs);
-          } else {
-            waitedMs = 0;
+          if (stops === undefined || ev.type === 'tool_call') {
+            yield show(ev);
+            break;
           }
-          if (ev.type === 'text') out.text += ev.text;
-          else collectToolCall(out.toolCalls, ev);
-          yield ev;
+          refusal = ev.refusal === true;
+          const step = stops.push(ev.text);
+          if (step.text) yield show(step.text === ev.text ? ev : { ...ev, text: step.text });
+          // Held back whole, it still shows the provider is not stalled.
+          else if (out.contentSent) waitedMs = 0;
+          if (step.stopped) {
+            // The answer ends here; `done` stays false, so the upstream call is stopped below.
+            out.finish = 'stop';
+            return finish('ok');
+          }
           break;
         }
         // Usage and finish come with or after the last content; they end an answer but do not

@@ -1,0 +1,144 @@
+/**
+ * Stop sequences kept by the engine whichever model answers (a provider that refuses or ignores
+ * them): the scanner over every way a text can be split into chunks, and the executor ending an
+ * answer at the first one and stopping the upstream call.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createEngine } from '../src/executor/engine.js';
+import { StopScanner } from '../src/executor/stop.js';
+import { InMemoryHealth } from '../src/health/memory.js';
+import type { AnswerEvent, AnswerResult } from '../src/types/result.js';
+import { FakeClient, ask, catalog, healthy, type Step } from './fakes.js';
+
+/** A small deterministic generator (mulberry32). */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('StopScanner', () => {
+  it('passes on exactly the text before the first stop sequence, however the text is split', () => {
+    const runs = Number(process.env.PROPERTY_RUNS ?? 3000);
+    const rnd = random(7);
+    const word = (n: number) => Array.from({ length: n }, () => 'ab\nE'[Math.floor(rnd() * 4)]).join('');
+    for (let i = 0; i < runs; i++) {
+      const text = word(Math.floor(rnd() * 14));
+      const stops = Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => word(1 + Math.floor(rnd() * 3)));
+      // One character at a time, as a model generates: the first prefix of the text to end with a
+      // stop sequence ends the answer where that sequence (the longest, if several) begins.
+      let expected = text;
+      let found = false;
+      for (let e = 1; e <= text.length && !found; e++) {
+        const ending = stops.filter((s) => text.slice(0, e).endsWith(s));
+        if (ending.length === 0) continue;
+        found = true;
+        expected = text.slice(0, e - Math.max(...ending.map((s) => s.length)));
+      }
+      const scanner = new StopScanner(stops);
+      let shown = '';
+      let stopped = false;
+      for (let at = 0; at < text.length && !stopped;) {
+        const len = 1 + Math.floor(rnd() * 4);
+        const step = scanner.push(text.slice(at, at + len));
+        at += len;
+        shown += step.text;
+        stopped = step.stopped;
+        // Nothing shown can be taken back: what is shown is always a beginning of the answer.
+        assert.ok(expected.startsWith(shown), JSON.stringify({ text, stops, shown }));
+      }
+      if (!stopped) shown += scanner.flush();
+      assert.equal(stopped, found, JSON.stringify({ text, stops }));
+      assert.equal(shown, expected, JSON.stringify({ text, stops }));
+    }
+  });
+
+  it('holds back only what may begin a stop sequence', () => {
+    const s = new StopScanner(['END', '###']);
+    assert.deepEqual(s.push('one two E'), { text: 'one two ', stopped: false });
+    assert.deepEqual(s.push('N'), { text: '', stopped: false });
+    assert.deepEqual(s.push('D and more'), { text: '', stopped: true });
+    // A false start is passed on once it cannot begin one any more.
+    const t = new StopScanner(['END']);
+    assert.deepEqual(t.push('E'), { text: '', stopped: false });
+    assert.deepEqual(t.push('ast #'), { text: 'East #', stopped: false });
+    assert.deepEqual(t.push('EN'), { text: '', stopped: false });
+    assert.equal(t.flush(), 'EN');
+    assert.deepEqual(new StopScanner(['']).push('a'), { text: 'a', stopped: false }, 'an empty stop is none');
+  });
+});
+
+async function answer(scripts: ConstructorParameters<typeof FakeClient>[0], stop?: string[]) {
+  const client = new FakeClient(scripts);
+  const engine = createEngine({ client, health: new InMemoryHealth(), options: { quickRetryDelayMs: 10 } });
+  const events: AnswerEvent[] = [];
+  const request = { ...ask(), ...(stop && { stop }) };
+  for await (const e of engine.answer({ catalog: catalog(), request, takeover: 'instruct' })) events.push(e);
+  const last = events.at(-1)!;
+  assert.ok(last.type === 'done' || last.type === 'error');
+  const text = events.map((e) => (e.type === 'text' ? e.text : '')).join('');
+  return { client, text, result: last.result as AnswerResult, events };
+}
+
+describe('executor: stop sequences', () => {
+  it('a provider that ignores them is cut at the first one, its call stopped, the answer complete', async () => {
+    const script: Step[] = [
+      { type: 'open' },
+      ...['one ', 'two E', 'ND three ', 'four'].map((text): Step => ({ type: 'text', text })),
+      { type: 'hang' },
+    ];
+    const { client, text, result } = await answer({ a1: script }, ['END']);
+    assert.equal(text, 'one two ');
+    assert.equal(result.status, 'complete');
+    assert.equal(result.finishReason, 'stop');
+    assert.equal(result.fallback, undefined);
+    assert.equal(client.calls[0]?.aborted, true, 'the upstream call is stopped');
+    assert.equal(result.usage.estimated, true, 'usage it did not report is counted here');
+  });
+
+  it('a provider that keeps them: the same answer, the text held back at its end passed on', async () => {
+    const { text, result } = await answer({ a1: healthy('one two E') }, ['END']);
+    assert.equal(text, 'one two E');
+    assert.deepEqual(result.usage, { inputTokens: 10, outputTokens: 3, estimated: false });
+  });
+
+  it('a backup that continues a cut answer is held to them too', async () => {
+    const { text, result } = await answer(
+      {
+        a1: [
+          { type: 'open' },
+          { type: 'text', text: 'one ' },
+          { type: 'fail', failure: { reason: 'interrupted', message: 'cut', inStream: true } },
+        ],
+        b1: [{ type: 'open' }, { type: 'text', text: 'two END three' }, { type: 'finish', reason: 'stop' }],
+      },
+      ['END'],
+    );
+    assert.equal(text, 'one two ');
+    assert.equal(result.modelId, 'b1');
+    assert.equal(result.fallback?.mode, 'instruct');
+  });
+
+  it('a refusal keeps its mark through what was held back', async () => {
+    const { events } = await answer(
+      {
+        a1: [
+          { type: 'open' },
+          { type: 'text', text: 'No, E', refusal: true },
+          { type: 'finish', reason: 'stop' },
+        ],
+      },
+      ['END'],
+    );
+    const texts = events.filter((e) => e.type === 'text');
+    assert.deepEqual(texts, [
+      { type: 'text', text: 'No, ', refusal: true },
+      { type: 'text', text: 'E', refusal: true },
+    ]);
+  });
+});
