@@ -712,7 +712,7 @@ test('OpenAI-compatible API', async (t) => {
       );
 
       await t.test(
-        'a reasoning backup (OpenAI o-series) is asked without the sampling parameters it refuses',
+        'a reasoning backup (OpenAI o-series) is asked without the sampling parameters it refuses, within its reply limit',
         async () => {
           const relay = await startRelay(server.demo!.url);
           try {
@@ -728,7 +728,9 @@ test('OpenAI-compatible API', async (t) => {
             const model = await owner.post('/api/admin/models', {
               id: 'o-model',
               provider: 'reasoner',
-              upstreamModel: 'sim-o+reasoning',
+              // …and, like a model whose replies are shorter than the primary's, more than 40 tokens.
+              upstreamModel: 'sim-o+reasoning+max_output=40',
+              maxOutputTokens: 40,
               tier: 5,
               capabilities: ['reasoning', 'tools', 'json'],
             });
@@ -775,7 +777,7 @@ test('OpenAI-compatible API', async (t) => {
             ];
             assert.deepEqual(
               keys.map((k) => sent[0]![k]),
-              [undefined, undefined, undefined, undefined, 50, 'high'],
+              [undefined, undefined, undefined, undefined, 40, 'high'],
             );
             // Asked directly, it answers the same request too.
             const direct = await client.chat.completions.create({

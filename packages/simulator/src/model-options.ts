@@ -17,6 +17,8 @@ export interface ModelOptions {
    * (temperature other than 1, top_p, stop) and the old max_tokens with a 400.
    */
   reasoning?: boolean;
+  /** `+max_output=N`: the largest reply the model writes; a request asking for more gets a 400. */
+  maxOutput?: number;
 }
 
 const NUMERIC: Record<string, keyof FaultRule> = {
@@ -57,6 +59,7 @@ export function parseModelName(requested: string): ModelOptions {
     } else if (key === 'tokens') out.tokens = Math.floor(number(key, value));
     else if (key === 'delay') out.chunkDelayMs = number(key, value);
     else if (key === 'reasoning' && value === '') out.reasoning = true;
+    else if (key === 'max_output') out.maxOutput = Math.floor(number(key, value));
     else if (key === 'finish') rule.withFinish = value !== '0' && value !== 'false';
     else if (numericKey !== undefined) Object.assign(rule, { [numericKey]: number(key, value) });
     else throw new RequestError(`unknown model option '${key}'`);

@@ -108,13 +108,7 @@ async function handleChat(
       body = JSON.parse(bodyText);
       request = adapter.parse(body, ctx);
       options = parseModelName(request.requestedModel);
-      const refused = options.reasoning ? request.notForReasoning?.[0] : undefined;
-      if (refused !== undefined)
-        rejection = adapter.error('unsupported_parameter', {
-          model: request.requestedModel,
-          inputTokens: 0,
-          param: refused,
-        });
+      rejection = refusedByModel(adapter, request, options);
     } catch (err) {
       // Tested one class at a time: RequestError has SyntaxError's shape, so a combined instanceof
       // narrowing may reduce the union to SyntaxError and type the other branch as never.
@@ -161,6 +155,19 @@ async function handleChat(
   };
   const chunkDelayMs = options.chunkDelayMs ?? state.opts.chunkDelayMs;
   await respond(x, { adapter, request, plan, effect, encode, chunkDelayMs });
+}
+
+/** What the model named with options refuses in `request`, as real ones do: a 400, or nothing. */
+function refusedByModel(adapter: ProtocolAdapter, request: ChatRequest, options: ModelOptions) {
+  const model = request.requestedModel;
+  const param = options.reasoning ? request.notForReasoning?.[0] : undefined;
+  if (param !== undefined) return adapter.error('unsupported_parameter', { model, inputTokens: 0, param });
+  const max = options.maxOutput;
+  if (max !== undefined && request.maxTokens !== undefined && request.maxTokens > max) {
+    const message = `max_tokens is too large: ${request.maxTokens}. This model supports at most ${max} completion tokens.`;
+    return adapter.error('invalid_request', { model, inputTokens: 0, message });
+  }
+  return undefined;
 }
 
 async function handle(

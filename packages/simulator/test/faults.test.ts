@@ -344,6 +344,23 @@ describe("+reasoning: OpenAI's reasoning models refuse sampling parameters", () 
     });
 });
 
+describe("+max_output=N: a reply limit above the model's own gets a 400", () => {
+  for (const proto of ['openai', 'anthropic', 'gemini'] as const)
+    it(proto, async () => {
+      const model = 'sim-alpha+max_output=40';
+      const refused = await call(sim, proto, { prompt, model, maxTokens: 41, stream: false });
+      assert.equal(refused.status, 400);
+      assert.match(
+        String(at(await refused.json(), 'error', 'message')),
+        /max_tokens is too large: 41\. This model supports at most 40/,
+      );
+      assert.equal(sim.attempts().at(-1)?.outcome, 'rejected');
+      const ok = await call(sim, proto, { prompt, model, maxTokens: 40 });
+      assert.equal(ok.status, 200);
+      assert.equal(collect(proto, await ok.text()).text, full);
+    });
+});
+
 describe('rule lifetime and matching', () => {
   it('times: applies to the next N attempts, then the rule is gone', async () => {
     sim.setFault({ fault: 'server_error', times: 2 });

@@ -12,6 +12,7 @@ import { ProviderError, type TimeoutKind } from '../errors.js';
 import type { FinishReason, ProviderEvent, ToolCall } from '../types/chat.js';
 import type { ModelTarget, ProviderClient } from '../types/provider.js';
 import type { ChatRequest } from '../types/chat.js';
+import { withinOutputLimit } from './rules.js';
 import { StopScanner } from './stop.js';
 
 /** Resolved timeouts of one attempt, in milliseconds. */
@@ -137,7 +138,8 @@ export async function* runAttempt(
   const stops = request.stop?.length ? new StopScanner(request.stop) : undefined;
   let refusal = false;
 
-  const it = client.stream(target, request, ctl.signal)[Symbol.asyncIterator]();
+  const sent = withinOutputLimit(request, target.model);
+  const it = client.stream(target, sent, ctl.signal)[Symbol.asyncIterator]();
   let done = false;
   try {
     while (true) {

@@ -44,6 +44,17 @@ function continued(req: ChatRequest, tail: ChatMessage[]): ChatRequest {
   };
 }
 
+/**
+ * `req` as `model` can take it: a reply limit above the largest reply the model writes is lowered
+ * to it. A provider refuses the larger one with a 400, which would fail an answer a backup with
+ * a smaller limit than the primary's could give; the backup choice already counts the reply so.
+ */
+export function withinOutputLimit(req: ChatRequest, model: ModelConfig): ChatRequest {
+  const max = model.maxOutputTokens;
+  if (req.maxTokens === undefined || max === undefined || req.maxTokens <= max) return req;
+  return { ...req, maxTokens: max };
+}
+
 /** The request a backup receives for each takeover mode. */
 export function backupRequest(req: ChatRequest, mode: TakeoverMode, partial: string): ChatRequest {
   if (mode === 'prefill') return continued(req, [{ role: 'assistant', content: partial }]);
