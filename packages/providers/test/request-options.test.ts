@@ -138,6 +138,16 @@ test("json_schema: OpenAI's response_format as given, Gemini's responseJsonSchem
   );
 });
 
+test('Anthropic: temperature within its 0..1, and never beside top_p, which its newer models refuse', () => {
+  const sampling = (r: Partial<ChatRequest>) => {
+    const b = anthropic({ ...base, ...r });
+    return [b.temperature, b.top_p];
+  };
+  assert.deepEqual(sampling({ temperature: 1.5, topP: 0.9 }), [1, undefined]);
+  assert.deepEqual(sampling({ temperature: 0.3 }), [0.3, undefined]);
+  assert.deepEqual(sampling({ topP: 0.9 }), [undefined, 0.9]);
+});
+
 test("OpenAI's reasoning models: no sampling parameters or stop, max_completion_tokens, reasoning_effort", () => {
   const r: ChatRequest = { ...base, temperature: 0.2, maxTokens: 100, reasoningEffort: 'high' };
   const body = (type: 'openai' | 'azure-openai' | 'openai-compatible', capabilities: Capability[]) =>

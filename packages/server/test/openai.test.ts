@@ -711,6 +711,27 @@ test('OpenAI-compatible API', async (t) => {
         },
       );
 
+      await t.test("a backup on Anthropic's protocol is asked within the sampling it takes", async () => {
+        // OpenAI takes a temperature up to 2 and top_p beside it; Anthropic refuses both (400).
+        sim.setFault({ id: 'down', provider: simA, fault: 'overloaded' });
+        try {
+          const { data, response } = await client.chat.completions
+            .create({
+              model: 'sim-a-large',
+              messages: [{ role: 'user', content: 'Hello' }],
+              temperature: 1.5,
+              top_p: 0.9,
+            })
+            .withResponse();
+          assert.equal(response.headers.get('x-understudy-provider'), 'sim-b');
+          assert.equal(response.headers.get('x-understudy-fallback-from'), 'sim-a-large');
+          assert.ok(data.choices[0]?.message.content, 'the backup answered');
+        } finally {
+          sim.removeFault('down');
+          await resetHealth();
+        }
+      });
+
       await t.test(
         'a reasoning backup (OpenAI o-series) is asked without the sampling parameters it refuses, within its reply limit',
         async () => {

@@ -344,6 +344,24 @@ describe("+reasoning: OpenAI's reasoning models refuse sampling parameters", () 
     });
 });
 
+describe('Anthropic refuses the sampling its current models refuse', () => {
+  it('a temperature above 1, and temperature beside top_p, get a 400; either alone answers', async () => {
+    for (const [fields, message] of [
+      [{ temperature: 1.5 }, 'temperature: range: 0..1'],
+      [
+        { temperature: 0.5, top_p: 0.9 },
+        '`temperature` and `top_p` cannot both be specified for this model. Please use only one.',
+      ],
+    ] as const) {
+      const res = await call(sim, 'anthropic', { prompt, fields, stream: false });
+      assert.equal(res.status, 400);
+      assert.equal(at(await res.json(), 'error', 'message'), message);
+    }
+    for (const fields of [{ temperature: 1 }, { top_p: 0.9 }])
+      assert.equal((await call(sim, 'anthropic', { prompt, fields, stream: false })).status, 200);
+  });
+});
+
 describe("+max_output=N: a reply limit above the model's own gets a 400", () => {
   for (const proto of ['openai', 'anthropic', 'gemini'] as const)
     it(proto, async () => {

@@ -27,7 +27,7 @@ export interface CallOptions {
    * in the system prompt, as Understudy asks Anthropic and a backup continuing JSON.
    */
   json?: { schema?: Record<string, unknown>; words?: boolean };
-  /** More body fields, as given (OpenAI and Azure). */
+  /** More body fields, as given. */
   fields?: Record<string, unknown>;
 }
 
@@ -64,7 +64,6 @@ export function call(sim: Simulator, proto: Proto, o: CallOptions = {}): Promise
       body.response_format = jsonField.schema
         ? { type: 'json_schema', json_schema: { name: 'answer', schema: jsonField.schema, strict: true } }
         : { type: 'json_object' };
-    Object.assign(body, o.fields);
     if (proto === 'openai') {
       url = `${base}/v1/chat/completions`;
       if (!o.noAuth) headers.authorization = 'Bearer test-key';
@@ -105,6 +104,7 @@ export function call(sim: Simulator, proto: Proto, o: CallOptions = {}): Promise
     if (o.tools) body.tools = [{ functionDeclarations: [{ name: 'get_weather' }] }];
     if (!o.noAuth) headers['x-goog-api-key'] = 'test-key';
   }
+  Object.assign(body, o.fields);
   const init: RequestInit = { method: 'POST', headers, body: JSON.stringify(body) };
   if (o.signal !== undefined) init.signal = o.signal;
   return fetch(url, init);

@@ -123,8 +123,11 @@ export function buildAnthropicRequest(target: ModelTarget, request: ChatRequest)
   // ask for one, the schema given in the same words.
   if (request.json || request.jsonSchema) system.push(jsonInstruction(request.jsonSchema));
   if (system.length > 0) body.system = system.join('\n\n');
-  if (request.temperature !== undefined) body.temperature = request.temperature;
-  if (request.topP !== undefined) body.top_p = request.topP;
+  // Messages takes a temperature up to 1 (OpenAI's runs to 2): the most varied it allows. Its
+  // newer models refuse temperature and top_p together ("use only one"): temperature is kept.
+  // Either refusal would fail an answer this model could give as a backup.
+  if (request.temperature !== undefined) body.temperature = Math.min(request.temperature, 1);
+  else if (request.topP !== undefined) body.top_p = request.topP;
   if (request.stop?.length) body.stop_sequences = request.stop;
   // No seed in this protocol: a sampling hint, left out.
   if (request.tools && request.tools.length > 0 && request.toolChoice !== 'none') {

@@ -100,6 +100,13 @@ function parse(body: unknown): ChatRequest {
   if (!Array.isArray(body.messages) || body.messages.length === 0) {
     throw new RequestError('messages: at least one message is required');
   }
+  // As Anthropic's current models refuse them.
+  if (typeof body.temperature === 'number' && (body.temperature < 0 || body.temperature > 1))
+    throw new RequestError('temperature: range: 0..1');
+  if (body.temperature != null && body.top_p != null)
+    throw new RequestError(
+      '`temperature` and `top_p` cannot both be specified for this model. Please use only one.',
+    );
   const tools = Array.isArray(body.tools)
     ? body.tools.flatMap((t: unknown) => (isRecord(t) && typeof t.name === 'string' ? [t.name] : []))
     : [];
