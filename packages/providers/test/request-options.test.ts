@@ -148,6 +148,11 @@ test('Anthropic: temperature within its 0..1, and never beside top_p, which its 
   assert.deepEqual(sampling({ topP: 0.9 }), [undefined, 0.9]);
 });
 
+test('Anthropic: a stop sequence of whitespace alone, which it refuses, is left to the engine', () => {
+  assert.deepEqual(anthropic({ ...base, stop: ['\n', 'END', ' \t'] }).stop_sequences, ['END']);
+  assert.equal(anthropic({ ...base, stop: ['\n\n'] }).stop_sequences, undefined);
+});
+
 test("OpenAI's reasoning models: no sampling parameters or stop, max_completion_tokens, reasoning_effort", () => {
   const r: ChatRequest = { ...base, temperature: 0.2, maxTokens: 100, reasoningEffort: 'high' };
   const body = (type: 'openai' | 'azure-openai' | 'openai-compatible', capabilities: Capability[]) =>

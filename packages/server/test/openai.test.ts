@@ -721,6 +721,8 @@ test('OpenAI-compatible API', async (t) => {
               messages: [{ role: 'user', content: 'Hello' }],
               temperature: 1.5,
               top_p: 0.9,
+              // Anthropic refuses a stop sequence of whitespace alone.
+              stop: ['\n'],
             })
             .withResponse();
           assert.equal(response.headers.get('x-understudy-provider'), 'sim-b');

@@ -345,9 +345,10 @@ describe("+reasoning: OpenAI's reasoning models refuse sampling parameters", () 
 });
 
 describe('Anthropic refuses the sampling its current models refuse', () => {
-  it('a temperature above 1, and temperature beside top_p, get a 400; either alone answers', async () => {
+  it('a temperature above 1, a stop sequence of whitespace, temperature beside top_p: 400s', async () => {
     for (const [fields, message] of [
       [{ temperature: 1.5 }, 'temperature: range: 0..1'],
+      [{ stop_sequences: ['END', '\n'] }, 'stop_sequences: each stop sequence must contain non-whitespace'],
       [
         { temperature: 0.5, top_p: 0.9 },
         '`temperature` and `top_p` cannot both be specified for this model. Please use only one.',

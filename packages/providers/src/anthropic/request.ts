@@ -128,7 +128,10 @@ export function buildAnthropicRequest(target: ModelTarget, request: ChatRequest)
   // Either refusal would fail an answer this model could give as a backup.
   if (request.temperature !== undefined) body.temperature = Math.min(request.temperature, 1);
   else if (request.topP !== undefined) body.top_p = request.topP;
-  if (request.stop?.length) body.stop_sequences = request.stop;
+  // Messages refuses a stop sequence of whitespace alone (a newline is a common one): left out
+  // here, it is kept all the same by the engine, which ends every answer at the caller's stops.
+  const stops = request.stop?.filter((s) => s.trim() !== '');
+  if (stops?.length) body.stop_sequences = stops;
   // No seed in this protocol: a sampling hint, left out.
   if (request.tools && request.tools.length > 0 && request.toolChoice !== 'none') {
     body.tools = request.tools.map((t) => ({

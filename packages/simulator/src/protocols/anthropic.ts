@@ -103,6 +103,11 @@ function parse(body: unknown): ChatRequest {
   // As Anthropic's current models refuse them.
   if (typeof body.temperature === 'number' && (body.temperature < 0 || body.temperature > 1))
     throw new RequestError('temperature: range: 0..1');
+  if (
+    Array.isArray(body.stop_sequences) &&
+    body.stop_sequences.some((s) => typeof s !== 'string' || s.trim() === '')
+  )
+    throw new RequestError('stop_sequences: each stop sequence must contain non-whitespace');
   if (body.temperature != null && body.top_p != null)
     throw new RequestError(
       '`temperature` and `top_p` cannot both be specified for this model. Please use only one.',
