@@ -153,6 +153,18 @@ test('Anthropic: a stop sequence of whitespace alone, which it refuses, is left 
   assert.equal(anthropic({ ...base, stop: ['\n\n'] }).stop_sequences, undefined);
 });
 
+test('Gemini: a tool that takes nothing is declared without parameters, which it refuses empty', () => {
+  const decls = (parameters: Record<string, unknown>) =>
+    (
+      google({ ...base, tools: [{ name: 'now', parameters }] }).tools as { functionDeclarations: unknown[] }[]
+    )[0]!.functionDeclarations;
+  assert.deepEqual(decls({ type: 'object', properties: {} }), [{ name: 'now' }]);
+  assert.deepEqual(decls({ type: 'object' }), [{ name: 'now' }]);
+  assert.deepEqual(decls({ type: 'object', properties: { tz: { type: 'string' } } }), [
+    { name: 'now', parameters: { type: 'object', properties: { tz: { type: 'string' } } } },
+  ]);
+});
+
 test("OpenAI's reasoning models: no sampling parameters or stop, max_completion_tokens, reasoning_effort", () => {
   const r: ChatRequest = { ...base, temperature: 0.2, maxTokens: 100, reasoningEffort: 'high' };
   const body = (type: 'openai' | 'azure-openai' | 'openai-compatible', capabilities: Capability[]) =>

@@ -363,6 +363,26 @@ describe('Anthropic refuses the sampling its current models refuse', () => {
   });
 });
 
+describe('Gemini refuses a function declaration whose object parameters have no properties', () => {
+  it('400 INVALID_ARGUMENT; with properties, or without parameters, it answers', async () => {
+    const tools = (parameters?: unknown) => ({
+      tools: [{ functionDeclarations: [{ name: 'now', ...(parameters !== undefined && { parameters }) }] }],
+    });
+    const refused = await call(sim, 'gemini', {
+      prompt,
+      stream: false,
+      fields: tools({ type: 'object', properties: {} }),
+    });
+    assert.equal(refused.status, 400);
+    assert.equal(
+      at(await refused.json(), 'error', 'message'),
+      '* GenerateContentRequest.tools[0].function_declarations[0].parameters.properties: should be non-empty for OBJECT type\n',
+    );
+    for (const fields of [tools(), tools({ type: 'OBJECT', properties: { tz: { type: 'STRING' } } })])
+      assert.equal((await call(sim, 'gemini', { prompt, stream: false, fields })).status, 200);
+  });
+});
+
 describe("+max_output=N: a reply limit above the model's own gets a 400", () => {
   for (const proto of ['openai', 'anthropic', 'gemini'] as const)
     it(proto, async () => {

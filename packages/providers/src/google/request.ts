@@ -24,6 +24,13 @@ export function geminiSchema(schema: unknown): unknown {
   return out;
 }
 
+/** False for a tool's parameters that are an object schema with no properties (an empty one too). */
+function takesSomething(parameters: Record<string, unknown>): boolean {
+  const props = parameters.properties;
+  const isObjectType = parameters.type === undefined || String(parameters.type).toLowerCase() === 'object';
+  return !isObjectType || (isObject(props) && Object.keys(props).length > 0);
+}
+
 /** A schema without its top-level `$schema` (the dialect's URL), a keyword Gemini does not list. */
 function withoutDialect(schema: Record<string, unknown>): Record<string, unknown> {
   const { $schema: _dialect, ...rest } = schema;
@@ -110,7 +117,9 @@ export function buildGoogleRequest(target: ModelTarget, request: ChatRequest): H
         functionDeclarations: request.tools.map((t) => ({
           name: t.name,
           ...(t.description !== undefined && { description: t.description }),
-          parameters: geminiSchema(t.parameters),
+          // Gemini refuses an object schema without properties ("should be non-empty for OBJECT
+          // type"): a tool that takes nothing is declared without parameters.
+          ...(takesSomething(t.parameters) && { parameters: geminiSchema(t.parameters) }),
         })),
       },
     ];

@@ -106,6 +106,18 @@ function toMessage(raw: unknown): ChatMessage {
   return { role: role === 'model' ? 'assistant' : 'user', text: textOf(parts) };
 }
 
+/** As Gemini does: a declaration's object parameters must have properties. */
+function refuseEmptyObjects(decls: unknown[], tool: number): void {
+  decls.forEach((d, i) => {
+    const p = isRecord(d) ? d.parameters : undefined;
+    if (!isRecord(p) || String(p.type).toLowerCase() !== 'object') return;
+    if (isRecord(p.properties) && Object.keys(p.properties).length > 0) return;
+    throw new RequestError(
+      `* GenerateContentRequest.tools[${tool}].function_declarations[${i}].parameters.properties: should be non-empty for OBJECT type\n`,
+    );
+  });
+}
+
 function parse(body: unknown, ctx: RequestContext): ChatRequest {
   if (!isRecord(body)) throw new RequestError('The body must be a JSON object.');
   if (!Array.isArray(body.contents) || body.contents.length === 0)
@@ -113,8 +125,9 @@ function parse(body: unknown, ctx: RequestContext): ChatRequest {
   const instruction = body.systemInstruction ?? body.system_instruction;
   const system = isRecord(instruction) ? textOf(instruction.parts) : textOf(instruction);
   const tools = Array.isArray(body.tools)
-    ? body.tools.flatMap((t: unknown) => {
+    ? body.tools.flatMap((t: unknown, i) => {
         const decls = isRecord(t) ? (t.functionDeclarations ?? t.function_declarations) : undefined;
+        if (Array.isArray(decls)) refuseEmptyObjects(decls, i);
         return Array.isArray(decls)
           ? decls.flatMap((d: unknown) => (isRecord(d) && typeof d.name === 'string' ? [d.name] : []))
           : [];
