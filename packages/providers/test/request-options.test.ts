@@ -153,6 +153,28 @@ test('Anthropic: a stop sequence of whitespace alone, which it refuses, is left 
   assert.equal(anthropic({ ...base, stop: ['\n\n'] }).stop_sequences, undefined);
 });
 
+test('parallel_tool_calls false: as is to OpenAI, disable_parallel_tool_use to Anthropic', () => {
+  const one = { ...base, parallelToolCalls: false };
+  assert.equal(openai(one).parallel_tool_calls, false);
+  assert.equal(
+    openai({ ...base, parallelToolCalls: true }).parallel_tool_calls,
+    undefined,
+    'the default is not sent',
+  );
+  assert.equal(openai(base).parallel_tool_calls, undefined);
+  assert.deepEqual(anthropic(one).tool_choice, { type: 'auto', disable_parallel_tool_use: true });
+  assert.deepEqual(anthropic({ ...one, toolChoice: 'required' }).tool_choice, {
+    type: 'any',
+    disable_parallel_tool_use: true,
+  });
+  assert.deepEqual(anthropic({ ...one, toolChoice: { name: 'get_weather' } }).tool_choice, {
+    type: 'tool',
+    name: 'get_weather',
+    disable_parallel_tool_use: true,
+  });
+  assert.equal(anthropic(base).tool_choice, undefined);
+});
+
 test('Gemini: a tool that takes nothing is declared without parameters, which it refuses empty', () => {
   const decls = (parameters: Record<string, unknown>) =>
     (

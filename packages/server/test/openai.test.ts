@@ -128,7 +128,7 @@ test('OpenAI-compatible API', async (t) => {
       });
 
       await t.test(
-        'stop, top_p, seed, JSON mode, a JSON schema and tool_choice reach the provider',
+        'stop, top_p, seed, JSON mode, a JSON schema, tool_choice and parallel_tool_calls reach the provider',
         async () => {
           const relay = await startRelay(server.demo!.url);
           try {
@@ -161,6 +161,7 @@ test('OpenAI-compatible API', async (t) => {
                 },
               ],
               tool_choice: { type: 'function', function: { name: 'get_weather' } },
+              parallel_tool_calls: false,
             });
             const sent = relay.seen
               .filter((r) => r.method === 'POST')
@@ -173,13 +174,21 @@ test('OpenAI-compatible API', async (t) => {
               },
             ]);
             assert.deepEqual(
-              [sent[0]!.stop, sent[0]!.top_p, sent[0]!.seed, sent[0]!.response_format, sent[0]!.tool_choice],
+              [
+                sent[0]!.stop,
+                sent[0]!.top_p,
+                sent[0]!.seed,
+                sent[0]!.response_format,
+                sent[0]!.tool_choice,
+                sent[0]!.parallel_tool_calls,
+              ],
               [
                 ['END'],
                 0.5,
                 7,
                 { type: 'json_object' },
                 { type: 'function', function: { name: 'get_weather' } },
+                false,
               ],
             );
             const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };

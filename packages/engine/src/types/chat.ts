@@ -46,6 +46,8 @@ export interface ChatRequest {
   messages: ChatMessage[];
   tools?: ToolDefinition[];
   toolChoice?: ToolChoice;
+  /** `false`: at most one tool call per answer (OpenAI's `parallel_tool_calls`), where the protocol can say so. */
+  parallelToolCalls?: boolean;
   maxTokens?: number;
   temperature?: number;
   topP?: number;

@@ -140,8 +140,10 @@ export function buildAnthropicRequest(target: ModelTarget, request: ChatRequest)
       input_schema: t.parameters,
     }));
     const choice = request.toolChoice;
-    if (choice === 'required') body.tool_choice = { type: 'any' };
-    else if (typeof choice === 'object') body.tool_choice = { type: 'tool', name: choice.name };
+    const one = request.parallelToolCalls === false ? { disable_parallel_tool_use: true } : {};
+    if (choice === 'required') body.tool_choice = { type: 'any', ...one };
+    else if (typeof choice === 'object') body.tool_choice = { type: 'tool', name: choice.name, ...one };
+    else if (request.parallelToolCalls === false) body.tool_choice = { type: 'auto', ...one };
   }
   return {
     http: {

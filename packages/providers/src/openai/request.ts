@@ -112,6 +112,8 @@ export function buildOpenAIRequest(target: ModelTarget, request: ChatRequest): H
     if (choice !== undefined && choice !== 'auto')
       body.tool_choice =
         typeof choice === 'string' ? choice : { type: 'function', function: { name: choice.name } };
+    // Only the non-default is sent: servers that do not know the option then never see it.
+    if (request.parallelToolCalls === false) body.parallel_tool_calls = false;
   }
   return {
     url: openaiUrl(provider, model.upstreamModel),

@@ -60,12 +60,12 @@ const Message = z.discriminatedUnion('role', [
 /**
  * The body of `POST /v1/chat/completions`. Every standard OpenAI parameter is accepted. Those that
  * change the answer go to the provider in its protocol (`stop`, `top_p`, `seed`, `tool_choice`,
- * `response_format` json_object and json_schema, `reasoning_effort` to reasoning models); a form
- * we cannot honour (audio output, web search, the deprecated `functions`) is refused with a 400
- * that says so rather than dropped. Penalties,
- * logit_bias, logprobs, user and its successors (safety_identifier, prompt_cache_key), metadata,
- * verbosity, a predicted output and the like are accepted and ignored so unmodified clients work.
- * Anything else is an unknown field and refused.
+ * `parallel_tool_calls`, `response_format` json_object and json_schema, `reasoning_effort` to
+ * reasoning models); a form we cannot honour (audio output, web search, the deprecated
+ * `functions`) is refused with a 400 that says so rather than dropped. Penalties, logit_bias,
+ * logprobs, user and its successors (safety_identifier, prompt_cache_key), metadata, verbosity, a
+ * predicted output and the like are accepted and ignored so unmodified clients work. Anything else
+ * is an unknown field and refused.
  */
 export const CompletionBody = z.strictObject({
   model: z.string().min(1).max(200),
@@ -99,7 +99,7 @@ export const CompletionBody = z.strictObject({
     ])
     .nullable()
     .optional(),
-  parallel_tool_calls: z.boolean().optional(),
+  parallel_tool_calls: z.boolean().nullable().optional(),
   response_format: z
     .discriminatedUnion(
       'type',
@@ -225,6 +225,7 @@ export function toChatRequest(body: CompletionBody): ChatRequest {
   }
   const choice = body.tool_choice;
   if (choice != null) req.toolChoice = typeof choice === 'string' ? choice : { name: choice.function.name };
+  if (body.parallel_tool_calls != null) req.parallelToolCalls = body.parallel_tool_calls;
   if (body.tools?.length) {
     req.tools = body.tools.map((t): ToolDefinition => {
       const d: ToolDefinition = {
