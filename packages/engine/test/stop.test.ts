@@ -5,57 +5,57 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { createEngine } from '../src/executor/engine.js';
 import { StopScanner } from '../src/executor/stop.js';
 import { InMemoryHealth } from '../src/health/memory.js';
 import type { AnswerEvent, AnswerResult } from '../src/types/result.js';
 import { FakeClient, ask, catalog, healthy, type Step } from './fakes.js';
 
-/** A small deterministic generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('StopScanner', () => {
   it('passes on exactly the text before the first stop sequence, however the text is split', () => {
-    const runs = Number(process.env.PROPERTY_RUNS ?? 3000);
-    const rnd = random(7);
-    const word = (n: number) => Array.from({ length: n }, () => 'ab\nE'[Math.floor(rnd() * 4)]).join('');
-    for (let i = 0; i < runs; i++) {
-      const text = word(Math.floor(rnd() * 14));
-      const stops = Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => word(1 + Math.floor(rnd() * 3)));
-      // One character at a time, as a model generates: the first prefix of the text to end with a
-      // stop sequence ends the answer where that sequence (the longest, if several) begins.
-      let expected = text;
-      let found = false;
-      for (let e = 1; e <= text.length && !found; e++) {
-        const ending = stops.filter((s) => text.slice(0, e).endsWith(s));
-        if (ending.length === 0) continue;
-        found = true;
-        expected = text.slice(0, e - Math.max(...ending.map((s) => s.length)));
-      }
-      const scanner = new StopScanner(stops);
-      let shown = '';
-      let stopped = false;
-      for (let at = 0; at < text.length && !stopped;) {
-        const len = 1 + Math.floor(rnd() * 4);
-        const step = scanner.push(text.slice(at, at + len));
-        at += len;
-        shown += step.text;
-        stopped = step.stopped;
-        // Nothing shown can be taken back: what is shown is always a beginning of the answer.
-        assert.ok(expected.startsWith(shown), JSON.stringify({ text, stops, shown }));
-      }
-      if (!stopped) shown += scanner.flush();
-      assert.equal(stopped, found, JSON.stringify({ text, stops }));
-      assert.equal(shown, expected, JSON.stringify({ text, stops }));
-    }
+    // Few letters, so stop sequences occur, overlap and begin one another often.
+    const word = (max: number) =>
+      fc.array(fc.constantFrom('a', 'b', '\n', 'E'), { maxLength: max }).map((cs) => cs.join(''));
+    const arb = fc.record({
+      text: word(14),
+      stops: fc.array(
+        word(3).filter((w) => w !== ''),
+        { minLength: 1, maxLength: 3 },
+      ),
+      cuts: fc.array(fc.integer({ min: 1, max: 4 }), { maxLength: 14 }),
+    });
+    const numRuns = Number(process.env.PROPERTY_RUNS ?? 3000);
+    fc.assert(
+      fc.property(arb, ({ text, stops, cuts }) => {
+        // One character at a time, as a model generates: the first prefix of the text to end with
+        // a stop sequence ends the answer where that sequence (the longest, if several) begins.
+        let expected = text;
+        let found = false;
+        for (let e = 1; e <= text.length && !found; e++) {
+          const ending = stops.filter((s) => text.slice(0, e).endsWith(s));
+          if (ending.length === 0) continue;
+          found = true;
+          expected = text.slice(0, e - Math.max(...ending.map((s) => s.length)));
+        }
+        const scanner = new StopScanner(stops);
+        let shown = '';
+        let stopped = false;
+        for (let at = 0, i = 0; at < text.length && !stopped; i++) {
+          const len = cuts[i] ?? text.length;
+          const step = scanner.push(text.slice(at, at + len));
+          at += len;
+          shown += step.text;
+          stopped = step.stopped;
+          // Nothing shown can be taken back: what is shown is always a beginning of the answer.
+          assert.ok(expected.startsWith(shown));
+        }
+        if (!stopped) shown += scanner.flush();
+        assert.equal(stopped, found);
+        assert.equal(shown, expected);
+      }),
+      { numRuns },
+    );
   });
 
   it('holds back only what may begin a stop sequence', () => {
