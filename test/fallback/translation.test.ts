@@ -2,7 +2,7 @@
  * A request the primary takes must be one every backup takes, whatever its protocol: an OpenAI
  * client's parameters reach a backup within what that protocol and model accept, or a backup's
  * 400 fails an answer it could give. Each backup here is the simulator acting as the real thing
- * refuses: OpenAI's reasoning models (temperature, top_p, stop, max_tokens), Anthropic (a
+ * refuses: OpenAI's reasoning models (temperature, top_p, stop, max_tokens, parallel_tool_calls), Anthropic (a
  * temperature above 1, temperature beside top_p, a stop sequence of whitespace), Gemini (a tool's
  * object parameters without properties), and every one a reply limit above its own (max_output).
  * Real engine and adapters, all of it on loopback.
@@ -36,6 +36,7 @@ const request = ask(PROMPT, {
   stop: ['\n', 'zzz'],
   maxTokens: 500,
   reasoningEffort: 'low',
+  parallelToolCalls: false,
   tools: [{ name: 'current_time', parameters: { type: 'object', properties: {} } }],
 });
 

@@ -162,6 +162,15 @@ test('parallel_tool_calls false: as is to OpenAI, disable_parallel_tool_use to A
     'the default is not sent',
   );
   assert.equal(openai(base).parallel_tool_calls, undefined);
+  // OpenAI's reasoning models refuse it.
+  const o3 = buildOpenAIRequest(
+    {
+      provider: provider('openai', 'https://api.openai.com/v1'),
+      model: model({ capabilities: ['reasoning'] }),
+    },
+    one,
+  ).body as Record<string, unknown>;
+  assert.equal(o3.parallel_tool_calls, undefined);
   assert.deepEqual(anthropic(one).tool_choice, { type: 'auto', disable_parallel_tool_use: true });
   assert.deepEqual(anthropic({ ...one, toolChoice: 'required' }).tool_choice, {
     type: 'any',

@@ -14,7 +14,7 @@ export interface ModelOptions {
   chunkDelayMs?: number;
   /**
    * `+reasoning`: the model is one of OpenAI's reasoning models, which refuse sampling parameters
-   * (temperature other than 1, top_p, stop) and the old max_tokens with a 400.
+   * (temperature other than 1, top_p, stop), parallel_tool_calls and the old max_tokens with a 400.
    */
   reasoning?: boolean;
   /** `+max_output=N`: the largest reply the model writes; a request asking for more gets a 400. */

@@ -20,7 +20,7 @@ export interface ChatRequest {
   messages: ChatMessage[];
   /** Names of the declared tools, in order. */
   tools: string[];
-  /** OpenAI parameters given that a reasoning model refuses (`temperature` other than 1, `top_p`, `stop`, `max_tokens`). */
+  /** OpenAI parameters given that a reasoning model refuses (`temperature` other than 1, `top_p`, `stop`, `max_tokens`, `parallel_tool_calls`). */
   notForReasoning?: string[];
   /**
    * Set when the request asks for a JSON answer in its protocol's own field (with its schema, if

@@ -316,6 +316,7 @@ describe("+reasoning: OpenAI's reasoning models refuse sampling parameters", () 
         ['top_p', 0.5],
         ['stop', ['END']],
         ['max_tokens', 10],
+        ['parallel_tool_calls', false],
       ] as const) {
         const res = await call(sim, proto, { prompt, model, stream: false, fields: { [key]: value } });
         assert.equal(res.status, 400, key);

@@ -70,8 +70,9 @@ export function buildOpenAIRequest(target: ModelTarget, request: ChatRequest): H
     stream_options: { include_usage: true },
   };
   const reasoning = model.capabilities.includes('reasoning');
-  // OpenAI's own reasoning models (o3, o4-mini …, on OpenAI or Azure) refuse sampling parameters
-  // and stop sequences with a 400: asked as a backup, they would fail an answer they can give.
+  // OpenAI's own reasoning models (o3, o4-mini …, on OpenAI or Azure) refuse sampling parameters,
+  // stop sequences and parallel_tool_calls with a 400: asked as a backup, they would fail an
+  // answer they can give (the engine keeps the stop sequences itself).
   const openaiReasoning = reasoning && provider.type !== 'openai-compatible';
   if (request.maxTokens !== undefined) {
     // OpenAI itself deprecated max_tokens (reasoning models reject it); others only know max_tokens.
@@ -112,8 +113,9 @@ export function buildOpenAIRequest(target: ModelTarget, request: ChatRequest): H
     if (choice !== undefined && choice !== 'auto')
       body.tool_choice =
         typeof choice === 'string' ? choice : { type: 'function', function: { name: choice.name } };
-    // Only the non-default is sent: servers that do not know the option then never see it.
-    if (request.parallelToolCalls === false) body.parallel_tool_calls = false;
+    // Only the non-default is sent: servers that do not know the option then never see it. OpenAI's
+    // reasoning models refuse it (400) and make one call at a time anyway.
+    if (request.parallelToolCalls === false && !openaiReasoning) body.parallel_tool_calls = false;
   }
   return {
     url: openaiUrl(provider, model.upstreamModel),

@@ -141,6 +141,7 @@ const REASONING_REFUSES: [string, unknown][] = [
   ['top_p', undefined],
   ['stop', undefined],
   ['max_tokens', undefined],
+  ['parallel_tool_calls', undefined],
 ];
 
 function parse(body: unknown, ctx: RequestContext): ChatRequest {
