@@ -13,32 +13,40 @@ import type { AnswerEvent, AnswerResult } from '../src/types/result.js';
 import { FakeClient, ask, catalog, healthy, type Step } from './fakes.js';
 
 describe('StopScanner', () => {
-  it('passes on exactly the text before the first stop sequence, however the text is split', () => {
+  it('passes on exactly the text before the first stop sequence, however split, after any text shown before', () => {
     // Few letters, so stop sequences occur, overlap and begin one another often.
     const word = (max: number) =>
       fc.array(fc.constantFrom('a', 'b', '\n', 'E'), { maxLength: max }).map((cs) => cs.join(''));
-    const arb = fc.record({
-      text: word(14),
-      stops: fc.array(
-        word(3).filter((w) => w !== ''),
-        { minLength: 1, maxLength: 3 },
-      ),
-      cuts: fc.array(fc.integer({ min: 1, max: 4 }), { maxLength: 14 }),
-    });
+    const arb = fc
+      .record({
+        // What an answer this one continues showed already ('' for a fresh answer); it holds no
+        // stop sequence, since it was shown through a scanner too.
+        before: fc.oneof(fc.constant(''), word(6)),
+        text: word(14),
+        stops: fc.array(
+          word(3).filter((w) => w !== ''),
+          { minLength: 1, maxLength: 3 },
+        ),
+        cuts: fc.array(fc.integer({ min: 1, max: 4 }), { maxLength: 14 }),
+      })
+      .filter(({ before, stops }) => stops.every((s) => !before.includes(s)));
     const numRuns = Number(process.env.PROPERTY_RUNS ?? 3000);
     fc.assert(
-      fc.property(arb, ({ text, stops, cuts }) => {
-        // One character at a time, as a model generates: the first prefix of the text to end with
-        // a stop sequence ends the answer where that sequence (the longest, if several) begins.
-        let expected = text;
+      fc.property(arb, ({ before, text, stops, cuts }) => {
+        // One character at a time, as a model generates: the first prefix of the whole answer to
+        // end with a stop sequence ends it where that sequence (the longest, if several) begins;
+        // what was shown before cannot be taken back.
+        const whole = before + text;
+        let end = whole.length;
         let found = false;
-        for (let e = 1; e <= text.length && !found; e++) {
-          const ending = stops.filter((s) => text.slice(0, e).endsWith(s));
+        for (let e = before.length + 1; e <= whole.length && !found; e++) {
+          const ending = stops.filter((s) => whole.slice(0, e).endsWith(s));
           if (ending.length === 0) continue;
           found = true;
-          expected = text.slice(0, e - Math.max(...ending.map((s) => s.length)));
+          end = e - Math.max(...ending.map((s) => s.length));
         }
-        const scanner = new StopScanner(stops);
+        const expected = whole.slice(before.length, Math.max(before.length, end));
+        const scanner = new StopScanner(stops, before);
         let shown = '';
         let stopped = false;
         for (let at = 0, i = 0; at < text.length && !stopped; i++) {
@@ -122,6 +130,27 @@ describe('executor: stop sequences', () => {
     assert.equal(text, 'one two ');
     assert.equal(result.modelId, 'b1');
     assert.equal(result.fallback?.mode, 'instruct');
+  });
+
+  it('a stop sequence begun in the cut answer and completed by the backup ends it there', async () => {
+    const { text, result } = await answer(
+      {
+        // Shown: 'one xa'; 'c' (which may begin 'cd') is held when the stream breaks.
+        a1: [
+          { type: 'open' },
+          { type: 'text', text: 'one xa' },
+          { type: 'text', text: 'c' },
+          { type: 'fail', failure: { reason: 'interrupted', message: 'cut', inStream: true } },
+        ],
+        // Continuing 'one xa', the backup writes 'b…': 'ab' is complete.
+        b1: [{ type: 'open' }, { type: 'text', text: 'b and more' }, { type: 'finish', reason: 'stop' }],
+      },
+      ['ab', 'cd'],
+    );
+    assert.equal(text, 'one xa');
+    assert.equal(result.status, 'complete');
+    assert.equal(result.finishReason, 'stop');
+    assert.equal(result.modelId, 'b1');
   });
 
   it('a refusal keeps its mark through what was held back', async () => {

@@ -166,7 +166,7 @@ export async function* answer(
     req: ChatRequest,
     role: AttemptRecord['role'],
     probe: boolean,
-    lead?: AnswerEvent,
+    lead?: Extract<AnswerEvent, { type: 'fallback' }>,
   ): AsyncGenerator<AnswerEvent, AttemptOutcome, undefined> {
     const startedAt = clock.now();
     const t = timeoutsFor(target.model, inputTokens, options);
@@ -179,6 +179,7 @@ export async function* answer(
       t,
       signal,
       (ttft) => void safe(() => health.recordSuccess(ref, ttft), undefined),
+      lead && lead.record.mode !== 'restart' ? shown : '',
     );
     let outcome: AttemptOutcome | undefined;
     try {

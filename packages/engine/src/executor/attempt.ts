@@ -53,6 +53,8 @@ export async function* runAttempt(
   t: AttemptTimeouts,
   outer: CancelSignal | undefined,
   onFirstContent: (ttftMs: number) => void,
+  /** The text shown already that this attempt continues (a takeover by prefill or instruction). */
+  continues = '',
 ): AsyncGenerator<ContentEvent, AttemptOutcome, undefined> {
   const start = clock.now();
   const ctl = new Cancellation();
@@ -135,7 +137,7 @@ export async function* runAttempt(
     return ev;
   };
   // Only when the caller gave stop sequences: an answer without them pays nothing for this.
-  const stops = request.stop?.length ? new StopScanner(request.stop) : undefined;
+  const stops = request.stop?.length ? new StopScanner(request.stop, continues) : undefined;
   let refusal = false;
 
   const sent = withinOutputLimit(request, target.model);

@@ -15,9 +15,18 @@ export interface StopStep {
 export class StopScanner {
   readonly #stops: readonly string[];
   #held = '';
+  /** How many leading characters of `#held` were passed on already (the end of a continued answer). */
+  #shown = 0;
 
-  constructor(stops: readonly string[]) {
+  /**
+   * `before`: the text already shown that this answer continues (a backup taking over a cut one),
+   * so that a stop sequence begun there and completed by the continuation still ends the answer.
+   */
+  constructor(stops: readonly string[], before = '') {
     this.#stops = stops.filter((s) => s.length > 0);
+    const k = this.#longestOpening(before);
+    this.#held = before.slice(before.length - k);
+    this.#shown = k;
   }
 
   /**
@@ -27,6 +36,7 @@ export class StopScanner {
    */
   push(piece: string): StopStep {
     const text = this.#held + piece;
+    const shown = this.#shown;
     let cut = -1;
     let end = Infinity;
     for (const stop of this.#stops) {
@@ -37,17 +47,21 @@ export class StopScanner {
     }
     if (cut >= 0) {
       this.#held = '';
-      return { text: text.slice(0, cut), stopped: true };
+      this.#shown = 0;
+      // Begun in text shown before: nothing more can be shown.
+      return { text: cut > shown ? text.slice(shown, cut) : '', stopped: true };
     }
-    const hold = this.#longestOpening(text);
-    this.#held = text.slice(text.length - hold);
-    return { text: text.slice(0, text.length - hold), stopped: false };
+    const upTo = text.length - this.#longestOpening(text);
+    this.#held = text.slice(upTo);
+    this.#shown = Math.max(0, shown - upTo);
+    return { text: upTo > shown ? text.slice(shown, upTo) : '', stopped: false };
   }
 
-  /** What was held back, at the end of the stream (no stop sequence came). */
+  /** What was held back and not shown, at the end of the stream (no stop sequence came). */
   flush(): string {
-    const held = this.#held;
+    const held = this.#held.slice(this.#shown);
     this.#held = '';
+    this.#shown = 0;
     return held;
   }
 
