@@ -4,7 +4,7 @@
  * probe gives its slot back.
  */
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { InMemoryHealth } from '@understudy/engine';
 import { expectedAnswer } from '@understudy/simulator';
 import {
@@ -17,20 +17,12 @@ import {
   run,
   settled,
   sleep,
-  startEnv,
-  type Env,
+  suiteEnv,
   type Protocol,
 } from './harness.js';
 
 describe('edges of fallback', () => {
-  let env: Env;
-  before(async () => {
-    env = await startEnv();
-  });
-  after(async () => {
-    await env.close();
-  });
-  beforeEach(() => env.sim.reset());
+  const env = suiteEnv();
 
   const cat = (p: Protocol, upstream = 'alpha') =>
     catalog(

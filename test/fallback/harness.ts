@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
+import { after, before, beforeEach } from 'node:test';
 import {
   createEngine,
   InMemoryHealth,
@@ -93,6 +94,20 @@ export async function startEnv(): Promise<Env> {
       await agent.close();
     },
   };
+}
+
+/**
+ * The environment of one `describe`: started before its tests, stopped after them, the simulator
+ * reset before each. Filled in by the `before` hook, so it is read inside tests only.
+ */
+export function suiteEnv(): Env {
+  const env = {} as Env;
+  before(async () => {
+    Object.assign(env, await startEnv());
+  });
+  after(() => env.close());
+  beforeEach(() => env.sim.reset());
+  return env;
 }
 
 /** A provider of `type` acting as simulator provider `name` (or at an explicit base URL). */

@@ -3,7 +3,7 @@
  * continuation, and None. The partial text is kept, the answer is failed with the primary's cause.
  */
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { expectedAnswer } from '@understudy/simulator';
 import {
   ask,
@@ -16,8 +16,7 @@ import {
   provider,
   run,
   settled,
-  startEnv,
-  type Env,
+  suiteEnv,
 } from './harness.js';
 
 /** The first `n` words of an answer, as streamed (one word = one chunk, spaces kept). */
@@ -26,14 +25,7 @@ function firstWords(text: string, n: number): string {
 }
 
 describe('mid-stream failures that cannot be completed', () => {
-  let env: Env;
-  before(async () => {
-    env = await startEnv();
-  });
-  after(async () => {
-    await env.close();
-  });
-  beforeEach(() => env.sim.reset());
+  const env = suiteEnv();
 
   for (const p of PROTOCOLS) {
     for (const mode of MODES) {

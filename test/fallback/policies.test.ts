@@ -3,7 +3,7 @@
  * exclusion), Specific and None, and the standard error when the backup fails too (§2.3).
  */
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { InMemoryHealth, type ChatRequest, type FallbackSetting, type ModelConfig } from '@understudy/engine';
 import { expectedAnswer, type FaultRule } from '@understudy/simulator';
 import {
@@ -17,8 +17,7 @@ import {
   provider,
   run,
   settled,
-  startEnv,
-  type Env,
+  suiteEnv,
   type Mode,
 } from './harness.js';
 
@@ -26,14 +25,7 @@ import {
 const bk = (id: string, o: Parameters<typeof model>[2] = {}) => model(id, 'bk', o);
 
 describe('backup policies, observed at the simulator', () => {
-  let env: Env;
-  before(async () => {
-    env = await startEnv();
-  });
-  after(async () => {
-    await env.close();
-  });
-  beforeEach(() => env.sim.reset());
+  const env = suiteEnv();
 
   interface Case {
     models: ModelConfig[];

@@ -8,10 +8,10 @@
  * Real engine and adapters, all of it on loopback.
  */
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { ModelConfig, ProviderType } from '@understudy/engine';
 import { expectedAnswer } from '@understudy/simulator';
-import { ask, catalog, checkStream, model, MODES, provider, run, startEnv, type Env } from './harness.js';
+import { ask, catalog, checkStream, model, MODES, provider, run, suiteEnv } from './harness.js';
 
 /** Backups by protocol: the simulator provider each acts as, and its model's upstream options. */
 const BACKUPS: { name: string; provider: string; type: ProviderType; upstream: string; reasoning?: true }[] =
@@ -41,14 +41,7 @@ const request = ask(PROMPT, {
 });
 
 describe('every backup protocol takes what the primary took', () => {
-  let env: Env;
-  before(async () => {
-    env = await startEnv();
-  });
-  after(async () => {
-    await env.close();
-  });
-  beforeEach(() => env.sim.reset());
+  const env = suiteEnv();
 
   for (const b of BACKUPS)
     for (const mode of MODES)
