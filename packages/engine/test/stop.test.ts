@@ -93,6 +93,27 @@ async function answer(scripts: ConstructorParameters<typeof FakeClient>[0], stop
   return { client, text, result: last.result as AnswerResult, events };
 }
 
+/** A character-at-a-time model's answer after `before`: the text it adds, and whether a stop ended it. */
+function oracle(before: string, text: string, stops: string[]): { added: string; found: boolean } {
+  const whole = before + text;
+  for (let e = before.length + 1; e <= whole.length; e++) {
+    const ending = stops.filter((s) => whole.slice(0, e).endsWith(s));
+    if (ending.length === 0) continue;
+    const end = e - Math.max(...ending.map((s) => s.length));
+    return { added: whole.slice(before.length, Math.max(before.length, end)), found: true };
+  }
+  return { added: text, found: false };
+}
+
+/** `text` less its longest end that a stop sequence begins with: what a stream cut there showed. */
+function shownBeforeCut(text: string, stops: string[]): string {
+  let hold = 0;
+  for (const s of stops)
+    for (let k = Math.min(s.length - 1, text.length); k > hold; k--)
+      if (text.endsWith(s.slice(0, k))) hold = k;
+  return text.slice(0, text.length - hold);
+}
+
 describe('executor: stop sequences', () => {
   it('a provider that ignores them is cut at the first one, its call stopped, the answer complete', async () => {
     const script: Step[] = [
@@ -151,6 +172,75 @@ describe('executor: stop sequences', () => {
     assert.equal(result.status, 'complete');
     assert.equal(result.finishReason, 'stop');
     assert.equal(result.modelId, 'b1');
+  });
+
+  it('through any takeover, the member sees the answer a character-at-a-time model would give', async () => {
+    const word = (max: number) =>
+      fc.array(fc.constantFrom('a', 'b', ' ', 'E'), { maxLength: max }).map((cs) => cs.join(''));
+    const chunks = (text: string, cuts: number[]): Step[] => {
+      const out: Step[] = [];
+      for (let at = 0, i = 0; at < text.length; i++) {
+        const len = cuts[i] ?? text.length;
+        out.push({ type: 'text', text: text.slice(at, at + len) });
+        at += len;
+      }
+      return out;
+    };
+    const arb = fc.record({
+      t1: word(10),
+      cuts1: fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 10 }),
+      breaks: fc.boolean(),
+      t2: word(10),
+      cuts2: fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 10 }),
+      takeover: fc.constantFrom('instruct' as const, 'restart' as const),
+      stops: fc.array(
+        word(3).filter((w) => w.trim() !== ''),
+        { minLength: 1, maxLength: 3 },
+      ),
+    });
+    const numRuns = Number(process.env.PROPERTY_RUNS ?? 300);
+    await fc.assert(
+      fc.asyncProperty(arb, async ({ t1, cuts1, breaks, t2, cuts2, takeover, stops }) => {
+        const end: Step = breaks
+          ? { type: 'fail', failure: { reason: 'interrupted', message: 'cut', inStream: true } }
+          : { type: 'finish', reason: 'stop' };
+        const client = new FakeClient({
+          a1: [{ type: 'open' }, ...chunks(t1, cuts1), end],
+          b1: [{ type: 'open' }, ...chunks(t2, cuts2), { type: 'finish', reason: 'stop' }],
+        });
+        const engine = createEngine({ client, health: new InMemoryHealth() });
+        let seen = '';
+        let last: AnswerEvent | undefined;
+        for await (const e of engine.answer({
+          catalog: catalog(),
+          request: { ...ask(), stop: stops },
+          takeover,
+        })) {
+          if (e.type === 'text') seen += e.text;
+          if (e.type === 'fallback' && e.record.mode === 'restart') seen = '';
+          last = e;
+        }
+        assert.equal(last?.type, 'done');
+        const result = (last as Extract<AnswerEvent, { type: 'done' }>).result;
+        const primary = oracle('', t1, stops);
+        let expected: string;
+        if (primary.found || !breaks) expected = primary.added;
+        else {
+          const shown = shownBeforeCut(t1, stops);
+          expected =
+            shown && takeover === 'instruct'
+              ? shown + oracle(shown, t2, stops).added
+              : oracle('', t2, stops).added;
+        }
+        assert.equal(seen, expected);
+        assert.equal(result.text, seen);
+        assert.ok(
+          stops.every((s) => !seen.includes(s)),
+          'no stop sequence is shown',
+        );
+      }),
+      { numRuns },
+    );
   });
 
   it('a refusal keeps its mark through what was held back', async () => {
