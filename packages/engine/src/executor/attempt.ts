@@ -9,7 +9,7 @@ import { Cancellation, type CancelSignal } from '../cancel.js';
 import { classifyNetworkError, timeoutError } from '../classify.js';
 import type { Clock } from '../clock.js';
 import { ProviderError, type TimeoutKind } from '../errors.js';
-import type { FinishReason, ProviderEvent, ToolCall } from '../types/chat.js';
+import type { FinishReason, ProviderEvent, TextEvent, ToolCall } from '../types/chat.js';
 import type { ModelTarget, ProviderClient } from '../types/provider.js';
 import type { ChatRequest } from '../types/chat.js';
 import { withinOutputLimit } from './rules.js';
@@ -138,7 +138,8 @@ export async function* runAttempt(
   };
   // Only when the caller gave stop sequences: an answer without them pays nothing for this.
   const stops = request.stop?.length ? new StopScanner(request.stop, continues) : undefined;
-  let refusal = false;
+  // The text event whose tail the scanner holds: what is flushed at the end is marked as it was.
+  let lastText: TextEvent | undefined;
 
   const sent = withinOutputLimit(request, target.model);
   const it = client.stream(target, sent, ctl.signal)[Symbol.asyncIterator]();
@@ -173,7 +174,7 @@ export async function* runAttempt(
       if (outer?.aborted) return finish('cancelled', cancelledError());
       if (r.done) {
         const held = stops?.flush();
-        if (held) yield show(refusal ? { type: 'text', text: held, refusal } : { type: 'text', text: held });
+        if (held && lastText) yield show({ ...lastText, text: held });
         done = true;
         break;
       }
@@ -190,7 +191,7 @@ export async function* runAttempt(
             yield show(ev);
             break;
           }
-          refusal = ev.refusal === true;
+          lastText = ev;
           const step = stops.push(ev.text);
           if (step.text) yield show(step.text === ev.text ? ev : { ...ev, text: step.text });
           // Held back whole, it still shows the provider is not stalled.

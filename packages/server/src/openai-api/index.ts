@@ -19,7 +19,7 @@ import {
 import { newId } from '../storage/index.js';
 import { ApiAnswers } from './in-flight.js';
 import { CompletionBody, toChatRequest } from './request.js';
-import { OpenAIError, completion, failure, fallbackHeaders } from './shape.js';
+import { OpenAIError, completion, failure, fallbackHeaders, refusalSoFar } from './shape.js';
 import { streamCompletion } from './stream.js';
 
 export { OpenAIError } from './shape.js';
@@ -165,12 +165,11 @@ export function registerOpenAIRoutes(app: FastifyInstance, ctx: AppContext): Api
 
       let result: AnswerResult | undefined;
       let error: AnswerError | undefined;
-      // Whether the text kept is a refusal: a restart keeps only the backup's.
+      const seen = refusalSoFar();
       let refusal = false;
       for await (const ev of events) {
-        if (ev.type === 'text') refusal ||= ev.refusal === true;
-        else if (ev.type === 'fallback' && ev.record.mode === 'restart') refusal = false;
-        else if (ev.type === 'done') result = ev.result;
+        refusal = seen(ev);
+        if (ev.type === 'done') result = ev.result;
         else if (ev.type === 'error') {
           result = ev.result;
           error = ev.error;

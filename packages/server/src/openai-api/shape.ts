@@ -1,5 +1,11 @@
 /** OpenAI's wire shapes for the /v1 routes: errors with their status, headers and bodies of an answer. */
-import type { AnswerError, AnswerResult, FailureReason, FallbackRecord } from '@understudy/engine';
+import type {
+  AnswerError,
+  AnswerEvent,
+  AnswerResult,
+  FailureReason,
+  FallbackRecord,
+} from '@understudy/engine';
 import type { ApiAnswer } from './in-flight.js';
 
 /** An error in OpenAI's shape. */
@@ -116,6 +122,20 @@ export function usageOf(r: AnswerResult) {
     prompt_tokens: r.usage.inputTokens,
     completion_tokens: r.usage.outputTokens,
     total_tokens: r.usage.inputTokens + r.usage.outputTokens,
+  };
+}
+
+/**
+ * Follows, event by event, whether the answer's text is a refusal (OpenAI's `refusal` field): once
+ * a refusal begins, what continues it (a backup finishing a cut one) is one too; a restart
+ * takeover starts afresh. Returns the state after each event.
+ */
+export function refusalSoFar(): (ev: AnswerEvent) => boolean {
+  let refusing = false;
+  return (ev) => {
+    if (ev.type === 'text' && ev.refusal) refusing = true;
+    else if (ev.type === 'fallback' && ev.record.mode === 'restart') refusing = false;
+    return refusing;
   };
 }
 

@@ -3,7 +3,7 @@ import type { AnswerEvent, AnswerResult, FallbackRecord } from '@understudy/engi
 import type { FastifyReply } from 'fastify';
 import { CLIENT_STALL_MS, drained, SSE_HEADERS } from '../http/index.js';
 import type { ApiAnswer } from './in-flight.js';
-import { extension, failure, fallbackHeaders, fallbackInfo, usageOf } from './shape.js';
+import { extension, failure, fallbackHeaders, fallbackInfo, refusalSoFar, usageOf } from './shape.js';
 
 /**
  * Streams chat.completion.chunk events. Headers wait for the first content (or the end), so a
@@ -56,11 +56,11 @@ export async function streamCompletion(
     chunk({ role: 'assistant', content: '' });
   };
   const targetProvider = () => provider ?? o.providerId;
-  // Once the answer is a refusal, what continues it (a backup finishing a cut refusal) is too: the
-  // client reads one `refusal` string, not a refusal followed by content.
-  let refusing = false;
+  // The client reads one `refusal` string, not a refusal followed by content.
+  const refusalAfter = refusalSoFar();
 
   for await (const ev of events) {
+    const refusing = refusalAfter(ev);
     switch (ev.type) {
       case 'fallback':
         fallback = ev.record;
@@ -68,11 +68,9 @@ export async function streamCompletion(
         model = ev.record.backupModelId;
         // After content began, the client already holds the primary's partial text: announce in-band.
         if (open) chunk({}, null, { understudy: { fallback: fallbackInfo(ev.record) } });
-        if (ev.record.mode === 'restart') refusing = false;
         break;
       case 'text':
         openStream(targetProvider());
-        if (ev.refusal) refusing = true;
         chunk(refusing ? { refusal: ev.text } : { content: ev.text });
         break;
       case 'tool_call':
